@@ -1,0 +1,85 @@
+import path from 'node:path';
+import { cosmiconfig, type Loader } from 'cosmiconfig';
+import { ConfigError } from '../errors.js';
+import { configSchema, describeIssues, type PgcloneConfig } from './schema.js';
+
+/** A config file found and validated. */
+export interface LoadedConfig {
+  config: PgcloneConfig;
+  /** Absolute path of the file (or package.json holding the `pgclone` key). */
+  filepath: string;
+}
+
+const MODULE = 'pgclone';
+
+/** Where the config is searched for, in each directory from the CWD up. */
+export const CONFIG_SEARCH_PLACES: readonly string[] = [
+  'package.json',
+  '.pgclonerc',
+  '.pgclonerc.json',
+  '.pgclonerc.yaml',
+  '.pgclonerc.yml',
+  '.pgclonerc.js',
+  '.pgclonerc.mjs',
+  '.pgclonerc.cjs',
+  '.pgclonerc.ts',
+  'pgclone.config.json',
+  'pgclone.config.js',
+  'pgclone.config.mjs',
+  'pgclone.config.cjs',
+  'pgclone.config.ts',
+];
+
+/** Loads JS/TS modules (ESM or CJS, TypeScript included) with jiti, which needs no TypeScript install. */
+export async function importModule(filepath: string): Promise<unknown> {
+  const { createJiti } = await import('jiti');
+  const jiti = createJiti(import.meta.url, { moduleCache: false, fsCache: false, interopDefault: true });
+  const mod = await jiti.import<Record<string, unknown>>(filepath);
+  return mod && typeof mod === 'object' && 'default' in mod ? mod.default : mod;
+}
+
+const moduleLoader: Loader = async (filepath) => importModule(filepath);
+
+/**
+ * Finds and validates the pgclone config: `configFile` when given, else the first match of
+ * {@link CONFIG_SEARCH_PLACES} from `cwd` up. Returns `undefined` when there is none.
+ */
+export async function loadConfig(options: { cwd: string; configFile?: string }): Promise<LoadedConfig | undefined> {
+  const explorer = cosmiconfig(MODULE, {
+    searchPlaces: [...CONFIG_SEARCH_PLACES],
+    searchStrategy: 'global',
+    loaders: { '.ts': moduleLoader, '.mts': moduleLoader, '.cts': moduleLoader, '.js': moduleLoader, '.mjs': moduleLoader, '.cjs': moduleLoader },
+    cache: false,
+  });
+  let result: Awaited<ReturnType<typeof explorer.search>>;
+  try {
+    result = options.configFile
+      ? await explorer.load(path.resolve(options.cwd, options.configFile))
+      : await explorer.search(options.cwd);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (options.configFile && code === 'ENOENT') {
+      throw new ConfigError('CONFIG_NOT_FOUND', `Config file ${JSON.stringify(options.configFile)} does not exist`);
+    }
+    const where = options.configFile ? JSON.stringify(options.configFile) : 'the pgclone config';
+    throw new ConfigError('CONFIG_INVALID', `Cannot read ${where}: ${firstLine(error)}`, { cause: error });
+  }
+  if (!result || result.isEmpty) {
+    if (options.configFile) return { config: {}, filepath: path.resolve(options.cwd, options.configFile) };
+    return undefined;
+  }
+  return { config: validateConfig(result.config, result.filepath), filepath: result.filepath };
+}
+
+/** Validates a config object; `source` names it in errors. */
+export function validateConfig(value: unknown, source: string): PgcloneConfig {
+  const parsed = configSchema.safeParse(value ?? {});
+  if (!parsed.success) {
+    throw new ConfigError('CONFIG_INVALID', `Invalid pgclone config in ${source}: ${describeIssues(parsed.error)}`);
+  }
+  return parsed.data;
+}
+
+function firstLine(error: unknown): string {
+  return String((error as Error)?.message ?? error).split('\n')[0]!;
+}

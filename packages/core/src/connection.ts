@@ -1,0 +1,174 @@
+import { parse as parseConnectionString } from 'pg-connection-string';
+import type { ClientConfig } from 'pg';
+import { PgcloneError } from './errors.js';
+import { redact, rememberSecret } from './redact.js';
+
+/**
+ * A PostgreSQL connection as pgclone uses it: the parts that locate and authenticate a server, the database name
+ * (which pgclone swaps for `N__temp` and friends), and the libpq parameters (ssl and friends) that child processes
+ * receive through the environment, never through their arguments.
+ */
+export interface Connection {
+  host?: string;
+  port?: number;
+  user?: string;
+  password?: string;
+  database: string;
+  /** libpq parameters by their connection-string name (`sslmode`, `sslrootcert`, `application_name`, …). */
+  params: Record<string, string>;
+}
+
+/** A connection given by a user: a URL, or the parts. */
+export type ConnectionInput = string | (Partial<Omit<Connection, 'params'>> & { params?: Record<string, string> });
+
+// libpq parameters and the environment variables that carry them to pg_dump, pg_restore, psql and hooks.
+const LIBPQ_ENV: Record<string, string> = {
+  sslmode: 'PGSSLMODE',
+  sslrootcert: 'PGSSLROOTCERT',
+  sslcert: 'PGSSLCERT',
+  sslkey: 'PGSSLKEY',
+  sslcrl: 'PGSSLCRL',
+  sslcrldir: 'PGSSLCRLDIR',
+  sslsni: 'PGSSLSNI',
+  sslcompression: 'PGSSLCOMPRESSION',
+  ssl_min_protocol_version: 'PGSSLMINPROTOCOLVERSION',
+  ssl_max_protocol_version: 'PGSSLMAXPROTOCOLVERSION',
+  sslnegotiation: 'PGSSLNEGOTIATION',
+  gssencmode: 'PGGSSENCMODE',
+  channel_binding: 'PGCHANNELBINDING',
+  requirepeer: 'PGREQUIREPEER',
+  require_auth: 'PGREQUIREAUTH',
+  krbsrvname: 'PGKRBSRVNAME',
+  application_name: 'PGAPPNAME',
+  options: 'PGOPTIONS',
+  connect_timeout: 'PGCONNECT_TIMEOUT',
+  target_session_attrs: 'PGTARGETSESSIONATTRS',
+  service: 'PGSERVICE',
+  passfile: 'PGPASSFILE',
+};
+
+/** The libpq parameters pgclone understands in connection URLs. */
+export const LIBPQ_PARAMETERS: readonly string[] = Object.keys(LIBPQ_ENV);
+
+/** Parses a connection URL (`postgres://user:pass@host:port/db?sslmode=require`) or normalises connection parts. */
+export function parseConnection(input: ConnectionInput, what = 'database URL'): Connection {
+  if (typeof input !== 'string') {
+    const conn: Connection = {
+      ...(input.host ? { host: input.host } : {}),
+      ...(input.port ? { port: Number(input.port) } : {}),
+      ...(input.user ? { user: input.user } : {}),
+      ...(input.password ? { password: input.password } : {}),
+      database: input.database ?? '',
+      params: { ...(input.params ?? {}) },
+    };
+    rememberSecret(conn.password);
+    if (!conn.database) throw new PgcloneError('CONNECTION_MISSING', `The ${what} names no database`);
+    return conn;
+  }
+  if (!/^postgres(ql)?:\/\//i.test(input.trim())) {
+    throw new PgcloneError(
+      'CONNECTION_MISSING',
+      `The ${what} ${JSON.stringify(redact(input.slice(0, 80)))} is not a postgres:// or postgresql:// URL`,
+    );
+  }
+  let parsed: ReturnType<typeof parseConnectionString>;
+  try {
+    parsed = parseConnectionString(input.trim());
+  } catch (error) {
+    throw new PgcloneError('CONNECTION_MISSING', `The ${what} ${redact(input)} cannot be parsed`, { cause: error });
+  }
+  rememberSecret(parsed.password);
+  const params: Record<string, string> = {};
+  const query = new URL(input.trim().replace(/^postgres(ql)?:/i, 'http:')).searchParams;
+  for (const [name, value] of query) {
+    if (name in LIBPQ_ENV) params[name] = value;
+  }
+  const database = parsed.database ?? '';
+  if (!database) throw new PgcloneError('CONNECTION_MISSING', `The ${what} ${redact(input)} names no database`);
+  return {
+    ...(parsed.host ? { host: parsed.host } : {}),
+    ...(parsed.port ? { port: Number(parsed.port) } : {}),
+    ...(parsed.user ? { user: parsed.user } : {}),
+    ...(parsed.password ? { password: parsed.password } : {}),
+    database,
+    params,
+  };
+}
+
+/** The same server and credentials, another database. */
+export function withDatabase(conn: Connection, database: string): Connection {
+  return { ...conn, database };
+}
+
+/**
+ * Environment variables that make libpq clients (pg_dump, pg_restore, psql, hooks) connect to `conn` without any
+ * argument carrying a secret. Variables the parent had for another server are overridden or cleared.
+ */
+export function libpqEnv(conn: Connection): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {
+    PGHOST: conn.host,
+    PGHOSTADDR: undefined,
+    PGPORT: conn.port === undefined ? undefined : String(conn.port),
+    PGUSER: conn.user,
+    PGPASSWORD: conn.password,
+    PGDATABASE: conn.database,
+  };
+  for (const [param, variable] of Object.entries(LIBPQ_ENV)) {
+    if (conn.params[param] !== undefined) env[variable] = conn.params[param];
+  }
+  return env;
+}
+
+/** Merges `overrides` into `base`, deleting keys whose override is `undefined`. */
+export function mergeEnv(
+  base: NodeJS.ProcessEnv,
+  overrides: Record<string, string | undefined>,
+): NodeJS.ProcessEnv {
+  const env = { ...base };
+  for (const [name, value] of Object.entries(overrides)) {
+    if (value === undefined) delete env[name];
+    else env[name] = value;
+  }
+  return env;
+}
+
+/** A full URL, password included: only ever handed to hooks through their environment. */
+export function connectionUrl(conn: Connection): string {
+  const auth = conn.user
+    ? `${encodeURIComponent(conn.user)}${conn.password ? `:${encodeURIComponent(conn.password)}` : ''}@`
+    : '';
+  const socket = conn.host?.startsWith('/');
+  const host = conn.host && !socket ? (conn.host.includes(':') ? `[${conn.host}]` : conn.host) : '';
+  const port = conn.port && !socket ? `:${conn.port}` : '';
+  const query = new URLSearchParams();
+  if (socket && conn.host) query.set('host', conn.host);
+  if (socket && conn.port) query.set('port', String(conn.port));
+  for (const [k, v] of Object.entries(conn.params)) query.set(k, v);
+  const qs = query.toString();
+  return `postgresql://${auth}${host}${port}/${encodeURIComponent(conn.database)}${qs ? `?${qs}` : ''}`;
+}
+
+/** The URL with its password masked, for messages. */
+export function displayUrl(conn: Connection): string {
+  return redact(connectionUrl({ ...conn, ...(conn.password ? { password: '***' } : {}) }));
+}
+
+/** Options for a `pg` client, with libpq's meaning of `sslmode`. */
+export function pgClientConfig(conn: Connection): ClientConfig {
+  const config: ClientConfig = {
+    database: conn.database,
+    ...(conn.host ? { host: conn.host } : {}),
+    ...(conn.port ? { port: conn.port } : {}),
+    ...(conn.user ? { user: conn.user } : {}),
+    ...(conn.password !== undefined ? { password: conn.password } : {}),
+    application_name: conn.params.application_name ?? 'pgclone',
+  };
+  const sslKeys = ['sslmode', 'sslrootcert', 'sslcert', 'sslkey'].filter((k) => conn.params[k] !== undefined);
+  if (sslKeys.length > 0) {
+    const query = sslKeys.map((k) => `${k}=${encodeURIComponent(conn.params[k]!)}`).join('&');
+    const parsed = parseConnectionString(`postgres://h/db?${query}`, { useLibpqCompat: true });
+    if (parsed.ssl !== undefined) config.ssl = parsed.ssl as ClientConfig['ssl'];
+  }
+  if (conn.params.connect_timeout) config.connectionTimeoutMillis = Number(conn.params.connect_timeout) * 1000;
+  return config;
+}

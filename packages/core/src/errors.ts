@@ -1,0 +1,99 @@
+/**
+ * Every failure pgclone reports is a {@link PgcloneError} with a stable `code`, so callers (and tests) can branch on
+ * the code instead of parsing messages. Messages are one line, name the bad value and never contain a secret.
+ */
+
+/** Stable error codes. Adding a code is fine; renaming one is a breaking change. */
+export type ErrorCode =
+  | 'USAGE'
+  | 'CONFIG_NOT_FOUND'
+  | 'CONFIG_INVALID'
+  | 'CONFIG_UNKNOWN_NAME'
+  | 'CONNECTION_MISSING'
+  | 'KEY_INVALID'
+  | 'KEY_MISSING'
+  | 'KEY_NOT_FOUND'
+  | 'NAME_INVALID'
+  | 'NAME_RESERVED'
+  | 'NAME_TOO_LONG'
+  | 'GUARD_REFUSED'
+  | 'DUMP_INVALID'
+  | 'DUMP_FAILED'
+  | 'RESTORE_FAILED'
+  | 'DATABASE_NOT_FOUND'
+  | 'DATABASE_BUSY'
+  | 'LOCKED'
+  | 'POSTGRES'
+  | 'TOOL_MISSING'
+  | 'TOOL_VERSION'
+  | 'HOOK_FAILED'
+  | 'ADAPTER'
+  | 'STORAGE'
+  | 'INTERRUPTED';
+
+/** The base class of every error pgclone throws on purpose. */
+export class PgcloneError extends Error {
+  /** A stable, machine-readable code. */
+  readonly code: ErrorCode;
+  /** The process exit status the CLI uses for this error (1, or 2 for usage errors). */
+  readonly exitCode: number;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; exitCode?: number } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.exitCode = options.exitCode ?? 1;
+  }
+}
+
+/** Bad command-line usage or contradictory options (exit 2). */
+export class UsageError extends PgcloneError {
+  constructor(message: string) {
+    super('USAGE', message, { exitCode: 2 });
+  }
+}
+
+/** A config file that cannot be read, has an unknown key or a bad value, or names a config that does not exist. */
+export class ConfigError extends PgcloneError {}
+
+/** A dump key, prefix or local name that is malformed, reserved or not found. */
+export class KeyError extends PgcloneError {}
+
+/** An `allow*` guard or another safety rule refused the operation before anything changed. */
+export class GuardError extends PgcloneError {
+  constructor(message: string) {
+    super('GUARD_REFUSED', message);
+  }
+}
+
+/** A dump that is missing, empty, truncated or unreadable by the local pg_restore. */
+export class DumpError extends PgcloneError {}
+
+/** PostgreSQL (server or client tools) failed. */
+export class PostgresError extends PgcloneError {}
+
+/** A hook exited non-zero or threw. */
+export class HookError extends PgcloneError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('HOOK_FAILED', message, options);
+  }
+}
+
+/** The storage backend failed (missing bucket, permission, I/O). */
+export class StorageError extends PgcloneError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('STORAGE', message, options);
+  }
+}
+
+/** An ORM adapter (Knex, Prisma) could not load the project or run its migrations. */
+export class AdapterError extends PgcloneError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('ADAPTER', message, options);
+  }
+}
+
+/** True for errors thrown by pgclone on purpose (as opposed to bugs). */
+export function isPgcloneError(error: unknown): error is PgcloneError {
+  return error instanceof PgcloneError;
+}

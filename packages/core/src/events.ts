@@ -1,0 +1,94 @@
+/**
+ * Everything an operation reports goes through one event stream. The CLI prints events as human lines (or NDJSON
+ * with `--json`); the API prints nothing and hands them to `onEvent`. Step events are what `--json` consumers and
+ * the crash tests follow.
+ */
+
+/** The operation an event belongs to. */
+export type Operation = 'dump' | 'restore' | 'copy' | 'ls' | 'doctor';
+
+/** A step of an operation has started. */
+export interface StepEvent {
+  event: 'step';
+  operation: Operation;
+  /** Stable step name, e.g. `create-temp`, `restore`, `swap`. */
+  step: string;
+  /** Database the step works on, when there is one. */
+  database?: string;
+  /** Human description of the step. */
+  message: string;
+  /** Milliseconds since the operation started. */
+  elapsedMs: number;
+}
+
+/** A message for the user (what pgclone did or noticed). */
+export interface MessageEvent {
+  event: 'message';
+  level: 'info' | 'warn';
+  message: string;
+}
+
+/** A line of output from a hook or a PostgreSQL tool. */
+export interface OutputEvent {
+  event: 'output';
+  source: string;
+  line: string;
+}
+
+/** Progress of a long step. */
+export interface ProgressEvent {
+  event: 'progress';
+  operation: Operation;
+  phase: 'dump' | 'upload' | 'download' | 'restore';
+  /** Bytes (or items) done so far. */
+  done: number;
+  /** Total, when known. */
+  total?: number;
+  unit: 'bytes' | 'items';
+}
+
+/** Any event. */
+export type PgcloneEvent = StepEvent | MessageEvent | OutputEvent | ProgressEvent;
+
+/** Emits events of one operation, stamping step events with the elapsed time. */
+export class Reporter {
+  readonly #emit: (event: PgcloneEvent) => void;
+  readonly #started = Date.now();
+  readonly operation: Operation;
+
+  constructor(operation: Operation, emit?: (event: PgcloneEvent) => void) {
+    this.operation = operation;
+    this.#emit = emit ?? (() => {});
+  }
+
+  step(step: string, message: string, database?: string): void {
+    this.#emit({
+      event: 'step',
+      operation: this.operation,
+      step,
+      ...(database !== undefined ? { database } : {}),
+      message,
+      elapsedMs: Date.now() - this.#started,
+    });
+  }
+
+  info(message: string): void {
+    this.#emit({ event: 'message', level: 'info', message });
+  }
+
+  warn(message: string): void {
+    this.#emit({ event: 'message', level: 'warn', message });
+  }
+
+  output(source: string, line: string): void {
+    this.#emit({ event: 'output', source, line });
+  }
+
+  progress(phase: ProgressEvent['phase'], done: number, total: number | undefined, unit: ProgressEvent['unit']): void {
+    this.#emit({ event: 'progress', operation: this.operation, phase, done, ...(total !== undefined ? { total } : {}), unit });
+  }
+
+  get elapsedMs(): number {
+    return Date.now() - this.#started;
+  }
+}

@@ -1,0 +1,112 @@
+import { spawn } from 'node:child_process';
+import { RESERVED_HOOKS, type Adapter, type ReservedHook } from './adapter.js';
+import type { Hook } from './config/schema.js';
+import { connectionUrl, libpqEnv, mergeEnv, type Connection } from './connection.js';
+import { HookError, PgcloneError } from './errors.js';
+import type { Reporter } from './events.js';
+import { lineSplitter } from './lines.js';
+
+/** Where and against what a list of hooks runs. */
+export interface HookRun {
+  /** `pre-dump`, `pre-swap` or `post-swap`. */
+  phase: string;
+  /** The database the hooks concern (live for pre-dump, `N__temp` for pre-swap, `N` for post-swap). */
+  connection: Connection;
+  /** Directory the shell commands run in. */
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  adapter?: Adapter;
+  reporter: Reporter;
+  signal?: AbortSignal;
+}
+
+/** A short description of a hook for plans and messages. */
+export function describeHook(hook: Hook): string {
+  return typeof hook === 'string' ? hook : `[function ${hook.name || 'anonymous'}]`;
+}
+
+/** Throws before anything changes when a reserved hook has no adapter to run it. */
+export function checkHooks(hooks: readonly Hook[], adapter: Adapter | undefined, cwd: string): void {
+  for (const hook of hooks) {
+    if (typeof hook === 'string' && isReserved(hook) && !adapter) {
+      throw new HookError(
+        `Hook "${hook}" runs the project's ${hook === 'migrate' ? 'migrations' : 'seeds'}, but no Knex or Prisma project was found from ${cwd}`,
+      );
+    }
+  }
+}
+
+function isReserved(hook: string): hook is ReservedHook {
+  return (RESERVED_HOOKS as readonly string[]).includes(hook);
+}
+
+/**
+ * Runs hooks one after the other. Shell commands get `DATABASE_URL` and the `PG*` variables of the target database
+ * in their environment; their output is reported line by line. The first failure throws {@link HookError}.
+ */
+export async function runHooks(hooks: readonly Hook[], run: HookRun): Promise<void> {
+  checkHooks(hooks, run.adapter, run.cwd);
+  const databaseUrl = connectionUrl(run.connection);
+  const env = mergeEnv(run.env, { ...libpqEnv(run.connection), DATABASE_URL: databaseUrl });
+  for (const hook of hooks) {
+    run.reporter.info(`Running ${run.phase} hook ${describeHook(hook)} on ${run.connection.database}`);
+    try {
+      if (typeof hook === 'function') {
+        await hook({ databaseUrl, database: run.connection.database });
+      } else if (isReserved(hook)) {
+        await run.adapter!.runHook(hook, {
+          connection: run.connection,
+          databaseUrl,
+          database: run.connection.database,
+          env,
+          reporter: run.reporter,
+          ...(run.signal ? { signal: run.signal } : {}),
+        });
+      } else {
+        await runShell(hook, { cwd: run.cwd, env, reporter: run.reporter, signal: run.signal });
+      }
+    } catch (error) {
+      if (error instanceof HookError) throw error;
+      const reason = error instanceof PgcloneError ? error.message : String((error as Error)?.message ?? error);
+      throw new HookError(`${capitalize(run.phase)} hook ${describeHook(hook)} failed: ${reason.split('\n')[0]}`, {
+        cause: error,
+      });
+    }
+  }
+}
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/** Hooks are the user's own shell commands (like npm scripts): the one place pgclone runs a shell. */
+function runShell(
+  command: string,
+  options: { cwd: string; env: NodeJS.ProcessEnv; reporter: Reporter; signal?: AbortSignal | undefined },
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, {
+      shell: true,
+      cwd: options.cwd,
+      env: options.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    const out = lineSplitter((line) => options.reporter.output('hook', line));
+    const err = lineSplitter((line) => options.reporter.output('hook', line));
+    child.stdout.on('data', out.push);
+    child.stderr.on('data', err.push);
+    child.on('error', (error) => reject(new HookError(`Hook ${command} could not start: ${error.message}`)));
+    child.on('close', (code, signal) => {
+      out.end();
+      err.end();
+      if (code === 0) resolve();
+      else
+        reject(
+          new HookError(
+            `Hook ${JSON.stringify(command)} failed with ${signal ? `signal ${signal}` : `exit code ${code}`}`,
+          ),
+        );
+    });
+  });
+}

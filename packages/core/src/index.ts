@@ -1,0 +1,35 @@
+/**
+ * `@pgclone/core`: key format, config loading and merge, safety guards, the hook pipeline, PostgreSQL admin
+ * operations and the `ls`, `dump`, `restore` and `copy` operations. Storage backends and ORM adapters are injected
+ * through a {@link Runtime}; the `pgclone` package wires the defaults.
+ *
+ * @packageDocumentation
+ */
+export * from './errors.js';
+export * from './events.js';
+export * from './options.js';
+export * from './keys.js';
+export * from './names.js';
+export * from './redact.js';
+export * from './connection.js';
+export * from './storage.js';
+export * from './adapter.js';
+export * from './hooks.js';
+export { configSchema, describeIssues, type ConfigBundle, type Hook, type HookContext, type PgcloneConfig } from './config/schema.js';
+export { loadConfig, validateConfig, importModule, CONFIG_SEARCH_PLACES, type LoadedConfig } from './config/load.js';
+export { resolveOptions, DEFAULTS, type AdapterContribution, type ResolvedOptions } from './config/resolve.js';
+export { Admin, pgMessage, type DatabaseInfo, type RemainingSession, type AdminTimeouts } from './pg/admin.js';
+export { quoteIdent, quoteLiteral, quoteConninfo } from './pg/ident.js';
+export { locateTool, locateToolForServer, spawnTool, type Tool, type ToolName } from './pg/tools.js';
+export { parseArchiveHeader, assertArchiveReadable, maxArchiveVersion, databaseSettingsFromScript, HEADER_BYTES, type ArchiveHeader } from './pg/archive.js';
+export { alterDatabaseSetting, splitList } from './pg/settings.js';
+export { readToc, readArchiveSettings, runPgRestore, type ArchiveSource } from './pg/pg-restore.js';
+export { planRestore, describePlan, describeAction, type RestorePlan, type PlanStep, type PlanAction, type RestoreSource, type ObservedState } from './plan/restore.js';
+export { executePlan, type ExecuteIo } from './plan/execute.js';
+export { prepare, type Runtime, type Prepared } from './ops/prepare.js';
+export { ls } from './ops/ls.js';
+export { dump, type DumpResult } from './ops/dump.js';
+export { restore, type RestoreResult } from './ops/restore.js';
+export { copy, copyTargetName, type CopyResult } from './ops/copy.js';
+export { repairLeftovers } from './ops/repair.js';
+export { localDatabaseOf, resolveDumpKey } from './ops/resolve-key.js';

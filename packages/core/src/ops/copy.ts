@@ -1,0 +1,85 @@
+import { GuardError, KeyError } from '../errors.js';
+import { assertDatabaseName, reservedSuffixOf, restoreNames, SYSTEM_DATABASES } from '../names.js';
+import type { CopyOptions } from '../options.js';
+import { executePlan } from '../plan/execute.js';
+import { planRestore } from '../plan/restore.js';
+import { connectAdmin, prepare, requireConnection, targetDatabase, type Runtime } from './prepare.js';
+import { repairLeftovers } from './repair.js';
+
+/** What `copy` returns. */
+export interface CopyResult {
+  /** The local key of the copy (`:name`). */
+  key: string;
+  /** The copy's database name. */
+  database: string;
+  /** The database that was copied. */
+  source: string;
+  durationMs: number;
+}
+
+/** Checks a copy target (`:name`) and returns the database name. Pure. */
+export function copyTargetName(target: string, source: string): string {
+  if (!target.startsWith(':')) {
+    throw new KeyError('KEY_INVALID', `Copy target ${JSON.stringify(target)} must start with ":" (a local database name, e.g. :before)`);
+  }
+  const name = target.slice(1);
+  assertDatabaseName(name, 'copy target');
+  if (name === 'pre' || name === 'post') {
+    throw new KeyError('NAME_RESERVED', `Copy target ${target} is reserved for restore points; choose another name`);
+  }
+  const suffix = reservedSuffixOf(name);
+  if (suffix) throw new KeyError('NAME_RESERVED', `Copy target ${target} ends in "__${suffix}", a name pgclone reserves; choose another name`);
+  if (SYSTEM_DATABASES.includes(name)) throw new KeyError('NAME_RESERVED', `Copy target ${target} is a system database`);
+  if (name === source) throw new KeyError('KEY_INVALID', `Copy target ${target} is the database being copied`);
+  restoreNames(name);
+  return name;
+}
+
+/**
+ * Copies the target database into the local database `name` (`CREATE DATABASE … TEMPLATE`), replacing an earlier
+ * copy of that name atomically. Sessions on the source are ended for the moment of the copy (PostgreSQL requires it).
+ *
+ * @example
+ * await copy(':before', {}, runtime);   // snapshot
+ * await restore(':before', {}, runtime); // roll back to it
+ */
+export async function copy(target: string, options: CopyOptions, runtime: Runtime): Promise<CopyResult> {
+  const started = Date.now();
+  const prepared = await prepare('copy', options, runtime);
+  const { options: opts, reporter } = prepared;
+  if (!opts.allowCopy) throw new GuardError('Copy is not allowed here (allowCopy is false in the pgclone config)');
+  const conn = requireConnection(opts);
+  const source = targetDatabase(conn);
+  const name = copyTargetName(target, source);
+  const admin = await connectAdmin(opts, conn);
+  try {
+    reporter.step('lock', `Waiting for pgclone's locks on ${source} and ${name}`, name);
+    await admin.lock([source, name]);
+    await repairLeftovers(admin, name, reporter);
+    if (!(await admin.exists(source))) {
+      throw new KeyError('DATABASE_NOT_FOUND', `Database ${JSON.stringify(source)} does not exist; nothing to copy`);
+    }
+    const existing = new Set((await admin.listDatabases()).map((d) => d.name));
+    const plan = planRestore({
+      operation: 'copy',
+      target: name,
+      source: { kind: 'local', key: `:${source}`, database: source },
+      reversible: false,
+      preSwapHooks: [],
+      postSwapHooks: [],
+      state: { existing },
+    });
+    await executePlan(plan, {
+      admin,
+      reporter,
+      ...(options.signal ? { signal: options.signal } : {}),
+      pgRestore: () => Promise.reject(new Error('unreachable: copies never run pg_restore')),
+      archiveSettings: () => Promise.resolve([]),
+      runHooks: () => Promise.resolve(),
+    });
+    reporter.step('done', `Copied ${source} to :${name}`, name);
+    return { key: `:${name}`, database: name, source, durationMs: Date.now() - started };
+  } finally {
+    await admin.close();
+  }
+}

@@ -1,0 +1,73 @@
+import type { Hook } from './config/schema.js';
+import type { PgcloneEvent } from './events.js';
+
+/**
+ * Options of the operations, named like the CLI's flags in camelCase, plus `cwd`. Anything left out comes from the
+ * named config (`config`), then the config file's top level, then the ORM adapter's section, then the defaults.
+ */
+export interface CommonOptions {
+  /** Directory to search the config (and the ORM project) from. Default: `process.cwd()`. */
+  cwd?: string;
+  /** Named config (`configs.<name>`), the CLI's `-c`. */
+  config?: string;
+  /** Explicit config file instead of searching, the CLI's `--config-file`. */
+  configFile?: string;
+  /** Database alias (`databases.<alias>`), the CLI's `-d`. Default: `default`. */
+  database?: string;
+  /** Where dumps live: a directory or `s3://bucket/prefix/`, the CLI's `-s`. */
+  storageLocation?: string;
+  /** Instance part of new keys, the CLI's `-i`. */
+  instance?: string;
+  /** Programmatic only: the connection URL of the target database, overriding config and `DATABASE_URL`. */
+  databaseUrl?: string;
+  /** Environment to read `DATABASE_URL`, `PGCLONE_*` and `{ env }` connections from. Default: `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Receives every step, message and progress event. The API prints nothing unless you print these. */
+  onEvent?: (event: PgcloneEvent) => void;
+  /** Cancels the operation; whatever has changed is rolled back as on any failure. */
+  signal?: AbortSignal;
+}
+
+/** Options of `dump`. */
+export interface DumpOptions extends CommonOptions {
+  /** Tables whose rows are left out (the table itself is kept), the CLI's `-e`. */
+  exclude?: string[];
+  /** Commands (or functions) run against the live database before dumping, the CLI's `--pre-dump-hook`. */
+  preDumpHooks?: Hook[];
+  /** Alias of `preDumpHooks` (the CLI's flag name). */
+  preDumpHook?: Hook[];
+}
+
+/** Options of `restore`. */
+export interface RestoreOptions extends CommonOptions {
+  /** Keep the live database as `:pre` and the restored dump as `:post`. Default: config, else false. */
+  reversible?: boolean;
+  /** Run against `N__temp` before the swap; `[]` disables the defaults (such as `migrate`). */
+  preSwapHooks?: Hook[];
+  /** Alias of `preSwapHooks`. */
+  preSwapHook?: Hook[];
+  /** Run against the new live database after the swap. */
+  postSwapHooks?: Hook[];
+  /** Alias of `postSwapHooks`. */
+  postSwapHook?: Hook[];
+  /** Resolve everything and return the plan without changing anything. */
+  dryRun?: boolean;
+}
+
+/** Options of `copy`. */
+export type CopyOptions = CommonOptions;
+
+/** Options of `ls`. At most one of the listing modes may be set. */
+export interface LsOptions extends CommonOptions {
+  /** Sorted unique instance parts. */
+  instances?: boolean;
+  /** Sorted unique database alias parts. */
+  databases?: boolean;
+  /** Sorted unique config parts. */
+  configs?: boolean;
+  /** Local databases usable as `:name` keys. */
+  local?: boolean;
+}
+
+/** The union of every operation's options, as the resolver sees them. */
+export type AnyOptions = DumpOptions & RestoreOptions & LsOptions;

@@ -1,0 +1,320 @@
+import pg from 'pg';
+import { displayUrl, pgClientConfig, withDatabase, type Connection } from '../connection.js';
+import { PgcloneError, PostgresError } from '../errors.js';
+import { SYSTEM_DATABASES } from '../names.js';
+import { redact } from '../redact.js';
+import { quoteIdent } from './ident.js';
+
+/** A database as `ls --local` and the planners see it. */
+export interface DatabaseInfo {
+  name: string;
+  allowConnections: boolean;
+  isTemplate: boolean;
+}
+
+/** A session that pgclone could not end. */
+export interface RemainingSession {
+  pid: number;
+  user: string | null;
+  applicationName: string;
+  backendType: string;
+}
+
+/** Timeouts applied to pgclone's own statements (never to pg_dump, pg_restore or template copies). */
+export interface AdminTimeouts {
+  /** ms; also how long to wait for the advisory lock and for sessions to end. */
+  lockTimeout: number;
+  statementTimeout?: number;
+}
+
+const ADVISORY_NAMESPACE = 'pgclone';
+const POLL_MS = 50;
+
+/**
+ * One `pg` session on the maintenance database (`postgres`, or `template1` when the target is `postgres`): creates,
+ * drops, renames, blocks and unblocks databases, ends sessions and holds the advisory locks. Every name is quoted by
+ * {@link quoteIdent}; every value is a bind parameter.
+ */
+export class Admin {
+  readonly #client: pg.Client;
+  readonly #timeouts: AdminTimeouts;
+  readonly #locks: string[] = [];
+  /** `server_version_num`, e.g. 150018. */
+  readonly serverVersion: number;
+  /** The user pgclone connects as. */
+  readonly user: string;
+  /** True when that user is a superuser. */
+  readonly superuser: boolean;
+
+  private constructor(client: pg.Client, timeouts: AdminTimeouts, info: { version: number; user: string; superuser: boolean }) {
+    this.#client = client;
+    this.#timeouts = timeouts;
+    this.serverVersion = info.version;
+    this.user = info.user;
+    this.superuser = info.superuser;
+  }
+
+  /** Major version of the server (15 for 15.18). */
+  get serverMajor(): number {
+    return Math.floor(this.serverVersion / 10000);
+  }
+
+  /** Connects to the maintenance database of `target`'s server. */
+  static async connect(target: Connection, timeouts: AdminTimeouts): Promise<Admin> {
+    const candidates = target.database === 'postgres' ? ['template1'] : ['postgres', 'template1'];
+    let lastError: unknown;
+    for (const database of candidates) {
+      const conn = withDatabase(target, database);
+      const client = new pg.Client(pgClientConfig(conn));
+      client.on('error', () => {}); // a terminated connection surfaces as a failed query instead
+      try {
+        await client.connect();
+      } catch (error) {
+        lastError = error;
+        await client.end().catch(() => {});
+        // 3D000: database does not exist; try the next maintenance database.
+        if ((error as { code?: string }).code === '3D000') continue;
+        throw new PostgresError('POSTGRES', `Cannot connect to ${displayUrl(conn)}: ${pgMessage(error)}`, { cause: error });
+      }
+      const admin = await Admin.#init(client, timeouts);
+      return admin;
+    }
+    throw new PostgresError('POSTGRES', `Cannot connect to ${displayUrl(target)}: ${pgMessage(lastError)}`, {
+      cause: lastError,
+    });
+  }
+
+  static async #init(client: pg.Client, timeouts: AdminTimeouts): Promise<Admin> {
+    await client.query(`SET lock_timeout = ${Math.trunc(timeouts.lockTimeout)}`);
+    await client.query(`SET statement_timeout = ${Math.trunc(timeouts.statementTimeout ?? 0)}`);
+    const { rows } = await client.query<{ version: string; user: string; superuser: boolean }>(
+      `SELECT current_setting('server_version_num') AS version, current_user AS user,
+              (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser`,
+    );
+    const row = rows[0]!;
+    return new Admin(client, timeouts, { version: Number(row.version), user: row.user, superuser: row.superuser });
+  }
+
+  /** Runs a statement, turning PostgreSQL errors into one-line {@link PostgresError}s. */
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
+    try {
+      const result = await this.#client.query<R>(sql, params);
+      return result.rows;
+    } catch (error) {
+      throw new PostgresError('POSTGRES', `PostgreSQL: ${pgMessage(error)}`, { cause: error });
+    }
+  }
+
+  /** All databases but the system ones. */
+  async listDatabases(): Promise<DatabaseInfo[]> {
+    const rows = await this.query<{ datname: string; datallowconn: boolean; datistemplate: boolean }>(
+      `SELECT datname, datallowconn, datistemplate FROM pg_database WHERE NOT (datname = ANY($1)) ORDER BY datname`,
+      [SYSTEM_DATABASES],
+    );
+    return rows.map((r) => ({ name: r.datname, allowConnections: r.datallowconn, isTemplate: r.datistemplate }));
+  }
+
+  /** The database, or `undefined` when it does not exist. */
+  async database(name: string): Promise<DatabaseInfo | undefined> {
+    const rows = await this.query<{ datname: string; datallowconn: boolean; datistemplate: boolean }>(
+      `SELECT datname, datallowconn, datistemplate FROM pg_database WHERE datname = $1`,
+      [name],
+    );
+    const r = rows[0];
+    return r && { name: r.datname, allowConnections: r.datallowconn, isTemplate: r.datistemplate };
+  }
+
+  async exists(name: string): Promise<boolean> {
+    return (await this.database(name)) !== undefined;
+  }
+
+  /** Size of a database in bytes. */
+  async databaseSize(name: string): Promise<number> {
+    const rows = await this.query<{ size: string }>(`SELECT pg_database_size($1)::text AS size`, [name]);
+    return Number(rows[0]?.size ?? 0);
+  }
+
+  /** Creates an empty database from `template0` (nothing a user added to template1 gets in the way of pg_restore). */
+  async createEmpty(name: string): Promise<void> {
+    await this.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0`);
+  }
+
+  /**
+   * `CREATE DATABASE name TEMPLATE source`, without statement_timeout (a template copy of a big database is not an
+   * admin statement). The source must have no sessions: see {@link withExclusiveAccess}.
+   */
+  async createFromTemplate(name: string, template: string, strategy?: 'FILE_COPY' | 'WAL_LOG'): Promise<void> {
+    const strategyClause = strategy && this.serverMajor >= 15 ? ` STRATEGY ${strategy}` : '';
+    await this.#withoutStatementTimeout(() =>
+      this.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE ${quoteIdent(template)}${strategyClause}`),
+    );
+  }
+
+  /** Drops a database if it exists, ending its sessions first (retrying briefly while autovacuum finishes). */
+  async drop(name: string): Promise<boolean> {
+    if (!(await this.exists(name))) return false;
+    await this.terminate(name);
+    const force = this.serverMajor >= 13 ? ' WITH (FORCE)' : '';
+    await this.#retryBusy(() => this.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)}${force}`));
+    return true;
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    await this.#retryBusy(() => this.query(`ALTER DATABASE ${quoteIdent(from)} RENAME TO ${quoteIdent(to)}`));
+  }
+
+  /** `ALTER DATABASE … ALLOW_CONNECTIONS`: blocks or allows new sessions (committed at once). */
+  async setAllowConnections(name: string, allow: boolean): Promise<void> {
+    await this.query(`ALTER DATABASE ${quoteIdent(name)} WITH ALLOW_CONNECTIONS ${allow ? 'true' : 'false'}`);
+  }
+
+  /**
+   * Ends every other session on `name` (those this role may end) and waits until they are gone, up to lockTimeout.
+   * Returns the sessions that remain (none on success).
+   */
+  async terminate(name: string, waitMs = this.#timeouts.lockTimeout): Promise<RemainingSession[]> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const sessions = await this.sessions(name);
+      if (sessions.length === 0) return [];
+      for (const session of sessions) {
+        try {
+          await this.#client.query('SELECT pg_terminate_backend($1)', [session.pid]);
+        } catch {
+          // Not ours to end (another role's session, or an autovacuum worker for a non-superuser): reported below.
+        }
+      }
+      if (Date.now() >= deadline) return this.sessions(name);
+      await sleep(POLL_MS);
+    }
+  }
+
+  /** Other sessions connected to `name`. */
+  async sessions(name: string): Promise<RemainingSession[]> {
+    const rows = await this.query<{ pid: number; usename: string | null; application_name: string; backend_type: string }>(
+      `SELECT pid, usename, application_name, backend_type FROM pg_stat_activity
+        WHERE datname = $1 AND pid <> pg_backend_pid()`,
+      [name],
+    );
+    return rows.map((r) => ({
+      pid: r.pid,
+      user: r.usename,
+      applicationName: r.application_name,
+      backendType: r.backend_type,
+    }));
+  }
+
+  /**
+   * Blocks new sessions on `name`, ends the existing ones and runs `fn` while nobody can connect; connections are
+   * allowed again afterwards whatever happens (unless `keepBlocked` says the caller takes over).
+   */
+  async withExclusiveAccess<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const info = await this.database(name);
+    if (!info) throw new PgcloneError('DATABASE_NOT_FOUND', `Database ${JSON.stringify(name)} does not exist`);
+    const wasAllowed = info.allowConnections;
+    if (wasAllowed) await this.setAllowConnections(name, false);
+    try {
+      await this.requireNoSessions(name);
+      return await fn();
+    } finally {
+      if (wasAllowed) await this.setAllowConnections(name, true).catch(() => {});
+    }
+  }
+
+  /** Ends sessions on `name`; throws naming the ones that stay. */
+  async requireNoSessions(name: string): Promise<void> {
+    const remaining = await this.terminate(name);
+    if (remaining.length > 0) {
+      const who = remaining
+        .map((s) => `${s.applicationName || s.backendType || 'unknown'}${s.user ? ` (${s.user})` : ''} pid ${s.pid}`)
+        .join(', ');
+      throw new PgcloneError(
+        'DATABASE_BUSY',
+        `Database ${JSON.stringify(name)} still has sessions pgclone may not end after ${this.#timeouts.lockTimeout} ms: ${who}`,
+      );
+    }
+  }
+
+  /** Runs `fn` in one transaction. */
+  async transaction<T>(fn: () => Promise<T>): Promise<T> {
+    await this.query('BEGIN');
+    try {
+      const result = await fn();
+      await this.query('COMMIT');
+      return result;
+    } catch (error) {
+      await this.#client.query('ROLLBACK').catch(() => {});
+      throw error;
+    }
+  }
+
+  /**
+   * Takes pgclone's advisory lock for each database name (sorted, so two runs never deadlock), waiting up to
+   * lockTimeout. Held until {@link close}; a killed process releases it with its connection.
+   */
+  async lock(names: readonly string[]): Promise<void> {
+    for (const name of [...new Set(names)].sort()) {
+      try {
+        await this.#client.query('SELECT pg_advisory_lock(hashtext($1), hashtext($2))', [ADVISORY_NAMESPACE, name]);
+        this.#locks.push(name);
+      } catch (error) {
+        if ((error as { code?: string }).code === '55P03') {
+          throw new PgcloneError(
+            'LOCKED',
+            `Another pgclone run is working on database ${JSON.stringify(name)}; waited ${this.#timeouts.lockTimeout} ms (lockTimeout)`,
+          );
+        }
+        throw new PostgresError('POSTGRES', `PostgreSQL: ${pgMessage(error)}`, { cause: error });
+      }
+    }
+  }
+
+  /** Database-level settings (`ALTER DATABASE … SET`) of `name`, as `name=value` strings. */
+  async databaseSettings(name: string): Promise<string[]> {
+    const rows = await this.query<{ setconfig: string[] | null }>(
+      `SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
+        WHERE d.datname = $1 AND s.setrole = 0`,
+      [name],
+    );
+    return rows[0]?.setconfig ?? [];
+  }
+
+  /** Ends the session (and with it every advisory lock). */
+  async close(): Promise<void> {
+    await this.#client.end().catch(() => {});
+  }
+
+  async #withoutStatementTimeout<T>(fn: () => Promise<T>): Promise<T> {
+    if (!this.#timeouts.statementTimeout) return fn();
+    await this.query('SET statement_timeout = 0');
+    try {
+      return await fn();
+    } finally {
+      await this.query(`SET statement_timeout = ${Math.trunc(this.#timeouts.statementTimeout)}`).catch(() => {});
+    }
+  }
+
+  // DROP/RENAME fail with 55006 while a session (often autovacuum) is still on the database: end it and retry.
+  async #retryBusy<T>(fn: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + Math.max(this.#timeouts.lockTimeout, 1000);
+    for (;;) {
+      try {
+        return await fn();
+      } catch (error) {
+        const code = ((error as { cause?: { code?: string } }).cause ?? (error as { code?: string })).code;
+        if (code !== '55006' || Date.now() >= deadline) throw error;
+        await sleep(POLL_MS * 2);
+      }
+    }
+  }
+}
+
+/** The first line of a `pg` error, secrets removed. */
+export function pgMessage(error: unknown): string {
+  const message = String((error as Error)?.message ?? error).split('\n')[0] ?? '';
+  return redact(message || String((error as { code?: string })?.code ?? 'unknown error'));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

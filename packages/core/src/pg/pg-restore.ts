@@ -1,0 +1,141 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { DumpError, PgcloneError } from '../errors.js';
+import { redact } from '../redact.js';
+import { databaseSettingsFromScript } from './archive.js';
+import { quoteConninfo } from './ident.js';
+import { spawnTool, type Tool } from './tools.js';
+
+/** Where pg_restore reads an archive from: a seekable file, or a stream opened on demand. */
+export type ArchiveSource = { path: string } | { open: () => Promise<Readable> };
+
+interface ToolRun {
+  tool: Tool;
+  args: string[];
+  source: ArchiveSource;
+  env: NodeJS.ProcessEnv;
+  onStderr?: (line: string) => void;
+  /** Stop feeding stdin once the tool exits (pg_restore -l only reads the table of contents). */
+  partialRead?: boolean;
+  captureStdout?: boolean;
+  signal?: AbortSignal | undefined;
+}
+
+async function runWithArchive(run: ToolRun): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string[]; stdout: string }> {
+  const fromFile = 'path' in run.source;
+  const running = spawnTool(run.tool, fromFile ? [...run.args, (run.source as { path: string }).path] : run.args, {
+    env: run.env,
+    stdin: fromFile ? 'ignore' : 'pipe',
+    stdout: run.captureStdout ? 'pipe' : 'ignore',
+    ...(run.onStderr ? { onStderr: run.onStderr } : {}),
+  });
+  const onAbort = () => running.child.kill('SIGTERM');
+  run.signal?.addEventListener('abort', onAbort, { once: true });
+  let stdout = '';
+  running.child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  let feed: Promise<void> = Promise.resolve();
+  let input: Readable | undefined;
+  if (!fromFile) {
+    input = await (run.source as { open: () => Promise<Readable> }).open();
+    const stdin = running.child.stdin!;
+    stdin.on('error', () => {}); // EPIPE when the tool stops reading early
+    feed = pipeline(input, stdin).catch((error: unknown) => {
+      if (run.partialRead) return;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE') return; // the tool's own error says more
+      running.child.kill('SIGTERM');
+      throw error;
+    });
+  }
+  try {
+    const exit = await running.done;
+    input?.destroy();
+    await feed;
+    return { ...exit, stdout };
+  } finally {
+    run.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** `pg_restore -l`: the archive's table of contents. Fails when the archive is not readable. */
+export async function readToc(tool: Tool, source: ArchiveSource, env: NodeJS.ProcessEnv, key: string): Promise<string[]> {
+  const exit = await runWithArchive({ tool, args: ['-l'], source, env, captureStdout: true, partialRead: true });
+  if (exit.code !== 0) {
+    const detail = exit.stderr.find((l) => /error/i.test(l)) ?? exit.stderr[0] ?? `exit code ${exit.code}`;
+    throw new DumpError('DUMP_INVALID', `Dump ${key} is not a readable archive: ${detail.replace(/^pg_restore: (error: )?/, '')}`);
+  }
+  return exit.stdout.split('\n').filter((l) => l && !l.startsWith(';'));
+}
+
+/**
+ * The `SET …` clauses of the archive's `ALTER DATABASE … SET` statements. pg_restore prints the database-level
+ * entries only with `--create`; an empty list file (`-L`) keeps every other entry out.
+ */
+export async function readArchiveSettings(tool: Tool, source: ArchiveSource, env: NodeJS.ProcessEnv): Promise<string[]> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'pgclone-'));
+  try {
+    const list = path.join(dir, 'empty.list');
+    await writeFile(list, '');
+    const exit = await runWithArchive({
+      tool,
+      args: ['--create', '--schema-only', '-L', list, '-f', '-'],
+      source,
+      env,
+      captureStdout: true,
+      partialRead: true,
+    });
+    if (exit.code !== 0) return [];
+    return databaseSettingsFromScript(exit.stdout);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Options of {@link runPgRestore}. */
+export interface PgRestoreRun {
+  tool: Tool;
+  source: ArchiveSource;
+  /** Environment with the target server's libpq variables. */
+  env: NodeJS.ProcessEnv;
+  database: string;
+  key: string;
+  /** Patterns (regular expressions) of pg_restore errors that do not fail the restore. */
+  allowList: string[];
+  /** Parallel jobs (needs a file source). */
+  jobs?: number;
+  onStderr?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Restores an archive into `database` with `--no-owner --no-acl`. Any error fails the restore unless every error
+ * matches the allow list (then pg_restore runs to the end and the allowed errors are returned as warnings).
+ */
+export async function runPgRestore(run: PgRestoreRun): Promise<{ allowedErrors: string[] }> {
+  const allow = run.allowList.map((p) => new RegExp(p));
+  const args = ['--no-owner', '--no-acl', '-d', `dbname=${quoteConninfo(run.database)}`];
+  if (allow.length === 0) args.push('--exit-on-error');
+  if (run.jobs && run.jobs > 1 && 'path' in run.source) args.push(`--jobs=${run.jobs}`);
+  const exit = await runWithArchive({
+    tool: run.tool,
+    args,
+    source: run.source,
+    env: run.env,
+    ...(run.onStderr ? { onStderr: run.onStderr } : {}),
+    signal: run.signal,
+  });
+  const errors = exit.stderr.filter((l) => /^pg_restore: error:/.test(l)).map((l) => l.replace(/^pg_restore: error: /, ''));
+  const disallowed = errors.filter((e) => !allow.some((re) => re.test(e)));
+  const ignoredSummary = exit.stderr.some((l) => /errors ignored on restore/.test(l));
+  if (exit.code !== 0 && (disallowed.length > 0 || !ignoredSummary || errors.length === 0)) {
+    const detail = disallowed[0] ?? exit.stderr.filter((l) => !/^pg_restore: warning/.test(l)).at(-1) ?? `exit code ${exit.code}`;
+    throw new PgcloneError(
+      'RESTORE_FAILED',
+      `pg_restore of ${run.key} into ${run.database} failed${exit.signal ? ` (signal ${exit.signal})` : ''}: ${redact(detail)}`,
+    );
+  }
+  return { allowedErrors: errors };
+}

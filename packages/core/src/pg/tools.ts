@@ -1,0 +1,101 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { PgcloneError } from '../errors.js';
+import { lineSplitter } from '../lines.js';
+
+/** The PostgreSQL client programs pgclone runs. */
+export type ToolName = 'pg_dump' | 'pg_restore' | 'psql';
+
+/** A located program and its major version. */
+export interface Tool {
+  name: ToolName;
+  path: string;
+  /** Full version string (`15.18`). */
+  version: string;
+  major: number;
+}
+
+const INSTALL_HINT =
+  'install the PostgreSQL client tools (Debian/Ubuntu: apt-get install postgresql-client; macOS: brew install libpq) ' +
+  'or set PGCLONE_PG_BIN to the directory holding them';
+
+/**
+ * Finds `name` for a server of major version `serverMajor`: `$PGCLONE_PG_BIN`, then
+ * `/usr/lib/postgresql/<major>/bin`, then `PATH` (Debian's `/usr/bin/pg_dump` is a wrapper that may pick another
+ * major, so the versioned directory comes first).
+ */
+export async function locateTool(name: ToolName, serverMajor: number, env: NodeJS.ProcessEnv = process.env): Promise<Tool> {
+  const candidates: string[] = [];
+  if (env.PGCLONE_PG_BIN) candidates.push(path.join(env.PGCLONE_PG_BIN, name));
+  candidates.push(`/usr/lib/postgresql/${serverMajor}/bin/${name}`);
+  for (const dir of (env.PATH ?? '').split(path.delimiter)) if (dir) candidates.push(path.join(dir, name));
+  const found = candidates.find((c) => existsSync(c));
+  if (!found) {
+    throw new PgcloneError('TOOL_MISSING', `${name} not found (looked in ${env.PGCLONE_PG_BIN ? '$PGCLONE_PG_BIN, ' : ''}/usr/lib/postgresql/${serverMajor}/bin and PATH): ${INSTALL_HINT}`);
+  }
+  const { stdout } = await runCapture(found, ['--version'], env);
+  const m = /\)\s+(\d+)(?:\.(\d+))?/.exec(stdout) ?? /(\d+)\.(\d+)/.exec(stdout);
+  if (!m) throw new PgcloneError('TOOL_MISSING', `${found} --version printed no version: ${stdout.trim()}`);
+  return { name, path: found, version: m[2] ? `${m[1]}.${m[2]}` : m[1]!, major: Number(m[1]) };
+}
+
+/** Locates `name` and refuses one older than the server (an old pg_dump cannot dump a newer server). */
+export async function locateToolForServer(name: ToolName, serverMajor: number, env?: NodeJS.ProcessEnv): Promise<Tool> {
+  const tool = await locateTool(name, serverMajor, env);
+  if (tool.major < serverMajor) {
+    throw new PgcloneError(
+      'TOOL_VERSION',
+      `${tool.path} is version ${tool.version}, older than the PostgreSQL ${serverMajor} server; ${name} must be at least ${serverMajor} (${INSTALL_HINT})`,
+    );
+  }
+  return tool;
+}
+
+async function runCapture(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ stdout: string; code: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ stdout, code: code ?? 1 }));
+  });
+}
+
+/** A running PostgreSQL tool. */
+export interface RunningTool {
+  child: ChildProcess;
+  /** Resolves when the process has exited, with its code and the stderr lines it printed. */
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string[] }>;
+}
+
+/**
+ * Spawns a tool with an argument array (never a shell) and the connection in `env`. stderr is collected line by line
+ * and passed to `onStderr` as it arrives.
+ */
+export function spawnTool(
+  tool: Tool,
+  args: string[],
+  options: { env: NodeJS.ProcessEnv; stdin?: 'pipe' | 'ignore'; stdout?: 'pipe' | 'ignore'; onStderr?: (line: string) => void },
+): RunningTool {
+  const child = spawn(tool.path, args, {
+    env: options.env,
+    stdio: [options.stdin ?? 'ignore', options.stdout ?? 'ignore', 'pipe'],
+  });
+  const stderr: string[] = [];
+  const lines = lineSplitter((line) => {
+    stderr.push(line);
+    options.onStderr?.(line);
+  });
+  child.stderr!.on('data', lines.push);
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string[] }>((resolve, reject) => {
+    child.on('error', (error) =>
+      reject(new PgcloneError('TOOL_MISSING', `Cannot run ${tool.path}: ${error.message}`, { cause: error })),
+    );
+    child.on('close', (code, signal) => {
+      lines.end();
+      resolve({ code, signal, stderr });
+    });
+  });
+  return { child, done };
+}

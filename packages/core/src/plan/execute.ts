@@ -1,0 +1,177 @@
+import type { Hook } from '../config/schema.js';
+import { PgcloneError } from '../errors.js';
+import type { Reporter } from '../events.js';
+import type { Admin } from '../pg/admin.js';
+import { quoteIdent } from '../pg/ident.js';
+import { alterDatabaseSetting } from '../pg/settings.js';
+import { restoreNames } from '../names.js';
+import type { PlanAction, PlanStep, RestorePlan } from './restore.js';
+
+/** The I/O a plan needs; the executor itself only sequences it and undoes it on failure. */
+export interface ExecuteIo {
+  admin: Admin;
+  reporter: Reporter;
+  /** pg_restore `key` into `database`. */
+  pgRestore(key: string, database: string): Promise<void>;
+  /** `SET …` clauses of the archive's `ALTER DATABASE` statements. */
+  archiveSettings(key: string): Promise<string[]>;
+  runHooks(phase: 'pre-swap' | 'post-swap', database: string, hooks: Hook[]): Promise<void>;
+  /** Strategy for template copies. */
+  copyStrategy?: 'FILE_COPY' | 'WAL_LOG';
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs a plan step by step, emitting a `step` event as each starts. On a failure before the swap it drops what
+ * this run created, lets sessions back into N, and leaves N and its restore points as they were; a failed pre-swap
+ * hook keeps `N__temp` so that `restore :N__temp` resumes.
+ */
+export async function executePlan(plan: RestorePlan, io: ExecuteIo): Promise<void> {
+  const { admin, reporter } = io;
+  const names = restoreNames(plan.target);
+  const created = new Set<string>();
+  let blocked: string | undefined;
+  let swapped = false;
+  let keepTemp = false;
+
+  try {
+    for (const step of plan.steps) {
+      io.signal?.throwIfAborted();
+      reporter.step(step.step, describeStep(step.step, plan), targetOf(step.actions[0]!));
+      for (const action of step.actions) {
+        io.signal?.throwIfAborted();
+        if (action.kind === 'drop') reporter.info(`Dropping ${action.database} (${action.reason})`);
+        switch (action.kind) {
+          case 'drop':
+            await admin.drop(action.database);
+            break;
+          case 'create-empty':
+            await admin.createEmpty(action.database);
+            created.add(action.database);
+            break;
+          case 'create-from-template':
+            created.add(action.database);
+            await admin.withExclusiveAccess(action.template, () =>
+              admin.createFromTemplate(action.database, action.template, io.copyStrategy),
+            ).catch((error: unknown) => {
+              created.delete(action.database);
+              throw error;
+            });
+            break;
+          case 'pg-restore':
+            await io.pgRestore(action.key, action.database);
+            break;
+          case 'apply-settings':
+            await applySettings(io, action);
+            break;
+          case 'hooks':
+            try {
+              await io.runHooks(action.phase, action.database, action.hooks);
+            } catch (error) {
+              if (action.phase === 'pre-swap') keepTemp = true;
+              throw error;
+            }
+            break;
+          case 'block':
+            await admin.setAllowConnections(action.database, false);
+            blocked = action.database;
+            await admin.requireNoSessions(action.database);
+            break;
+          case 'swap':
+            await admin.transaction(async () => {
+              for (const [from, to] of action.renames) await admin.rename(from, to);
+              for (const db of action.allowConnections) await admin.setAllowConnections(db, true);
+            });
+            swapped = true;
+            blocked = undefined;
+            break;
+        }
+      }
+    }
+  } catch (error) {
+    if (swapped) {
+      // The new database is live; what failed was cleanup or a post-swap hook. Nothing to undo.
+      throw error;
+    }
+    await compensate({ admin, reporter, created, blocked, keepTemp, temp: names.temp });
+    throw error;
+  }
+}
+
+async function compensate(input: {
+  admin: Admin;
+  reporter: Reporter;
+  created: Set<string>;
+  blocked: string | undefined;
+  keepTemp: boolean;
+  temp: string;
+}): Promise<void> {
+  const { admin, reporter } = input;
+  if (input.blocked) {
+    await admin.setAllowConnections(input.blocked, true).catch((e: unknown) =>
+      reporter.warn(`Could not allow connections to ${input.blocked} again: ${(e as Error).message}`),
+    );
+  }
+  for (const db of input.created) {
+    if (db === input.temp && input.keepTemp) {
+      reporter.warn(`Kept ${db}: fix the failing hook, then run "pgclone restore :${db}" to resume`);
+      continue;
+    }
+    await admin.drop(db).catch((e: unknown) => reporter.warn(`Could not drop ${db}: ${(e as Error).message}`));
+  }
+  if (input.keepTemp && !input.created.has(input.temp)) {
+    reporter.warn(`Kept ${input.temp}: fix the failing hook, then run "pgclone restore :${input.temp}" to resume`);
+  }
+}
+
+async function applySettings(io: ExecuteIo, action: Extract<PlanAction, { kind: 'apply-settings' }>): Promise<void> {
+  const { admin } = io;
+  let statements: string[];
+  if (action.from === 'archive') {
+    // The archive carries its own `ALTER DATABASE … SET` only in `--create` output; re-target them.
+    const clauses = await io.archiveSettings(action.key!);
+    statements = clauses.map((clause) => `ALTER DATABASE ${quoteIdent(action.database)} SET ${clause}`);
+  } else {
+    const entries = await admin.databaseSettings(action.from);
+    statements = entries.map((entry) => alterDatabaseSetting(action.database, entry));
+  }
+  if (statements.length === 0 && action.fallback) {
+    const entries = await admin.databaseSettings(action.fallback);
+    statements = entries.map((entry) => alterDatabaseSetting(action.database, entry));
+  }
+  for (const sql of statements) {
+    try {
+      await admin.query(sql);
+    } catch (error) {
+      throw new PgcloneError('RESTORE_FAILED', `Cannot apply database setting (${sql}): ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+}
+
+function describeStep(step: PlanStep['step'], plan: RestorePlan): string {
+  const n = restoreNames(plan.target);
+  switch (step) {
+    case 'create-temp':
+      return plan.source.kind === 'local' ? `Copying ${plan.source.database} to ${n.temp}` : `Creating ${n.temp}`;
+    case 'restore':
+      return `Restoring ${plan.source.key} into ${n.temp}`;
+    case 'settings':
+      return `Applying database settings to ${n.temp}`;
+    case 'snapshot-post':
+      return `Copying ${n.temp} to ${n.stage} (the future :post)`;
+    case 'pre-swap-hooks':
+      return `Running pre-swap hooks on ${n.temp}`;
+    case 'swap':
+      return `Swapping ${n.temp} into place as ${plan.target}`;
+    case 'cleanup':
+      return 'Cleaning up';
+    case 'post-swap-hooks':
+      return `Running post-swap hooks on ${plan.target}`;
+  }
+}
+
+function targetOf(action: PlanAction): string | undefined {
+  return 'database' in action ? action.database : undefined;
+}

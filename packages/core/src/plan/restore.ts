@@ -1,0 +1,193 @@
+import type { Hook } from '../config/schema.js';
+import { describeHook } from '../hooks.js';
+import { restoreNames } from '../names.js';
+
+/**
+ * The restore plan as data: what will be created, filled, renamed and dropped, in order, decided from the options
+ * and the observed state without touching anything. `--dry-run` prints it; the executor runs it.
+ *
+ * Restore into `N` (the steps below are the plan's, in this order):
+ *  1. create-temp      drop a stale `N__temp`; create it empty (dump) or as a template copy (local key).
+ *  2. restore          pg_restore the dump into `N__temp` (dump only); any error fails the restore.
+ *  3. settings         apply the archive's `ALTER DATABASE … SET` (else the source's, else N's) to `N__temp`.
+ *  4. snapshot-post    reversible dump restores: copy `N__temp` to `N__stage`, the future `:post`.
+ *  5. pre-swap-hooks   migrations etc. against `N__temp`; a failure keeps `N__temp` for `restore :N__temp`.
+ *  6. swap             block new sessions on N and end the others; (reversible: drop the old `:pre`/`:post`);
+ *                      then one transaction renames N → `N__pre`|`N__swap` and `N__temp` → N (and `N__stage` →
+ *                      `N__post`), so the name N always holds a complete database.
+ *  7. cleanup          drop `N__swap`; a non-reversible dump restore also drops the old `:pre`/`:post`.
+ *  8. post-swap-hooks  against the new N.
+ * A failure before step 6 drops what the run created and leaves N, `:pre` and `:post` as they were.
+ */
+
+/** Where the data comes from. */
+export type RestoreSource =
+  | { kind: 'dump'; key: string }
+  | { kind: 'local'; key: string; database: string };
+
+/** One change the executor makes. */
+export type PlanAction =
+  | { kind: 'drop'; database: string; reason: string }
+  | { kind: 'create-empty'; database: string }
+  | { kind: 'create-from-template'; database: string; template: string }
+  | { kind: 'pg-restore'; key: string; database: string }
+  | { kind: 'apply-settings'; database: string; from: 'archive' | string; key?: string; fallback?: string }
+  | { kind: 'hooks'; phase: 'pre-swap' | 'post-swap'; database: string; hooks: Hook[] }
+  | { kind: 'block'; database: string }
+  | { kind: 'swap'; renames: Array<[from: string, to: string]>; allowConnections: string[] };
+
+/** Stable names of the steps, as `--json` step events report them. */
+export type RestoreStepName =
+  | 'create-temp'
+  | 'restore'
+  | 'settings'
+  | 'snapshot-post'
+  | 'pre-swap-hooks'
+  | 'swap'
+  | 'cleanup'
+  | 'post-swap-hooks';
+
+/** A named group of actions; the step event is emitted when it starts. */
+export interface PlanStep {
+  step: RestoreStepName;
+  actions: PlanAction[];
+}
+
+/** A whole restore (or copy) plan. */
+export interface RestorePlan {
+  operation: 'restore' | 'copy';
+  /** The database that gets replaced (N). */
+  target: string;
+  source: RestoreSource;
+  /** Whether `:pre`/`:post` are made (never for local sources). */
+  reversible: boolean;
+  steps: PlanStep[];
+}
+
+/** What the planner needs to know about the cluster. */
+export interface ObservedState {
+  /** Names of the databases that exist now. */
+  existing: ReadonlySet<string>;
+}
+
+/** Builds the plan of a restore into `target`. Pure. */
+export function planRestore(input: {
+  target: string;
+  source: RestoreSource;
+  reversible: boolean;
+  preSwapHooks: Hook[];
+  postSwapHooks: Hook[];
+  state: ObservedState;
+  operation?: 'restore' | 'copy';
+}): RestorePlan {
+  const { target, source, state } = input;
+  const n = restoreNames(target);
+  const has = (db: string) => state.existing.has(db);
+  const fromDump = source.kind === 'dump';
+  const reversible = fromDump && input.reversible;
+  const resume = source.kind === 'local' && source.database === n.temp;
+  const steps: PlanStep[] = [];
+
+  const create: PlanAction[] = [];
+  if (!resume) {
+    if (has(n.temp)) create.push({ kind: 'drop', database: n.temp, reason: 'left by an earlier run' });
+    create.push(
+      fromDump
+        ? { kind: 'create-empty', database: n.temp }
+        : { kind: 'create-from-template', database: n.temp, template: source.database },
+    );
+  }
+  if (create.length) steps.push({ step: 'create-temp', actions: create });
+  if (fromDump) steps.push({ step: 'restore', actions: [{ kind: 'pg-restore', key: source.key, database: n.temp }] });
+  if (!resume) {
+    steps.push({
+      step: 'settings',
+      actions: [
+        {
+          kind: 'apply-settings',
+          database: n.temp,
+          from: fromDump ? 'archive' : source.database,
+          ...(fromDump ? { key: source.key } : {}),
+          ...(has(target) ? { fallback: target } : {}),
+        },
+      ],
+    });
+  }
+  if (reversible) {
+    const snap: PlanAction[] = [];
+    if (has(n.stage)) snap.push({ kind: 'drop', database: n.stage, reason: 'left by an earlier run' });
+    snap.push({ kind: 'create-from-template', database: n.stage, template: n.temp });
+    steps.push({ step: 'snapshot-post', actions: snap });
+  }
+  if (input.preSwapHooks.length) {
+    steps.push({
+      step: 'pre-swap-hooks',
+      actions: [{ kind: 'hooks', phase: 'pre-swap', database: n.temp, hooks: input.preSwapHooks }],
+    });
+  }
+
+  const swap: PlanAction[] = [];
+  const renames: Array<[string, string]> = [];
+  const allow: string[] = [];
+  const cleanup: PlanAction[] = [];
+  if (has(target)) swap.push({ kind: 'block', database: target });
+  if (reversible) {
+    if (has(n.pre)) swap.push({ kind: 'drop', database: n.pre, reason: 'replaced by this restore' });
+    if (has(n.post)) swap.push({ kind: 'drop', database: n.post, reason: 'replaced by this restore' });
+    if (has(target)) {
+      renames.push([target, n.pre]);
+      allow.push(n.pre);
+    }
+    renames.push([n.temp, target], [n.stage, n.post]);
+  } else {
+    if (has(n.swap)) swap.push({ kind: 'drop', database: n.swap, reason: 'left by an earlier run' });
+    if (has(target)) renames.push([target, n.swap]);
+    renames.push([n.temp, target]);
+    if (has(target)) cleanup.push({ kind: 'drop', database: n.swap, reason: 'the replaced database' });
+    if (fromDump) {
+      // A non-reversible restore from a dump starts a new history: old restore points no longer describe it.
+      if (has(n.pre)) cleanup.push({ kind: 'drop', database: n.pre, reason: 'restore point of an earlier restore' });
+      if (has(n.post)) cleanup.push({ kind: 'drop', database: n.post, reason: 'restore point of an earlier restore' });
+    }
+  }
+  swap.push({ kind: 'swap', renames, allowConnections: allow });
+  steps.push({ step: 'swap', actions: swap });
+  if (cleanup.length) steps.push({ step: 'cleanup', actions: cleanup });
+  if (input.postSwapHooks.length) {
+    steps.push({
+      step: 'post-swap-hooks',
+      actions: [{ kind: 'hooks', phase: 'post-swap', database: target, hooks: input.postSwapHooks }],
+    });
+  }
+  return { operation: input.operation ?? 'restore', target, source, reversible, steps };
+}
+
+/** One human line per action, for `--dry-run` and logs. */
+export function describeAction(action: PlanAction): string {
+  switch (action.kind) {
+    case 'drop':
+      return `drop database ${action.database} (${action.reason})`;
+    case 'create-empty':
+      return `create database ${action.database}`;
+    case 'create-from-template':
+      return `create database ${action.database} as a copy of ${action.template}`;
+    case 'pg-restore':
+      return `pg_restore ${action.key} into ${action.database}`;
+    case 'apply-settings':
+      return `apply database settings from ${action.from === 'archive' ? 'the dump' : action.from}${action.fallback ? ` (else from ${action.fallback})` : ''} to ${action.database}`;
+    case 'hooks':
+      return `run ${action.phase} hooks on ${action.database}: ${action.hooks.map(describeHook).join(', ')}`;
+    case 'block':
+      return `block new sessions on ${action.database} and end the open ones`;
+    case 'swap':
+      return `in one transaction: ${action.renames.map(([from, to]) => `rename ${from} to ${to}`).join(', ')}`;
+  }
+}
+
+/** The plan as printable lines. */
+export function describePlan(plan: RestorePlan): string[] {
+  const from = plan.source.kind === 'dump' ? `dump ${plan.source.key}` : `local database ${plan.source.database}`;
+  const lines = [`${plan.operation} ${from} into ${plan.target}${plan.reversible ? ' (reversible)' : ''}`];
+  for (const step of plan.steps) for (const action of step.actions) lines.push(`${step.step}: ${describeAction(action)}`);
+  return lines;
+}

@@ -1,0 +1,30 @@
+/**
+ * Secrets (database passwords, S3 keys) must never reach stdout, stderr, errors or logs. Every connection that
+ * pgclone parses registers its password here, and every line pgclone prints goes through {@link redact}.
+ */
+
+const secrets = new Set<string>();
+const MASK = '***';
+
+/** Remembers a secret so that {@link redact} hides it wherever it shows up later. */
+export function rememberSecret(secret: string | undefined | null): void {
+  // Very short secrets would mask ordinary words; they still never reach output through URLs (see below).
+  if (secret && secret.length >= 3) {
+    secrets.add(secret);
+    secrets.add(encodeURIComponent(secret));
+  }
+}
+
+// user:password@ in any URL-like text, whatever the scheme.
+const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:)([^@\s]*)@/gi;
+// password=... in libpq keyword/value strings and query strings.
+const KEYWORD_PASSWORD = /(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]+)/gi;
+
+/** Returns `text` with URL passwords, `password=` values and every remembered secret replaced by `***`. */
+export function redact(text: string): string {
+  let out = text.replace(URL_PASSWORD, `$1${MASK}@`).replace(KEYWORD_PASSWORD, `$1${MASK}`);
+  for (const secret of secrets) {
+    if (out.includes(secret)) out = out.split(secret).join(MASK);
+  }
+  return out;
+}

@@ -1,0 +1,50 @@
+import type { Readable, Writable } from 'node:stream';
+
+/**
+ * Where dumps live. Implemented by `@pgclone/storage` (local filesystem, S3); core only sees this interface.
+ * Keys are relative, `/`-separated and already checked with `assertSafeKey`.
+ */
+export interface Storage {
+  /** The location for messages, secrets removed (`/home/me/app/.pgclone/`, `s3://bucket/prefix/`). */
+  readonly display: string;
+  /** Every object whose key starts with `prefix` (a plain string prefix; segment matching is core's job). */
+  list(prefix: string): Promise<StoredObject[]>;
+  /** The object under `key`, or `undefined` when there is none. */
+  stat(key: string): Promise<StoredObject | undefined>;
+  /** Reads an object, or the inclusive byte range `start`..`end` of it. */
+  read(key: string, range?: { start: number; end?: number }): Promise<Readable>;
+  /**
+   * Opens a write that becomes visible under `key` only when `commit()` resolves; `abort()` (or a crash) leaves
+   * nothing under `key`.
+   */
+  write(key: string, hints?: WriteHints): Promise<StorageWriter>;
+  /** Deletes an object; deleting a missing object is not an error. */
+  delete(key: string): Promise<void>;
+  /** A local file path for `key` when the backend is a filesystem (lets pg_restore seek), else `undefined`. */
+  localPath?(key: string): string | undefined;
+}
+
+/** What a backend may use to size a write (S3 part size). */
+export interface WriteHints {
+  /** Expected size in bytes (for a dump: the database size). */
+  expectedBytes?: number;
+}
+
+/** A listed object. */
+export interface StoredObject {
+  key: string;
+  size: number;
+  modified: Date;
+}
+
+/** An open write: pipe data into `stream`, then `commit()` or `abort()`. */
+export interface StorageWriter {
+  readonly stream: Writable;
+  /** Waits for all data to be stored and makes it visible under the key. */
+  commit(): Promise<void>;
+  /** Discards everything written; nothing remains under the key. */
+  abort(reason?: unknown): Promise<void>;
+}
+
+/** Creates the storage for a location (`openStorage` from `@pgclone/storage`). */
+export type StorageFactory = (location: string, settings: Record<string, unknown>) => Storage | Promise<Storage>;

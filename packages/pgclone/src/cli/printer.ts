@@ -1,0 +1,66 @@
+import type { PgcloneEvent } from '@pgclone/core';
+import { redact } from '@pgclone/core/redact';
+
+/** Prints results, events and errors for one CLI run. Everything passes through `redact`. */
+export interface Printer {
+  event(event: PgcloneEvent): void;
+  /** Prints a result: `lines` one per line, or `json` as JSON with `--json`. */
+  result(lines: readonly string[], json: unknown): void;
+  /** Prints an error as one line and returns the exit status. */
+  error(error: unknown): number;
+}
+
+/** Creates the printer for the chosen output mode. */
+export function createPrinter(options: {
+  json: boolean;
+  quiet: boolean;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  scriptName: string;
+}): Printer {
+  const { json, quiet, stdout, stderr, scriptName } = options;
+  const err = (line: string) => stderr.write(`${redact(line)}\n`);
+  return {
+    event(event) {
+      if (json) {
+        if (event.event === 'progress' && quiet) return;
+        err(JSON.stringify(event));
+        return;
+      }
+      switch (event.event) {
+        case 'step':
+          if (!quiet) err(`${scriptName}: ${event.message}`);
+          break;
+        case 'message':
+          if (event.level === 'warn') err(`${scriptName}: warning: ${event.message}`);
+          else if (!quiet) err(`${scriptName}: ${event.message}`);
+          break;
+        case 'output':
+          if (!quiet || event.source === 'hook') err(event.line);
+          break;
+        case 'progress':
+          break;
+      }
+    },
+    result(lines, value) {
+      if (json) stdout.write(`${redact(JSON.stringify(value, jsonReplacer))}\n`);
+      else for (const line of lines) stdout.write(`${redact(line)}\n`);
+    },
+    error(error) {
+      const e = error as { code?: unknown; exitCode?: unknown; message?: unknown; stack?: unknown };
+      const known = typeof e?.code === 'string' && typeof e?.exitCode === 'number';
+      const message = String(e?.message ?? error).split('\n')[0] ?? 'unknown error';
+      if (json) {
+        err(JSON.stringify({ event: 'error', code: known ? e.code : 'INTERNAL', message }));
+      } else {
+        err(`${scriptName}: error: ${message}`);
+        if (!known && process.env.DEBUG?.includes('pgclone') && typeof e?.stack === 'string') err(e.stack);
+      }
+      return known ? (e.exitCode as number) : 1;
+    },
+  };
+}
+
+function jsonReplacer(_key: string, value: unknown): unknown {
+  return typeof value === 'function' ? `[function ${(value as { name?: string }).name || 'anonymous'}]` : value;
+}

@@ -1,0 +1,99 @@
+/**
+ * pgclone's programmatic API: the same operations as the CLI, without printing. Options are the CLI's flags in
+ * camelCase plus `cwd`; results are typed objects; failures throw {@link PgcloneError}s with a stable `code`.
+ *
+ * @example
+ * import pgclone from 'pgclone';
+ * const { key } = await pgclone.dump();
+ * await pgclone.restore(key, { reversible: true });
+ * await pgclone.restore(':pre');
+ *
+ * @packageDocumentation
+ */
+import * as core from '@pgclone/core';
+import type { CopyOptions, CopyResult, DumpOptions, DumpResult, LsOptions, RestoreOptions, RestoreResult, Runtime } from '@pgclone/core';
+import { defaultRuntime } from './runtime.js';
+
+export {
+  PgcloneError,
+  UsageError,
+  ConfigError,
+  KeyError,
+  GuardError,
+  DumpError,
+  PostgresError,
+  HookError,
+  StorageError,
+  AdapterError,
+  isPgcloneError,
+  type ErrorCode,
+  type CopyOptions,
+  type CopyResult,
+  type DumpOptions,
+  type DumpResult,
+  type LsOptions,
+  type RestoreOptions,
+  type RestoreResult,
+  type PgcloneConfig,
+  type PgcloneEvent,
+  type Hook,
+  type HookContext,
+  type Runtime,
+  type Adapter,
+  type AdapterFactory,
+  type Storage,
+} from '@pgclone/core';
+export { defaultRuntime } from './runtime.js';
+
+/** Options of every API call: the operation's own, plus an optional runtime (storage and adapters). */
+type WithRuntime<T> = T & { runtime?: Partial<Runtime> };
+
+async function runtimeOf(options: { runtime?: Partial<Runtime> }): Promise<Runtime> {
+  return defaultRuntime(options.runtime);
+}
+
+/**
+ * Dumps the target database into the storage location and resolves to the new key.
+ *
+ * @example
+ * const { key } = await dump({ exclude: ['audit_log'] });
+ */
+export async function dump(options: WithRuntime<DumpOptions> = {}): Promise<DumpResult> {
+  return core.dump(options, await runtimeOf(options));
+}
+
+/**
+ * Restores a dump key, the newest dump under a prefix, or a local database (`:pre`, `:post`, `:name`) into the
+ * target database, swapping it in only when everything succeeded.
+ *
+ * @example
+ * await restore('prod/default/anon', { reversible: true });
+ * await restore(':fixture'); // reset a test database to a snapshot
+ */
+export async function restore(key?: string, options: WithRuntime<RestoreOptions> = {}): Promise<RestoreResult> {
+  return core.restore(key, options, await runtimeOf(options));
+}
+
+/**
+ * Copies the target database into the local database `target` (`:name`), replacing an earlier copy of that name.
+ *
+ * @example
+ * await copy(':fixture');
+ */
+export async function copy(target: string, options: WithRuntime<CopyOptions> = {}): Promise<CopyResult> {
+  return core.copy(target, options, await runtimeOf(options));
+}
+
+/**
+ * Lists dump keys under `prefix`, newest first (or instances, databases, configs or local keys).
+ *
+ * @example
+ * const [newest] = await ls('prod/default');
+ */
+export async function ls(prefix?: string, options: WithRuntime<LsOptions> = {}): Promise<string[]> {
+  return core.ls(prefix, options, await runtimeOf(options));
+}
+
+/** The API as one object: `import pgclone from 'pgclone'`. */
+const pgclone = { dump, restore, copy, ls };
+export default pgclone;

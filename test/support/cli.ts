@@ -1,0 +1,40 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** Path of the committed `pgclone` bin. */
+export const PGCLONE_BIN = fileURLToPath(new URL('../../packages/pgclone/bin/pgclone.js', import.meta.url));
+
+/** What a CLI run printed and how it exited. */
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** Non-empty stdout lines. */
+  lines: string[];
+}
+
+/**
+ * Runs a bin (the `pgclone` CLI by default) as a real child process. The environment is the test's, minus any
+ * DATABASE_URL/PG* variables of the outer shell, plus `env`.
+ */
+export function runCli(args: string[], options: { cwd: string; env?: Record<string, string | undefined>; bin?: string; input?: string }): Promise<CliResult> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('PG') || k === 'DATABASE_URL') delete env[k];
+  Object.assign(env, { PGCLONE_INSTANCE: 'dev', NO_COLOR: '1' });
+  for (const [k, v] of Object.entries(options.env ?? {})) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [options.bin ?? PGCLONE_BIN, ...args], { cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.stdin.end(options.input ?? '');
+    child.on('close', (code) =>
+      resolve({ code, stdout, stderr, lines: stdout.split('\n').filter((l) => l.trim() !== '') }),
+    );
+  });
+}
