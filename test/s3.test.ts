@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './support/cluster.js';
 import { runCli } from './support/cli.js';
 import { createDatabase, dbUrl, dropDatabases, sql, uniqueName } from './support/pg.js';
-import { createBucket, s3Client, s3Env, s3Settings, seedObjects, startS3Proxy, uniqueBucket, type S3Proxy } from './support/s3.js';
+import { createBucket, s3, s3Client, s3Env, s3Settings, seedObjects, startS3Proxy, uniqueBucket, type S3Proxy } from './support/s3.js';
 
 const MIB = 1024 * 1024;
 const prefix = uniqueName('s3cli');
@@ -237,6 +237,22 @@ describe('S3 storage through the CLI', () => {
       const none = await runCli(['ls', '-s', `s3://${bucket}/pg/`], { cwd, env: env(small, { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined }) });
       expect(none.code).toBe(1);
       expect(lastLine(none.stderr)).toMatch(new RegExp(`^pgclone: error: No usable AWS credentials for bucket "${bucket}" .*AWS_PROFILE or "s3.profile" in the pgclone config$`));
+    });
+
+    it('takes credentials from a named profile of the shared AWS files (s3.profile)', async () => {
+      const dir = project({ s3: s3Settings({ endpoint: proxy.endpoint, profile: 'pgclone-test' }) });
+      writeFileSync(path.join(dir, 'credentials'), `[pgclone-test]\naws_access_key_id = ${s3().accessKeyId}\naws_secret_access_key = ${s3().secretAccessKey}\n`);
+      writeFileSync(path.join(dir, 'config'), '[profile pgclone-test]\nregion = us-east-1\n');
+      const result = await runCli(['ls', '-s', `s3://${bucket}/roundtrip/`], {
+        cwd: dir,
+        env: env(small, {
+          AWS_ACCESS_KEY_ID: undefined,
+          AWS_SECRET_ACCESS_KEY: undefined,
+          AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'credentials'),
+          AWS_CONFIG_FILE: path.join(dir, 'config'),
+        }),
+      });
+      expect(result.code, result.stderr).toBe(0);
     });
 
     it('names a bad s3 setting', async () => {
