@@ -76,6 +76,17 @@ describe('S3 storage backend against s3rver', () => {
     await storage.delete(key);
   });
 
+  it('abort() during commit() removes what the commit stored', async () => {
+    const key = 'dev/default/none/2026-01-01-00-00-00-000005.dump';
+    const writer = await storage.write(key);
+    writer.stream.end(Buffer.from('PGDMP racing'));
+    await new Promise((resolve) => writer.stream.once('finish', resolve));
+    const committing = writer.commit().then(() => undefined, (e: Error) => e);
+    await writer.abort(new Error('interrupted'));
+    expect((await committing)?.message).toMatch(/aborted while it completed/);
+    expect(await storage.stat(key)).toBeUndefined();
+  });
+
   it('abort() after some parts sends AbortMultipartUpload and leaves no object', async () => {
     const key = 'dev/default/none/2026-01-01-00-00-00-000002.dump';
     const writer = await storage.write(key);

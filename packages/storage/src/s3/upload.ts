@@ -130,21 +130,25 @@ export function openUpload(target: UploadTarget): StorageWriter {
       if (!stream.writableFinished) await finished(stream);
       body.end();
       await outcome;
+      if ((state as string) === 'aborting') throw new StorageError(`Upload of s3://${bucket}/${key} was aborted while it completed`);
       state = 'committed';
     },
     async abort(reason?: unknown) {
       if (state === 'committed' || state === 'aborting') return;
       if (state === 'committing') {
         // Too late to stop lib-storage: let it finish, then remove what it made.
-        const made = await outcome.then(() => true, () => false);
-        if (made) await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })).catch(() => {});
         state = 'aborting';
-        return;
+        const made = await outcome.then(() => true, () => false);
+        if (made) {
+          await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })).catch(() => {});
+          return;
+        }
+      } else {
+        state = 'aborting';
+        fail(reason instanceof Error ? reason : new StorageError(`Upload of s3://${bucket}/${key} aborted`));
+        stream.destroy();
+        await outcome.catch(() => {});
       }
-      state = 'aborting';
-      fail(reason instanceof Error ? reason : new StorageError(`Upload of s3://${bucket}/${key} aborted`));
-      stream.destroy();
-      await outcome.catch(() => {});
       const refused = await abortMultipart();
       if (refused) throw refused;
     },
