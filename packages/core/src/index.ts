@@ -15,7 +15,7 @@ export * from './connection.js';
 export * from './storage.js';
 export * from './adapter.js';
 export * from './hooks.js';
-export { configSchema, describeIssues, type ConfigBundle, type Hook, type HookContext, type PgcloneConfig } from './config/schema.js';
+export { configSchema, describeIssues, s3SettingsSchema, type S3Settings, type ConfigBundle, type Hook, type HookContext, type PgcloneConfig } from './config/schema.js';
 export { loadConfig, validateConfig, importModule, CONFIG_SEARCH_PLACES, type LoadedConfig } from './config/load.js';
 export { resolveOptions, DEFAULTS, type AdapterContribution, type ResolvedOptions } from './config/resolve.js';
 export { Admin, pgMessage, type DatabaseInfo, type RemainingSession, type AdminTimeouts } from './pg/admin.js';

@@ -103,7 +103,8 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
     await writer.commit();
   } catch (error) {
     tool.child.kill('SIGTERM');
-    await writer.abort(error).catch(() => {});
+    // Nothing is stored either way; a failed abort (S3 parts left behind) is worth a warning, not a second error.
+    await writer.abort(error).catch((abortError: unknown) => reporter.warn(redact(String((abortError as Error)?.message ?? abortError))));
     if (options.signal?.aborted) throw new PgcloneError('INTERRUPTED', `Dump of ${conn.database} interrupted; nothing was stored`);
     if (error instanceof PgcloneError) throw error;
     throw new DumpError('DUMP_FAILED', `Dump of ${conn.database} failed: ${redact(String((error as Error).message))}`, { cause: error });
