@@ -40,8 +40,9 @@ export async function evaluateConnection(connection: unknown, where: string): Pr
 
 /**
  * The knexfile's connection as pgclone's {@link ConnectionInput}: a URL string is passed on as is (its libpq
- * parameters such as `sslmode` are kept); an object is read as node-postgres reads it (`connectionString` parts win,
- * missing parts come from `PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`, then pg's defaults), and its `ssl`
+ * parameters such as `sslmode` are kept); an object is read as node-postgres reads it (a `connectionString` replaces
+ * host, port, user, password and database; missing parts come from `PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`,
+ * `PGDATABASE`, then pg's defaults), and its `ssl`
  * options become libpq parameters (see {@link sslParams}) for pg_dump, pg_restore and psql.
  */
 export async function connectionInput(
@@ -62,9 +63,9 @@ export async function connectionInput(
     } catch {
       throw new AdapterError(`The connectionString in ${where} cannot be parsed`);
     }
+    // As pg does: the URL's parts replace the object's, even when the URL lacks them (then PG* and defaults apply).
     for (const key of ['host', 'port', 'user', 'password', 'database'] as const) {
-      const v = (parsed as Record<string, unknown>)[key];
-      if (v !== undefined && v !== null && v !== '') parts[key] = v;
+      parts[key] = (parsed as Record<string, unknown>)[key];
     }
     const query = queryParams(obj.connectionString);
     for (const name of LIBPQ_PARAMETERS) if (query.has(name)) params[name] = query.get(name)!;

@@ -78,9 +78,9 @@ export function targetConnection(connection: string | Record<string, unknown> | 
   else if (connection) {
     // Knex hides the password of a connection object it was given (non-enumerable), so it is copied by name.
     base = { ...connection, password: connection.password };
-    if (typeof base.connectionString === 'string') {
+    if (typeof base.connectionString === 'string' && base.connectionString) {
       const { connectionString, ...others } = base;
-      base = { ...others, ...definedParts(parsePgUrl(connectionString as string)) };
+      base = { ...others, ...parsePgUrl(connectionString as string) };
     }
   } else base = {};
   const out: Record<string, unknown> = { ...base, database: target.database };
@@ -88,11 +88,5 @@ export function targetConnection(connection: string | Record<string, unknown> | 
   if (target.port !== undefined) out.port = target.port;
   if (target.user !== undefined) out.user = target.user;
   if (target.password !== undefined) out.password = target.password;
-  return out;
-}
-
-function definedParts(parsed: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(parsed)) if (v !== undefined && v !== null && v !== '') out[k] = v;
   return out;
 }
