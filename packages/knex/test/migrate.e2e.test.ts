@@ -148,12 +148,15 @@ export async function down() {}
       migrations: { directory: path.join(project, 'migrations') },
     });
     try {
+      expect((await instance.raw('SELECT current_database() AS d')).rows).toEqual([{ d: db }]);
       events.length = 0;
       const viaInstance = await restore(`:${db}_snap`, { knex: instance, cwd: project, onEvent });
       expect(viaInstance.database).toBe(db);
       expect(events).toContain('Running migration 006_labels.js');
       expect(events).toContain('Running migration 005_tags.js');
       expect((await migrationNames(db)).slice(-2)).toEqual(['005_tags.js', '006_labels.js']);
+      // The pooled session was ended by the swap; the instance reconnects, to the new database.
+      expect(await instance('labels').count('* as n')).toEqual([{ n: '0' }]);
     } finally {
       await instance.destroy();
     }
