@@ -85,5 +85,5 @@ describe('examples/knex-app README', () => {
     expect(await userColumns()).not.toContain('nickname');
     expect(await count('sessions')).toBe(1); // the database as it was before the restore
     expect(await databases()).not.toContain(`${db}__temp`);
-  });
+  }, 300_000); // about twenty npm, npx and knex-pgclone runs
 });

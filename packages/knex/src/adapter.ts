@@ -78,11 +78,6 @@ export class KnexfileAdapter implements Adapter {
     if (options.config) this.config = options.config;
   }
 
-  /** The knexfile environment's name (`development`), or `undefined` for a flat knexfile. */
-  get environment(): string | undefined {
-    return this.#knexfile.section;
-  }
-
   async connection(): Promise<ConnectionInput | undefined> {
     const where = describeEnvironment(this.#knexfile);
     return connectionInput(await evaluateConnection(this.#knexfile.config.connection, where), this.#env, where);

@@ -68,7 +68,7 @@ export function migrateConfig(migrations: KnexMigrationsConfig | undefined, opti
 /** The config given to `seed.run`, built like {@link migrateConfig} (default directory `./seeds`). */
 export function seedConfig(seeds: KnexSeedsConfig | undefined, options: SourceOptions): Record<string, unknown> {
   const given: KnexSeedsConfig = { ...(seeds ?? {}) };
-  if (given.seedSource && !usesFiles(given)) return given;
+  if (given.seedSource && !usesFiles(given)) return { ...given };
   const { directory, sortDirsSeparately, loadExtensions, seedSource: _ignored, ...rest } = given;
   return {
     ...rest,

@@ -3,7 +3,10 @@
  * `@pgclone/knex` (and `pgclone`) type-check in projects without Knex; a real `Knex.Config` or `Knex` instance fits.
  */
 
-/** `migrations` in a knexfile (the keys pgclone passes on to `migrate.latest`, and any others Knex knows). */
+/**
+ * `migrations` in a knexfile: the keys pgclone reads. Every other key Knex knows is passed on to `migrate.latest` as
+ * it is (the types have no index signature so that Knex's own `Knex.Config` is assignable to them).
+ */
 export interface KnexMigrationsConfig {
   directory?: string | readonly string[];
   tableName?: string;
@@ -13,7 +16,8 @@ export interface KnexMigrationsConfig {
   disableTransactions?: boolean;
   disableMigrationsListValidation?: boolean;
   migrationSource?: unknown;
-  [key: string]: unknown;
+  /** Knex ≥ 3 calls it before each migration; pgclone's own runs first (it reports the migration). */
+  beforeEach?: unknown;
 }
 
 /** `seeds` in a knexfile. */
@@ -24,7 +28,6 @@ export interface KnexSeedsConfig {
   recursive?: boolean;
   specific?: string;
   seedSource?: unknown;
-  [key: string]: unknown;
 }
 
 /** One environment of a knexfile (or a flat knexfile), as given to `knex(config)`. */
@@ -36,7 +39,6 @@ export interface KnexConfig {
   seeds?: KnexSeedsConfig;
   /** pgclone's own config for this environment (same keys as `pgclone.config.*`), below pgclone's own config. */
   pgclone?: unknown;
-  [key: string]: unknown;
 }
 
 /** A Knex instance (`knex(config)`): pgclone reads the config it was made from. */
