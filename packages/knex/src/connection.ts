@@ -180,7 +180,7 @@ let fileCount = 0;
 
 /** Writes `contents` to a file only this user can read, in a directory removed when the process exits. */
 function privateFile(name: string, contents: string): string {
-  if (!sslDir) {
+  if (!sslDir || !existsSync(sslDir)) {
     sslDir = mkdtempSync(path.join(os.tmpdir(), 'pgclone-knex-ssl-'));
     chmodSync(sslDir, 0o700);
     const dir = sslDir;

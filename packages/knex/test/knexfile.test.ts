@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConnection, PgcloneError, type AdapterFactory } from '@pgclone/core';
@@ -188,6 +188,8 @@ describe('connections', () => {
     expect(readFileSync(params.sslkey!, 'utf8')).toBe(`${key}\n`);
     expect(statSync(params.sslkey!).mode & 0o077).toBe(0);
     expect(statSync(path.dirname(params.sslkey!)).mode & 0o077).toBe(0);
+    // Removed at exit; a test worker may be killed instead of exiting.
+    rmSync(path.dirname(params.sslkey!), { recursive: true, force: true });
   });
 
   it('builds the connection for alias default from the selected environment', async () => {
