@@ -12,6 +12,7 @@
  */
 import * as core from '@pgclone/core';
 import type { CopyOptions, CopyResult, DumpOptions, DumpResult, LsOptions, RestoreOptions, RestoreResult, Runtime } from '@pgclone/core';
+import type { KnexConfig, KnexInstanceLike } from '@pgclone/knex';
 import { defaultRuntime } from './runtime.js';
 
 export {
@@ -43,12 +44,28 @@ export {
   type AdapterFactory,
   type Storage,
 } from '@pgclone/core';
+export type { KnexConfig, KnexInstanceLike } from '@pgclone/knex';
 export { defaultRuntime } from './runtime.js';
 
 /** Options of every API call: the operation's own, plus an optional runtime (storage and adapters). */
-type WithRuntime<T> = T & { runtime?: Partial<Runtime> };
+type WithRuntime<T> = T & {
+  runtime?: Partial<Runtime>;
+  /**
+   * A Knex instance (or the config it was made from) to use instead of searching for a knexfile: its connection
+   * for alias `default`, its `pgclone` key, and its migrations (`migrate` hook, run in this process with the
+   * project's knex) and seeds. For a knexfile, spread `fromKnexfile()` from `@pgclone/knex` into the options.
+   *
+   * @example
+   * await restore(':fixture', { knex: db });
+   */
+  knex?: KnexInstanceLike | KnexConfig;
+};
 
-async function runtimeOf(options: { runtime?: Partial<Runtime> }): Promise<Runtime> {
+async function runtimeOf(options: { runtime?: Partial<Runtime>; knex?: KnexInstanceLike | KnexConfig }): Promise<Runtime> {
+  if (options.knex !== undefined) {
+    const { knexInstanceAdapterFactory } = await import('@pgclone/knex');
+    return defaultRuntime({ ...options.runtime, adapters: [knexInstanceAdapterFactory(options.knex)] });
+  }
   return defaultRuntime(options.runtime);
 }
 
