@@ -75,14 +75,14 @@ export class PrismaAdapter implements Adapter {
       );
     }
 
-    const url = this.targetUrl(target.connection);
-    await assertCurrentDatabase(url, target, path.dirname(project.datasource.file));
-
     // Prisma 7 reads its URL only from prisma.config.ts, and a Prisma 6 config may set one too: run Prisma with a
     // generated config whose datasource is the target's. A Prisma 6 schema reads it through env("…"): set those.
     const configDatasource = project.config?.datasource;
     const useTempConfig = cli.major >= 7 || (!!configDatasource && typeof configDatasource === 'object');
     if (!useTempConfig) this.assertEnvUrls();
+
+    const url = this.targetUrl(target.connection);
+    await assertCurrentDatabase(url, target, path.dirname(project.datasource.file));
     const temp = useTempConfig
       ? await writeTempConfig({
           ...(project.configFile ? { projectConfig: project.configFile } : {}),

@@ -7,8 +7,11 @@ import type { PrismaCli } from './prisma-cli.js';
 //   Datasource "db": PostgreSQL database "app__temp", schema "public" at "localhost:5432"
 const DATASOURCE_LINE = /^Datasource "[^"]*": .*? database "([^"]*)"/;
 
-/** Lines worth quoting when Prisma fails: its error and the database's. */
-const ERROR_LINE = /^(Error|error:|P\d{4}\b|Database error|ERROR:)|\bfailed to apply\b|Migration name:/i;
+// When Prisma fails, its error starts at a line `Error: …`; the lines after it say which migration and why.
+const ERROR_START = /^Error\b/;
+// Stack frames and links add nothing to a one-line error.
+const NOISE = /^(\d+:|at\s|Read more|https?:\/\/)/;
+const MAX_ERROR_LINES = 6;
 
 /**
  * Runs the project's Prisma CLI with an argument array (no shell), streaming every line to the reporter as hook
@@ -20,7 +23,7 @@ export function runPrisma(
   args: string[],
   options: { cwd: string; env: NodeJS.ProcessEnv; reporter: Reporter; expectDatabase: string; signal?: AbortSignal },
 ): Promise<void> {
-  const command = `prisma ${args.filter((a) => !a.startsWith('-')).join(' ')}`;
+  const command = `prisma ${args.slice(0, 2).join(' ')}`;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cli.bin, ...args], {
       cwd: options.cwd,
@@ -37,7 +40,9 @@ export function runPrisma(
         wrongDatabase = datasource[1]!;
         child.kill('SIGKILL');
       }
-      if (ERROR_LINE.test(line.trim()) && errors.length < 6) errors.push(line.trim());
+      const text = line.trim();
+      if (ERROR_START.test(text) && errors.length === 0) errors.push(text);
+      else if (errors.length > 0 && errors.length < MAX_ERROR_LINES && text && !NOISE.test(text)) errors.push(text);
       options.reporter.output('hook', line);
     };
     const splitter = () => {
@@ -77,7 +82,8 @@ export function runPrisma(
       } else if (code === 0) {
         resolve();
       } else {
-        const why = errors.length ? `: ${errors.join(' | ')}` : '';
+        const summary = errors.join(' | ');
+        const why = summary ? `: ${summary.length > 500 ? `${summary.slice(0, 500)}…` : summary}` : '';
         reject(new AdapterError(`${command} (Prisma ${cli.version}) failed with ${signal ? `signal ${signal}` : `exit code ${code}`}${why}`));
       }
     });

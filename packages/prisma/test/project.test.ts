@@ -4,22 +4,24 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { AdapterError } from '@pgclone/core';
+import { AdapterError, parseConnection, Reporter, type AdapterHookTarget } from '@pgclone/core';
 import { loadPrismaProject, prismaAdapterFactory, type PrismaAdapter } from '../src/index.js';
 
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
-const prisma7Dir = path.dirname(createRequire(path.join(repoRoot, 'examples/prisma-app/package.json')).resolve('prisma/package.json'));
+const prismaDir = (home: string) => path.dirname(createRequire(path.join(repoRoot, home, 'package.json')).resolve('prisma/package.json'));
+const prisma7Dir = prismaDir('examples/prisma-app');
+const prisma6Dir = prismaDir('test/fixtures/prisma6');
 
-/** A project folder with these files; `node_modules/prisma` links to Prisma 7 when asked. */
-function project(files: Record<string, string>, options: { prisma7?: boolean } = {}): string {
+/** A project folder with these files; `node_modules/prisma` links to Prisma 7 or 6 when asked. */
+function project(files: Record<string, string>, options: { prisma7?: boolean; prisma6?: boolean } = {}): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pgclone-prisma-unit-'));
   for (const [name, content] of Object.entries(files)) {
     mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
     writeFileSync(path.join(dir, name), content);
   }
-  if (options.prisma7) {
+  if (options.prisma7 || options.prisma6) {
     mkdirSync(path.join(dir, 'node_modules'), { recursive: true });
-    symlinkSync(prisma7Dir, path.join(dir, 'node_modules', 'prisma'), 'dir');
+    symlinkSync(options.prisma7 ? prisma7Dir : prisma6Dir, path.join(dir, 'node_modules', 'prisma'), 'dir');
   }
   return dir;
 }
@@ -143,5 +145,58 @@ describe('loadPrismaProject', () => {
     const chosen = await loadPrismaProject({ cwd: b, env: {}, config: 'prisma.config.mjs', schema: 'other/x.prisma' });
     expect(chosen).toMatchObject({ configFile: path.join(b, 'prisma.config.mjs'), schemaPath: path.join(b, 'other/x.prisma'), schemaFrom: '--schema' });
     await expect(loadPrismaProject({ cwd: b, env: {}, schema: 'nope.prisma' })).rejects.toThrow(/schema nope\.prisma does not exist/);
+  });
+});
+
+/** A hook target that is never connected to: the checks below fail before anything runs. */
+function target(database: string, env: NodeJS.ProcessEnv = {}): AdapterHookTarget {
+  const connection = parseConnection(`postgresql://u:pw@127.0.0.1:1/${database}`);
+  return { connection, databaseUrl: `postgresql://u:pw@127.0.0.1:1/${database}`, database, env, reporter: new Reporter('restore') };
+}
+
+describe('PrismaAdapter hooks refuse what they cannot do safely, before running anything', () => {
+  const detect = async (dir: string, env: NodeJS.ProcessEnv = {}) => (await prismaAdapterFactory().detect({ cwd: dir, env })) as PrismaAdapter;
+
+  it('needs the project\'s own prisma package', async () => {
+    const adapter = await detect(project({ 'prisma/schema.prisma': pgSchema() }), { DATABASE_URL: 'postgresql://h/app' });
+    await expect(adapter.runHook('migrate', target('app__temp'))).rejects.toThrow(/prisma package is not installed in .*npm install --save-dev prisma/);
+  });
+
+  it('refuses seed when no seed is configured', async () => {
+    const dir = project({ 'prisma.config.ts': 'export default { datasource: { url: "postgresql://h/app" } }\n', 'prisma/schema.prisma': pgSchema('') }, { prisma7: true });
+    await expect((await detect(dir)).runHook('seed', target('app__temp'))).rejects.toThrow(/none is configured \(migrations\.seed in prisma\.config\.ts\)/);
+  });
+
+  it('refuses a Prisma 6 schema that writes its URL as a literal', async () => {
+    const dir = project({ 'prisma/schema.prisma': pgSchema('url = "postgresql://u:pw@127.0.0.1:1/app"') }, { prisma6: true });
+    await expect((await detect(dir)).runHook('migrate', target('app__temp'))).rejects.toThrow(/writes its url as a literal.*env\("DATABASE_URL"\)/);
+  });
+
+  it('refuses a Prisma 6 config that migrates through a driver adapter function', async () => {
+    const dir = project(
+      { 'prisma.config.ts': 'export default { engine: "js", adapter: async () => ({}) }\n', 'prisma/schema.prisma': pgSchema() },
+      { prisma6: true },
+    );
+    await expect((await detect(dir, { DATABASE_URL: 'postgresql://h/app' })).runHook('migrate', target('app__temp'))).rejects.toThrow(/driver adapter/);
+  });
+
+  it('points every variable that holds the live URL at the target, and puts node_modules/.bin on PATH', async () => {
+    const dir = project({
+      'package.json': '{}',
+      '.env': 'POOLED=postgresql://u:pw@pooler:6432/app?pgbouncer=true\nDIRECT=postgresql://u:pw@127.0.0.1:1/app?schema=s\n',
+      'prisma/schema.prisma': pgSchema('url = env("POOLED")\n  directUrl = env("DIRECT")'),
+    });
+    const env = { COPY_OF_URL: 'postgresql://u:pw@127.0.0.1:1/app?schema=s', OTHER: 'x', PATH: '/usr/bin' };
+    const adapter = await detect(dir, env);
+    const url = adapter.targetUrl(parseConnection('postgresql://u:pw@127.0.0.1:1/app__temp'));
+    // Same server and user: the project's own URL, database replaced, schema= kept.
+    expect(url).toBe('postgresql://u:pw@127.0.0.1:1/app__temp?schema=s');
+    const child = adapter.childEnv(target('app__temp', env), url);
+    expect(child).toMatchObject({ POOLED: url, DIRECT: url, COPY_OF_URL: url, DATABASE_URL: url, OTHER: 'x' });
+    expect(child.PATH?.split(path.delimiter)[0]).toBe(path.join(dir, 'node_modules', '.bin'));
+    // Another server configured in pgclone: the target's URL with the project's schema.
+    expect(adapter.targetUrl(parseConnection('postgresql://v:pw@other:5433/x__temp?application_name=web'))).toBe(
+      'postgresql://v:pw@other:5433/x__temp?application_name=web&schema=s',
+    );
   });
 });
