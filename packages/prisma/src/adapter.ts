@@ -71,7 +71,7 @@ export class PrismaAdapter implements Adapter {
     }
     if (name === 'seed' && !project.seed) {
       throw new AdapterError(
-        `The "seed" hook runs the project's Prisma seed, but none is configured (migrations.seed in prisma.config.ts${(cli.major < 7) ? ', or prisma.seed in package.json' : ''})`,
+        `The "seed" hook runs the project's Prisma seed, but none is configured (migrations.seed in prisma.config.ts${cli.major < 7 ? ', or prisma.seed in package.json' : ''})`,
       );
     }
 
