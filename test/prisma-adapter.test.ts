@@ -60,7 +60,7 @@ describe('Prisma 7 project: prisma.config.ts with a hard-coded URL, a seed', () 
     await sql('postgres', `DROP ROLE IF EXISTS ${ident(role)}`);
   });
 
-  it('migrates the dump taken at migration 2 to migration 3 on the copy, and seeds it, before the swap', { timeout: 300_000 }, async () => {
+  it('migrates the dump taken at migration 2 to migration 3 on the copy, and seeds it, before the swap', { timeout: 600_000 }, async () => {
     await sql('postgres', `CREATE ROLE ${ident(role)} LOGIN SUPERUSER PASSWORD '${PASSWORD.replace(/'/g, "''")}'`);
     await createDatabase(db);
     dir = prismaProject({
@@ -117,7 +117,7 @@ describe('Prisma 7 project: prisma.config.ts with a hard-coded URL, a seed', () 
     expect(await hasColumn(`${db}__pre`, 'public', 'Post', 'publishedAt')).toBe(false);
   });
 
-  it('leaves the live database as it was when a migration fails', { timeout: 300_000 }, async () => {
+  it('leaves the live database as it was when a migration fails', { timeout: 600_000 }, async () => {
     const bad = '20250104000000_broken';
     mkdirSync(path.join(dir, 'prisma/migrations', bad), { recursive: true });
     writeFileSync(path.join(dir, 'prisma/migrations', bad, 'migration.sql'), 'ALTER TABLE "NoSuchTable" ADD COLUMN "x" INTEGER;\n');
@@ -147,7 +147,7 @@ describe('Prisma 6 project: url and directUrl from env() in .env, a pooler URL, 
     await sql('postgres', `DROP ROLE IF EXISTS ${ident(role)}`);
   });
 
-  it('dumps and migrates through directUrl, overriding the variables .env sets', { timeout: 300_000 }, async () => {
+  it('dumps and migrates through directUrl, overriding the variables .env sets', { timeout: 600_000 }, async () => {
     await sql('postgres', `CREATE ROLE ${ident(role)} LOGIN SUPERUSER PASSWORD '${PASSWORD.replace(/'/g, "''")}'`);
     await createDatabase(db);
     // Stands in for a PgBouncer in front of the database: Prisma's `url`, which pgclone must not use.

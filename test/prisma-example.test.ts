@@ -26,7 +26,7 @@ describe('examples/prisma-app README', () => {
     );
   afterAll(() => dropDatabases(db));
 
-  it('sets up, dumps, adds a migration, restores reversibly and rolls back', { timeout: 300_000 }, async () => {
+  it('sets up, dumps, adds a migration, restores reversibly and rolls back', { timeout: 600_000 }, async () => {
     // Set up: .env, a database, the three migrations, Prisma Client, the seed.
     writeFileSync(path.join(dir, '.env'), `DATABASE_URL="${dbUrl(db)}?schema=public"\n`);
     await createDatabase(db);
