@@ -4,9 +4,10 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, PGCLONE_BIN } from './support/cli.js';
 import { cluster, createDatabase, databases, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
-import { EXAMPLE_DIR, PRISMA_PGCLONE_BIN, prismaEngineEnv, prismaProject, runPrisma } from './support/prisma.js';
+import { EXAMPLE_DIR, PRISMA_PGCLONE_BIN, prismaEngineEnv, prismaProject, removePrismaProjects, runPrisma } from './support/prisma.js';
 
 const MIGRATIONS = path.join(EXAMPLE_DIR, 'prisma/migrations');
+afterAll(removePrismaProjects);
 const [M1, M2, M3] = ['20250101000000_init', '20250102000000_add_posts', '20250103000000_add_post_published_at'];
 
 /** The example's schema and its first `count` migrations, with `datasource` as given. */

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.js';
 import { createDatabase, dbUrl, dropDatabases, sql, uniqueName } from './support/pg.js';
-import { EXAMPLE_DIR, packageDir, PRISMA_PGCLONE_BIN, prismaEngineEnv, prismaProject, runPrisma } from './support/prisma.js';
+import { EXAMPLE_DIR, packageDir, PRISMA_PGCLONE_BIN, prismaEngineEnv, prismaProject, removePrismaProjects, runPrisma } from './support/prisma.js';
 
 describe('examples/prisma-app README', () => {
   const db = uniqueName('prisma_app');
@@ -24,7 +24,10 @@ describe('examples/prisma-app README', () => {
     (await sql<{ column_name: string }>(database, "SELECT column_name FROM information_schema.columns WHERE table_name = $1 ORDER BY 1", [table])).map(
       (r) => r.column_name,
     );
-  afterAll(() => dropDatabases(db));
+  afterAll(async () => {
+    await dropDatabases(db);
+    removePrismaProjects();
+  });
 
   it('sets up, dumps, adds a migration, restores reversibly and rolls back', { timeout: 600_000 }, async () => {
     // Set up: .env, a database, the three migrations, Prisma Client, the seed.

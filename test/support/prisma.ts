@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -64,6 +64,13 @@ function offlineSchemaEngine(): string {
   return target;
 }
 
+const created: string[] = [];
+
+/** Removes the projects {@link prismaProject} made in this test file (call it in `afterAll`). */
+export function removePrismaProjects(): void {
+  for (const dir of created.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
 /**
  * A throwaway Prisma project: `files` written into a temp folder, with `node_modules/<name>` linked to the installed
  * packages (`prisma` of the given major, plus `links`), and the bins of `bins` in `node_modules/.bin`.
@@ -75,7 +82,8 @@ export function prismaProject(options: {
   links?: string[];
   bins?: Record<string, string>;
 }): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'pgclone-prisma-'));
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pgclone-test-prisma-'));
+  created.push(dir);
   if (options.copyFrom) {
     cpSync(options.copyFrom, dir, {
       recursive: true,

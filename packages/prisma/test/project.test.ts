@@ -1,9 +1,9 @@
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { AdapterError, parseConnection, Reporter, type AdapterHookTarget } from '@pgclone/core';
 import { loadPrismaProject, prismaAdapterFactory, type PrismaAdapter } from '../src/index.js';
 
@@ -12,9 +12,15 @@ const prismaDir = (home: string) => path.dirname(createRequire(path.join(repoRoo
 const prisma7Dir = prismaDir('examples/prisma-app');
 const prisma6Dir = prismaDir('test/fixtures/prisma6');
 
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
 /** A project folder with these files; `node_modules/prisma` links to Prisma 7 or 6 when asked. */
 function project(files: Record<string, string>, options: { prisma7?: boolean; prisma6?: boolean } = {}): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'pgclone-prisma-unit-'));
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pgclone-test-prisma-unit-'));
+  dirs.push(dir);
   for (const [name, content] of Object.entries(files)) {
     mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
     writeFileSync(path.join(dir, name), content);
