@@ -51,9 +51,15 @@ export async function prepare(operation: Operation, options: AnyOptions, runtime
   return { options: resolved, ...(adapter ? { adapter } : {}), reporter, env, runtime };
 }
 
+/** The adapter's connection; an error it throws is kept for when the connection is needed (`ls` does not need one). */
 async function connectionOf(adapter: Adapter) {
-  const connection = adapter.connection ? await adapter.connection() : undefined;
-  return connection ? { connection } : {};
+  try {
+    const connection = adapter.connection ? await adapter.connection() : undefined;
+    return connection ? { connection } : {};
+  } catch (error) {
+    if (error instanceof PgcloneError) return { connection: error };
+    throw error;
+  }
 }
 
 async function detectAdapter(input: {

@@ -8,12 +8,20 @@ export interface CliContext {
   env?: NodeJS.ProcessEnv;
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
-  /** Overrides for storage and adapters (the ORM bins pass the adapter chosen by their own flags). */
-  runtime?: Partial<Runtime>;
+  /**
+   * Overrides for storage and adapters (the ORM bins pass the adapter chosen by their own flags), or a function of
+   * the parsed arguments that returns them (for flags added with {@link CliContext.configure}).
+   */
+  runtime?: Partial<Runtime> | ((args: Record<string, unknown>) => Partial<Runtime>);
   /** Program name in help and errors. */
   scriptName?: string;
   /** Extra global options, described in help (the ORM bins' own flags, already parsed by them). */
   configure?: (argv: Argv) => Argv;
+  /**
+   * Long name of the named-config option (`-c`). Default `config`; `prisma-pgclone` uses `config-name`, since its
+   * `--config` is Prisma's config file, as in the Prisma CLI.
+   */
+  namedConfigOption?: string;
 }
 
 interface GlobalArgs {
@@ -31,6 +39,17 @@ const common = {
   config: { alias: 'c', type: 'string', describe: 'Named config from "configs" in the pgclone config' },
 } as const;
 
+/** {@link common} with the named-config option under another long name (the `-c` alias stays). */
+function commonOptions(namedConfigOption: string): typeof common {
+  if (namedConfigOption === 'config') return common;
+  const { config, ...rest } = common;
+  return { ...rest, [namedConfigOption]: config } as unknown as typeof common;
+}
+
+function camelCase(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
 /**
  * Runs the pgclone CLI with `argv` (without the node and script paths) and resolves to the exit status:
  * 0 success, 1 error, 2 usage error. Results go to stdout one per line, everything else to stderr.
@@ -39,6 +58,8 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
   const stdout = context.stdout ?? process.stdout;
   const stderr = context.stderr ?? process.stderr;
   const scriptName = context.scriptName ?? 'pgclone';
+  const namedConfigKey = camelCase(context.namedConfigOption ?? 'config');
+  const common = commonOptions(context.namedConfigOption ?? 'config');
   let exitCode = 0;
   let printer: Printer | undefined;
   const controller = new AbortController();
@@ -52,16 +73,18 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
 
   const run = async (args: GlobalArgs, action: (base: BaseOptions) => Promise<unknown>) => {
     printer = createPrinter({ json: !!args.json, quiet: !!args.quiet, stdout, stderr, scriptName });
+    const configName = (args as Record<string, unknown>)[namedConfigKey] as string | undefined;
+    const runtime = typeof context.runtime === 'function' ? context.runtime(args as Record<string, unknown>) : context.runtime;
     const base: BaseOptions = {
       ...(context.cwd ? { cwd: context.cwd } : {}),
       ...(context.env ? { env: context.env } : {}),
       ...(args.configFile !== undefined ? { configFile: args.configFile } : {}),
-      ...(args.config !== undefined ? { config: args.config } : {}),
+      ...(configName !== undefined ? { config: configName } : {}),
       ...(args.database !== undefined ? { database: args.database } : {}),
       ...(args.storageLocation !== undefined ? { storageLocation: args.storageLocation } : {}),
       onEvent: (event: PgcloneEvent) => printer!.event(event),
       signal: controller.signal,
-      ...(context.runtime ? { runtime: context.runtime } : {}),
+      ...(runtime ? { runtime } : {}),
     };
     await action(base);
   };
