@@ -269,6 +269,40 @@ export class Admin {
     }
   }
 
+  /** Releases locks taken by {@link lock} (for sessions kept open between operations). */
+  async unlock(names: readonly string[]): Promise<void> {
+    for (const name of [...new Set(names)]) {
+      const index = this.#locks.indexOf(name);
+      if (index < 0) continue;
+      await this.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', [ADVISORY_NAMESPACE, name]);
+      this.#locks.splice(index, 1);
+    }
+  }
+
+  /**
+   * Takes pgclone's advisory lock for `name` only if nobody holds it; true when taken. A held lock also says that
+   * its holder is alive (the test runs use this to tell abandoned databases from busy ones).
+   */
+  async tryLock(name: string): Promise<boolean> {
+    const rows = await this.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS ok', [
+      ADVISORY_NAMESPACE,
+      name,
+    ]);
+    if (rows[0]?.ok) this.#locks.push(name);
+    return rows[0]?.ok === true;
+  }
+
+  /**
+   * Whether this idle session keeps the Node process alive. Sessions kept between API calls turn it off while idle,
+   * so that a test process that forgets to close them still exits.
+   */
+  keepProcessAlive(keep: boolean): void {
+    const stream = (this.#client as unknown as { connection?: { stream?: { ref?: () => void; unref?: () => void } } })
+      .connection?.stream;
+    if (keep) stream?.ref?.();
+    else stream?.unref?.();
+  }
+
   /** Database-level settings (`ALTER DATABASE … SET`) of `name`, as `name=value` strings. */
   async databaseSettings(name: string): Promise<string[]> {
     const rows = await this.query<{ setconfig: string[] | null }>(

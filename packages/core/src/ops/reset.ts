@@ -1,0 +1,316 @@
+import { KeyError, PgcloneError } from '../errors.js';
+import type { Reporter } from '../events.js';
+import { restoreNames, spareName } from '../names.js';
+import type { Admin } from '../pg/admin.js';
+import { copyStrategyForSmallDatabase, SMALL_DATABASE_BYTES, type CopyStrategy } from '../pg/copy-strategy.js';
+import { endSessionsQuickly } from '../pg/end-sessions.js';
+import { quoteIdent, quoteLiteral } from '../pg/ident.js';
+import { alterDatabaseSetting } from '../pg/settings.js';
+import { repairLeftovers } from './repair.js';
+
+/**
+ * The fast reset of a database N to a local snapshot S (`restore(':S')` in tests): no pg_dump, no plan, as few round
+ * trips as possible, and, for small snapshots, a spare.
+ *
+ * The spare `N__spare` is a copy of S made in the background after each reset, so that the next reset is only:
+ *  1. lock      pgclone's advisory lock on N (the one every operation on N takes);
+ *  2. check     one query: N, S, the spare and leftovers; the spare is used only if it was copied from this very S
+ *               (same OID, no transaction in S since, nobody connected to S now: its comment records all three);
+ *  3. block     `ALLOW_CONNECTIONS false` on N, end N's sessions (the caller's pool included) and wait until gone;
+ *  4. swap      one transaction: N → `N__swap`, `N__spare` → N (connections allowed, comment cleared).
+ * Without a valid spare, step 4 swaps in `N__temp`, copied from S during the call (`CREATE DATABASE … TEMPLATE`).
+ * Then, in the background (on the same session, so the next reset waits for it rather than racing it): drop
+ * `N__swap`, copy S to a new `N__spare`. A crash anywhere leaves names that {@link repairLeftovers} and the next
+ * reset recognise: `N__swap` (dropped or renamed back), a blocked N (allowed again), a spare without the right
+ * comment (dropped).
+ *
+ * The spare never gets in the way of the caller's own copies of S: `CREATE DATABASE … TEMPLATE S` takes a share lock
+ * on S, so copies run side by side; the spare is made without connecting to S, and skipped (not forced) when someone
+ * is connected to S.
+ */
+
+/** When to keep a spare: always, never, or when the snapshot is small (`SMALL_DATABASE_BYTES`). */
+export type SparePolicy = boolean | 'auto';
+
+/** Options of one reset. */
+export interface SnapshotResetOptions {
+  reporter: Reporter;
+  /** Default `auto`. */
+  spare?: SparePolicy;
+  /** How to copy; default: {@link copyStrategyForSmallDatabase} when the snapshot is small, else PostgreSQL's default. */
+  strategy?: CopyStrategy;
+  /** How long to wait for the lock and for sessions to end (ms). */
+  timeoutMs: number;
+}
+
+/** Milliseconds spent in each phase of a reset. */
+export interface ResetTimings {
+  /** Waiting for this process's earlier reset (and its background work) on the same database. */
+  queueMs: number;
+  lockMs: number;
+  checkMs: number;
+  /** Copying the snapshot during the call (0 when a spare was used). */
+  copyMs: number;
+  /** Blocking N, ending its sessions and the renaming transaction. */
+  swapMs: number;
+  totalMs: number;
+}
+
+/** What a reset did. */
+export interface SnapshotResetOutcome {
+  database: string;
+  source: string;
+  /** True when the spare was renamed into place; false when the snapshot was copied during the call. */
+  usedSpare: boolean;
+  /** Sessions on N that were ended. */
+  endedSessions: number;
+  /** One line per change, like a restore plan. */
+  plan: string[];
+  timings: ResetTimings;
+}
+
+interface DbRow {
+  datname: string;
+  oid: string;
+  allowconn: boolean;
+  istemplate: boolean;
+  comment: string | null;
+  xacts: string;
+  sessions: number;
+  bytes: string | null;
+}
+
+const STATE_SQL = `
+  SELECT d.datname, d.oid::text AS oid, d.datallowconn AS allowconn, d.datistemplate AS istemplate,
+         shobj_description(d.oid, 'pg_database') AS comment,
+         (pg_stat_get_db_xact_commit(d.oid) + pg_stat_get_db_xact_rollback(d.oid))::text AS xacts,
+         (SELECT count(*) FROM pg_stat_activity a WHERE a.datid = d.oid AND a.pid <> pg_backend_pid())::int AS sessions,
+         CASE WHEN d.datname = $2 THEN pg_database_size(d.oid)::text END AS bytes
+    FROM pg_database d WHERE d.datname = ANY($1)`;
+
+/** The comment a spare carries: which snapshot it copies, and that snapshot's transaction count then. */
+function spareComment(source: DbRow): string {
+  return `pgclone spare: copy of ${JSON.stringify(source.datname)} oid ${source.oid} xacts ${source.xacts}`;
+}
+
+/**
+ * Resets one database N to snapshots, keeping a spare between calls. One instance per N per process; it owns an
+ * {@link Admin} session that it keeps between calls (its socket does not keep the process alive while idle). Calls
+ * on one instance run one at a time.
+ */
+export class SnapshotResetter {
+  readonly target: string;
+  readonly #admin: Admin;
+  #tail: Promise<unknown> = Promise.resolve();
+  #pending = 0;
+  #closed = false;
+
+  constructor(admin: Admin, target: string) {
+    this.#admin = admin;
+    this.target = target;
+    restoreNames(target);
+    spareName(target);
+    admin.keepProcessAlive(false);
+  }
+
+  /** The session this resetter works on. */
+  get admin(): Admin {
+    return this.#admin;
+  }
+
+  /** Resets N to a copy of `source`. */
+  async reset(source: string, options: SnapshotResetOptions): Promise<SnapshotResetOutcome> {
+    const queued = performance.now();
+    return this.#serial(async () => {
+      if (this.#closed) throw new PgcloneError('USAGE', `The resetter of ${this.target} is closed`);
+      const outcome = await this.#reset(source, options, performance.now() - queued, queued);
+      const spare = options.spare ?? 'auto';
+      void this.#serial(() => this.#background(source, options, spare)).catch(() => {});
+      return outcome;
+    });
+  }
+
+  /** Resolves when the background work of the last reset (the next spare) is done. */
+  async settled(): Promise<void> {
+    await this.#serial(async () => {}).catch(() => {});
+  }
+
+  /**
+   * Waits for background work and closes the session. `dropSpare` also drops `N__spare` (the spare otherwise stays
+   * for the next process: it is checked before use, so a stale one is never swapped in).
+   */
+  async close(options: { dropSpare?: boolean } = {}): Promise<void> {
+    await this.#serial(async () => {
+      if (this.#closed) return;
+      this.#closed = true;
+      if (options.dropSpare) await this.#admin.drop(spareName(this.target)).catch(() => {});
+    }).catch(() => {});
+    await this.#admin.close();
+  }
+
+  async #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const previous = this.#tail;
+    let release!: () => void;
+    this.#tail = new Promise<void>((resolve) => (release = resolve));
+    this.#pending += 1;
+    this.#admin.keepProcessAlive(true);
+    try {
+      await previous.catch(() => {});
+      return await fn();
+    } finally {
+      this.#pending -= 1;
+      if (this.#pending === 0) this.#admin.keepProcessAlive(false);
+      release();
+    }
+  }
+
+  async #state(source: string): Promise<Map<string, DbRow>> {
+    const n = restoreNames(this.target);
+    const names = [n.live, n.temp, n.swap, n.stage, spareName(this.target), source];
+    const rows = await this.#admin.query<DbRow>(STATE_SQL, [names, source]);
+    return new Map(rows.map((r) => [r.datname, r]));
+  }
+
+  async #reset(source: string, options: SnapshotResetOptions, queueMs: number, started: number): Promise<SnapshotResetOutcome> {
+    const admin = this.#admin;
+    const { reporter } = options;
+    const n = restoreNames(this.target);
+    const spare = spareName(this.target);
+    const mark = () => performance.now();
+    const plan: string[] = [];
+
+    reporter.step('lock', `Waiting for pgclone's lock on ${n.live}`, n.live);
+    let t = mark();
+    await admin.lock([n.live]);
+    const lockMs = mark() - t;
+    try {
+      t = mark();
+      let state = await this.#state(source);
+      const before = state.get(n.live);
+      if (state.has(n.swap) || state.has(n.stage) || (before && !before.allowconn && !before.istemplate)) {
+        await repairLeftovers(admin, n.live, reporter);
+        state = await this.#state(source);
+      }
+      const live = state.get(n.live);
+      const src = state.get(source);
+      if (!src) {
+        throw new KeyError('KEY_NOT_FOUND', `Local database ${JSON.stringify(source)} does not exist ("pgclone ls --local" lists them)`);
+      }
+      const spareRow = state.get(spare);
+      const spareValid = spareRow !== undefined && src.sessions === 0 && spareRow.comment === spareComment(src);
+      const checkMs = mark() - t;
+
+      let incoming: string;
+      let copyMs = 0;
+      if (spareValid) {
+        incoming = spare;
+        plan.push(`use ${spare}, a copy of ${source} made after the last reset`);
+      } else {
+        reporter.step('create-temp', `Copying ${source} to ${n.temp}`, n.temp);
+        t = mark();
+        if (state.has(n.temp)) await admin.drop(n.temp);
+        const strategy = options.strategy ?? strategyFor(src, admin.serverMajor);
+        try {
+          await admin.withExclusiveAccess(source, () => admin.createFromTemplate(n.temp, source, strategy));
+          await copySettings(admin, source, n.temp, live ? n.live : undefined);
+        } catch (error) {
+          await admin.drop(n.temp).catch(() => {});
+          throw error;
+        }
+        copyMs = mark() - t;
+        incoming = n.temp;
+        plan.push(`create database ${n.temp} as a copy of ${source}${strategy ? ` (${strategy})` : ''}`);
+      }
+
+      reporter.step('swap', `Swapping ${incoming} into place as ${n.live}`, n.live);
+      t = mark();
+      let endedSessions = 0;
+      if (live) {
+        await admin.setAllowConnections(n.live, false);
+        try {
+          endedSessions = await endSessionsQuickly(admin, n.live, options.timeoutMs);
+        } catch (error) {
+          await admin.setAllowConnections(n.live, true).catch(() => {});
+          if (incoming === n.temp) await admin.drop(n.temp).catch(() => {});
+          throw error;
+        }
+      }
+      try {
+        await admin.transaction(async () => {
+          if (live) await admin.query(`ALTER DATABASE ${quoteIdent(n.live)} RENAME TO ${quoteIdent(n.swap)}`);
+          await admin.query(`ALTER DATABASE ${quoteIdent(incoming)} RENAME TO ${quoteIdent(n.live)}`);
+          await admin.query(`ALTER DATABASE ${quoteIdent(n.live)} WITH ALLOW_CONNECTIONS true`);
+          if (incoming === spare) await admin.query(`COMMENT ON DATABASE ${quoteIdent(n.live)} IS NULL`);
+        });
+      } catch (error) {
+        if (live) await admin.setAllowConnections(n.live, true).catch(() => {});
+        if (incoming === n.temp) await admin.drop(n.temp).catch(() => {});
+        throw error;
+      }
+      if (live) plan.push(`end ${endedSessions} session(s) on ${n.live}; rename ${n.live} to ${n.swap}`);
+      plan.push(`rename ${incoming} to ${n.live}`);
+      const swapMs = mark() - t;
+      reporter.step('done', `Reset ${n.live} to ${source}${spareValid ? ' (spare)' : ''}`, n.live);
+      return {
+        database: n.live,
+        source,
+        usedSpare: spareValid,
+        endedSessions,
+        plan,
+        timings: { queueMs, lockMs, checkMs, copyMs, swapMs, totalMs: mark() - started },
+      };
+    } finally {
+      await admin.unlock([n.live]).catch(() => {});
+    }
+  }
+
+  /** After a reset: drop the replaced database, then make the next spare (if wanted). Failures only warn. */
+  async #background(source: string, options: SnapshotResetOptions, policy: SparePolicy): Promise<void> {
+    if (this.#closed) return;
+    const admin = this.#admin;
+    const n = restoreNames(this.target);
+    const spare = spareName(this.target);
+    let creating = false;
+    try {
+      await admin.lock([n.live]);
+      try {
+        const state = await this.#state(source);
+        if (state.has(n.swap) && state.has(n.live)) await admin.drop(n.swap);
+        const src = state.get(source);
+        const existing = state.get(spare);
+        const wanted = src !== undefined && (policy === true || (policy === 'auto' && Number(src.bytes ?? Infinity) <= SMALL_DATABASE_BYTES));
+        if (existing && (!wanted || existing.comment !== spareComment(src!))) await admin.drop(spare);
+        if (!wanted || !src || (existing && existing.comment === spareComment(src))) return;
+        if (src.sessions > 0) {
+          // Someone is connected to the snapshot: leave them alone; the next reset copies during the call.
+          options.reporter.info(`No spare copy of ${source} made: it has open sessions`);
+          return;
+        }
+        const strategy = options.strategy ?? strategyFor(src, admin.serverMajor);
+        creating = true;
+        await admin.createFromTemplate(spare, source, strategy);
+        await admin.query(`ALTER DATABASE ${quoteIdent(spare)} WITH ALLOW_CONNECTIONS false`);
+        await copySettings(admin, source, spare, state.has(n.live) ? n.live : undefined);
+        // Written last: a spare without it (a crash in between) is never used.
+        await admin.query(`COMMENT ON DATABASE ${quoteIdent(spare)} IS ${quoteLiteral(spareComment(src))}`);
+      } finally {
+        await admin.unlock([n.live]).catch(() => {});
+      }
+    } catch (error) {
+      options.reporter.warn(`Could not prepare the spare copy of ${source} for ${n.live}: ${(error as Error).message}`);
+      if (creating) await admin.drop(spare).catch(() => {});
+    }
+  }
+}
+
+function strategyFor(source: DbRow, serverMajor: number): CopyStrategy | undefined {
+  const bytes = Number(source.bytes ?? Infinity);
+  return bytes <= SMALL_DATABASE_BYTES ? copyStrategyForSmallDatabase(serverMajor) : undefined;
+}
+
+/** Gives `to` the database-level settings of `from` (else of `fallback`), as a restore from a local key does. */
+async function copySettings(admin: Admin, from: string, to: string, fallback: string | undefined): Promise<void> {
+  let entries = await admin.databaseSettings(from);
+  if (entries.length === 0 && fallback) entries = await admin.databaseSettings(fallback);
+  for (const entry of entries) await admin.query(alterDatabaseSetting(to, entry));
+}
