@@ -85,7 +85,7 @@ const STATE_SQL = `
          shobj_description(d.oid, 'pg_database') AS comment,
          (pg_stat_get_db_xact_commit(d.oid) + pg_stat_get_db_xact_rollback(d.oid))::text AS xacts,
          (SELECT count(*) FROM pg_stat_activity a WHERE a.datid = d.oid AND a.pid <> pg_backend_pid())::int AS sessions,
-         CASE WHEN d.datname = $2 THEN pg_database_size(d.oid)::text END AS bytes
+         CASE WHEN $2 AND d.datname = $3 THEN pg_database_size(d.oid)::text END AS bytes
     FROM pg_database d WHERE d.datname = ANY($1)`;
 
 /** The comment a spare carries: which snapshot it copies, and that snapshot's transaction count then. */
@@ -164,10 +164,11 @@ export class SnapshotResetter {
     }
   }
 
-  async #state(source: string): Promise<Map<string, DbRow>> {
+  /** N, the snapshot, the spare and leftovers in one query (the snapshot's size only when asked: it walks files). */
+  async #state(source: string, withSize = false): Promise<Map<string, DbRow>> {
     const n = restoreNames(this.target);
     const names = [n.live, n.temp, n.swap, n.stage, spareName(this.target), source];
-    const rows = await this.#admin.query<DbRow>(STATE_SQL, [names, source]);
+    const rows = await this.#admin.query<DbRow>(STATE_SQL, [names, withSize, source]);
     return new Map(rows.map((r) => [r.datname, r]));
   }
 
@@ -209,7 +210,7 @@ export class SnapshotResetter {
         reporter.step('create-temp', `Copying ${source} to ${n.temp}`, n.temp);
         t = mark();
         if (state.has(n.temp)) await admin.drop(n.temp);
-        const strategy = options.strategy ?? strategyFor(src, admin.serverMajor);
+        const strategy = options.strategy ?? strategyFor((await this.#state(source, true)).get(source) ?? src, admin.serverMajor);
         try {
           await admin.withExclusiveAccess(source, () => admin.createFromTemplate(n.temp, source, strategy));
           await copySettings(admin, source, n.temp, live ? n.live : undefined);
@@ -236,12 +237,14 @@ export class SnapshotResetter {
         }
       }
       try {
-        await admin.transaction(async () => {
-          if (live) await admin.query(`ALTER DATABASE ${quoteIdent(n.live)} RENAME TO ${quoteIdent(n.swap)}`);
-          await admin.query(`ALTER DATABASE ${quoteIdent(incoming)} RENAME TO ${quoteIdent(n.live)}`);
-          await admin.query(`ALTER DATABASE ${quoteIdent(n.live)} WITH ALLOW_CONNECTIONS true`);
-          if (incoming === spare) await admin.query(`COMMENT ON DATABASE ${quoteIdent(n.live)} IS NULL`);
-        });
+        // One round trip: several statements in one simple query run as one transaction.
+        const statements = [
+          ...(live ? [`ALTER DATABASE ${quoteIdent(n.live)} RENAME TO ${quoteIdent(n.swap)}`] : []),
+          `ALTER DATABASE ${quoteIdent(incoming)} RENAME TO ${quoteIdent(n.live)}`,
+          `ALTER DATABASE ${quoteIdent(n.live)} WITH ALLOW_CONNECTIONS true`,
+          ...(incoming === spare ? [`COMMENT ON DATABASE ${quoteIdent(n.live)} IS NULL`] : []),
+        ];
+        await admin.query(statements.join(';\n'));
       } catch (error) {
         if (live) await admin.setAllowConnections(n.live, true).catch(() => {});
         if (incoming === n.temp) await admin.drop(n.temp).catch(() => {});
@@ -259,22 +262,27 @@ export class SnapshotResetter {
         plan,
         timings: { queueMs, lockMs, checkMs, copyMs, swapMs, totalMs: mark() - started },
       };
-    } finally {
+    } catch (error) {
       await admin.unlock([n.live]).catch(() => {});
+      throw error;
     }
+    // On success the lock stays held: the background work that follows (on this session) releases it.
   }
 
   /** After a reset: drop the replaced database, then make the next spare (if wanted). Failures only warn. */
   async #background(source: string, options: SnapshotResetOptions, policy: SparePolicy): Promise<void> {
-    if (this.#closed) return;
     const admin = this.#admin;
     const n = restoreNames(this.target);
+    if (this.#closed) {
+      await admin.unlock([n.live]).catch(() => {});
+      return;
+    }
     const spare = spareName(this.target);
     let creating = false;
     try {
-      await admin.lock([n.live]);
+      // The reset before left N's lock held for this.
       try {
-        const state = await this.#state(source);
+        const state = await this.#state(source, true);
         if (state.has(n.swap) && state.has(n.live)) await admin.drop(n.swap);
         const src = state.get(source);
         const existing = state.get(spare);
