@@ -1,10 +1,28 @@
-import { mkdtempSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { close, copy, restore, settled, type ResetResult } from 'pgclone';
 import { createDatabase, databases, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
+
+/** Runs an ES module script in a child node process (so that `pgclone` is a fresh import) and collects stdout. */
+function runScript(source: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', source], {
+      cwd: path.dirname(new URL(import.meta.url).pathname),
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 // The fast path of restore(':snapshot'): spare copies, renames, ended sessions.
 
@@ -159,6 +177,36 @@ describe('restore(":snapshot") fast path', () => {
     const left = (await databases()).filter((d) => d.startsWith(db));
     expect(left.sort()).toEqual([db, `${db}__spare`, fixture].sort());
     expect(((await restore(`:${fixture}`, { cwd, env })) as ResetResult).usedSpare).toBe(true);
+  });
+
+  it('lets a process that never calls close() exit, after its spare is ready', async () => {
+    await close({ dropSpares: true });
+    expect(await databases()).not.toContain(`${db}__spare`);
+    const script = `
+      import { restore } from 'pgclone';
+      const result = await restore(':${fixture}', { cwd: ${JSON.stringify(cwd)} });
+      console.log(JSON.stringify({ database: result.database, usedSpare: result.usedSpare }));`;
+    const child = await runScript(script, { DATABASE_URL: dbUrl(db) });
+    expect(child.code, child.stderr).toBe(0);
+    expect(JSON.parse(child.stdout)).toEqual({ database: db, usedSpare: false });
+    // The background work finished before the process exited: the spare is there, marked, and used next time.
+    const [row] = await sql('postgres', `SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`, [`${db}__spare`]);
+    expect(row?.comment).toMatch(/^pgclone spare: copy of /);
+    expect(((await restore(`:${fixture}`, { cwd, env })) as ResetResult).usedSpare).toBe(true);
+  });
+
+  it('sees a config file change and a new DATABASE_URL between calls in one process', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pgclone-reset-cfg-'));
+    writeFileSync(path.join(dir, 'pgclone.config.json'), JSON.stringify({ lockTimeout: 10000 }));
+    await restore(`:${fixture}`, { cwd: dir, env });
+    writeFileSync(path.join(dir, 'pgclone.config.json'), JSON.stringify({ allowRestore: false, lockTimeout: 10001 }));
+    await expect(restore(`:${fixture}`, { cwd: dir, env })).rejects.toMatchObject({ code: 'GUARD_REFUSED' });
+    writeFileSync(path.join(dir, 'pgclone.config.json'), JSON.stringify({ lockTimeout: 10000 }));
+    const other = `${db}_other`;
+    await createDatabase(other);
+    const result = (await restore(`:${fixture}`, { cwd: dir, env: { DATABASE_URL: dbUrl(other) } })) as ResetResult;
+    expect(result.database).toBe(other);
+    expect(await sql(other, `SELECT count(*)::int AS n FROM item`)).not.toEqual([]);
   });
 
   it('fails with a typed error when the snapshot does not exist, and takes the general path when hooks are configured', async () => {
