@@ -69,7 +69,7 @@ describe('test databases', () => {
     await again.close();
   });
 
-  it('rebuilds the template when a migration changes, and drops the old one', async () => {
+  it('rebuilds the template when a migration changes, and drops the old one once no run uses it', async () => {
     const p = project();
     const options = { cwd: p.dir, env: { ...env }, files: ['migrations/*.sql'], hooks: [p.migrate] };
     const first = await testDatabase({ ...options, worker: 1 });
@@ -79,11 +79,22 @@ describe('test databases', () => {
     expect(p.builds()).toBe(builtBefore + 1);
     expect(second.template).not.toBe(first.template);
     expect(await sql(second.database, 'SELECT price FROM item ORDER BY id')).toEqual([{ price: 5 }, { price: 5 }]);
-    const all = await databases();
-    expect(all).toContain(second.template);
-    expect(all).not.toContain(first.template);
+    // The old template stays while a database of this process still resets to it ...
+    expect(await databases()).toContain(first.template);
+    await sql(first.database, 'DELETE FROM item');
+    await first.reset();
+    expect(await sql(first.database, 'SELECT * FROM item ORDER BY id')).toEqual([{ id: 1, name: 'one' }, { id: 2, name: 'two' }]);
     await first.close();
     await second.close();
+    // ... and the next build after this process let go of it drops it.
+    await close();
+    writeFileSync(path.join(p.dir, 'migrations', '004_more.sql'), 'ALTER TABLE item ADD COLUMN qty int;\n');
+    const third = await testDatabase({ ...options, worker: 3 });
+    const all = await databases();
+    expect(all).toContain(third.template);
+    expect(all).not.toContain(first.template);
+    expect(all).not.toContain(second.template);
+    await third.close();
   });
 
   it('a run drops the databases of crashed runs, keeps those of live runs, and drops its own at the end', async () => {

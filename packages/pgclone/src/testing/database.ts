@@ -4,7 +4,7 @@ import { forgetResetter, onClose, resetterFor } from '../session.js';
 import { newRunId, runLockName, workerDatabaseName } from './names.js';
 import { dropRunDatabases, dropStaleRuns, RUN_ENV, testRuntime } from './run.js';
 import { testSettings, type TestTemplateOptions } from './settings.js';
-import { ensureTemplate } from './template.js';
+import { ensureTemplate, holdTemplate } from './template.js';
 
 /** Options of {@link testDatabase}. */
 export interface TestDatabaseOptions extends TestTemplateOptions {
@@ -102,6 +102,7 @@ async function openTestDatabase(options: TestDatabaseOptions, worker: string, on
     base = settings.base;
     template = (await ensureTemplate(settings, runtime)).name;
     own = await ownRun(settings.conn, opts, base);
+    await holdTemplate(own.admin, template);
     run = own.id;
   }
   const database = workerDatabaseName(base, run, worker);

@@ -3,7 +3,7 @@ import { defaultRuntime } from '../runtime.js';
 import { cachedLoadProject, onClose } from '../session.js';
 import { newRunId, runDatabasePattern, runLockName } from './names.js';
 import { testSettings, type TestTemplateOptions } from './settings.js';
-import { ensureTemplate, type TestTemplate } from './template.js';
+import { ensureTemplate, holdTemplate, type TestTemplate } from './template.js';
 
 /** Environment variables through which a run hands its template and id to the worker processes. */
 export const RUN_ENV = {
@@ -39,6 +39,7 @@ export async function startTestRun(options: TestTemplateOptions = {}): Promise<T
   let closed = false;
   try {
     await admin.lock([runLockName(id)]);
+    await holdTemplate(admin, template.name);
     const droppedStale = await dropStaleRuns(admin, settings.base, id);
     admin.keepProcessAlive(false);
     const env = options.env ?? process.env;

@@ -104,14 +104,31 @@ async function buildFromHooks(admin: Admin, settings: TestSettings, name: string
   }
 }
 
-/** Drops `base`'s templates other than `keep` (built from older migrations). */
+// Runs hold this lock in share mode on the template they clone, so that another run (another checkout with other
+// migrations, on the same server and base name) never drops a template still in use.
+const IN_USE_SQL = `SELECT pg_advisory_lock_shared(hashtext('pgclone'), hashtext('test-template-use:' || $1))`;
+const TRY_UNUSED_SQL = `SELECT pg_try_advisory_lock(hashtext('pgclone'), hashtext('test-template-use:' || $1)) AS ok`;
+const RELEASE_UNUSED_SQL = `SELECT pg_advisory_unlock(hashtext('pgclone'), hashtext('test-template-use:' || $1))`;
+
+/** Marks `template` as in use for as long as `admin`'s session lasts. */
+export async function holdTemplate(admin: Admin, template: string): Promise<void> {
+  await admin.query(IN_USE_SQL, [template]);
+}
+
+/** Drops `base`'s templates other than `keep` (built from older migrations) that no live run uses. */
 export async function dropOlderTemplates(admin: Admin, base: string, keep: string): Promise<string[]> {
   const pattern = templatePattern(base);
   const dropped: string[] = [];
   for (const db of await admin.listDatabases()) {
     if (db.name === keep || !pattern.test(db.name)) continue;
-    await dropTemplate(admin, db.name);
-    dropped.push(db.name);
+    const [free] = await admin.query<{ ok: boolean }>(TRY_UNUSED_SQL, [db.name]);
+    if (!free?.ok) continue;
+    try {
+      await dropTemplate(admin, db.name);
+      dropped.push(db.name);
+    } finally {
+      await admin.query(RELEASE_UNUSED_SQL, [db.name]);
+    }
   }
   return dropped;
 }
