@@ -8,35 +8,18 @@
  *   setupFiles: ['pgclone/vitest/setup'],         // per worker: its own database in DATABASE_URL, reset before each test
  * }
  * ```
- * or, for more control, {@link createGlobalSetup} and {@link useTestDatabase}. See docs/testing.md.
+ * or, for more control, `createGlobalSetup` (import it from `pgclone/vitest/global-setup` in a global setup file, which
+ * runs outside the workers) and {@link useTestDatabase}. See docs/testing.md.
  *
  * @packageDocumentation
  */
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { startTestRun, type TestTemplateOptions } from '../testing/index.js';
+export { createGlobalSetup } from './global-setup.js';
 import { testDatabase, type TestDatabase, type TestDatabaseOptions } from '../testing/database.js';
 import type { ResetResult } from '../fast-restore.js';
 
 export { testDatabase, startTestRun, type TestDatabase, type TestDatabaseOptions, type TestTemplateOptions };
-
-/**
- * A Vitest `globalSetup` function: starts a test run (template built or found, crashed runs' databases dropped) and
- * returns the teardown that drops the run's databases. Options fall back to the `test` section of the pgclone config.
- *
- * @example
- * // test/global-setup.ts
- * import { createGlobalSetup } from 'pgclone/vitest';
- * export default createGlobalSetup({ files: ['db/migrations/*.sql'], hooks: ['node db/migrate.mjs'] });
- */
-export function createGlobalSetup(options: TestTemplateOptions = {}): () => Promise<() => Promise<void>> {
-  return async () => {
-    const run = await startTestRun(options);
-    return () => run.close();
-  };
-}
-
-/** The ready-made global setup (options from the pgclone config). */
-export const globalSetup = createGlobalSetup();
 
 /** When {@link useTestDatabase} resets the database. */
 export type ResetWhen = 'each' | 'file' | 'never';
