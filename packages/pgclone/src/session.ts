@@ -39,6 +39,15 @@ function digest(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex');
 }
 
+// Factories by identity, not name: a factory made per call (e.g. around a Knex instance) must not share a cache entry.
+const factoryIds = new WeakMap<object, number>();
+let nextFactoryId = 1;
+function factoryId(factory: object): number {
+  let id = factoryIds.get(factory);
+  if (id === undefined) factoryIds.set(factory, (id = nextFactoryId++));
+  return id;
+}
+
 function stampOf(context: ProjectContext): string {
   const files = [context.file?.filepath];
   if (context.adapter) files.push(path.resolve(context.adapter.projectDir, context.adapter.source));
@@ -58,7 +67,7 @@ function stampOf(context: ProjectContext): string {
 /** {@link loadProject} with the per-process cache described above. */
 export async function cachedLoadProject(query: ProjectQuery): Promise<ProjectContext> {
   const { projects } = state();
-  const key = digest([query.cwd, query.configFile ?? null, query.configName ?? null, query.factories.map((f) => f.name), query.env]);
+  const key = digest([query.cwd, query.configFile ?? null, query.configName ?? null, query.factories.map(factoryId), query.env]);
   const cached = projects.get(key);
   if (cached?.stamp !== undefined) {
     const context = await cached.context.catch(() => undefined);

@@ -269,27 +269,19 @@ export class Admin {
     }
   }
 
-  /** Releases locks taken by {@link lock} (for sessions kept open between operations). */
-  async unlock(names: readonly string[]): Promise<void> {
-    for (const name of [...new Set(names)]) {
-      const index = this.#locks.indexOf(name);
-      if (index < 0) continue;
-      await this.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', [ADVISORY_NAMESPACE, name]);
-      this.#locks.splice(index, 1);
-    }
-  }
-
-  /**
-   * Takes pgclone's advisory lock for `name` only if nobody holds it; true when taken. A held lock also says that
-   * its holder is alive (the test runs use this to tell abandoned databases from busy ones).
-   */
+  /** Takes pgclone's advisory lock on `name` if it is free; never waits. */
   async tryLock(name: string): Promise<boolean> {
-    const rows = await this.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS ok', [
-      ADVISORY_NAMESPACE,
-      name,
-    ]);
+    const rows = await this.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS ok', [ADVISORY_NAMESPACE, name]);
     if (rows[0]?.ok) this.#locks.push(name);
     return rows[0]?.ok === true;
+  }
+
+  /** Releases a lock taken by {@link tryLock} or {@link lock} before {@link close}. */
+  async unlock(name: string): Promise<void> {
+    const i = this.#locks.indexOf(name);
+    if (i < 0) return;
+    this.#locks.splice(i, 1);
+    await this.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', [ADVISORY_NAMESPACE, name]);
   }
 
   /**

@@ -90,7 +90,7 @@ export async function dropStaleRuns(admin: Admin, base: string, except?: string)
         dropped.push(name);
       }
     } finally {
-      await admin.unlock([runLockName(run)]);
+      await admin.unlock(runLockName(run));
     }
   }
   return dropped;
