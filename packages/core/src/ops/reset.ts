@@ -297,10 +297,14 @@ export class SnapshotResetter {
         const strategy = options.strategy ?? strategyFor(src, admin.serverMajor);
         creating = true;
         await admin.createFromTemplate(spare, source, strategy);
-        await admin.query(`ALTER DATABASE ${quoteIdent(spare)} WITH ALLOW_CONNECTIONS false`);
-        await copySettings(admin, source, spare, state.has(n.live) ? n.live : undefined);
-        // Written last: a spare without it (a crash in between) is never used.
-        await admin.query(`COMMENT ON DATABASE ${quoteIdent(spare)} IS ${quoteLiteral(spareComment(src))}`);
+        // One transaction: nobody may connect to the spare, it gets the settings, and only then the mark that makes
+        // it usable (a spare without the mark, left by a crash, is never used).
+        const statements = [
+          `ALTER DATABASE ${quoteIdent(spare)} WITH ALLOW_CONNECTIONS false`,
+          ...(await settingsStatements(admin, source, spare, state.has(n.live) ? n.live : undefined)),
+          `COMMENT ON DATABASE ${quoteIdent(spare)} IS ${quoteLiteral(spareComment(src))}`,
+        ];
+        await admin.query(statements.join(';\n'));
       } finally {
         await admin.unlock(n.live).catch(() => {});
       }
@@ -319,9 +323,14 @@ function strategyFor(source: DbRow, serverMajor: number): CopyStrategy | undefin
   return serverMajor >= 15 ? 'FILE_COPY' : undefined;
 }
 
-/** Gives `to` the database-level settings of `from` (else of `fallback`), as a restore from a local key does. */
-async function copySettings(admin: Admin, from: string, to: string, fallback: string | undefined): Promise<void> {
+/** `ALTER DATABASE to SET …` for the settings of `from` (else of `fallback`), as a restore from a local key does. */
+async function settingsStatements(admin: Admin, from: string, to: string, fallback: string | undefined): Promise<string[]> {
   let entries = await admin.databaseSettings(from);
   if (entries.length === 0 && fallback) entries = await admin.databaseSettings(fallback);
-  for (const entry of entries) await admin.query(alterDatabaseSetting(to, entry));
+  return entries.map((entry) => alterDatabaseSetting(to, entry));
+}
+
+/** Gives `to` the database-level settings of `from` (else of `fallback`). */
+async function copySettings(admin: Admin, from: string, to: string, fallback: string | undefined): Promise<void> {
+  for (const sql of await settingsStatements(admin, from, to, fallback)) await admin.query(sql);
 }
