@@ -97,7 +97,9 @@ export function resetterFor(options: ResolvedOptions, conn: Connection, target: 
   const key = resetterKey(options, conn, target);
   let resetter = resetters.get(key);
   if (!resetter) {
-    resetter = connectAdmin(options, conn).then((admin) => new SnapshotResetter(admin, target));
+    resetter = connectAdmin(options, conn).then(
+      (admin) => new SnapshotResetter(admin, target, { connectHelper: () => connectAdmin(options, conn) }),
+    );
     resetters.set(key, resetter);
     resetter.catch(() => resetters.delete(key));
   }

@@ -105,7 +105,15 @@ export class SnapshotResetter {
   #pending = 0;
   #closed = false;
 
-  constructor(admin: Admin, target: string) {
+  readonly #connectHelper: (() => Promise<Admin>) | undefined;
+  #helper: Promise<Admin> | undefined;
+
+  /**
+   * `connectHelper` opens a second session on the same server; with it, the background work drops the replaced
+   * database while the next spare is being copied, instead of one after the other.
+   */
+  constructor(admin: Admin, target: string, options: { connectHelper?: () => Promise<Admin> } = {}) {
+    this.#connectHelper = options.connectHelper;
     this.#admin = admin;
     this.target = target;
     restoreNames(target);
@@ -146,6 +154,28 @@ export class SnapshotResetter {
       if (options.dropSpare) await this.#admin.drop(spareName(this.target)).catch(() => {});
     }).catch(() => {});
     await this.#admin.close();
+    await this.#helper?.then((h) => h.close()).catch(() => {});
+  }
+
+  /** Drops `name` on the helper session (connected on first use), or on the main one without a helper. */
+  async #dropAside(name: string): Promise<void> {
+    if (!this.#connectHelper) {
+      await this.#admin.drop(name);
+      return;
+    }
+    this.#helper ??= this.#connectHelper();
+    const helper = await this.#helper.catch(() => undefined);
+    if (!helper) {
+      this.#helper = undefined;
+      await this.#admin.drop(name);
+      return;
+    }
+    helper.keepProcessAlive(true);
+    try {
+      await helper.drop(name);
+    } finally {
+      helper.keepProcessAlive(false);
+    }
   }
 
   async #serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -277,40 +307,55 @@ export class SnapshotResetter {
       await admin.unlock(n.live).catch(() => {});
       return;
     }
-    const spare = spareName(this.target);
-    let creating = false;
     try {
       // The reset before left N's lock held for this.
       try {
         const state = await this.#state(source, true);
-        if (state.has(n.swap) && state.has(n.live)) await admin.drop(n.swap);
-        const src = state.get(source);
-        const existing = state.get(spare);
-        const wanted = src !== undefined && (policy === true || (policy === 'auto' && Number(src.bytes ?? Infinity) <= SMALL_DATABASE_BYTES));
-        if (existing && (!wanted || existing.comment !== spareComment(src!))) await admin.drop(spare);
-        if (!wanted || !src || (existing && existing.comment === spareComment(src))) return;
-        if (src.sessions > 0) {
-          // Someone is connected to the snapshot: leave them alone; the next reset copies during the call.
-          options.reporter.info(`No spare copy of ${source} made: it has open sessions`);
-          return;
+        // The replaced database is dropped beside the copy (DROP DATABASE waits for a checkpoint).
+        const dropping = state.has(n.swap) && state.has(n.live) ? this.#dropAside(n.swap) : Promise.resolve();
+        dropping.catch(() => {});
+        try {
+          await this.#makeSpare(source, state, policy, options);
+        } finally {
+          await dropping;
         }
-        const strategy = options.strategy ?? strategyFor(src, admin.serverMajor);
-        creating = true;
-        await admin.createFromTemplate(spare, source, strategy);
-        // One transaction: nobody may connect to the spare, it gets the settings, and only then the mark that makes
-        // it usable (a spare without the mark, left by a crash, is never used).
-        const statements = [
-          `ALTER DATABASE ${quoteIdent(spare)} WITH ALLOW_CONNECTIONS false`,
-          ...(await settingsStatements(admin, source, spare, state.has(n.live) ? n.live : undefined)),
-          `COMMENT ON DATABASE ${quoteIdent(spare)} IS ${quoteLiteral(spareComment(src))}`,
-        ];
-        await admin.query(statements.join(';\n'));
       } finally {
         await admin.unlock(n.live).catch(() => {});
       }
     } catch (error) {
       options.reporter.warn(`Could not prepare the spare copy of ${source} for ${n.live}: ${(error as Error).message}`);
-      if (creating) await admin.drop(spare).catch(() => {});
+    }
+  }
+
+  /** Copies the snapshot to a new `N__spare` unless a valid one exists or none is wanted. */
+  async #makeSpare(source: string, state: Map<string, DbRow>, policy: SparePolicy, options: SnapshotResetOptions): Promise<void> {
+    const admin = this.#admin;
+    const n = restoreNames(this.target);
+    const spare = spareName(this.target);
+    const src = state.get(source);
+    const existing = state.get(spare);
+    const wanted = src !== undefined && (policy === true || (policy === 'auto' && Number(src.bytes ?? Infinity) <= SMALL_DATABASE_BYTES));
+    if (existing && (!wanted || existing.comment !== spareComment(src!))) await admin.drop(spare);
+    if (!wanted || !src || (existing && existing.comment === spareComment(src))) return;
+    if (src.sessions > 0) {
+      // Someone is connected to the snapshot: leave them alone; the next reset copies during the call.
+      options.reporter.info(`No spare copy of ${source} made: it has open sessions`);
+      return;
+    }
+    const strategy = options.strategy ?? strategyFor(src, admin.serverMajor);
+    await admin.createFromTemplate(spare, source, strategy);
+    try {
+      // One transaction: nobody may connect to the spare, it gets the settings, and only then the mark that makes
+      // it usable (a spare without the mark, left by a crash, is never used).
+      const statements = [
+        `ALTER DATABASE ${quoteIdent(spare)} WITH ALLOW_CONNECTIONS false`,
+        ...(await settingsStatements(admin, source, spare, state.has(n.live) ? n.live : undefined)),
+        `COMMENT ON DATABASE ${quoteIdent(spare)} IS ${quoteLiteral(spareComment(src))}`,
+      ];
+      await admin.query(statements.join(';\n'));
+    } catch (error) {
+      await admin.drop(spare).catch(() => {});
+      throw error;
     }
   }
 }
