@@ -19,8 +19,8 @@ import { repairLeftovers } from './repair.js';
  *  3. block     `ALLOW_CONNECTIONS false` on N, end N's sessions (the caller's pool included) and wait until gone;
  *  4. swap      one transaction: N → `N__swap`, `N__spare` → N (connections allowed, comment cleared).
  * Without a valid spare, step 4 swaps in `N__temp`, copied from S during the call (`CREATE DATABASE … TEMPLATE`).
- * Then, in the background (on the same session, so the next reset waits for it rather than racing it): drop
- * `N__swap`, copy S to a new `N__spare`. A crash anywhere leaves names that {@link repairLeftovers} and the next
+ * Then, in the background (queued on this resetter, so the next reset waits for it rather than racing it), still
+ * holding N's lock: copy S to a new `N__spare` while a second session drops `N__swap`. A crash anywhere leaves names that {@link repairLeftovers} and the next
  * reset recognise: `N__swap` (dropped or renamed back), a blocked N (allowed again), a spare without the right
  * comment (dropped).
  *
