@@ -4,7 +4,7 @@ import { KeyError } from './errors.js';
  * Names of the databases pgclone creates beside a target database `N`. Any name ending in `__<suffix>` for a
  * suffix below is pgclone's own: users cannot copy into it, and `ls --local` shows it as what it is.
  */
-export const RESERVED_SUFFIXES = ['temp', 'swap', 'pre', 'post', 'stage'] as const;
+export const RESERVED_SUFFIXES = ['temp', 'swap', 'pre', 'post', 'stage', 'spare'] as const;
 
 /** One of {@link RESERVED_SUFFIXES}. */
 export type ReservedSuffix = (typeof RESERVED_SUFFIXES)[number];
@@ -68,6 +68,11 @@ export function restoreNames(database: string): RestoreNames {
     post: derivedName(database, 'post'),
     stage: derivedName(database, 'stage'),
   };
+}
+
+/** `N__spare`: a ready copy of a snapshot that the next fast reset of N renames into place (`ops/reset.ts`). */
+export function spareName(database: string): string {
+  return derivedName(database, 'spare');
 }
 
 /** The reserved suffix of `name` (`app__pre` → `pre`), if any. */

@@ -13,7 +13,10 @@
 import * as core from '@pgclone/core';
 import type { CopyOptions, CopyResult, DumpOptions, DumpResult, LsOptions, RestoreOptions, RestoreResult, Runtime } from '@pgclone/core';
 import type { KnexConfig, KnexInstanceLike } from '@pgclone/knex';
+import { fastRestore, type FastResetOptions, type ResetResult } from './fast-restore.js';
 import { defaultRuntime } from './runtime.js';
+import { cachedLoadProject, closeSession, settleSession } from './session.js';
+import { startTestRun, testDatabase } from './testing/index.js';
 
 export {
   PgcloneError,
@@ -46,6 +49,18 @@ export {
 } from '@pgclone/core';
 export type { KnexConfig, KnexInstanceLike } from '@pgclone/knex';
 export { defaultRuntime } from './runtime.js';
+export type { FastResetOptions, ResetResult } from './fast-restore.js';
+export type { CopyStrategy, SparePolicy, ResetTimings } from '@pgclone/core';
+export {
+  testDatabase,
+  startTestRun,
+  ensureTemplate,
+  type TestDatabase,
+  type TestDatabaseOptions,
+  type TestRun,
+  type TestTemplate,
+  type TestTemplateOptions,
+} from './testing/index.js';
 
 /** Options of every API call: the operation's own, plus an optional runtime (storage and adapters). */
 type WithRuntime<T> = T & {
@@ -61,12 +76,13 @@ type WithRuntime<T> = T & {
   knex?: KnexInstanceLike | KnexConfig;
 };
 
+// The API caches config and ORM detection between calls (see session.ts); a runtime given by the caller may replace it.
 async function runtimeOf(options: { runtime?: Partial<Runtime>; knex?: KnexInstanceLike | KnexConfig }): Promise<Runtime> {
   if (options.knex !== undefined) {
     const { knexInstanceAdapterFactory } = await import('@pgclone/knex');
-    return defaultRuntime({ ...options.runtime, adapters: [knexInstanceAdapterFactory(options.knex)] });
+    return defaultRuntime({ loadProject: cachedLoadProject, ...options.runtime, adapters: [knexInstanceAdapterFactory(options.knex)] });
   }
-  return defaultRuntime(options.runtime);
+  return defaultRuntime({ loadProject: cachedLoadProject, ...options.runtime });
 }
 
 /**
@@ -83,12 +99,18 @@ export async function dump(options: WithRuntime<DumpOptions> = {}): Promise<Dump
  * Restores a dump key, the newest dump under a prefix, or a local database (`:pre`, `:post`, `:name`) into the
  * target database, swapping it in only when everything succeeded.
  *
+ * A local snapshot (`:name`) with no hooks to run takes the fast path made for test setup: sessions on the target
+ * (your pool's included) are ended, and a spare copy of the snapshot kept since the previous reset is renamed into
+ * place; the next spare is prepared in the background. The result then also says whether the spare was used and how
+ * long each phase took ({@link ResetResult}). Call {@link close} when done so that the process can exit at once.
+ *
  * @example
  * await restore('prod/default/anon', { reversible: true });
  * await restore(':fixture'); // reset a test database to a snapshot
  */
-export async function restore(key?: string, options: WithRuntime<RestoreOptions> = {}): Promise<RestoreResult> {
-  return core.restore(key, options, await runtimeOf(options));
+export async function restore(key?: string, options: WithRuntime<RestoreOptions & FastResetOptions> = {}): Promise<RestoreResult | ResetResult> {
+  const runtime = await runtimeOf(options);
+  return (await fastRestore(key, options, runtime)) ?? core.restore(key, options, runtime);
 }
 
 /**
@@ -111,6 +133,24 @@ export async function ls(prefix?: string, options: WithRuntime<LsOptions> = {}):
   return core.ls(prefix, options, await runtimeOf(options));
 }
 
+/**
+ * Ends what the API keeps between calls in this process: waits for spares being prepared, closes the admin sessions
+ * kept for fast resets, drops the databases of test runs this process started, and forgets the cached config.
+ * Idle sessions never keep the process alive, so this is tidiness rather than a must. `dropSpares` also drops the
+ * spare copies (`N__spare`), which otherwise stay for the next process.
+ *
+ * @example
+ * afterAll(() => pgclone.close());
+ */
+export async function close(options: { dropSpares?: boolean } = {}): Promise<void> {
+  await closeSession(options);
+}
+
+/** Resolves when the spares being prepared in the background are ready (benchmarks and tests use it). */
+export async function settled(): Promise<void> {
+  await settleSession();
+}
+
 /** The API as one object: `import pgclone from 'pgclone'`. */
-const pgclone = { dump, restore, copy, ls };
+const pgclone = { dump, restore, copy, ls, close, settled, testDatabase, startTestRun };
 export default pgclone;

@@ -91,6 +91,23 @@ export const bundleShape = {
   restoreErrorAllowList: z.array(z.string().min(1)),
   adapter: z.enum(['knex', 'prisma']),
   s3: s3SettingsSchema,
+  /** Test databases (`pgclone/vitest`, `testDatabase()`); see docs/testing.md. */
+  test: z
+    .strictObject({
+      /** Base name of the template and the per-worker databases (default: the target database's name). */
+      name: z.string().min(1).max(30).regex(/^[A-Za-z0-9_]+$/, 'use only [A-Za-z0-9_]'),
+      /** Globs (relative to the project directory) whose files key the template: migrations, seeds, schema. */
+      files: z.array(z.string().min(1)),
+      /** Hooks that build the template (default: ["migrate"] when a Knex or Prisma project is found). */
+      hooks,
+      /** A dump key or prefix restored into the template before its hooks run. */
+      restore: z.string().min(1),
+      /** When the ready-made setup file resets the worker's database. */
+      reset: z.enum(['each', 'file', 'never']),
+      /** Keep a spare copy so a reset is a rename (`auto`: when the template is small). */
+      spare: z.union([z.boolean(), z.literal('auto')]),
+    })
+    .partial(),
 };
 
 const bundle = z.strictObject(bundleShape).partial();

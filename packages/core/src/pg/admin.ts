@@ -269,6 +269,32 @@ export class Admin {
     }
   }
 
+  /** Takes pgclone's advisory lock on `name` if it is free; never waits. */
+  async tryLock(name: string): Promise<boolean> {
+    const rows = await this.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS ok', [ADVISORY_NAMESPACE, name]);
+    if (rows[0]?.ok) this.#locks.push(name);
+    return rows[0]?.ok === true;
+  }
+
+  /** Releases a lock taken by {@link tryLock} or {@link lock} before {@link close}. */
+  async unlock(name: string): Promise<void> {
+    const i = this.#locks.indexOf(name);
+    if (i < 0) return;
+    this.#locks.splice(i, 1);
+    await this.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', [ADVISORY_NAMESPACE, name]);
+  }
+
+  /**
+   * Whether this idle session keeps the Node process alive. Sessions kept between API calls turn it off while idle,
+   * so that a test process that forgets to close them still exits.
+   */
+  keepProcessAlive(keep: boolean): void {
+    const stream = (this.#client as unknown as { connection?: { stream?: { ref?: () => void; unref?: () => void } } })
+      .connection?.stream;
+    if (keep) stream?.ref?.();
+    else stream?.unref?.();
+  }
+
   /** Database-level settings (`ALTER DATABASE … SET`) of `name`, as `name=value` strings. */
   async databaseSettings(name: string): Promise<string[]> {
     const rows = await this.query<{ setconfig: string[] | null }>(

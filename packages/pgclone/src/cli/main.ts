@@ -162,6 +162,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
             ...(args.preSwapHook ? { preSwapHooks: args.preSwapHook } : {}),
             ...(args.postSwapHook ? { postSwapHooks: args.postSwapHook } : {}),
             ...(args.dryRun ? { dryRun: true } : {}),
+            fast: false,
           });
           printer!.result(result.dryRun ? result.plan : [result.key], result);
         }),
