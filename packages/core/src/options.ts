@@ -97,6 +97,11 @@ export interface DoctorOptions extends CommonOptions {
   fix?: boolean;
   /** Also read every dump that has a manifest and check its sha256 (reads all the data). */
   verify?: boolean;
+  /**
+   * Check every database on the server (any `__temp`/`__swap`/`__stage`, any blocked database, every pgclone lock),
+   * not just the target database and its working names.
+   */
+  all?: boolean;
 }
 
 /** The union of every operation's options, as the resolver sees them. */

@@ -1,7 +1,7 @@
 import { PgcloneError } from '../errors.js';
 import { isDumpKey, isSidecarKey } from '../keys.js';
 import { assertMatchesManifest, hashObject, readManifest } from '../manifest.js';
-import { ownerOfDerivedName, reservedSuffixOf, SYSTEM_DATABASES } from '../names.js';
+import { ownerOfDerivedName, reservedSuffixOf, restoreNames, SYSTEM_DATABASES } from '../names.js';
 import type { DoctorOptions } from '../options.js';
 import { ADMIN_APPLICATION_PREFIX, type Admin } from '../pg/admin.js';
 import { dumpKeyOfSidecar } from '../pins.js';
@@ -57,8 +57,9 @@ export async function doctor(options: DoctorOptions, runtime: Runtime): Promise<
     reporter.step('databases', `Checking the databases on ${conn.host ?? 'the server'}`);
     const admin = await connectAdmin(prepared.options, conn, reporter);
     try {
-      findings.push(...(await checkDatabases(admin, conn.database, fix)));
-      findings.push(...(await checkLocks(admin, fix)));
+      const families = await familiesToCheck(admin, conn.database, !!options.all);
+      findings.push(...(await checkDatabases(admin, families, fix)));
+      findings.push(...(await checkLocks(admin, options.all ? undefined : families, fix)));
     } finally {
       await admin.close();
     }
@@ -84,18 +85,24 @@ async function attempt(finding: Finding, fix: boolean, repair: () => Promise<unk
   }
 }
 
-async function checkDatabases(admin: Admin, target: string, fix: boolean): Promise<Finding[]> {
-  const databases = await admin.listDatabases();
+/** The target alone, or (`all`) every database that has pgclone working names or is blocked. */
+async function familiesToCheck(admin: Admin, target: string, all: boolean): Promise<string[]> {
   const families = new Set<string>();
   if (!SYSTEM_DATABASES.includes(target)) families.add(target);
-  for (const db of databases) {
-    const suffix = reservedSuffixOf(db.name);
-    const owner = ownerOfDerivedName(db.name);
-    if (owner && (suffix === 'temp' || suffix === 'swap' || suffix === 'stage')) families.add(owner);
-    if (!db.allowConnections && !db.isTemplate) families.add(owner ?? db.name);
+  if (all) {
+    for (const db of await admin.listDatabases()) {
+      const suffix = reservedSuffixOf(db.name);
+      const owner = ownerOfDerivedName(db.name);
+      if (owner && (suffix === 'temp' || suffix === 'swap' || suffix === 'stage')) families.add(owner);
+      if (!db.allowConnections && !db.isTemplate) families.add(owner ?? db.name);
+    }
   }
+  return [...families].sort();
+}
+
+async function checkDatabases(admin: Admin, families: readonly string[], fix: boolean): Promise<Finding[]> {
   const out: Finding[] = [];
-  for (const family of [...families].sort()) {
+  for (const family of families) {
     let leftovers;
     try {
       leftovers = await inspectLeftovers(admin, family);
@@ -139,13 +146,23 @@ async function checkDatabases(admin: Admin, target: string, fix: boolean): Promi
   return out;
 }
 
-async function checkLocks(admin: Admin, fix: boolean): Promise<Finding[]> {
+async function checkLocks(admin: Admin, families: readonly string[] | undefined, fix: boolean): Promise<Finding[]> {
+  const scope = families?.flatMap((f) => {
+    try {
+      return Object.values(restoreNames(f));
+    } catch {
+      return [f];
+    }
+  });
   const rows = await admin.query<{ pid: number; application_name: string | null; names: string[] | null }>(
     `SELECT l.pid, a.application_name,
-            (SELECT array_agg(d.datname) FROM pg_database d WHERE (hashtext(d.datname)::bigint & 4294967295)::oid = l.objid) AS names
+            (SELECT array_agg(n) FROM (SELECT datname AS n FROM pg_database UNION SELECT unnest($1::text[])) c
+              WHERE (hashtext(c.n)::bigint & 4294967295)::oid = l.objid) AS names
        FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
       WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.pid <> pg_backend_pid()
-        AND l.classid = (hashtext('pgclone')::bigint & 4294967295)::oid`,
+        AND l.classid = (hashtext('pgclone')::bigint & 4294967295)::oid
+        AND ($1::text[] IS NULL OR l.objid = ANY (SELECT (hashtext(n)::bigint & 4294967295)::oid FROM unnest($1::text[]) n))`,
+    [scope ?? null],
   );
   const out: Finding[] = [];
   const seen = new Set<number>();

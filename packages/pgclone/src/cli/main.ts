@@ -259,13 +259,20 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
         y
           .option('fix', { type: 'boolean', describe: 'Repair what can be repaired' })
           .option('verify', { type: 'boolean', describe: 'Also read every dump with a manifest and check its sha256' })
+          .option('all', { type: 'boolean', describe: 'Check every database on the server, not just the target and its working names' })
           .option(common),
       (args) =>
         run(args, async (base) => {
           const { doctor } = await import('../index.js');
-          const report = await doctor({ ...base, ...(args.fix ? { fix: true } : {}), ...(args.verify ? { verify: true } : {}) });
+          const report = await doctor({
+            ...base,
+            ...(args.fix ? { fix: true } : {}),
+            ...(args.verify ? { verify: true } : {}),
+            ...(args.all ? { all: true } : {}),
+          });
           printer!.result(report.findings.map(describeFinding), report);
           const problems = report.findings.filter((f) => f.severity === 'problem').length;
+          const fixable = report.findings.filter((f) => f.severity === 'problem' && f.fix && f.outcome !== 'fixed').length;
           printer!.event({
             event: 'message',
             level: report.remaining > 0 ? 'warn' : 'info',
@@ -274,7 +281,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
                 ? 'Nothing to repair'
                 : report.remaining === 0
                   ? `Repaired ${problems} problem(s)`
-                  : `${report.remaining} problem(s) left${report.fix ? '' : '; run "pgclone doctor --fix" to repair them'}`,
+                  : `${report.remaining} problem(s) left${!report.fix && fixable > 0 ? `; run "pgclone doctor --fix" to repair ${fixable === report.remaining ? 'them' : `${fixable} of them`}` : ''}`,
           });
           if (report.remaining > 0) exitCode = 1;
         }),
