@@ -3,7 +3,7 @@ import { isDumpKey, isSidecarKey } from '../keys.js';
 import { assertMatchesManifest, hashObject, readManifest } from '../manifest.js';
 import { ownerOfDerivedName, reservedSuffixOf, restoreNames, SYSTEM_DATABASES } from '../names.js';
 import type { DoctorOptions } from '../options.js';
-import { ADMIN_APPLICATION_PREFIX, type Admin } from '../pg/admin.js';
+import type { Admin } from '../pg/admin.js';
 import { dumpKeyOfSidecar } from '../pins.js';
 import { findScratchLeftovers, removeScratch } from '../scratch.js';
 import type { Storage } from '../storage.js';
@@ -156,7 +156,7 @@ async function checkLocks(admin: Admin, families: readonly string[] | undefined,
   });
   const rows = await admin.query<{ pid: number; application_name: string | null; names: string[] | null }>(
     `SELECT l.pid, a.application_name,
-            (SELECT array_agg(n) FROM (SELECT datname AS n FROM pg_database UNION SELECT unnest($1::text[])) c
+            (SELECT array_agg(n) FROM (SELECT datname::text AS n FROM pg_database UNION SELECT unnest($1::text[])) c
               WHERE (hashtext(c.n)::bigint & 4294967295)::oid = l.objid) AS names
        FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
       WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.pid <> pg_backend_pid()
@@ -192,7 +192,11 @@ async function checkLocks(admin: Admin, families: readonly string[] | undefined,
       out.push({
         area: 'lock',
         subject: `session ${row.pid}`,
-        problem: `a pgclone run holds the lock on ${names} (${app.startsWith(ADMIN_APPLICATION_PREFIX) ? app.slice(ADMIN_APPLICATION_PREFIX.length) : JSON.stringify(app)})`,
+        problem: `a pgclone run holds the lock on ${names} (${
+          holder?.owner
+            ? `pgclone process ${holder.owner.pid}${holder.ownerState === 'unknown' ? ' on another host' : ''}`
+            : `application ${JSON.stringify(app)}`
+        })`,
         severity: 'info',
       });
     }
