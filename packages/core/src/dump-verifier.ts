@@ -85,13 +85,17 @@ export class DumpVerifier {
     return this.#result;
   }
 
-  /** Runs `restore` (pg_restore reading the wrapped source), then requires the checksum; a mismatch wins. */
+  /**
+   * Runs `restore` (pg_restore reading the wrapped source), then requires the checksum. When both fail, the checksum's
+   * `DUMP_CORRUPT` wins.
+   */
   async during<T>(restore: (signal: AbortSignal) => Promise<T>): Promise<T> {
     let result: T;
     try {
       result = await restore(this.#abort.signal);
     } catch (error) {
-      if (this.#abort.signal.aborted) await this.settled();
+      // A damaged dump often makes pg_restore fail first; the checksum names the real cause.
+      if (this.manifest) await this.settled();
       throw error;
     }
     await this.settled();
