@@ -102,7 +102,8 @@ describe('restore checks the dump against its manifest before the swap', () => {
   it('a changed byte: pg_restore is stopped, nothing is swapped, the live database is untouched', async () => {
     const k = tamper((p) => {
       const bytes = readFileSync(p);
-      bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+      const at = Math.floor(bytes.length / 2);
+      bytes[at] = bytes[at]! ^ 0xff;
       writeFileSync(p, bytes);
     });
     const db = await target();
@@ -141,7 +142,7 @@ describe('restore checks the dump against its manifest before the swap', () => {
       list: (p) => local.list(p),
       stat: (k) => local.stat(k),
       read: (k, r) => local.read(k, r),
-      write: (k, h) => local.write(k, h),
+      write: (k) => local.write(k),
       delete: (k) => local.delete(k),
     };
     const runtime = { openStorage: () => streamed, adapters: [] };
@@ -152,7 +153,7 @@ describe('restore checks the dump against its manifest before the swap', () => {
 
     const k = tamper((p) => {
       const bytes = readFileSync(p);
-      bytes[bytes.length - 40] ^= 0x01;
+      bytes[bytes.length - 40] = bytes[bytes.length - 40]! ^ 0x01;
       writeFileSync(p, bytes);
     });
     const bad = await target();
