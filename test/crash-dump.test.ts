@@ -143,4 +143,17 @@ describe('leftovers that are not databases', () => {
     expect(clean.code, clean.stdout).toBe(0);
     outcomes.push('spool directory of a dead run → removed by the next restore; orphan manifest → removed by doctor --fix');
   });
+
+  it('doctor --all also looks at working databases of other targets (and the default does not)', async () => {
+    const db = await oldDatabase(PREFIX);
+    const other = uniqueName(`${PREFIX}_o`);
+    await createDatabase(`${other}__stage`);
+    const scoped = await runCli(['doctor'], { cwd: ws.cwd, env: ws.envFor(db) });
+    expect(scoped.stdout).not.toContain(`${other}__stage`);
+    // Without --fix: other test files' leftovers on this cluster are theirs to repair.
+    const all = await runCli(['doctor', '--all'], { cwd: ws.cwd, env: ws.envFor(db) });
+    expect(all.stdout).toContain(`problem: [database] ${other}__stage: ${other}__stage is an unfinished :post snapshot`);
+    expect(all.code).toBe(1);
+    await dropDatabases(other);
+  });
 });
