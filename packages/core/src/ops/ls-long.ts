@@ -81,7 +81,8 @@ export async function lsLocalLong(options: LsLongOptions, runtime: Runtime): Pro
         key: `:${db.name}`,
         database: db.name,
         bytes: await admin.databaseSize(db.name).catch(() => 0),
-        kind: suffix === 'pre' || suffix === 'post' ? 'restore-point' : suffix ? 'leftover' : 'database',
+        // Only the names an interrupted run leaves are leftovers; other reserved names (restore points, spares) are kept on purpose.
+        kind: suffix === 'pre' || suffix === 'post' ? 'restore-point' : suffix === 'temp' || suffix === 'swap' || suffix === 'stage' ? 'leftover' : 'database',
         ...(of ? { of } : {}),
         allowConnections: db.allowConnections,
       });
