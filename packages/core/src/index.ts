@@ -18,7 +18,7 @@ export * from './hooks.js';
 export { configSchema, describeIssues, s3SettingsSchema, type S3Settings, type ConfigBundle, type Hook, type HookContext, type PgcloneConfig } from './config/schema.js';
 export { loadConfig, validateConfig, importModule, CONFIG_SEARCH_PLACES, type LoadedConfig } from './config/load.js';
 export { resolveOptions, DEFAULTS, type AdapterContribution, type ResolvedOptions } from './config/resolve.js';
-export { Admin, pgMessage, type DatabaseInfo, type RemainingSession, type AdminTimeouts } from './pg/admin.js';
+export { Admin, pgMessage, ADMIN_APPLICATION_PREFIX, type DatabaseInfo, type RemainingSession, type AdminTimeouts, type LockHolder } from './pg/admin.js';
 export { quoteIdent, quoteLiteral, quoteConninfo } from './pg/ident.js';
 export { locateTool, locateToolForServer, spawnTool, type Tool, type ToolName } from './pg/tools.js';
 export { parseArchiveHeader, assertArchiveReadable, maxArchiveVersion, databaseSettingsFromScript, HEADER_BYTES, type ArchiveHeader } from './pg/archive.js';
@@ -37,3 +37,26 @@ export { SnapshotResetter, type SnapshotResetOptions, type SnapshotResetOutcome,
 export { copyStrategyForSmallDatabase, SMALL_DATABASE_BYTES, type CopyStrategy } from './pg/copy-strategy.js';
 export { endSessionsQuickly } from './pg/end-sessions.js';
 export { localDatabaseOf, resolveDumpKey } from './ops/resolve-key.js';
+export { inspectLeftovers, repairLeftover, type Leftover } from './ops/repair.js';
+export { removeStaleWrites, removeStaleScratch } from './ops/leftover-files.js';
+export {
+  MANIFEST_SUFFIX,
+  manifestKeyOf,
+  readManifest,
+  writeManifest,
+  hashObject,
+  HashingStream,
+  assertMatchesManifest,
+  serverVersionString,
+  type DumpManifest,
+} from './manifest.js';
+export { DumpVerifier } from './dump-verifier.js';
+export { hostTag, ownerTag, parseOwnerTag, ownerState } from './owner.js';
+export { makeScratchDir, findScratchLeftovers, removeScratch, type ScratchLeftover } from './scratch.js';
+export { prune, decidePrune, type PruneResult, type PruneEntry } from './ops/prune.js';
+export { pin, type PinResult } from './ops/pin.js';
+export { rm, type RmResult } from './ops/rm.js';
+export { lsLong, lsLocalLong, type DumpListing, type LocalListing } from './ops/ls-long.js';
+export { doctor, describeFinding, type DoctorReport, type Finding } from './ops/doctor.js';
+export { parseDuration, formatAge, formatBytes } from './duration.js';
+export { PIN_SUFFIX, pinKeyOf, pinnedKeys, isPinned, dumpKeyOfSidecar } from './pins.js';

@@ -26,6 +26,9 @@ export function assertDatabaseName(name: string, what = 'database name'): void {
   if (/[\u0000-\u001f\u007f]/.test(name)) {
     throw new KeyError('NAME_INVALID', `Invalid ${what} ${show}: it contains a control character`);
   }
+  if (hasLoneSurrogate(name)) {
+    throw new KeyError('NAME_INVALID', `Invalid ${what} ${show}: it is not valid Unicode (a lone surrogate)`);
+  }
   if (Buffer.byteLength(name, 'utf8') > MAX_IDENTIFIER_BYTES) {
     throw new KeyError(
       'NAME_TOO_LONG',
@@ -86,4 +89,9 @@ export function reservedSuffixOf(name: string): ReservedSuffix | undefined {
 export function ownerOfDerivedName(name: string): string | undefined {
   const suffix = reservedSuffixOf(name);
   return suffix ? name.slice(0, -(suffix.length + 2)) : undefined;
+}
+
+/** True when `text` has a UTF-16 surrogate without its pair (it cannot be encoded as UTF-8 without changing it). */
+export function hasLoneSurrogate(text: string): boolean {
+  return /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
 }

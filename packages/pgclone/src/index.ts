@@ -11,7 +11,27 @@
  * @packageDocumentation
  */
 import * as core from '@pgclone/core';
-import type { CopyOptions, CopyResult, DumpOptions, DumpResult, LsOptions, RestoreOptions, RestoreResult, Runtime } from '@pgclone/core';
+import type {
+  CommonOptions,
+  CopyOptions,
+  CopyResult,
+  DoctorOptions,
+  DoctorReport,
+  DumpListing,
+  DumpOptions,
+  DumpResult,
+  LocalListing,
+  LsLongOptions,
+  LsOptions,
+  PinResult,
+  PruneOptions,
+  PruneResult,
+  RestoreOptions,
+  RestoreResult,
+  RmOptions,
+  RmResult,
+  Runtime,
+} from '@pgclone/core';
 import type { KnexConfig, KnexInstanceLike } from '@pgclone/knex';
 import { fastRestore, type FastResetOptions, type ResetResult } from './fast-restore.js';
 import { defaultRuntime } from './runtime.js';
@@ -46,6 +66,19 @@ export {
   type Adapter,
   type AdapterFactory,
   type Storage,
+  type DoctorOptions,
+  type DoctorReport,
+  type Finding,
+  type DumpListing,
+  type LocalListing,
+  type LsLongOptions,
+  type PinResult,
+  type PruneOptions,
+  type PruneResult,
+  type PruneEntry,
+  type RmOptions,
+  type RmResult,
+  type DumpManifest,
 } from '@pgclone/core';
 export type { KnexConfig, KnexInstanceLike } from '@pgclone/knex';
 export { defaultRuntime } from './runtime.js';
@@ -151,6 +184,68 @@ export async function settled(): Promise<void> {
   await settleSession();
 }
 
+/**
+ * Dumps under `prefix` with size, creation time, whether a manifest vouches for them, and pins (`ls --long`).
+ *
+ * @example
+ * const [newest] = await lsLong('prod/default');
+ */
+export async function lsLong(prefix?: string, options: WithRuntime<LsLongOptions> = {}): Promise<DumpListing[]> {
+  return core.lsLong(prefix, options, await runtimeOf(options));
+}
+
+/** Local databases (`:name` keys) with their sizes (`ls --local --long`). */
+export async function lsLocal(options: WithRuntime<LsLongOptions> = {}): Promise<LocalListing[]> {
+  return core.lsLocalLong(options, await runtimeOf(options));
+}
+
+/**
+ * Deletes old dumps per instance/database/config group, never the newest of a group or a pinned one. Reports only,
+ * unless `yes`.
+ *
+ * @example
+ * await prune('prod', { keep: 7, olderThan: '30d', yes: true });
+ */
+export async function prune(prefix?: string, options: WithRuntime<PruneOptions> = {}): Promise<PruneResult> {
+  return core.prune(prefix, options, await runtimeOf(options));
+}
+
+/**
+ * Pins a dump: `prune` and `rm` keep it.
+ *
+ * @example
+ * await pin('prod/default/none/2026-11-25-14-03-59-123456.dump');
+ */
+export async function pin(key: string, options: WithRuntime<CommonOptions> = {}): Promise<PinResult> {
+  return core.pin(key, options, await runtimeOf(options));
+}
+
+/** Removes a dump's pin. */
+export async function unpin(key: string, options: WithRuntime<CommonOptions> = {}): Promise<PinResult> {
+  return core.pin(key, { ...options, unpin: true }, await runtimeOf(options));
+}
+
+/**
+ * Deletes a dump (exact key, not pinned) or drops a local database (`:name`).
+ *
+ * @example
+ * await rm(':before');
+ */
+export async function rm(key: string, options: WithRuntime<RmOptions> = {}): Promise<RmResult> {
+  return core.rm(key, options, await runtimeOf(options));
+}
+
+/**
+ * Finds what interrupted runs left behind (working databases, blocked databases, stale locks, partial files,
+ * orphan sidecars, temporary files) and, with `fix`, repairs it.
+ *
+ * @example
+ * const { remaining } = await doctor({ fix: true });
+ */
+export async function doctor(options: WithRuntime<DoctorOptions> = {}): Promise<DoctorReport> {
+  return core.doctor(options, await runtimeOf(options));
+}
+
 /** The API as one object: `import pgclone from 'pgclone'`. */
-const pgclone = { dump, restore, copy, ls, close, settled, testDatabase, startTestRun };
+const pgclone = { dump, restore, copy, ls, lsLong, lsLocal, prune, pin, unpin, rm, doctor, close, settled, testDatabase, startTestRun };
 export default pgclone;

@@ -3,10 +3,12 @@ import { libpqEnv, mergeEnv } from '../connection.js';
 import { DumpError, GuardError, PgcloneError } from '../errors.js';
 import { runHooks } from '../hooks.js';
 import { formatDumpKey } from '../keys.js';
+import { HashingStream, serverVersionString, writeManifest } from '../manifest.js';
 import type { DumpOptions } from '../options.js';
 import { locateToolForServer, spawnTool } from '../pg/tools.js';
 import { redact } from '../redact.js';
 import { connectAdmin, openStorage, prepare, requireConnection, type Runtime } from './prepare.js';
+import { removeStaleWrites } from './leftover-files.js';
 
 /** What `dump` returns. */
 export interface DumpResult {
@@ -45,12 +47,14 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
   const admin = await connectAdmin(opts, conn);
   let databaseBytes: number;
   let serverMajor: number;
+  let serverVersion: number;
   try {
     if (!(await admin.exists(conn.database))) {
       throw new PgcloneError('DATABASE_NOT_FOUND', `Database ${JSON.stringify(conn.database)} does not exist; nothing to dump`);
     }
     databaseBytes = await admin.databaseSize(conn.database);
     serverMajor = admin.serverMajor;
+    serverVersion = admin.serverVersion;
   } finally {
     await admin.close();
   }
@@ -75,9 +79,13 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
     new Date(),
     Number(process.hrtime.bigint() / 1000n % 1000n),
   );
+  await removeStaleWrites(storage, key.slice(0, key.lastIndexOf('/') + 1), reporter);
   reporter.step('dump', `Dumping ${conn.database} to ${key}`, conn.database);
   const args = ['-Fc', '--no-owner', '--no-acl', ...opts.exclude.map((t) => `--exclude-table-data=${t}`)];
+  const compression = 'gzip'; // pg_dump -Fc's own; recorded in the manifest
   const writer = await storage.write(key, { expectedBytes: databaseBytes });
+  // Hashes exactly the bytes the storage receives: keep it the last stage before the writer.
+  const hashing = new HashingStream();
   const tool = spawnTool(pgDump, args, {
     env: mergeEnv(prepared.env, libpqEnv(conn)),
     stdout: 'pipe',
@@ -90,7 +98,7 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
     bytes += chunk.length;
   });
   try {
-    const [, exit] = await Promise.all([pipeline(tool.child.stdout!, writer.stream), tool.done]);
+    const [, exit] = await Promise.all([pipeline(tool.child.stdout!, hashing, writer.stream), tool.done]);
     if (exit.code !== 0) {
       const detail = exit.stderr.filter((l) => /error|fatal/i.test(l)).at(-1) ?? exit.stderr.at(-1) ?? '';
       throw new DumpError(
@@ -110,6 +118,24 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
     throw new DumpError('DUMP_FAILED', `Dump of ${conn.database} failed: ${redact(String((error as Error).message))}`, { cause: error });
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
+  }
+  // Only after the commit: a manifest always describes a complete dump.
+  try {
+    await writeManifest(storage, {
+      format: 'pgclone-manifest',
+      version: 1,
+      key,
+      size: hashing.bytes,
+      sha256: hashing.sha256!,
+      createdAt: new Date().toISOString(),
+      pgDumpVersion: pgDump.version,
+      serverVersion: serverVersionString(serverVersion),
+      compression,
+      exclude: opts.exclude,
+      database: conn.database,
+    });
+  } catch (error) {
+    reporter.warn(`${(error as Error).message}; the dump is stored but restores will check it as an archive only`);
   }
   reporter.info(`Dumped ${conn.database} to ${key} (${bytes} bytes)`);
   return { key, database: conn.database, storageLocation: storage.display, bytes, durationMs: Date.now() - started };

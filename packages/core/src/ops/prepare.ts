@@ -134,11 +134,13 @@ export function targetDatabase(conn: Connection): string {
 }
 
 /** Connects the admin session for the target's server with the configured timeouts. */
-export function connectAdmin(options: ResolvedOptions, conn: Connection): Promise<Admin> {
-  return Admin.connect(conn, {
+export async function connectAdmin(options: ResolvedOptions, conn: Connection, reporter?: Reporter): Promise<Admin> {
+  const admin = await Admin.connect(conn, {
     lockTimeout: options.lockTimeout,
     ...(options.statementTimeout !== undefined ? { statementTimeout: options.statementTimeout } : {}),
   });
+  if (reporter) admin.notify = (message) => reporter.warn(message);
+  return admin;
 }
 
 /** Opens the storage of the resolved location. */

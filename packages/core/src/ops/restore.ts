@@ -1,5 +1,6 @@
 import { libpqEnv, mergeEnv, withDatabase } from '../connection.js';
 import { GuardError, KeyError, PgcloneError } from '../errors.js';
+import { DumpVerifier } from '../dump-verifier.js';
 import { checkHooks, runHooks } from '../hooks.js';
 import { restoreNames } from '../names.js';
 import type { RestoreOptions } from '../options.js';
@@ -10,6 +11,7 @@ import { executePlan } from '../plan/execute.js';
 import { describePlan, planRestore, type RestorePlan, type RestoreSource } from '../plan/restore.js';
 import type { Storage } from '../storage.js';
 import { connectAdmin, openStorage, prepare, requireConnection, targetDatabase, type Runtime } from './prepare.js';
+import { removeStaleScratch } from './leftover-files.js';
 import { repairLeftovers } from './repair.js';
 import { localDatabaseOf, resolveDumpKey } from './resolve-key.js';
 
@@ -56,12 +58,17 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
   checkHooks([...opts.preSwapHooks, ...opts.postSwapHooks], prepared.adapter, opts.projectDir);
   const storage = isLocal ? undefined : await openStorage(prepared);
 
-  const admin = await connectAdmin(opts, conn);
+  const admin = await connectAdmin(opts, conn, reporter);
   try {
     const family = Object.values(restoreNames(target));
+    const foreignSource = localSource && !family.includes(localSource) ? localSource : undefined;
     reporter.step('lock', `Waiting for pgclone's lock on ${target}`, target);
-    await admin.lock(localSource && !family.includes(localSource) ? [target, localSource] : [target]);
-    if (!options.dryRun) await repairLeftovers(admin, target, reporter);
+    await admin.lock(foreignSource ? [target, foreignSource] : [target]);
+    if (!options.dryRun) {
+      await repairLeftovers(admin, target, reporter);
+      if (foreignSource) await repairLeftovers(admin, foreignSource, reporter);
+      await removeStaleScratch(reporter);
+    }
 
     reporter.step('resolve', `Resolving ${keyOrPrefix}`, target);
     let source: RestoreSource;
@@ -78,8 +85,10 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
     }
 
     const pgRestore = archive ? await locateTool('pg_restore', admin.serverMajor, prepared.env) : undefined;
+    let verifier: DumpVerifier | undefined;
     if (archive && pgRestore) {
       reporter.step('verify', `Checking ${archive.key}`, target);
+      verifier = await DumpVerifier.open(storage!, archive.key, reporter);
       await verifyArchive(storage!, archive.key, pgRestore, prepared.env);
     }
 
@@ -110,17 +119,21 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
       admin,
       reporter,
       ...(options.signal ? { signal: options.signal } : {}),
+      // The checksum is computed while pg_restore reads; a mismatch stops it and fails the restore before the swap.
+      beforeSwap: () => verifier?.settled() ?? Promise.resolve(),
       pgRestore: async (key, database) => {
-        const outcome = await runPgRestore({
-          tool: pgRestore!,
-          source: archive!.source(),
-          env: toolEnv(database),
-          database,
-          key,
-          allowList: opts.restoreErrorAllowList,
-          onStderr: (line) => reporter.output('pg_restore', line),
-          ...(options.signal ? { signal: options.signal } : {}),
-        });
+        const outcome = await verifier!.during((corrupt) =>
+          runPgRestore({
+            tool: pgRestore!,
+            source: verifier!.wrap(archive!.source()),
+            env: toolEnv(database),
+            database,
+            key,
+            allowList: opts.restoreErrorAllowList,
+            onStderr: (line) => reporter.output('pg_restore', line),
+            signal: options.signal ? AbortSignal.any([options.signal, corrupt]) : corrupt,
+          }),
+        );
         for (const e of outcome.allowedErrors) reporter.warn(`pg_restore error allowed by restoreErrorAllowList: ${e}`);
       },
       archiveSettings: () => readArchiveSettings(pgRestore!, archive!.source(), toolEnv('postgres')),

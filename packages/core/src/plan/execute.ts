@@ -18,6 +18,8 @@ export interface ExecuteIo {
   runHooks(phase: 'pre-swap' | 'post-swap', database: string, hooks: Hook[]): Promise<void>;
   /** Strategy for template copies. */
   copyStrategy?: 'FILE_COPY' | 'WAL_LOG';
+  /** Must resolve before the swap starts (the dump's checksum); a rejection fails the restore with nothing swapped. */
+  beforeSwap?: () => Promise<void>;
   signal?: AbortSignal;
 }
 
@@ -37,10 +39,15 @@ export async function executePlan(plan: RestorePlan, io: ExecuteIo): Promise<voi
   try {
     for (const step of plan.steps) {
       io.signal?.throwIfAborted();
+      if (step.step === 'swap') await io.beforeSwap?.();
       reporter.step(step.step, describeStep(step.step, plan), targetOf(step.actions[0]!));
       for (const action of step.actions) {
         io.signal?.throwIfAborted();
-        if (action.kind === 'drop') reporter.info(`Dropping ${action.database} (${action.reason})`);
+        if (action.kind === 'drop') {
+          const message = `Dropping ${action.database} (${action.reason})`;
+          if (action.leftover) reporter.warn(message);
+          else reporter.info(message);
+        }
         switch (action.kind) {
           case 'drop':
             await admin.drop(action.database);
