@@ -87,7 +87,8 @@ describe('S3 storage through the CLI', () => {
     expect(dumped.code, dumped.stderr).toBe(0);
     const key = dumped.lines.at(-1)!;
     expect(key).toMatch(/^dev\/default\/none\/\d{4}(-\d{2}){5}-\d{6}\.dump$/);
-    expect(await objectsUnder(bucket, 'roundtrip/')).toEqual([`roundtrip/${key}`]);
+    // The dump and its sidecar manifest (written after the dump committed); ls shows only the dump.
+    expect((await objectsUnder(bucket, 'roundtrip/')).sort()).toEqual([`roundtrip/${key}`, `roundtrip/${key}.manifest.json`]);
     expect((await runCli(['ls', '-s', location], { cwd, env: env(small) })).lines).toEqual([key]);
 
     await sql(small, 'DELETE FROM t WHERE id > 10');
