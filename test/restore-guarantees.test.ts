@@ -1,0 +1,339 @@
+// Each guarantee of "Restore: guarantees, not just steps" (issue 3) as its own test, through the real CLI.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './support/cli.js';
+import { exited } from './support/cluster.js';
+import {
+  databaseOid,
+  databasesLike,
+  keyAt,
+  layDump,
+  libpqEnv,
+  pgBin,
+  plainDump,
+  removeDir,
+  tempDir,
+  userNames,
+  usersDatabase,
+  writeFiles,
+} from './support/fixtures.js';
+import { dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
+
+const cwd = tempDir('rg');
+const store = path.join(cwd, '.pgclone');
+const fixture = path.join(cwd, 'fixture.dump'); // users: ['dumped']
+const other = path.join(cwd, 'other.dump'); // users: ['other']
+const src = uniqueName('rg_src');
+const prefixes: string[] = [src];
+
+/** A live target database with users ['live'] and its own keys (instance part = the database name). */
+async function target(prefix: string) {
+  const db = uniqueName(prefix);
+  prefixes.push(db);
+  await usersDatabase(db, ['live']);
+  const oid = await databaseOid(db);
+  const env = { DATABASE_URL: dbUrl(db) };
+  return {
+    db,
+    env,
+    key: (stamp = '2026-01-01-00-00-00-000000') => keyAt(stamp, db),
+    cli: (...args: string[]) => runCli(args, { cwd, env }),
+    /** The live database is the same database with the same rows, and nothing was left beside it. */
+    async unchanged() {
+      expect(await databaseOid(db)).toBe(oid);
+      expect(await userNames(db)).toEqual(['live']);
+      expect(await databasesLike(db)).toEqual([db]);
+    },
+  };
+}
+
+beforeAll(async () => {
+  await usersDatabase(src, ['dumped']);
+  await plainDump(src, fixture);
+  await sql(src, `UPDATE users SET name = 'other'`);
+  await plainDump(src, other);
+});
+
+afterAll(async () => {
+  for (const p of prefixes) await dropDatabases(p);
+  removeDir(cwd);
+});
+
+describe.concurrent('the dump is checked before anything changes', () => {
+  it('refuses an empty dump', async ({ expect }) => {
+    const t = await target('rg_empty');
+    writeFiles(store, { [t.key()]: '' });
+    const r = await t.cli('restore', t.key());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`Dump ${t.key()} is empty`);
+    await t.unchanged();
+  });
+
+  it('refuses a dump truncated inside its table of contents', async ({ expect }) => {
+    const t = await target('rg_trunc_toc');
+    layDump(store, t.key(), fixture);
+    truncateSync(path.join(store, t.key()), 200);
+    const r = await t.cli('restore', t.key());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error: .*(not a readable archive|pg_restore of)/);
+    await t.unchanged();
+  });
+
+  it('refuses a dump truncated inside its data', async ({ expect }) => {
+    const t = await target('rg_trunc_data');
+    layDump(store, t.key(), fixture);
+    const file = path.join(store, t.key());
+    truncateSync(file, statSync(file).size - 40);
+    const r = await t.cli('restore', t.key());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('error:');
+    await t.unchanged();
+  });
+
+  it('refuses a missing dump, naming the key', async ({ expect }) => {
+    const t = await target('rg_missing');
+    const r = await t.cli('restore', t.key());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`No dump matches "${t.key()}"`);
+    await t.unchanged();
+  });
+
+  it('refuses a file that is not a custom-format archive', async ({ expect }) => {
+    const t = await target('rg_notdump');
+    writeFiles(store, { [t.key()]: '--\n-- PostgreSQL database dump\n--\nDROP TABLE users;\n' });
+    const r = await t.cli('restore', t.key());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('plain SQL script');
+    await t.unchanged();
+  });
+
+  it('refuses an archive newer than the local pg_restore reads, naming both versions', async ({ expect }) => {
+    const t = await target('rg_version');
+    layDump(store, t.key(), fixture);
+    const file = path.join(store, t.key());
+    const bytes = readFileSync(file);
+    expect(bytes.subarray(0, 5).toString('latin1')).toBe('PGDMP');
+    bytes[6] = 16; // archive version 1.16: written by pg_dump 17
+    writeFileSync(file, bytes);
+    const r = await t.cli('restore', t.key());
+    expect(r.code).toBe(1);
+    const error = r.stderr.split('\n').find((l) => l.includes('error:'))!;
+    expect(error).toContain('archive version 1.16');
+    expect(error).toMatch(/pg_restore 15\.\d+/);
+    expect(error).toContain('up to 1.14');
+    await t.unchanged();
+  });
+});
+
+describe('restore into N__temp and swap', () => {
+  it('restores a plain pg_dump -Fc --no-acl --no-owner file laid out under a key as-is', async () => {
+    const t = await target('rg_plain');
+    layDump(store, t.key(), fixture);
+    const r = await t.cli('restore', t.db);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.lines.at(-1)).toBe(t.key());
+    expect(await userNames(t.db)).toEqual(['dumped']);
+    expect(await databasesLike(t.db)).toEqual([t.db]);
+  });
+
+  it('restores into a database that does not exist yet (reversible: :post but no :pre)', async () => {
+    const db = uniqueName('rg_first');
+    prefixes.push(db);
+    const key = keyAt('2026-01-01-00-00-00-000000', db);
+    layDump(store, key, fixture);
+    const r = await runCli(['restore', key, '--reversible'], { cwd, env: { DATABASE_URL: dbUrl(db) } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await userNames(db)).toEqual(['dumped']);
+    expect(await databasesLike(db)).toEqual([db, `${db}__post`]);
+  });
+
+  it('a failing pre-swap hook leaves N and the previous :pre/:post untouched and keeps N__temp to resume', async () => {
+    const t = await target('rg_hook');
+    layDump(store, t.key(), fixture);
+    expect((await t.cli('restore', t.key(), '--reversible')).code).toBe(0);
+    await sql(t.db, `INSERT INTO users (name) VALUES ('after')`);
+    const oids = { live: await databaseOid(t.db), pre: await databaseOid(`${t.db}__pre`), post: await databaseOid(`${t.db}__post`) };
+
+    const failed = await t.cli('restore', t.key(), '--reversible', '--pre-swap-hook', 'echo hook-ran; exit 3');
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('hook-ran');
+    expect(failed.stderr).toMatch(/error: .*exit code 3/);
+    expect(failed.stderr).toContain(`restore :${t.db}__temp`);
+    expect(await databaseOid(t.db)).toBe(oids.live);
+    expect(await userNames(t.db)).toEqual(['dumped', 'after']);
+    expect(await databaseOid(`${t.db}__pre`)).toBe(oids.pre);
+    expect(await databaseOid(`${t.db}__post`)).toBe(oids.post);
+    expect(await userNames(`${t.db}__pre`)).toEqual(['live']);
+    expect(await databasesLike(t.db)).toEqual([t.db, `${t.db}__post`, `${t.db}__pre`, `${t.db}__temp`]);
+
+    const resumed = await t.cli('restore', `:${t.db}__temp`);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(await userNames(t.db)).toEqual(['dumped']);
+    expect(await databasesLike(t.db)).toEqual([t.db, `${t.db}__post`, `${t.db}__pre`]);
+    expect(await databaseOid(`${t.db}__pre`)).toBe(oids.pre);
+    expect(await databaseOid(`${t.db}__post`)).toBe(oids.post);
+  });
+
+  it('idle and busy sessions on N neither fail nor hang the restore, and are terminated', async () => {
+    const t = await target('rg_sessions');
+    layDump(store, t.key(), fixture);
+    const idle = new pg.Client({ connectionString: dbUrl(t.db) });
+    const inTransaction = new pg.Client({ connectionString: dbUrl(t.db) });
+    for (const c of [idle, inTransaction]) c.on('error', () => {});
+    await idle.connect();
+    await inTransaction.connect();
+    await inTransaction.query('BEGIN');
+    await inTransaction.query('SELECT count(*) FROM users');
+    const sleeper = spawn(pgBin('psql'), ['-X', '-c', 'SELECT pg_sleep(600)'], { env: libpqEnv(t.db), stdio: 'ignore' });
+    const sleeperExit = exited(sleeper);
+    try {
+      for (let i = 0; i < 200; i++) {
+        const rows = await sql(t.db, `SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND query LIKE '%pg_sleep(600)%' AND pid <> pg_backend_pid()`, [t.db]);
+        if (rows.length) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const r = await t.cli('restore', t.key());
+      expect(r.code, r.stderr).toBe(0);
+      expect(await userNames(t.db)).toEqual(['dumped']);
+      expect(await sleeperExit).not.toBe(0);
+      await expect(idle.query('SELECT 1')).rejects.toThrow();
+      await expect(inTransaction.query('SELECT 1')).rejects.toThrow();
+    } finally {
+      sleeper.kill();
+      await idle.end().catch(() => {});
+      await inTransaction.end().catch(() => {});
+    }
+  }, 90_000);
+
+  it('two concurrent restores of the same database are serialised and both succeed', async () => {
+    const t = await target('rg_concurrent');
+    const keyA = t.key('2026-01-01-00-00-00-000000');
+    const keyB = t.key('2026-01-02-00-00-00-000000');
+    layDump(store, keyA, fixture);
+    layDump(store, keyB, other);
+    const log = path.join(cwd, `${t.db}.log`);
+    const hook = (name: string) => `echo ${name}-start >> ${log}; sleep 1; echo ${name}-end >> ${log}`;
+    const [a, b] = await Promise.all([
+      t.cli('restore', keyA, '--pre-swap-hook', hook('A')),
+      t.cli('restore', keyB, '--pre-swap-hook', hook('B')),
+    ]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    const events = readFileSync(log, 'utf8').trim().split('\n');
+    expect([['A-start', 'A-end', 'B-start', 'B-end'], ['B-start', 'B-end', 'A-start', 'A-end']]).toContainEqual(events);
+    const last = events[2]!.startsWith('A') ? 'dumped' : 'other';
+    expect(await userNames(t.db)).toEqual([last]);
+    expect(await databasesLike(t.db)).toEqual([t.db]);
+  });
+
+  it('a second restore that cannot get the lock within lockTimeout fails clearly and changes nothing', async () => {
+    const t = await target('rg_locked');
+    layDump(store, t.key(), fixture);
+    const impatient = path.join(cwd, `${t.db}-impatient`);
+    writeFiles(impatient, { '.pgclonerc.json': { lockTimeout: 300, storageLocation: store } });
+    const marker = path.join(cwd, `${t.db}.hook`);
+    const first = t.cli('restore', t.key(), '--pre-swap-hook', `touch ${marker}; sleep 3`);
+    for (let i = 0; i < 400 && !existsSync(marker); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(existsSync(marker)).toBe(true);
+    const second = await runCli(['restore', t.key()], { cwd: impatient, env: t.env });
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain(`Another pgclone run is working on database "${t.db}"`);
+    expect(second.stderr).toContain('lockTimeout');
+    expect((await first).code).toBe(0);
+    expect(await userNames(t.db)).toEqual(['dumped']);
+    expect(await databasesLike(t.db)).toEqual([t.db]);
+  });
+
+  it('--dry-run prints the plan and changes nothing', async () => {
+    const t = await target('rg_dry');
+    layDump(store, t.key(), fixture);
+    const marker = path.join(cwd, `${t.db}.dry`);
+    const r = await t.cli('restore', t.db, '--dry-run', '--reversible', '--pre-swap-hook', `touch ${marker}`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.lines[0]).toBe(`restore dump ${t.key()} into ${t.db} (reversible)`);
+    expect(r.lines).toContain(`create-temp: create database ${t.db}__temp`);
+    expect(r.lines).toContain(`restore: pg_restore ${t.key()} into ${t.db}__temp`);
+    expect(r.lines).toContain(`pre-swap-hooks: run pre-swap hooks on ${t.db}__temp: touch ${marker}`);
+    expect(r.lines).toContain(
+      `swap: in one transaction: rename ${t.db} to ${t.db}__pre, rename ${t.db}__temp to ${t.db}, rename ${t.db}__stage to ${t.db}__post`,
+    );
+    expect(existsSync(marker)).toBe(false);
+    await t.unchanged();
+  });
+
+  it('refuses a target whose N__temp would exceed 63 bytes, before anything changes', async () => {
+    const long = `rg_long_${'x'.repeat(50)}`; // 58 bytes; never created
+    const key = keyAt('2026-01-01-00-00-00-000000', 'rg_long');
+    layDump(store, key, fixture);
+    const r = await runCli(['restore', key], { cwd, env: { DATABASE_URL: dbUrl(long) } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`"${long}__temp" would exceed 63 bytes`);
+    expect(await databasesLike('rg_long_')).toEqual([]);
+  });
+});
+
+describe('restoreErrorAllowList', () => {
+  // A non-superuser cannot create an event trigger: pg_restore reports an error for it, as managed services do.
+  const role = uniqueName('rg_role');
+  const password = 'role-pw-1';
+  const source = uniqueName('rg_evt_src');
+  const dir = tempDir('rg-allow');
+  const dumpFile = path.join(dir, 'evt.dump');
+  prefixes.push(source);
+
+  beforeAll(async () => {
+    await sql('postgres', `CREATE ROLE ${ident(role)} LOGIN CREATEDB PASSWORD '${password}'`);
+    await usersDatabase(source, ['dumped']);
+    await sql(source, `CREATE FUNCTION noop() RETURNS event_trigger LANGUAGE plpgsql AS $$BEGIN END$$;
+                       CREATE EVENT TRIGGER noop_trigger ON ddl_command_start EXECUTE FUNCTION noop()`);
+    await plainDump(source, dumpFile);
+  });
+  afterAll(async () => {
+    await dropDatabases(`${role}_`);
+    await sql('postgres', `DROP ROLE IF EXISTS ${ident(role)}`);
+    removeDir(dir);
+  });
+
+  async function roleTarget(name: string, allowList?: string[]) {
+    const db = `${role}_${name}`;
+    await usersDatabase(db, ['live']);
+    await sql('postgres', `ALTER DATABASE ${ident(db)} OWNER TO ${ident(role)}`);
+    await sql(db, `ALTER TABLE users OWNER TO ${ident(role)}`);
+    const projectDir = path.join(dir, name);
+    writeFiles(projectDir, { '.pgclonerc.json': allowList ? { restoreErrorAllowList: allowList } : {} });
+    layDump(path.join(projectDir, '.pgclone'), keyAt('2026-01-01-00-00-00-000000'), dumpFile);
+    const url = dbUrl(db, { user: role, password });
+    return { db, oid: await databaseOid(db), run: () => runCli(['restore', 'dev'], { cwd: projectDir, env: { DATABASE_URL: url } }) };
+  }
+
+  it('fails the restore on any pg_restore error, leaving the live database as it was', async () => {
+    const t = await roleTarget('strict');
+    const r = await t.run();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error: pg_restore of .* failed: .*permission denied to create event trigger/);
+    expect(await databaseOid(t.db)).toBe(t.oid);
+    expect(await userNames(t.db)).toEqual(['live']);
+    expect(await databasesLike(t.db)).toEqual([t.db]);
+  });
+
+  it('fails when an error does not match the allow list', async () => {
+    const t = await roleTarget('nomatch', ['extension .* already exists']);
+    const r = await t.run();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('permission denied to create event trigger');
+    expect(await databaseOid(t.db)).toBe(t.oid);
+    expect(await databasesLike(t.db)).toEqual([t.db]);
+  });
+
+  it('restores when every error matches the allow list, with a warning', async () => {
+    const t = await roleTarget('allowed', ['permission denied to create event trigger']);
+    const r = await t.run();
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('warning: pg_restore error allowed by restoreErrorAllowList');
+    expect(await userNames(t.db)).toEqual(['dumped']);
+    expect(await databasesLike(t.db)).toEqual([t.db]);
+  });
+});
