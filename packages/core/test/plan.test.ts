@@ -45,7 +45,10 @@ describe('planRestore', () => {
     const p = plan(['app', 'app__pre', 'app__post'], { reversible: true, preSwapHooks: ['echo'] });
     expect(p.reversible).toBe(true);
     expect(steps(p)).toEqual(['create-temp', 'restore', 'settings', 'snapshot-post', 'pre-swap-hooks', 'swap']);
-    expect(actions(p, 'snapshot-post')).toEqual([{ kind: 'create-from-template', database: 'app__stage', template: 'app__temp' }]);
+    expect(actions(p, 'snapshot-post')).toEqual([
+      { kind: 'create-from-template', database: 'app__stage', template: 'app__temp' },
+      { kind: 'apply-settings', database: 'app__stage', from: 'app__temp' }, // a template copy drops them
+    ]);
     const swap = actions(p, 'swap');
     expect(swap.slice(0, 3)).toEqual([
       { kind: 'block', database: 'app' },
@@ -73,7 +76,8 @@ describe('planRestore', () => {
     expect(p.reversible).toBe(false);
     expect(steps(p)).toEqual(['create-temp', 'settings', 'swap', 'cleanup']);
     expect(actions(p, 'create-temp')).toEqual([{ kind: 'create-from-template', database: 'app__temp', template: 'app__post' }]);
-    expect(actions(p, 'settings')[0]).toMatchObject({ from: 'app__post', fallback: 'app' });
+    // The source's own settings, exactly: no fallback to N's, or :pre would not really go back.
+    expect(actions(p, 'settings')).toEqual([{ kind: 'apply-settings', database: 'app__temp', from: 'app__post' }]);
     expect(drops(p)).toEqual(['app__swap']);
   });
 
