@@ -73,17 +73,20 @@ export function parseConnection(input: ConnectionInput, what = 'database URL'): 
   }
   let parsed: ReturnType<typeof parseConnectionString>;
   try {
-    parsed = parseConnectionString(input.trim());
+    // libpq semantics (as pgClientConfig uses them); the default mode prints a warning for sslmode=require.
+    parsed = parseConnectionString(input.trim(), { useLibpqCompat: true });
   } catch (error) {
     throw new PgcloneError('CONNECTION_MISSING', `The ${what} ${redact(input)} cannot be parsed`, { cause: error });
   }
   rememberSecret(parsed.password);
   const params: Record<string, string> = {};
-  const query = new URL(input.trim().replace(/^postgres(ql)?:/i, 'http:')).searchParams;
-  for (const [name, value] of query) {
+  // Path and query are read here: pg-connection-string leaves reserved characters of the database name encoded
+  // (`%3B` stays `%3B`) where libpq decodes them, and an http-style URL parser rejects an empty host (`@/db?host=`).
+  const [, rawPath, rawQuery] = URL_PATH_QUERY.exec(input.trim()) ?? [];
+  for (const [name, value] of new URLSearchParams(rawQuery ?? '')) {
     if (name in LIBPQ_ENV) params[name] = value;
   }
-  const database = parsed.database ?? '';
+  const database = rawPath ? percentDecode(rawPath) : (parsed.database ?? '');
   if (!database) throw new PgcloneError('CONNECTION_MISSING', `The ${what} ${redact(input)} names no database`);
   return {
     ...(parsed.host ? { host: parsed.host } : {}),
@@ -93,6 +96,16 @@ export function parseConnection(input: ConnectionInput, what = 'database URL'): 
     database,
     params,
   };
+}
+
+const URL_PATH_QUERY = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*(?:\/([^?#]*))?(?:\?([^#]*))?/i;
+
+function percentDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text; // a stray `%`: libpq would refuse it; keep the name as written
+  }
 }
 
 /** The same server and credentials, another database. */
