@@ -138,4 +138,16 @@ describe('the key and the config', () => {
     expect(await dump('-c', 'named', '-e', 'users')).toBe('named/default/none');
     expect(await dump('-c', 'named', '-i', 'flag', '--pre-dump-hook', 'true')).toBe('flag/default/none');
   });
+
+  it('reversible defaults to the config, and --no-reversible overrides it', async () => {
+    const dir = project('reversible', { '.pgclonerc.json': { reversible: true, instance: 'rev' } });
+    expect((await runCli(['dump'], { cwd: dir, env })).code).toBe(0);
+    const plan = async (...args: string[]) => {
+      const r = await runCli(['restore', 'rev', '--dry-run', ...args], { cwd: dir, env });
+      expect(r.code, r.stderr).toBe(0);
+      return r.lines[0];
+    };
+    expect(await plan()).toMatch(/ \(reversible\)$/);
+    expect(await plan('--no-reversible')).not.toMatch(/reversible/);
+  });
 });
