@@ -101,6 +101,14 @@ describe.concurrent('the dump is checked before anything changes', () => {
     await t.unchanged();
   });
 
+  it('refuses to restore N from itself', async ({ expect }) => {
+    const t = await target('rg_self');
+    const r = await t.cli('restore', `:${t.db}`);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`Cannot restore ${t.db} from itself`);
+    await t.unchanged();
+  });
+
   it('refuses a file that is not a custom-format archive', async ({ expect }) => {
     const t = await target('rg_notdump');
     writeFiles(store, { [t.key()]: '--\n-- PostgreSQL database dump\n--\nDROP TABLE users;\n' });
@@ -275,7 +283,7 @@ describe('restore into N__temp and swap', () => {
   });
 });
 
-describe('restoreErrorAllowList', () => {
+describe('as a non-superuser', () => {
   // A non-superuser cannot create an event trigger: pg_restore reports an error for it, as managed services do.
   const role = uniqueName('rg_role');
   const password = 'role-pw-1';
@@ -297,13 +305,13 @@ describe('restoreErrorAllowList', () => {
     removeDir(dir);
   });
 
-  async function roleTarget(name: string, allowList?: string[]) {
+  async function roleTarget(name: string, allowList?: string[], extra: Record<string, unknown> = {}) {
     const db = `${role}_${name}`;
     await usersDatabase(db, ['live']);
     await sql('postgres', `ALTER DATABASE ${ident(db)} OWNER TO ${ident(role)}`);
     await sql(db, `ALTER TABLE users OWNER TO ${ident(role)}`);
     const projectDir = path.join(dir, name);
-    writeFiles(projectDir, { '.pgclonerc.json': allowList ? { restoreErrorAllowList: allowList } : {} });
+    writeFiles(projectDir, { '.pgclonerc.json': { ...(allowList ? { restoreErrorAllowList: allowList } : {}), ...extra } });
     layDump(path.join(projectDir, '.pgclone'), keyAt('2026-01-01-00-00-00-000000'), dumpFile);
     const url = dbUrl(db, { user: role, password });
     return { db, oid: await databaseOid(db), run: () => runCli(['restore', 'dev'], { cwd: projectDir, env: { DATABASE_URL: url } }) };
@@ -326,6 +334,25 @@ describe('restoreErrorAllowList', () => {
     expect(r.stderr).toContain('permission denied to create event trigger');
     expect(await databaseOid(t.db)).toBe(t.oid);
     expect(await databasesLike(t.db)).toEqual([t.db]);
+  });
+
+  it('a session it may not end fails the restore after lockTimeout, naming it; N is unchanged and open again', async () => {
+    const t = await roleTarget('busy', ['permission denied to create event trigger'], { lockTimeout: 500 });
+    const other = new pg.Client({ connectionString: dbUrl(t.db) }); // the superuser: not the role's to end
+    other.on('error', () => {});
+    await other.connect();
+    try {
+      const r = await t.run();
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`error: Database "${t.db}" still has sessions pgclone may not end after 500 ms: .*pid \\d+`));
+      expect(await other.query('SELECT 1 AS ok')).toMatchObject({ rows: [{ ok: 1 }] });
+    } finally {
+      await other.end();
+    }
+    expect(await databaseOid(t.db)).toBe(t.oid);
+    expect(await userNames(t.db)).toEqual(['live']);
+    expect(await databasesLike(t.db)).toEqual([t.db]);
+    expect(await sql('postgres', 'SELECT datallowconn FROM pg_database WHERE datname = $1', [t.db])).toEqual([{ datallowconn: true }]);
   });
 
   it('restores when every error matches the allow list, with a warning', async () => {
