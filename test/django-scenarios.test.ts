@@ -85,7 +85,7 @@ describe('django-pgclone scenario: simple dump, ls, restore', () => {
     expect(restored.code, restored.stderr).toBe(0);
     expect(restored.lines.at(-1)).toBe(key2);
     expect(await s.users()).toBe(0); // the table is there, its rows are not
-  });
+  }, 300_000);
 });
 
 describe('django-pgclone scenario: reversible restores, :pre/:post and copies', () => {
@@ -163,5 +163,5 @@ describe('django-pgclone scenario: reversible restores, :pre/:post and copies', 
     // The reversible restore points survived the copy and the local restore.
     expect((await s.cli('restore', ':post')).code).toBe(0);
     expect(await s.users()).toBe(1);
-  });
+  }, 300_000);
 });

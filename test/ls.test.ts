@@ -51,7 +51,7 @@ describe.concurrent('ls', () => {
 
   it('refuses two modes at once with a usage error (exit 2)', async ({ expect }) => {
     const p = project('two-modes', [a2020]);
-    for (const pair of [['--instances', '--databases'], ['--configs', '--local'], ['--databases', '--configs']]) {
+    for (const pair of [['--instances', '--databases'], ['--configs', '--local']]) {
       const r = await p.ls(...pair);
       expect(r.code, pair.join(' ')).toBe(2);
       expect(r.stdout).toBe('');
@@ -63,12 +63,11 @@ describe.concurrent('ls', () => {
     const dev = keyAt('2020-01-01-00-00-00-000000', 'dev');
     const devops = keyAt('2024-01-01-00-00-00-000000', 'devops');
     const p = project('segments', [dev, devops]);
+    // The corner cases are in packages/core/test/keys.test.ts; these go through the CLI and the local storage.
     expect((await p.ls('dev')).lines).toEqual([dev]);
-    expect((await p.ls('dev/')).lines).toEqual([dev]);
-    expect((await p.ls('devops')).lines).toEqual([devops]);
+    expect((await p.ls('devops/')).lines).toEqual([devops]);
     expect((await p.ls('de')).lines).toEqual([]);
     expect((await p.ls('dev/default/none/2020-01')).lines).toEqual([dev]);
-    expect((await p.ls('dev/default/none/2021')).lines).toEqual([]);
   });
 
   it('hides files that are not valid keys', async ({ expect }) => {

@@ -20,7 +20,7 @@ import {
   usersDatabase,
   writeFiles,
 } from './support/fixtures.js';
-import { dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
+import { cluster, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
 
 const cwd = tempDir('rg');
 const store = path.join(cwd, '.pgclone');
@@ -216,24 +216,86 @@ describe('restore into N__temp and swap', () => {
     }
   }, 90_000);
 
-  it('two concurrent restores of the same database are serialised and both succeed', async () => {
+  it('readers of N see the old or the new complete database at every moment, never a partial or missing one', async () => {
+    const t = await target('rg_atomic');
+    layDump(store, t.key(), fixture);
+    const c = cluster();
+    const outcomes = new Map<string, number>();
+    let stop = false;
+    const read = async () => {
+      while (!stop) {
+        const client = new pg.Client({ host: c.host, port: c.port, user: c.user, password: c.password, database: t.db });
+        client.on('error', () => {});
+        let outcome: string;
+        try {
+          await client.connect();
+          outcome = (await client.query<{ name: string }>('SELECT name FROM users ORDER BY id')).rows.map((r) => r.name).join(',');
+        } catch (error) {
+          outcome = `error: ${(error as Error).message}`;
+        } finally {
+          await client.end().catch(() => {});
+        }
+        outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      }
+    };
+    const readers = [read(), read()];
+    const r = await t.cli('restore', t.key(), '--reversible');
+    stop = true;
+    await Promise.all(readers);
+    expect(r.code, r.stderr).toBe(0);
+    const allowed = [
+      'live',
+      'dumped',
+      `error: database "${t.db}" is not currently accepting connections`,
+      'error: terminating connection due to administrator command',
+      'error: Connection terminated unexpectedly',
+    ];
+    for (const outcome of outcomes.keys()) expect(allowed, outcome).toContain(outcome);
+    expect(outcomes.get('live')).toBeGreaterThan(0);
+    expect(await userNames(t.db)).toEqual(['dumped']);
+  });
+
+  /** Waits until `check` holds (polling), failing after a generous bound instead of hanging. */
+  async function until(what: string, check: () => boolean | Promise<boolean>) {
+    for (let i = 0; i < 2400; i++) {
+      if (await check()) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`timed out waiting until ${what}`);
+  }
+  /** A pre-swap hook that logs its start, then holds the restore (and its lock) until `release` exists. */
+  const holdingHook = (name: string, log: string, release: string) =>
+    `echo ${name}-start >> ${log}; i=0; while [ ! -e ${release} ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done; echo ${name}-end >> ${log}`;
+  /** True once a session waits for pgclone's advisory lock on `db` (see Admin.lock). */
+  const waitingForLock = (db: string) => async () =>
+    (
+      await sql(
+        'postgres',
+        `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+            AND classid = hashtext('pgclone')::oid AND objid = hashtext($1)::oid AND objsubid = 2`,
+        [db],
+      )
+    ).length > 0;
+
+  it('two concurrent restores of the same database are serialised by the lock and both succeed', async () => {
     const t = await target('rg_concurrent');
     const keyA = t.key('2026-01-01-00-00-00-000000');
     const keyB = t.key('2026-01-02-00-00-00-000000');
     layDump(store, keyA, fixture);
     layDump(store, keyB, other);
     const log = path.join(cwd, `${t.db}.log`);
-    const hook = (name: string) => `echo ${name}-start >> ${log}; sleep 1; echo ${name}-end >> ${log}`;
-    const [a, b] = await Promise.all([
-      t.cli('restore', keyA, '--pre-swap-hook', hook('A')),
-      t.cli('restore', keyB, '--pre-swap-hook', hook('B')),
-    ]);
-    expect(a.code, a.stderr).toBe(0);
-    expect(b.code, b.stderr).toBe(0);
-    const events = readFileSync(log, 'utf8').trim().split('\n');
-    expect([['A-start', 'A-end', 'B-start', 'B-end'], ['B-start', 'B-end', 'A-start', 'A-end']]).toContainEqual(events);
-    const last = events[2]!.startsWith('A') ? 'dumped' : 'other';
-    expect(await userNames(t.db)).toEqual([last]);
+    const release = path.join(cwd, `${t.db}.release`);
+    const a = t.cli('restore', keyA, '--pre-swap-hook', holdingHook('A', log, release));
+    await until('A runs its hook', () => existsSync(log));
+    const b = t.cli('restore', keyB, '--pre-swap-hook', `echo B-start >> ${log}; echo B-end >> ${log}`);
+    await until('B waits for the lock', waitingForLock(t.db));
+    expect(await databasesLike(t.db)).toEqual([t.db, `${t.db}__temp`]); // only A's N__temp
+    writeFileSync(release, '');
+    const [ra, rb] = await Promise.all([a, b]);
+    expect(ra.code, ra.stderr).toBe(0);
+    expect(rb.code, rb.stderr).toBe(0);
+    expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual(['A-start', 'A-end', 'B-start', 'B-end']);
+    expect(await userNames(t.db)).toEqual(['other']);
     expect(await databasesLike(t.db)).toEqual([t.db]);
   });
 
@@ -242,14 +304,16 @@ describe('restore into N__temp and swap', () => {
     layDump(store, t.key(), fixture);
     const impatient = path.join(cwd, `${t.db}-impatient`);
     writeFiles(impatient, { '.pgclonerc.json': { lockTimeout: 300, storageLocation: store } });
-    const marker = path.join(cwd, `${t.db}.hook`);
-    const first = t.cli('restore', t.key(), '--pre-swap-hook', `touch ${marker}; sleep 3`);
-    for (let i = 0; i < 400 && !existsSync(marker); i++) await new Promise((r) => setTimeout(r, 25));
-    expect(existsSync(marker)).toBe(true);
+    const log = path.join(cwd, `${t.db}.log`);
+    const release = path.join(cwd, `${t.db}.release`);
+    const first = t.cli('restore', t.key(), '--pre-swap-hook', holdingHook('first', log, release));
+    await until('the first restore runs its hook', () => existsSync(log));
     const second = await runCli(['restore', t.key()], { cwd: impatient, env: t.env });
+    writeFileSync(release, '');
     expect(second.code).toBe(1);
-    expect(second.stderr).toContain(`Another pgclone run is working on database "${t.db}"`);
-    expect(second.stderr).toContain('lockTimeout');
+    expect(second.stderr.trim().split('\n').at(-1)).toBe(
+      `pgclone: error: Another pgclone run is working on database "${t.db}"; waited 300 ms (lockTimeout)`,
+    );
     expect((await first).code).toBe(0);
     expect(await userNames(t.db)).toEqual(['dumped']);
     expect(await databasesLike(t.db)).toEqual([t.db]);

@@ -108,19 +108,22 @@ describe('hostile keys and names', () => {
   const cli = (...args: string[]) => runCli(args, { cwd, env });
 
   async function unchangedAround(fn: () => Promise<void>) {
-    const before = await databases();
+    const before = await databasesLike(role); // other test files create databases meanwhile
     const oid = await databaseOid(db);
     const names = await userNames(db);
     await fn();
     expect(await databaseOid(db)).toBe(oid);
     expect(await userNames(db)).toEqual(names);
-    expect(await databases()).toEqual(before);
+    expect(await databasesLike(role)).toEqual(before);
+    expect(await databases()).toContain('postgres');
   }
 
   it('rejects path-like keys and prefixes with a one-line error', async () => {
     await unchangedAround(async () => {
-      for (const key of ['../etc/passwd', '/etc/passwd', 'dev/../../etc/passwd', 'dev\\..\\x', 'dev/default/none/x\n.dump', './dev']) {
-        for (const args of [['restore', key], ['ls', key]]) {
+      const keys = ['../etc/passwd', '/etc/passwd', 'dev/../../etc/passwd', 'dev\\..\\x', 'dev/default/none/x\n.dump', './dev'];
+      for (const [i, key] of keys.entries()) {
+        // Every key through restore; ls (same check, covered in ls.test.ts too) with half of them.
+        for (const args of i % 2 ? [['restore', key]] : [['restore', key], ['ls', key]]) {
           const r = await cli(...args);
           expect(r.code, JSON.stringify(args)).toBe(1);
           expect(r.stdout).toBe('');
