@@ -168,6 +168,19 @@ describe('prefix restores pick the newest dump by timestamp', () => {
     expect(await userNames(db)).toEqual(['devops']);
   });
 
+  it('a file that is not a key is restored by prefix only with validateDumpKeys: false', async () => {
+    layDump(store, 'cron/nightly.dump', dump('older'));
+    writeFiles(dir, { 'unvalidated.json': { validateDumpKeys: false } });
+    const hidden = await restore('cron');
+    expect(hidden.code).toBe(1);
+    expect(hidden.stderr).toContain('No dump matches "cron"');
+    const r = await runCli(['restore', 'cron', '--config-file', 'unvalidated.json'], { cwd: dir, env: { DATABASE_URL: dbUrl(db) } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.lines.at(-1)).toBe('cron/nightly.dump');
+    expect(await userNames(db)).toEqual(['older']);
+    expect((await restore('devops')).code).toBe(0);
+  });
+
   it('a prefix that matches nothing is an error naming it', async () => {
     const r = await restore('de');
     expect(r.code).toBe(1);
