@@ -55,7 +55,8 @@ describe('the password', () => {
     expect((await run(['restore', 'dev', '--reversible', '--json'])).code).toBe(0);
     await run(['restore', 'dev', '--dry-run']);
     expect((await run(['copy', `:${role}_copy`])).code).toBe(0);
-    expect((await run(['restore', ':pre', '--post-swap-hook', 'echo "$DATABASE_URL"; env | grep PGPASSWORD'])).code).toBe(0);
+    const printJson = `${process.execPath} -e 'console.log(JSON.stringify({ password: process.env.PGPASSWORD }))'`;
+    expect((await run(['restore', ':pre', '--post-swap-hook', `echo "$DATABASE_URL"; env | grep PGPASSWORD; ${printJson}`])).code).toBe(0);
     // Failures.
     expect((await run(['restore', 'dev', '--pre-swap-hook', 'echo "failing with $DATABASE_URL $PGPASSWORD" >&2; exit 1'])).code).toBe(1);
     expect((await run(['restore', 'no/such/key'])).code).toBe(1);

@@ -59,4 +59,9 @@ describe('redact', () => {
     expect(redact('the hook printed remembered-secret')).toBe('the hook printed ***');
     expect(redact(`encoded ${encodeURIComponent('remembered-secret')}`)).not.toContain('remembered-secret');
   });
+
+  it('masks a remembered password also as it appears inside JSON', () => {
+    parseConnection(`postgres://me:${encodeURIComponent('Tok"en\\x')}@h/app`);
+    expect(redact(JSON.stringify({ password: 'Tok"en\\x' }))).toBe('{"password":"***"}');
+  });
 });
