@@ -15,19 +15,9 @@ export interface CliResult {
 
 /**
  * Runs a bin (the `pgclone` CLI by default) as a real child process. The environment is the test's, minus any
- * DATABASE_URL/PG* variables of the outer shell, plus `env`.
+ * DATABASE_URL/PG* variables of the outer shell, plus `env`. `onSpawn` gets the child (to signal it).
  */
-export function runCli(
-  args: string[],
-  options: {
-    cwd: string;
-    env?: Record<string, string | undefined>;
-    bin?: string;
-    input?: string;
-    /** Called with the running CLI process (to watch its children). */
-    onSpawn?: (child: ChildProcess) => void;
-  },
-): Promise<CliResult> {
+export function runCli(args: string[], options: { cwd: string; env?: Record<string, string | undefined>; bin?: string; input?: string; onSpawn?: (child: ChildProcess) => void }): Promise<CliResult> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('PG') || k === 'DATABASE_URL') delete env[k];
   Object.assign(env, { PGCLONE_INSTANCE: 'dev', NO_COLOR: '1' });
