@@ -5,7 +5,6 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.js';
-import { exited } from './support/cluster.js';
 import {
   databaseOid,
   databasesLike,
@@ -196,7 +195,7 @@ describe('restore into N__temp and swap', () => {
     await inTransaction.query('BEGIN');
     await inTransaction.query('SELECT count(*) FROM users');
     const sleeper = spawn(pgBin('psql'), ['-X', '-c', 'SELECT pg_sleep(600)'], { env: libpqEnv(t.db), stdio: 'ignore' });
-    const sleeperExit = exited(sleeper);
+    const sleeperExit = new Promise<number | null>((resolve) => sleeper.on('close', (code) => resolve(code)));
     try {
       for (let i = 0; i < 200; i++) {
         const rows = await sql(t.db, `SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND query LIKE '%pg_sleep(600)%' AND pid <> pg_backend_pid()`, [t.db]);
