@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.js';
-import { filesUnder, keyAt, removeDir, subdir, tempDir, usersDatabase, writeFiles } from './support/fixtures.js';
+import { dumpsUnder, filesUnder, keyAt, removeDir, subdir, tempDir, usersDatabase, writeFiles } from './support/fixtures.js';
 import { dbUrl, dropDatabases, uniqueName } from './support/pg.js';
 
 const root = tempDir('config');
@@ -119,7 +119,7 @@ describe('the key and the config', () => {
     expect(r.code, r.stderr).toBe(0);
     const key = r.lines.at(-1)!;
     expect(key).toMatch(/^cfg\/default\/none\//);
-    expect(filesUnder(path.join(dir, 'dumps'))).toEqual([key]);
+    expect(dumpsUnder(path.join(dir, 'dumps'))).toEqual([key]);
     expect(filesUnder(cwd)).toEqual([]);
     expect((await runCli(['ls'], { cwd, env })).lines).toEqual([key]);
   });

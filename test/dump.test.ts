@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.js';
-import { descendants, filesUnder, pgBin, removeDir, subdir, tempDir, writeFiles } from './support/fixtures.js';
+import { descendants, dumpsUnder, filesUnder, pgBin, removeDir, subdir, tempDir, writeFiles } from './support/fixtures.js';
 import { createDatabase, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
 
 const root = tempDir('dump');
@@ -44,7 +44,7 @@ describe('dump', () => {
     const when = Date.UTC(stamp[0]!, stamp[1]! - 1, stamp[2], stamp[3], stamp[4], stamp[5]);
     expect(Math.abs(Date.now() - when)).toBeLessThan(10 * 60_000);
     expect(r.stderr).toContain(`Dumping ${db} to ${key}`);
-    expect(filesUnder(path.join(cwd, '.pgclone'))).toEqual([key]);
+    expect(dumpsUnder(path.join(cwd, '.pgclone'))).toEqual([key]);
     const bytes = readFileSync(path.join(cwd, '.pgclone', key));
     expect(bytes.subarray(0, 5).toString('latin1')).toBe('PGDMP');
     expect(bytes[10]).toBe(1); // custom format
@@ -72,7 +72,7 @@ describe('dump', () => {
     expect(r.code, r.stderr).toBe(0);
     const key = r.lines.at(-1)!;
     expect(key).toMatch(/^my_host____x\/rep_orting\/none\/[\d-]+\.dump$/);
-    expect(filesUnder(path.join(cwd, '.pgclone'))).toEqual([key]);
+    expect(dumpsUnder(path.join(cwd, '.pgclone'))).toEqual([key]);
   });
 });
 

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.js';
-import { databaseOid, databasesLike, filesUnder, keyAt, layDump, plainDump, removeDir, subdir, tempDir, userNames, usersDatabase, writeFiles } from './support/fixtures.js';
+import { databaseOid, databasesLike, dumpsUnder, keyAt, layDump, plainDump, removeDir, subdir, tempDir, userNames, usersDatabase, writeFiles } from './support/fixtures.js';
 import { dbUrl, dropDatabases, uniqueName } from './support/pg.js';
 
 const root = tempDir('guards');
@@ -42,7 +42,7 @@ describe.concurrent('guards', () => {
     const r = await p.cli('dump');
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('error: Dump is not allowed here (allowDump is false in the pgclone config)');
-    expect(filesUnder(path.join(p.dir, '.pgclone'))).toEqual([key]);
+    expect(dumpsUnder(path.join(p.dir, '.pgclone'))).toEqual([key]);
   });
 
   it('allowRestore: false refuses to restore, also a local key, and changes nothing', async ({ expect }) => {

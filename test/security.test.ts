@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from './support/cli.js';
-import { databaseOid, databasesLike, descendants, filesUnder, removeDir, subdir, tempDir, userNames, usersDatabase, type ProcInfo } from './support/fixtures.js';
+import { databaseOid, databasesLike, descendants, dumpsUnder, filesUnder, removeDir, subdir, tempDir, userNames, usersDatabase, type ProcInfo } from './support/fixtures.js';
 import { cluster, databases, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
 
 const root = tempDir('security');
@@ -192,8 +192,8 @@ describe('hostile keys and names', () => {
     expect(r.code, r.stderr).toBe(0);
     const key = r.lines.at(-1)!;
     expect(key).toMatch(/^______evil\/default\/none\/[\d-]+\.dump$/);
-    expect(filesUnder(path.join(cwd, '.pgclone'))).toEqual([key]);
-    expect(filesUnder(root).filter((f) => f.includes('evil'))).toEqual([`hostile/.pgclone/${key}`]);
+    expect(dumpsUnder(path.join(cwd, '.pgclone'))).toEqual([key]);
+    expect(dumpsUnder(root).filter((f) => f.includes('evil'))).toEqual([`hostile/.pgclone/${key}`]);
     expect(existsSync(path.resolve(cwd, '../../evil'))).toBe(false);
     expect(await sql(db, `SELECT to_regclass('public.keep') IS NOT NULL AS kept`)).toEqual([{ kept: true }]);
     const alias = await cli('dump', '-d', "x'; DROP DATABASE postgres; --");

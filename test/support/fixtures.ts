@@ -156,3 +156,8 @@ export function subdir(parent: string, ...names: string[]): string {
   mkdirSync(dir, { recursive: true });
   return dir;
 }
+
+/** {@link filesUnder} without sidecars that describe a dump (manifests, pins): the dumps a store holds. */
+export function dumpsUnder(dir: string): string[] {
+  return filesUnder(dir).filter((f) => !/\.(manifest|pin)\.json$/.test(f));
+}
