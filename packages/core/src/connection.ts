@@ -73,14 +73,15 @@ export function parseConnection(input: ConnectionInput, what = 'database URL'): 
   }
   let parsed: ReturnType<typeof parseConnectionString>;
   try {
-    parsed = parseConnectionString(input.trim());
+    // libpq semantics (as pgClientConfig uses them); the default mode prints a warning for sslmode=require.
+    parsed = parseConnectionString(input.trim(), { useLibpqCompat: true });
   } catch (error) {
     throw new PgcloneError('CONNECTION_MISSING', `The ${what} ${redact(input)} cannot be parsed`, { cause: error });
   }
   rememberSecret(parsed.password);
   const params: Record<string, string> = {};
-  const query = new URL(input.trim().replace(/^postgres(ql)?:/i, 'http:')).searchParams;
-  for (const [name, value] of query) {
+  // The query is read here: an http-style URL parser rejects an empty host (`user:pw@/db?host=/socket`).
+  for (const [name, value] of new URLSearchParams(URL_QUERY.exec(input.trim())?.[1] ?? '')) {
     if (name in LIBPQ_ENV) params[name] = value;
   }
   const database = rawDatabaseOf(input.trim()) ?? parsed.database ?? '';
@@ -94,6 +95,8 @@ export function parseConnection(input: ConnectionInput, what = 'database URL'): 
     params,
   };
 }
+
+const URL_QUERY = /^[^?#]*\?([^#]*)/;
 
 /**
  * The database name of a URL, percent-decoded the way libpq does it (pg-connection-string uses `decodeURI`, which

@@ -12,6 +12,8 @@ export function rememberSecret(secret: string | undefined | null): void {
   if (secret && secret.length >= 3) {
     secrets.add(secret);
     secrets.add(encodeURIComponent(secret));
+    // As tools print it inside JSON (a hook logging its config): `"` and `\` come out escaped.
+    secrets.add(JSON.stringify(secret).slice(1, -1));
   }
 }
 

@@ -1,6 +1,7 @@
 import { libpqEnv, mergeEnv, withDatabase } from '../connection.js';
 import { GuardError, KeyError, PgcloneError } from '../errors.js';
 import { DumpVerifier } from '../dump-verifier.js';
+import { assertSafeKey } from '../keys.js';
 import { checkHooks, runHooks } from '../hooks.js';
 import { restoreNames } from '../names.js';
 import type { RestoreOptions } from '../options.js';
@@ -47,6 +48,8 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
   if (!keyOrPrefix) {
     throw new KeyError('KEY_MISSING', 'No dump key given: pass a key, a prefix or a :local name ("pgclone ls" lists them)');
   }
+  // A hostile key is refused before anything connects or locks.
+  if (!keyOrPrefix.startsWith(':')) assertSafeKey(keyOrPrefix, 'dump key');
   const conn = requireConnection(opts);
   const target = targetDatabase(conn);
   restoreNames(target); // fails early when N__temp & co. would exceed 63 bytes

@@ -9,8 +9,8 @@ import { restoreNames } from '../names.js';
  * Restore into `N` (the steps below are the plan's, in this order):
  *  1. create-temp      drop a stale `N__temp`; create it empty (dump) or as a template copy (local key).
  *  2. restore          pg_restore the dump into `N__temp` (dump only); any error fails the restore.
- *  3. settings         apply the archive's `ALTER DATABASE … SET` (else the source's, else N's) to `N__temp`.
- *  4. snapshot-post    reversible dump restores: copy `N__temp` to `N__stage`, the future `:post`.
+ *  3. settings         apply the archive's `ALTER DATABASE … SET` (else N's) or the local source's to `N__temp`.
+ *  4. snapshot-post    reversible dump restores: copy `N__temp` (and its settings) to `N__stage`, the future `:post`.
  *  5. pre-swap-hooks   migrations etc. against `N__temp`; a failure keeps `N__temp` for `restore :N__temp`.
  *  6. swap             block new sessions on N and end the others; (reversible: drop the old `:pre`/`:post`);
  *                      then one transaction renames N → `N__pre`|`N__swap` and `N__temp` → N (and `N__stage` →
@@ -108,7 +108,9 @@ export function planRestore(input: {
           database: n.temp,
           from: fromDump ? 'archive' : source.database,
           ...(fromDump ? { key: source.key } : {}),
-          ...(has(target) ? { fallback: target } : {}),
+          // A local database's settings are exact (none means none, so `:pre` really goes back); only an archive
+          // without settings falls back to N's.
+          ...(fromDump && has(target) ? { fallback: target } : {}),
         },
       ],
     });
@@ -117,6 +119,8 @@ export function planRestore(input: {
     const snap: PlanAction[] = [];
     if (has(n.stage)) snap.push({ kind: 'drop', database: n.stage, reason: 'left by an earlier run', leftover: true });
     snap.push({ kind: 'create-from-template', database: n.stage, template: n.temp });
+    // A template copy does not carry `ALTER DATABASE … SET`: without this, restoring `:post` would lose them.
+    snap.push({ kind: 'apply-settings', database: n.stage, from: n.temp });
     steps.push({ step: 'snapshot-post', actions: snap });
   }
   if (input.preSwapHooks.length) {

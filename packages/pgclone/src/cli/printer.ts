@@ -24,7 +24,7 @@ export function createPrinter(options: {
     event(event) {
       if (json) {
         if (event.event === 'progress' && quiet) return;
-        err(JSON.stringify(event));
+        err(toJson(event));
         return;
       }
       switch (event.event) {
@@ -43,7 +43,7 @@ export function createPrinter(options: {
       }
     },
     result(lines, value) {
-      if (json) stdout.write(`${redact(JSON.stringify(value, jsonReplacer))}\n`);
+      if (json) stdout.write(`${toJson(value)}\n`);
       else for (const line of lines) stdout.write(`${redact(line)}\n`);
     },
     error(error) {
@@ -51,7 +51,7 @@ export function createPrinter(options: {
       const known = typeof e?.code === 'string' && typeof e?.exitCode === 'number';
       const message = String(e?.message ?? error).split('\n')[0] ?? 'unknown error';
       if (json) {
-        err(JSON.stringify({ event: 'error', code: known ? e.code : 'INTERNAL', message }));
+        err(toJson({ event: 'error', code: known ? e.code : 'INTERNAL', message }));
       } else {
         err(`${scriptName}: error: ${message}`);
         if (!known && process.env.DEBUG?.includes('pgclone') && typeof e?.stack === 'string') err(e.stack);
@@ -61,6 +61,13 @@ export function createPrinter(options: {
   };
 }
 
-function jsonReplacer(_key: string, value: unknown): unknown {
-  return typeof value === 'function' ? `[function ${(value as { name?: string }).name || 'anonymous'}]` : value;
+/**
+ * JSON with every string redacted before encoding: once encoded, a secret holding `"` or `\` is escaped and would
+ * no longer match what {@link redact} looks for.
+ */
+function toJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v === 'function') return `[function ${(v as { name?: string }).name || 'anonymous'}]`;
+    return typeof v === 'string' ? redact(v) : v;
+  });
 }

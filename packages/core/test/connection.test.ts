@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { connectionUrl, libpqEnv, parseConnection } from '../src/connection.js';
+import { PgcloneError } from '../src/errors.js';
+import { redact } from '../src/redact.js';
+
+describe('parseConnection', () => {
+  it('reads host, port, user, password, database and libpq parameters', () => {
+    expect(parseConnection('postgres://me:s3cret@db.example:6543/app?sslmode=require&application_name=x&bogus=1')).toEqual({
+      host: 'db.example',
+      port: 6543,
+      user: 'me',
+      password: 's3cret',
+      database: 'app',
+      params: { sslmode: 'require', application_name: 'x' },
+    });
+  });
+
+  it('percent-decodes the database name like libpq, reserved characters included', () => {
+    expect(parseConnection('postgresql://h/we%22ird%3B%20name').database).toBe('we"ird; name');
+    expect(parseConnection('postgresql://h/a%2Fb%3Fc%23d').database).toBe('a/b?c#d');
+    expect(parseConnection('postgresql://h/caf%C3%A9').database).toBe('café');
+  });
+
+  it('accepts a socket directory in the query with credentials and no host', () => {
+    expect(parseConnection('postgresql://me:pw@/app?host=/var/run/postgresql')).toMatchObject({
+      host: '/var/run/postgresql',
+      user: 'me',
+      password: 'pw',
+      database: 'app',
+    });
+  });
+
+  it('refuses URLs without a database or of another scheme, without echoing the password', () => {
+    for (const url of ['postgres://me:hunter22@h:5432/', 'mysql://me:hunter22@h/app', 'postgres://me:hunter22@h:notaport/app']) {
+      let error: unknown;
+      try {
+        parseConnection(url);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, url).toBeInstanceOf(PgcloneError);
+      expect((error as PgcloneError).code).toBe('CONNECTION_MISSING');
+      expect((error as Error).message).not.toContain('hunter22');
+    }
+  });
+
+  it('round-trips through connectionUrl and gives child processes the connection in PG* variables', () => {
+    const conn = parseConnection(`postgresql://me:${encodeURIComponent('p@ss:/w"d')}@h:5432/we%22ird%3B?sslmode=disable`);
+    expect(parseConnection(connectionUrl(conn))).toEqual(conn);
+    expect(libpqEnv(conn)).toMatchObject({ PGHOST: 'h', PGPORT: '5432', PGUSER: 'me', PGPASSWORD: 'p@ss:/w"d', PGDATABASE: 'we"ird;', PGSSLMODE: 'disable' });
+  });
+});
+
+describe('redact', () => {
+  it('masks URL passwords, password= values and every password it has seen', () => {
+    parseConnection('postgres://me:remembered-secret@h/app');
+    expect(redact('postgresql://u:anything@h/db')).toBe('postgresql://u:***@h/db');
+    expect(redact("host=h password='a b' user=u")).toBe('host=h password=*** user=u');
+    expect(redact('the hook printed remembered-secret')).toBe('the hook printed ***');
+    expect(redact(`encoded ${encodeURIComponent('remembered-secret')}`)).not.toContain('remembered-secret');
+  });
+
+  it('masks a remembered password also as it appears inside JSON', () => {
+    parseConnection(`postgres://me:${encodeURIComponent('Tok"en\\x')}@h/app`);
+    expect(redact(JSON.stringify({ password: 'Tok"en\\x' }))).toBe('{"password":"***"}');
+  });
+});

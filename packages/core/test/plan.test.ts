@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { describePlan, planRestore, type PlanAction, type RestorePlan } from '../src/plan/restore.js';
+
+const dump = { kind: 'dump', key: 'dev/default/none/2026-01-01-00-00-00-000000.dump' } as const;
+const plan = (existing: string[], extra: Partial<Parameters<typeof planRestore>[0]> = {}): RestorePlan =>
+  planRestore({
+    target: 'app',
+    source: dump,
+    reversible: false,
+    preSwapHooks: [],
+    postSwapHooks: [],
+    state: { existing: new Set(existing) },
+    ...extra,
+  });
+const steps = (p: RestorePlan) => p.steps.map((s) => s.step);
+const actions = (p: RestorePlan, step: string): PlanAction[] => p.steps.find((s) => s.step === step)?.actions ?? [];
+const drops = (p: RestorePlan) => p.steps.flatMap((s) => s.actions).filter((a) => a.kind === 'drop').map((a) => (a as { database: string }).database);
+
+describe('planRestore', () => {
+  it('restores a dump into N__temp, applies settings, then swaps and drops the old database', () => {
+    const p = plan(['app']);
+    expect(steps(p)).toEqual(['create-temp', 'restore', 'settings', 'swap', 'cleanup']);
+    expect(actions(p, 'create-temp')).toEqual([{ kind: 'create-empty', database: 'app__temp' }]);
+    expect(actions(p, 'restore')).toEqual([{ kind: 'pg-restore', key: dump.key, database: 'app__temp' }]);
+    expect(actions(p, 'settings')[0]).toMatchObject({ from: 'archive', fallback: 'app', database: 'app__temp' });
+    expect(actions(p, 'swap')).toEqual([
+      { kind: 'block', database: 'app' },
+      { kind: 'swap', renames: [['app', 'app__swap'], ['app__temp', 'app']], allowConnections: [] },
+    ]);
+    expect(actions(p, 'cleanup')).toEqual([{ kind: 'drop', database: 'app__swap', reason: expect.any(String) }]);
+  });
+
+  it('plans a first restore into a database that does not exist: no block, no fallback settings, one rename', () => {
+    const p = plan([]);
+    expect(steps(p)).toEqual(['create-temp', 'restore', 'settings', 'swap']);
+    expect(actions(p, 'settings')[0]).not.toHaveProperty('fallback');
+    expect(actions(p, 'swap')).toEqual([{ kind: 'swap', renames: [['app__temp', 'app']], allowConnections: [] }]);
+  });
+
+  it('drops a stale N__temp first', () => {
+    expect(actions(plan(['app', 'app__temp']), 'create-temp')[0]).toMatchObject({ kind: 'drop', database: 'app__temp' });
+  });
+
+  it('reversible: snapshots :post before the hooks and renames N to :pre, replacing older restore points', () => {
+    const p = plan(['app', 'app__pre', 'app__post'], { reversible: true, preSwapHooks: ['echo'] });
+    expect(p.reversible).toBe(true);
+    expect(steps(p)).toEqual(['create-temp', 'restore', 'settings', 'snapshot-post', 'pre-swap-hooks', 'swap']);
+    expect(actions(p, 'snapshot-post')).toEqual([
+      { kind: 'create-from-template', database: 'app__stage', template: 'app__temp' },
+      { kind: 'apply-settings', database: 'app__stage', from: 'app__temp' }, // a template copy drops them
+    ]);
+    const swap = actions(p, 'swap');
+    expect(swap.slice(0, 3)).toEqual([
+      { kind: 'block', database: 'app' },
+      { kind: 'drop', database: 'app__pre', reason: expect.any(String) },
+      { kind: 'drop', database: 'app__post', reason: expect.any(String) },
+    ]);
+    expect(swap[3]).toEqual({
+      kind: 'swap',
+      renames: [['app', 'app__pre'], ['app__temp', 'app'], ['app__stage', 'app__post']],
+      allowConnections: ['app__pre'],
+    });
+  });
+
+  it('non-reversible dump restore drops older :pre/:post only after the swap', () => {
+    const p = plan(['app', 'app__pre', 'app__post']);
+    expect(actions(p, 'swap').filter((a) => a.kind === 'drop')).toEqual([]);
+    expect(actions(p, 'cleanup').map((a) => (a as { database: string }).database)).toEqual(['app__swap', 'app__pre', 'app__post']);
+  });
+
+  it('local restores copy the source, ignore --reversible and leave :pre/:post alone', () => {
+    const p = plan(['app', 'app__pre', 'app__post'], {
+      source: { kind: 'local', key: ':post', database: 'app__post' },
+      reversible: true,
+    });
+    expect(p.reversible).toBe(false);
+    expect(steps(p)).toEqual(['create-temp', 'settings', 'swap', 'cleanup']);
+    expect(actions(p, 'create-temp')).toEqual([{ kind: 'create-from-template', database: 'app__temp', template: 'app__post' }]);
+    // The source's own settings, exactly: no fallback to N's, or :pre would not really go back.
+    expect(actions(p, 'settings')).toEqual([{ kind: 'apply-settings', database: 'app__temp', from: 'app__post' }]);
+    expect(drops(p)).toEqual(['app__swap']);
+  });
+
+  it('resuming from N__temp neither recreates it nor reapplies settings', () => {
+    const p = plan(['app', 'app__temp'], {
+      source: { kind: 'local', key: ':app__temp', database: 'app__temp' },
+      preSwapHooks: ['migrate'],
+    });
+    expect(steps(p)).toEqual(['pre-swap-hooks', 'swap', 'cleanup']);
+    expect(drops(p)).toEqual(['app__swap']);
+  });
+
+  it('runs pre-swap hooks on N__temp and post-swap hooks on N', () => {
+    const p = plan(['app'], { preSwapHooks: ['a'], postSwapHooks: ['b'] });
+    expect(actions(p, 'pre-swap-hooks')).toEqual([{ kind: 'hooks', phase: 'pre-swap', database: 'app__temp', hooks: ['a'] }]);
+    expect(steps(p).at(-1)).toBe('post-swap-hooks');
+    expect(actions(p, 'post-swap-hooks')).toEqual([{ kind: 'hooks', phase: 'post-swap', database: 'app', hooks: ['b'] }]);
+  });
+
+  it('describes the plan as printable lines', () => {
+    const lines = describePlan(plan(['app'], { reversible: true, preSwapHooks: ['npm run seed', function addFixtures() {}] }));
+    expect(lines[0]).toBe(`restore dump ${dump.key} into app (reversible)`);
+    expect(lines).toContain('create-temp: create database app__temp');
+    expect(lines).toContain('pre-swap-hooks: run pre-swap hooks on app__temp: npm run seed, [function addFixtures]');
+    expect(lines).toContain('swap: in one transaction: rename app to app__pre, rename app__temp to app, rename app__stage to app__post');
+  });
+
+  it('refuses a target whose working names would exceed 63 bytes', () => {
+    expect(() => plan([], { target: 'x'.repeat(58) })).toThrow(/63 bytes/);
+  });
+});

@@ -1,0 +1,124 @@
+// The programmatic API, imported from the built `pgclone` package as a user would: exports, results, typed errors,
+// events, and not a byte of console output.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { databaseOid, databasesLike, removeDir, tempDir, userNames, usersDatabase } from './support/fixtures.js';
+import { dbUrl, dropDatabases, sql, uniqueName } from './support/pg.js';
+
+const pgclone = await import('pgclone');
+const cwd = tempDir('api');
+const db = uniqueName('api');
+const options = { cwd, env: { DATABASE_URL: dbUrl(db) }, instance: 'api' };
+
+let writes: string[] = [];
+beforeEach(() => {
+  writes = [];
+  const capture = (chunk: unknown) => {
+    writes.push(String(chunk));
+    return true;
+  };
+  vi.spyOn(process.stdout, 'write').mockImplementation(capture);
+  vi.spyOn(process.stderr, 'write').mockImplementation(capture);
+  for (const method of ['log', 'info', 'warn', 'error', 'debug'] as const) {
+    vi.spyOn(console, method).mockImplementation((...args: unknown[]) => void writes.push(args.join(' ')));
+  }
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+  expect(writes, 'the API printed something').toEqual([]);
+});
+
+beforeAll(() => usersDatabase(db, ['one']));
+afterAll(async () => {
+  await dropDatabases(db);
+  removeDir(cwd);
+});
+
+/** The rejection of `promise`, which must be a PgcloneError with `code`. */
+async function rejection(promise: Promise<unknown>, code: string) {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(pgclone.PgcloneError);
+  expect(pgclone.isPgcloneError(error)).toBe(true);
+  expect((error as { code: string }).code).toBe(code);
+  return error as InstanceType<typeof pgclone.PgcloneError>;
+}
+
+describe('API', () => {
+  it('exports the operations by name and as a default object, and the error classes', () => {
+    for (const name of ['dump', 'restore', 'copy', 'ls'] as const) {
+      expect(typeof pgclone[name]).toBe('function');
+      expect(pgclone.default[name]).toBe(pgclone[name]);
+    }
+    for (const name of ['PgcloneError', 'UsageError', 'ConfigError', 'KeyError', 'GuardError', 'DumpError', 'HookError', 'StorageError'] as const) {
+      expect(typeof pgclone[name]).toBe('function');
+    }
+  });
+
+  it('dumps, lists, restores reversibly, copies and restores a copy, with result objects and events', async () => {
+    const events: Array<{ event: string; step?: string }> = [];
+    const onEvent = (e: { event: string }) => void events.push(e);
+    const dumped = await pgclone.dump({ ...options, onEvent });
+    expect(dumped).toEqual({
+      key: expect.stringMatching(/^api\/default\/none\/[\d-]+\.dump$/),
+      database: db,
+      storageLocation: `${cwd}/.pgclone/`,
+      bytes: expect.any(Number),
+      durationMs: expect.any(Number),
+    });
+    expect(events.filter((e) => e.event === 'step').map((e) => e.step)).toEqual(['check', 'dump']);
+
+    expect(await pgclone.ls(undefined, options)).toEqual([dumped.key]);
+    expect(await pgclone.default.ls('api', { ...options, instances: true })).toEqual(['api']);
+
+    await sql(db, `INSERT INTO users (name) VALUES ('two')`);
+    const hookCalls: string[] = [];
+    const restored = await pgclone.restore('api', {
+      ...options,
+      reversible: true,
+      preSwapHooks: [({ database }: { database: string }) => void hookCalls.push(database)],
+    });
+    expect(restored).toMatchObject({ key: dumped.key, database: db, reversible: true, dryRun: false, durationMs: expect.any(Number) });
+    expect(restored.plan.length).toBeGreaterThan(3);
+    expect(hookCalls).toEqual([`${db}__temp`]);
+    expect(await userNames(db)).toEqual(['one']);
+
+    const copied = await pgclone.copy(`:${db}_copy`, options);
+    expect(copied).toEqual({ key: `:${db}_copy`, database: `${db}_copy`, source: db, durationMs: expect.any(Number) });
+    expect(await pgclone.ls(undefined, { ...options, local: true })).toEqual(
+      expect.arrayContaining([`:${db}__pre`, `:${db}__post`, `:${db}_copy`]),
+    );
+    const back = await pgclone.restore(':pre', options);
+    expect(back).toMatchObject({ key: ':pre', database: db, source: `${db}__pre`, reversible: false });
+    expect(await userNames(db)).toEqual(['one', 'two']);
+  });
+
+  it('dryRun returns the plan and changes nothing', async () => {
+    const oid = await databaseOid(db);
+    const before = await databasesLike(db);
+    const plan = await pgclone.restore('api', { ...options, dryRun: true, reversible: true });
+    expect(plan.dryRun).toBe(true);
+    expect(plan.plan[0]).toMatch(new RegExp(`^restore dump api/default/none/.* into ${db} \\(reversible\\)$`));
+    expect(await databaseOid(db)).toBe(oid);
+    expect(await databasesLike(db)).toEqual(before);
+  });
+
+  it('fails with typed errors carrying a stable code', async () => {
+    await rejection(pgclone.restore(undefined, options), 'KEY_MISSING');
+    const notFound = await rejection(pgclone.restore('nothing/here', options), 'KEY_NOT_FOUND');
+    expect(notFound).toBeInstanceOf(pgclone.KeyError);
+    expect(notFound.message).toContain('"nothing/here"');
+    const usage = await rejection(pgclone.ls(undefined, { ...options, local: true, configs: true }), 'USAGE');
+    expect(usage).toBeInstanceOf(pgclone.UsageError);
+    expect(usage.exitCode).toBe(2);
+    expect(await rejection(pgclone.dump({ ...options, config: 'nope' }), 'CONFIG_UNKNOWN_NAME')).toBeInstanceOf(pgclone.ConfigError);
+    expect(await rejection(pgclone.copy(':pre', options), 'NAME_RESERVED')).toBeInstanceOf(pgclone.KeyError);
+    expect(await rejection(pgclone.restore('../x', options), 'KEY_INVALID')).toBeInstanceOf(pgclone.KeyError);
+    const hook = await rejection(pgclone.restore('api', { ...options, preSwapHooks: ['echo failing; exit 5'] }), 'HOOK_FAILED');
+    expect(hook).toBeInstanceOf(pgclone.HookError);
+    expect(await rejection(pgclone.restore('api', { ...options, preSwapHooks: ['migrate'] }), 'HOOK_FAILED')).toBeInstanceOf(pgclone.HookError);
+    await rejection(pgclone.dump({ cwd, env: {} }), 'CONNECTION_MISSING');
+    expect(await databasesLike(db)).toEqual([db, `${db}__post`, `${db}__pre`, `${db}__temp`, `${db}_copy`]);
+  });
+});

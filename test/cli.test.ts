@@ -1,0 +1,120 @@
+// The CLI contract: help, exit codes 0/1/2, results on stdout, --json results and NDJSON step events on stderr.
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './support/cli.js';
+import { keyAt, layDump, plainDump, removeDir, repoRoot, tempDir, userNames, usersDatabase } from './support/fixtures.js';
+import { dbUrl, dropDatabases, uniqueName } from './support/pg.js';
+
+const cwd = tempDir('cli');
+const db = uniqueName('cli');
+const env = { DATABASE_URL: dbUrl(db) };
+const cli = (...args: string[]) => runCli(args, { cwd, env });
+
+beforeAll(() => usersDatabase(db, ['live']));
+afterAll(async () => {
+  await dropDatabases(db);
+  removeDir(cwd);
+});
+
+/** Parses every stderr line as JSON (fails on any other line) and returns the objects. */
+function ndjson(stderr: string): Array<Record<string, unknown>> {
+  return stderr
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+const steps = (events: Array<Record<string, unknown>>) => events.filter((e) => e.event === 'step').map((e) => e.step);
+
+describe('help and exit codes', () => {
+  it('npm install leaves an executable node_modules/.bin/pgclone whose --help lists the commands', async () => {
+    const bin = path.join(repoRoot, 'node_modules', '.bin', 'pgclone');
+    accessSync(bin, constants.X_OK);
+    const r = await runCli(['--help'], { cwd, bin });
+    expect(r.code).toBe(0);
+    for (const command of ['ls [prefix]', 'dump', 'restore [key]', 'copy <target>']) expect(r.stdout).toContain(`pgclone ${command}`);
+  });
+
+  it('exits 2 on usage errors: no command, an unknown command, an unknown option', async () => {
+    for (const args of [[], ['frobnicate'], ['ls', '--bogus'], ['restore', '-Z']]) {
+      const r = await cli(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain('pgclone --help');
+    }
+  });
+
+  it('exits 1 on errors with one line on stderr, and 0 on success', async () => {
+    const missing = await cli('restore', 'nothing/here');
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toBe('');
+    expect(missing.stderr.trim().split('\n').at(-1)).toBe(
+      `pgclone: error: No dump matches "nothing/here" in ${path.join(cwd, '.pgclone')}/ ("pgclone ls" lists the keys)`,
+    );
+    const noKey = await cli('restore');
+    expect(noKey.code).not.toBe(0);
+    expect(noKey.stderr).toContain('No dump key given: pass a key, a prefix or a :local name');
+    expect((await cli('ls')).code).toBe(0);
+  });
+});
+
+describe('--json', () => {
+  it('dump: the result as JSON on stdout, step events as NDJSON on stderr', async () => {
+    const r = await cli('dump', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.lines).toHaveLength(1);
+    const result = JSON.parse(r.stdout);
+    expect(result).toEqual({
+      key: expect.stringMatching(/^dev\/default\/none\/[\d-]+\.dump$/),
+      database: db,
+      storageLocation: `${path.join(cwd, '.pgclone')}/`,
+      bytes: expect.any(Number),
+      durationMs: expect.any(Number),
+    });
+    expect(result.bytes).toBeGreaterThan(0);
+    const events = ndjson(r.stderr);
+    expect(steps(events)).toEqual(['check', 'dump']);
+    expect(events.find((e) => e.step === 'dump')).toMatchObject({ event: 'step', operation: 'dump', database: db, elapsedMs: expect.any(Number) });
+  });
+
+  it('restore: result and the step of each stage, in order', async () => {
+    const src = uniqueName('cli_src');
+    await usersDatabase(src, ['dumped']);
+    const key = keyAt('2020-01-01-00-00-00-000000', 'json');
+    try {
+      await plainDump(src, path.join(cwd, 'fixture.dump'));
+      layDump(path.join(cwd, '.pgclone'), key, path.join(cwd, 'fixture.dump'));
+    } finally {
+      await dropDatabases(src);
+    }
+    const r = await cli('restore', 'json', '--reversible', '--pre-swap-hook', 'true', '--post-swap-hook', 'true', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result).toMatchObject({ key, database: db, reversible: true, dryRun: false, durationMs: expect.any(Number) });
+    expect(result.plan[0]).toBe(`restore dump ${key} into ${db} (reversible)`);
+    const events = ndjson(r.stderr);
+    expect(steps(events)).toEqual([
+      'lock', 'resolve', 'verify', 'create-temp', 'restore', 'settings', 'snapshot-post', 'pre-swap-hooks', 'swap', 'post-swap-hooks', 'done',
+    ]);
+    expect(events.filter((e) => e.event === 'step').every((e) => e.operation === 'restore')).toBe(true);
+    expect(events.find((e) => e.step === 'create-temp')).toMatchObject({ database: `${db}__temp` });
+    expect(await userNames(db)).toEqual(['dumped']);
+  });
+
+  it('copy and ls: JSON results', async () => {
+    const copy = await cli('copy', `:${db}_json`, '--json');
+    expect(copy.code, copy.stderr).toBe(0);
+    expect(JSON.parse(copy.stdout)).toMatchObject({ key: `:${db}_json`, database: `${db}_json`, source: db, durationMs: expect.any(Number) });
+    expect(steps(ndjson(copy.stderr))).toEqual(['lock', 'create-temp', 'settings', 'swap', 'done']);
+    const ls = await cli('ls', 'json', '--json');
+    expect(JSON.parse(ls.stdout)).toEqual([keyAt('2020-01-01-00-00-00-000000', 'json')]);
+  });
+
+  it('errors: a JSON error event with the code on stderr', async () => {
+    const r = await cli('restore', 'nothing', '--json');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    const events = ndjson(r.stderr);
+    expect(events.at(-1)).toEqual({ event: 'error', code: 'KEY_NOT_FOUND', message: expect.stringContaining('No dump matches "nothing"') });
+  });
+});

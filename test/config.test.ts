@@ -1,0 +1,153 @@
+// Config files through the real CLI: search, formats, validation errors, named configs and precedence.
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './support/cli.js';
+import { dumpsUnder, filesUnder, keyAt, removeDir, subdir, tempDir, usersDatabase, writeFiles } from './support/fixtures.js';
+import { dbUrl, dropDatabases, uniqueName } from './support/pg.js';
+
+const root = tempDir('config');
+afterAll(() => removeDir(root));
+
+/** A project directory with `files`, plus an empty file under each of `keys` (relative to the project). */
+function project(name: string, files: Record<string, unknown>, keys: Record<string, string> = {}): string {
+  const dir = subdir(root, name);
+  writeFiles(dir, files);
+  writeFiles(dir, Object.fromEntries(Object.entries(keys).map(([store, key]) => [path.join(store, key), 'x'])));
+  return dir;
+}
+
+const k1 = keyAt('2026-01-01-00-00-00-000001');
+
+describe.concurrent('config files', () => {
+  it('reads the "pgclone" key of package.json, searching up from a subdirectory', async ({ expect }) => {
+    const dir = project('pkg', { 'package.json': { name: 'app', pgclone: { storageLocation: 'pkg-dumps' } } }, { 'pkg-dumps': k1 });
+    const r = await runCli(['ls'], { cwd: subdir(dir, 'src', 'deep') });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.lines).toEqual([k1]);
+  });
+
+  it('loads a TypeScript config (pgclone.config.ts)', async ({ expect }) => {
+    const dir = project(
+      'ts',
+      { 'pgclone.config.ts': `const location: string = 'ts-dumps';\nexport default { storageLocation: location };\n` },
+      { 'ts-dumps': k1 },
+    );
+    const r = await runCli(['ls'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.lines).toEqual([k1]);
+  });
+
+  it('--config-file overrides the search', async ({ expect }) => {
+    const k2 = keyAt('2026-01-01-00-00-00-000002');
+    const dir = project(
+      'explicit',
+      { '.pgclonerc.json': { storageLocation: 'searched' }, 'conf/other.json': { storageLocation: 'chosen' } },
+      { searched: k1, 'conf/chosen': k2 },
+    );
+    expect((await runCli(['ls'], { cwd: dir })).lines).toEqual([k1]);
+    const r = await runCli(['ls', '--config-file', 'conf/other.json'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.lines).toEqual([k2]); // relative to the config file's directory
+    const missing = await runCli(['ls', '--config-file', 'nope.json'], { cwd: dir });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('Config file "nope.json" does not exist');
+  });
+
+  it('an unknown key is an error naming the key', async ({ expect }) => {
+    const dir = project('unknown-key', { '.pgclonerc.json': { storageLocaton: 'typo' } });
+    const r = await runCli(['ls'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('unknown key "storageLocaton"');
+    expect(r.stderr).toContain(path.join(dir, '.pgclonerc.json'));
+  });
+
+  it('a bad value is an error naming its path', async ({ expect }) => {
+    const dir = project('bad-value', { '.pgclonerc.yaml': 'configs:\n  ci:\n    reversible: "yes"\n' });
+    const r = await runCli(['ls'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('configs.ci.reversible');
+  });
+
+  it('an unknown -c name is an error naming it', async ({ expect }) => {
+    const dir = project('unknown-name', { '.pgclonerc.json': { configs: { ci: {} } } });
+    const r = await runCli(['ls', '-c', 'nightly'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('"nightly" is not a config name (known: ci)');
+  });
+
+  it('precedence: flag > named config > top level > defaults', async ({ expect }) => {
+    const keys = { top: keyAt('2026-01-01-00-00-00-000001', 'top'), named: keyAt('2026-01-01-00-00-00-000002', 'named'), flag: keyAt('2026-01-01-00-00-00-000003', 'flag'), def: keyAt('2026-01-01-00-00-00-000004', 'default') };
+    const dir = project(
+      'precedence',
+      { '.pgclonerc.json': { storageLocation: 'top', configs: { named: { storageLocation: 'named' }, empty: {} } } },
+      { top: keys.top, named: keys.named, flag: keys.flag },
+    );
+    const ls = (...args: string[]) => runCli(['ls', ...args], { cwd: dir }).then((r) => r.lines);
+    expect(await ls()).toEqual([keys.top]);
+    expect(await ls('-c', 'empty')).toEqual([keys.top]);
+    expect(await ls('-c', 'named')).toEqual([keys.named]);
+    expect(await ls('-c', 'named', '-s', 'flag')).toEqual([keys.flag]);
+    const bare = project('defaults', {}, { '.pgclone': keys.def });
+    expect((await runCli(['ls'], { cwd: bare })).lines).toEqual([keys.def]);
+  });
+
+  it('names what is missing when there is no connection', async ({ expect }) => {
+    const dir = project('no-connection', { '.pgclonerc.json': { databases: { reporting: { env: 'REPORTING_URL' } } } });
+    const none = await runCli(['dump'], { cwd: dir });
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('No database to work on: set DATABASE_URL');
+    const alias = await runCli(['dump', '-d', 'reporting'], { cwd: dir });
+    expect(alias.code).toBe(1);
+    expect(alias.stderr).toContain('$REPORTING_URL');
+    const unknown = await runCli(['dump', '-d', 'billing'], { cwd: dir });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('Database alias "billing" is not configured');
+  });
+});
+
+describe('the key and the config', () => {
+  const db = uniqueName('cfg');
+  const env = { DATABASE_URL: dbUrl(db) };
+  beforeAll(() => usersDatabase(db, ['x']));
+  afterAll(() => dropDatabases(db));
+
+  it('finds the config from a subdirectory and stores dumps relative to the config file', async () => {
+    const dir = project('search', { '.pgclonerc.json': { storageLocation: 'dumps', instance: 'cfg' } });
+    const cwd = subdir(dir, 'a', 'b');
+    const r = await runCli(['dump'], { cwd, env });
+    expect(r.code, r.stderr).toBe(0);
+    const key = r.lines.at(-1)!;
+    expect(key).toMatch(/^cfg\/default\/none\//);
+    expect(dumpsUnder(path.join(dir, 'dumps'))).toEqual([key]);
+    expect(filesUnder(cwd)).toEqual([]);
+    expect((await runCli(['ls'], { cwd, env })).lines).toEqual([key]);
+  });
+
+  it('the config part is the -c name, or none when exclude or hooks are given; instance follows precedence', async () => {
+    const dir = project('key-config', {
+      '.pgclonerc.json': { instance: 'top', configs: { named: { instance: 'named', exclude: ['users'] } } },
+    });
+    const dump = async (...args: string[]) => {
+      const r = await runCli(['dump', ...args], { cwd: dir, env });
+      expect(r.code, r.stderr).toBe(0);
+      return r.lines.at(-1)!.split('/').slice(0, 3).join('/');
+    };
+    expect(await dump()).toBe('top/default/none');
+    expect(await dump('-c', 'named')).toBe('named/default/named');
+    expect(await dump('-c', 'named', '-e', 'users')).toBe('named/default/none');
+    expect(await dump('-c', 'named', '-i', 'flag', '--pre-dump-hook', 'true')).toBe('flag/default/none');
+  });
+
+  it('reversible defaults to the config, and --no-reversible overrides it', async () => {
+    const dir = project('reversible', { '.pgclonerc.json': { reversible: true, instance: 'rev' } });
+    expect((await runCli(['dump'], { cwd: dir, env })).code).toBe(0);
+    const plan = async (...args: string[]) => {
+      const r = await runCli(['restore', 'rev', '--dry-run', ...args], { cwd: dir, env });
+      expect(r.code, r.stderr).toBe(0);
+      return r.lines[0];
+    };
+    expect(await plan()).toMatch(/ \(reversible\)$/);
+    expect(await plan('--no-reversible')).not.toMatch(/reversible/);
+  });
+});

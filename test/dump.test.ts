@@ -1,0 +1,153 @@
+// `pgclone dump`: the key on stdout, exclusions, key parts, and failed dumps that must leave no key behind.
+import { execFile, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './support/cli.js';
+import { descendants, dumpsUnder, filesUnder, pgBin, removeDir, subdir, tempDir, writeFiles } from './support/fixtures.js';
+import { createDatabase, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
+
+const root = tempDir('dump');
+const db = uniqueName('dmp');
+const env = { DATABASE_URL: dbUrl(db) };
+
+beforeAll(async () => {
+  await createDatabase(db);
+  await sql(db, `CREATE TABLE keep_me (id int); INSERT INTO keep_me VALUES (1);
+                 CREATE TABLE audit (id int); INSERT INTO audit VALUES (1);
+                 CREATE TABLE "Sessions" (id int); INSERT INTO "Sessions" VALUES (1)`);
+});
+afterAll(async () => {
+  await dropDatabases(db);
+  removeDir(root);
+});
+
+/** `pg_restore -l` of a stored dump: its table of contents. */
+async function toc(file: string): Promise<string> {
+  const { stdout } = await promisify(execFile)(pgBin('pg_restore'), ['-l', file]);
+  return stdout;
+}
+
+describe('dump', () => {
+  it('prints only the new key on stdout and stores a custom-format archive under it', async () => {
+    const cwd = subdir(root, 'plain');
+    writeFiles(cwd, { 'package.json': { name: 'app' } });
+    const r = await runCli(['dump'], { cwd, env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.lines).toHaveLength(1);
+    const key = r.lines[0]!;
+    expect(key).toMatch(/^dev\/default\/none\/\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-\d{6}\.dump$/);
+    // The timestamp is the current UTC time.
+    const stamp = key.split('/')[3]!.replace('.dump', '').split('-').map(Number);
+    const when = Date.UTC(stamp[0]!, stamp[1]! - 1, stamp[2], stamp[3], stamp[4], stamp[5]);
+    expect(Math.abs(Date.now() - when)).toBeLessThan(10 * 60_000);
+    expect(r.stderr).toContain(`Dumping ${db} to ${key}`);
+    expect(dumpsUnder(path.join(cwd, '.pgclone'))).toEqual([key]);
+    const bytes = readFileSync(path.join(cwd, '.pgclone', key));
+    expect(bytes.subarray(0, 5).toString('latin1')).toBe('PGDMP');
+    expect(bytes[10]).toBe(1); // custom format
+    const contents = await toc(path.join(cwd, '.pgclone', key));
+    expect(contents).toMatch(/TABLE DATA public keep_me/);
+    expect(contents).not.toMatch(/ OWNER TO |\bACL\b/);
+  });
+
+  it('repeated -e/--exclude flags accumulate: the tables stay, their rows are left out', async () => {
+    const cwd = subdir(root, 'exclude');
+    const r = await runCli(['dump', '-e', 'audit', '--exclude', '"Sessions"'], { cwd, env });
+    expect(r.code, r.stderr).toBe(0);
+    const contents = await toc(path.join(cwd, '.pgclone', r.lines.at(-1)!));
+    expect(contents).toMatch(/TABLE public audit /);
+    expect(contents).toMatch(/TABLE public Sessions /);
+    expect(contents).not.toMatch(/TABLE DATA public audit /);
+    expect(contents).not.toMatch(/TABLE DATA public Sessions /);
+    expect(contents).toMatch(/TABLE DATA public keep_me /);
+  });
+
+  it('builds the key from -i, the -d alias and sanitises characters outside [A-Za-z0-9_-]', async () => {
+    const cwd = subdir(root, 'parts');
+    writeFiles(cwd, { '.pgclonerc.json': { databases: { 'rep.orting': { env: 'REPORTING_URL' } } } });
+    const r = await runCli(['dump', '-i', 'my host/../x', '-d', 'rep.orting'], { cwd, env: { REPORTING_URL: dbUrl(db) } });
+    expect(r.code, r.stderr).toBe(0);
+    const key = r.lines.at(-1)!;
+    expect(key).toMatch(/^my_host____x\/rep_orting\/none\/[\d-]+\.dump$/);
+    expect(dumpsUnder(path.join(cwd, '.pgclone'))).toEqual([key]);
+  });
+});
+
+describe('a failed dump leaves no key that ls or a prefix restore would pick up', () => {
+  async function expectNoKey(cwd: string) {
+    expect(filesUnder(path.join(cwd, '.pgclone'))).toEqual([]);
+    const ls = await runCli(['ls'], { cwd });
+    expect(ls.code).toBe(0);
+    expect(ls.stdout).toBe('');
+    const restore = await runCli(['restore', 'dev'], { cwd, env });
+    expect(restore.code).toBe(1);
+    expect(restore.stderr).toContain('No dump matches "dev"');
+  }
+
+  it('when the database does not exist', async () => {
+    const cwd = subdir(root, 'missing-db');
+    const missing = uniqueName('dmp_missing');
+    const r = await runCli(['dump'], { cwd, env: { DATABASE_URL: dbUrl(missing) } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`Database "${missing}" does not exist`);
+    await expectNoKey(cwd);
+  });
+
+  it('when a pre-dump hook fails', async () => {
+    const cwd = subdir(root, 'hook-fails');
+    const r = await runCli(['dump', '--pre-dump-hook', 'exit 7'], { cwd, env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('exit code 7');
+    await expectNoKey(cwd);
+  });
+
+  it('when pg_dump fails with an error (a table the role may not read)', async () => {
+    const role = uniqueName('dmp_role');
+    const cwd = subdir(root, 'pg-dump-error');
+    await sql('postgres', `CREATE ROLE ${ident(role)} LOGIN PASSWORD 'dump-role-pw'`);
+    try {
+      await sql(db, `CREATE TABLE ${ident(`${role}_secret`)} (id int)`);
+      const r = await runCli(['dump'], { cwd, env: { DATABASE_URL: dbUrl(db, { user: role, password: 'dump-role-pw' }) } });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`error: pg_dump of ${db} failed \\(exit code 1\\): .*permission denied`));
+      await expectNoKey(cwd);
+    } finally {
+      await sql(db, `DROP TABLE IF EXISTS ${ident(`${role}_secret`)}`);
+      await sql('postgres', `DROP ROLE IF EXISTS ${ident(role)}`);
+    }
+  });
+
+  it('when pg_dump is killed', async () => {
+    const cwd = subdir(root, 'killed');
+    // Hold a lock that pg_dump waits for, so that it is reliably running when it gets killed.
+    const blocker = new pg.Client({ connectionString: dbUrl(db) });
+    await blocker.connect();
+    await blocker.query('BEGIN; LOCK TABLE keep_me IN ACCESS EXCLUSIVE MODE');
+    let cli: ChildProcess | undefined;
+    try {
+      const running = runCli(['dump'], { cwd, env, onSpawn: (c) => (cli = c) });
+      let killed = false;
+      for (let i = 0; i < 600 && !killed; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        const waiting = await sql(db, `SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pg_dump' AND wait_event_type = 'Lock'`, [db]);
+        const dumpProcess = descendants(cli!.pid!).find((p) => p.comm === 'pg_dump');
+        if (waiting.length && dumpProcess) {
+          process.kill(dumpProcess.pid, 'SIGKILL');
+          killed = true;
+        }
+      }
+      expect(killed).toBe(true);
+      const r = await running;
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`pg_dump of ${db} failed (signal SIGKILL)`);
+    } finally {
+      await blocker.query('ROLLBACK').catch(() => {});
+      await blocker.end();
+    }
+    await expectNoKey(cwd);
+  });
+});
+

@@ -1,0 +1,142 @@
+// Hooks: shell commands and functions, the database each phase gets, reserved names, and how flags combine.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './support/cli.js';
+import { databasesLike, keyAt, layDump, pgBin, plainDump, removeDir, subdir, tempDir, userNames, usersDatabase, writeFiles } from './support/fixtures.js';
+import { cluster, dbUrl, dropDatabases, sql, uniqueName } from './support/pg.js';
+
+const root = tempDir('hooks');
+const fixture = path.join(root, 'fixture.dump'); // users: ['dumped']
+const src = uniqueName('hk_src');
+const prefixes = [src];
+
+beforeAll(async () => {
+  await usersDatabase(src, ['dumped']);
+  await plainDump(src, fixture);
+});
+afterAll(async () => {
+  for (const p of prefixes) await dropDatabases(p);
+  removeDir(root);
+});
+
+/** A live database with users ['live'], a project directory with a config, and one dump in its storage. */
+async function setup(name: string, config: unknown = {}, configFile = '.pgclonerc.json') {
+  const db = uniqueName(name);
+  prefixes.push(db);
+  await usersDatabase(db, ['live']);
+  const dir = subdir(root, db);
+  writeFiles(dir, { [configFile]: typeof config === 'string' ? config : config });
+  layDump(path.join(dir, '.pgclone'), keyAt('2026-01-01-00-00-00-000000'), fixture);
+  const env = { DATABASE_URL: dbUrl(db) };
+  return { db, dir, env, cli: (args: string[], cwd = dir) => runCli(args, { cwd, env }), read: (f: string) => readFileSync(path.join(dir, f), 'utf8') };
+}
+
+/**
+ * A shell hook that records, for its phase: the libpq variables it got, the database psql reaches through them and
+ * through DATABASE_URL, what that database holds, and the directory it runs in.
+ */
+function recorder(phase: string, out: string): string {
+  const psql = pgBin('psql');
+  return [
+    `echo "${phase} env $PGDATABASE $PGHOST $PGPORT $PGUSER $([ "$PGPASSWORD" = "${cluster().password}" ] && echo pw-ok)" >> ${out}`,
+    `echo "${phase} pg $(${psql} -XAtc 'select current_database()')" >> ${out}`,
+    `echo "${phase} url $(${psql} "$DATABASE_URL" -XAtc 'select current_database() || chr(32) || string_agg(name, chr(44)) from users')" >> ${out}`,
+    `echo "${phase} cwd $(pwd)" >> ${out}`,
+  ].join('; ');
+}
+
+describe('hooks', () => {
+  it('get DATABASE_URL and PG* for the database of their phase: live for pre-dump, N__temp for pre-swap, N for post-swap', async () => {
+    const t = await setup('hk_env');
+    const out = path.join(t.dir, 'hooks.log');
+    const c = cluster();
+    const cwd = subdir(t.dir, 'sub'); // hooks run in the project directory (the config file's), not the CWD
+    const dumped = await t.cli(['dump', '--pre-dump-hook', recorder('pre-dump', out)], cwd);
+    expect(dumped.code, dumped.stderr).toBe(0);
+    const restored = await t.cli(
+      ['restore', keyAt('2026-01-01-00-00-00-000000'), '--pre-swap-hook', recorder('pre-swap', out), '--post-swap-hook', recorder('post-swap', out)],
+      cwd,
+    );
+    expect(restored.code, restored.stderr).toBe(0);
+    const lines = t.read('hooks.log').trim().split('\n');
+    const env = (db: string) => `${db} ${c.host} ${c.port} ${c.user} pw-ok`;
+    expect(lines).toEqual([
+      `pre-dump env ${env(t.db)}`,
+      `pre-dump pg ${t.db}`,
+      `pre-dump url ${t.db} live`,
+      `pre-dump cwd ${t.dir}`,
+      `pre-swap env ${env(`${t.db}__temp`)}`,
+      `pre-swap pg ${t.db}__temp`,
+      `pre-swap url ${t.db}__temp dumped`,
+      `pre-swap cwd ${t.dir}`,
+      `post-swap env ${env(t.db)}`,
+      `post-swap pg ${t.db}`,
+      `post-swap url ${t.db} dumped`, // after the swap: N is the restored database
+      `post-swap cwd ${t.dir}`,
+    ]);
+  });
+
+  it('stream their output to stderr and run in order; repeated flags accumulate', async () => {
+    const t = await setup('hk_order');
+    const r = await t.cli(['restore', 'dev', '--pre-swap-hook', 'echo first', '--pre-swap-hook', 'echo second >&2', '--post-swap-hook', 'echo third']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toMatch(/first|second|third/);
+    const order = r.stderr.split('\n').filter((l) => /^(first|second|third)$/.test(l));
+    expect(order).toEqual(['first', 'second', 'third']);
+  });
+
+  it('an explicit empty --pre-swap-hook disables the configured hooks', async () => {
+    const t = await setup('hk_disable', { preSwapHooks: ['echo configured-hook; exit 9'] });
+    const failing = await t.cli(['restore', 'dev']);
+    expect(failing.code).toBe(1);
+    expect(failing.stderr).toContain('configured-hook');
+    const r = await t.cli(['restore', 'dev', '--pre-swap-hook', '']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toContain('configured-hook');
+    expect(await userNames(t.db)).toEqual(['dumped']);
+  });
+
+  it('migrate and seed without a Knex or Prisma project are an error, before anything changes', async () => {
+    const t = await setup('hk_migrate', { preSwapHooks: ['migrate'] });
+    const oid = await sql<{ oid: number }>('postgres', 'SELECT oid::int FROM pg_database WHERE datname = $1', [t.db]);
+    for (const args of [['restore', 'dev'], ['restore', 'dev', '--pre-swap-hook', 'seed'], ['restore', 'dev', '--pre-swap-hook', '', '--post-swap-hook', 'migrate']]) {
+      const r = await t.cli(args);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr).toMatch(/Hook "(migrate|seed)" runs the project's (migrations|seeds), but no Knex or Prisma project was found/);
+    }
+    expect(await sql('postgres', 'SELECT oid::int FROM pg_database WHERE datname = $1', [t.db])).toEqual(oid);
+    expect(await databasesLike(t.db)).toEqual([t.db]);
+  });
+
+  it('may be functions in a JS config, receiving { databaseUrl, database }', async () => {
+    const config = `
+      import { appendFileSync } from 'node:fs';
+      const record = (phase) => async ({ databaseUrl, database }) => {
+        appendFileSync('fn.log', JSON.stringify({ phase, database, urlDatabase: new URL(databaseUrl).pathname.slice(1) }) + '\\n');
+      };
+      export default {
+        preDumpHooks: [record('pre-dump')],
+        preSwapHooks: [record('pre-swap')],
+        postSwapHooks: [record('post-swap')],
+        configs: { broken: { preSwapHooks: [() => { throw new Error('fixture hook broke'); }] } },
+      };
+    `;
+    const t = await setup('hk_fn', config, 'pgclone.config.mjs');
+    const dumped = await t.cli(['dump']);
+    expect(dumped.code, dumped.stderr).toBe(0);
+    const restored = await t.cli(['restore', keyAt('2026-01-01-00-00-00-000000')]);
+    expect(restored.code, restored.stderr).toBe(0);
+    const calls = t.read('fn.log').trim().split('\n').map((l) => JSON.parse(l));
+    expect(calls).toEqual([
+      { phase: 'pre-dump', database: t.db, urlDatabase: t.db },
+      { phase: 'pre-swap', database: `${t.db}__temp`, urlDatabase: `${t.db}__temp` },
+      { phase: 'post-swap', database: t.db, urlDatabase: t.db },
+    ]);
+    await sql(t.db, `INSERT INTO users (name) VALUES ('kept')`);
+    const broken = await t.cli(['restore', keyAt('2026-01-01-00-00-00-000000'), '-c', 'broken']);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toContain('fixture hook broke');
+    expect(await userNames(t.db)).toEqual(['dumped', 'kept']);
+  });
+});

@@ -1,0 +1,429 @@
+// Each guarantee of "Restore: guarantees, not just steps" (issue 3) as its own test, through the real CLI.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './support/cli.js';
+import {
+  databaseOid,
+  databasesLike,
+  keyAt,
+  layDump,
+  libpqEnv,
+  pgBin,
+  plainDump,
+  removeDir,
+  tempDir,
+  userNames,
+  usersDatabase,
+  writeFiles,
+} from './support/fixtures.js';
+import { cluster, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
+
+const cwd = tempDir('rg');
+const store = path.join(cwd, '.pgclone');
+const fixture = path.join(cwd, 'fixture.dump'); // users: ['dumped']
+const other = path.join(cwd, 'other.dump'); // users: ['other']
+const src = uniqueName('rg_src');
+const prefixes: string[] = [src];
+
+/** A live target database with users ['live'] and its own keys (instance part = the database name). */
+async function target(prefix: string) {
+  const db = uniqueName(prefix);
+  prefixes.push(db);
+  await usersDatabase(db, ['live']);
+  const oid = await databaseOid(db);
+  const env = { DATABASE_URL: dbUrl(db) };
+  return {
+    db,
+    env,
+    key: (stamp = '2026-01-01-00-00-00-000000') => keyAt(stamp, db),
+    cli: (...args: string[]) => runCli(args, { cwd, env }),
+    /** The live database is the same database with the same rows, and nothing was left beside it. */
+    async unchanged() {
+      expect(await databaseOid(db)).toBe(oid);
+      expect(await userNames(db)).toEqual(['live']);
+      expect(await databasesLike(db)).toEqual([db]);
+    },
+  };
+}
+
+beforeAll(async () => {
+  await usersDatabase(src, ['dumped']);
+  await plainDump(src, fixture);
+  await sql(src, `UPDATE users SET name = 'other'`);
+  await plainDump(src, other);
+});
+
+afterAll(async () => {
+  for (const p of prefixes) await dropDatabases(p);
+  removeDir(cwd);
+});
+
+describe.concurrent('the dump is checked before anything changes', () => {
+  it('refuses an empty dump', async ({ expect }) => {
+    const t = await target('rg_empty');
+    writeFiles(store, { [t.key()]: '' });
+    const r = await t.cli('restore', t.key());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`Dump ${t.key()} is empty`);
+    await t.unchanged();
+  });
+
+  it('refuses a dump truncated inside its table of contents', async ({ expect }) => {
+    const t = await target('rg_trunc_toc');
+    layDump(store, t.key(), fixture);
+    truncateSync(path.join(store, t.key()), 200);
+    const r = await t.cli('restore', t.key());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error: .*(not a readable archive|pg_restore of)/);
+    await t.unchanged();
+  });
+
+  it('refuses a dump truncated inside its data', async ({ expect }) => {
+    const t = await target('rg_trunc_data');
+    layDump(store, t.key(), fixture);
+    const file = path.join(store, t.key());
+    truncateSync(file, statSync(file).size - 40);
+    const r = await t.cli('restore', t.key());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('error:');
+    await t.unchanged();
+  });
+
+  it('refuses a missing dump, naming the key', async ({ expect }) => {
+    const t = await target('rg_missing');
+    const r = await t.cli('restore', t.key());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`No dump matches "${t.key()}"`);
+    await t.unchanged();
+  });
+
+  it('refuses to restore N from itself', async ({ expect }) => {
+    const t = await target('rg_self');
+    const r = await t.cli('restore', `:${t.db}`);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`Cannot restore ${t.db} from itself`);
+    await t.unchanged();
+  });
+
+  it('refuses a file that is not a custom-format archive', async ({ expect }) => {
+    const t = await target('rg_notdump');
+    writeFiles(store, { [t.key()]: '--\n-- PostgreSQL database dump\n--\nDROP TABLE users;\n' });
+    const r = await t.cli('restore', t.key());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('plain SQL script');
+    await t.unchanged();
+  });
+
+  it('refuses an archive newer than the local pg_restore reads, naming both versions', async ({ expect }) => {
+    const t = await target('rg_version');
+    layDump(store, t.key(), fixture);
+    const file = path.join(store, t.key());
+    const bytes = readFileSync(file);
+    expect(bytes.subarray(0, 5).toString('latin1')).toBe('PGDMP');
+    bytes[6] = 16; // archive version 1.16: written by pg_dump 17
+    writeFileSync(file, bytes);
+    const r = await t.cli('restore', t.key());
+    expect(r.code).toBe(1);
+    const error = r.stderr.split('\n').find((l) => l.includes('error:'))!;
+    expect(error).toContain('archive version 1.16');
+    expect(error).toMatch(/pg_restore 15\.\d+/);
+    expect(error).toContain('up to 1.14');
+    await t.unchanged();
+  });
+});
+
+describe('restore into N__temp and swap', () => {
+  it('restores a plain pg_dump -Fc --no-acl --no-owner file laid out under a key as-is', async () => {
+    const t = await target('rg_plain');
+    layDump(store, t.key(), fixture);
+    const r = await t.cli('restore', t.db);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.lines.at(-1)).toBe(t.key());
+    expect(await userNames(t.db)).toEqual(['dumped']);
+    expect(await databasesLike(t.db)).toEqual([t.db]);
+  });
+
+  it('restores into a database that does not exist yet (reversible: :post but no :pre)', async () => {
+    const db = uniqueName('rg_first');
+    prefixes.push(db);
+    const key = keyAt('2026-01-01-00-00-00-000000', db);
+    layDump(store, key, fixture);
+    const r = await runCli(['restore', key, '--reversible'], { cwd, env: { DATABASE_URL: dbUrl(db) } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await userNames(db)).toEqual(['dumped']);
+    expect(await databasesLike(db)).toEqual([db, `${db}__post`]);
+  });
+
+  it('a failing pre-swap hook leaves N and the previous :pre/:post untouched and keeps N__temp to resume', async () => {
+    const t = await target('rg_hook');
+    layDump(store, t.key(), fixture);
+    expect((await t.cli('restore', t.key(), '--reversible')).code).toBe(0);
+    await sql(t.db, `INSERT INTO users (name) VALUES ('after')`);
+    const oids = { live: await databaseOid(t.db), pre: await databaseOid(`${t.db}__pre`), post: await databaseOid(`${t.db}__post`) };
+
+    const failed = await t.cli('restore', t.key(), '--reversible', '--pre-swap-hook', 'echo hook-ran; exit 3');
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('hook-ran');
+    expect(failed.stderr).toMatch(/error: .*exit code 3/);
+    expect(failed.stderr).toContain(`restore :${t.db}__temp`);
+    expect(await databaseOid(t.db)).toBe(oids.live);
+    expect(await userNames(t.db)).toEqual(['dumped', 'after']);
+    expect(await databaseOid(`${t.db}__pre`)).toBe(oids.pre);
+    expect(await databaseOid(`${t.db}__post`)).toBe(oids.post);
+    expect(await userNames(`${t.db}__pre`)).toEqual(['live']);
+    expect(await databasesLike(t.db)).toEqual([t.db, `${t.db}__post`, `${t.db}__pre`, `${t.db}__temp`]);
+
+    const resumed = await t.cli('restore', `:${t.db}__temp`);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(await userNames(t.db)).toEqual(['dumped']);
+    expect(await databasesLike(t.db)).toEqual([t.db, `${t.db}__post`, `${t.db}__pre`]);
+    expect(await databaseOid(`${t.db}__pre`)).toBe(oids.pre);
+    expect(await databaseOid(`${t.db}__post`)).toBe(oids.post);
+  });
+
+  it('idle and busy sessions on N neither fail nor hang the restore, and are terminated', async () => {
+    const t = await target('rg_sessions');
+    layDump(store, t.key(), fixture);
+    const idle = new pg.Client({ connectionString: dbUrl(t.db) });
+    const inTransaction = new pg.Client({ connectionString: dbUrl(t.db) });
+    for (const c of [idle, inTransaction]) c.on('error', () => {});
+    await idle.connect();
+    await inTransaction.connect();
+    await inTransaction.query('BEGIN');
+    await inTransaction.query('SELECT count(*) FROM users');
+    const sleeper = spawn(pgBin('psql'), ['-X', '-c', 'SELECT pg_sleep(600)'], { env: libpqEnv(t.db), stdio: 'ignore' });
+    const sleeperExit = new Promise<number | null>((resolve) => sleeper.on('close', (code) => resolve(code)));
+    try {
+      for (let i = 0; i < 200; i++) {
+        const rows = await sql(t.db, `SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND query LIKE '%pg_sleep(600)%' AND pid <> pg_backend_pid()`, [t.db]);
+        if (rows.length) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const r = await t.cli('restore', t.key());
+      expect(r.code, r.stderr).toBe(0);
+      expect(await userNames(t.db)).toEqual(['dumped']);
+      expect(await sleeperExit).not.toBe(0);
+      await expect(idle.query('SELECT 1')).rejects.toThrow();
+      await expect(inTransaction.query('SELECT 1')).rejects.toThrow();
+    } finally {
+      sleeper.kill();
+      await idle.end().catch(() => {});
+      await inTransaction.end().catch(() => {});
+    }
+  }, 90_000);
+
+  it('readers of N see the old or the new complete database at every moment, never a partial or missing one', async () => {
+    const t = await target('rg_atomic');
+    layDump(store, t.key(), fixture);
+    const c = cluster();
+    const outcomes = new Map<string, number>();
+    let stop = false;
+    const read = async () => {
+      while (!stop) {
+        const client = new pg.Client({ host: c.host, port: c.port, user: c.user, password: c.password, database: t.db });
+        client.on('error', () => {});
+        let outcome: string;
+        try {
+          await client.connect();
+          outcome = (await client.query<{ name: string }>('SELECT name FROM users ORDER BY id')).rows.map((r) => r.name).join(',');
+        } catch (error) {
+          outcome = `error: ${(error as Error).message}`;
+        } finally {
+          await client.end().catch(() => {});
+        }
+        outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      }
+    };
+    const readers = [read(), read()];
+    const r = await t.cli('restore', t.key(), '--reversible');
+    stop = true;
+    await Promise.all(readers);
+    expect(r.code, r.stderr).toBe(0);
+    const allowed = [
+      'live',
+      'dumped',
+      `error: database "${t.db}" is not currently accepting connections`,
+      'error: terminating connection due to administrator command',
+      'error: Connection terminated unexpectedly',
+    ];
+    for (const outcome of outcomes.keys()) expect(allowed, outcome).toContain(outcome);
+    expect(outcomes.get('live')).toBeGreaterThan(0);
+    expect(await userNames(t.db)).toEqual(['dumped']);
+  });
+
+  /** Waits until `check` holds (polling), failing after a generous bound instead of hanging. */
+  async function until(what: string, check: () => boolean | Promise<boolean>) {
+    for (let i = 0; i < 2400; i++) {
+      if (await check()) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`timed out waiting until ${what}`);
+  }
+  /** A pre-swap hook that logs its start, then holds the restore (and its lock) until `release` exists. */
+  const holdingHook = (name: string, log: string, release: string) =>
+    `echo ${name}-start >> ${log}; i=0; while [ ! -e ${release} ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done; echo ${name}-end >> ${log}`;
+  /** True once a session waits for pgclone's advisory lock on `db` (see Admin.lock). */
+  const waitingForLock = (db: string) => async () =>
+    (
+      await sql(
+        'postgres',
+        `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+            AND classid = hashtext('pgclone')::oid AND objid = hashtext($1)::oid AND objsubid = 2`,
+        [db],
+      )
+    ).length > 0;
+
+  it('two concurrent restores of the same database are serialised by the lock and both succeed', async () => {
+    const t = await target('rg_concurrent');
+    const keyA = t.key('2026-01-01-00-00-00-000000');
+    const keyB = t.key('2026-01-02-00-00-00-000000');
+    layDump(store, keyA, fixture);
+    layDump(store, keyB, other);
+    const log = path.join(cwd, `${t.db}.log`);
+    const release = path.join(cwd, `${t.db}.release`);
+    const a = t.cli('restore', keyA, '--pre-swap-hook', holdingHook('A', log, release));
+    await until('A runs its hook', () => existsSync(log));
+    const b = t.cli('restore', keyB, '--pre-swap-hook', `echo B-start >> ${log}; echo B-end >> ${log}`);
+    await until('B waits for the lock', waitingForLock(t.db));
+    expect(await databasesLike(t.db)).toEqual([t.db, `${t.db}__temp`]); // only A's N__temp
+    writeFileSync(release, '');
+    const [ra, rb] = await Promise.all([a, b]);
+    expect(ra.code, ra.stderr).toBe(0);
+    expect(rb.code, rb.stderr).toBe(0);
+    expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual(['A-start', 'A-end', 'B-start', 'B-end']);
+    expect(await userNames(t.db)).toEqual(['other']);
+    expect(await databasesLike(t.db)).toEqual([t.db]);
+  });
+
+  it('a second restore that cannot get the lock within lockTimeout fails clearly and changes nothing', async () => {
+    const t = await target('rg_locked');
+    layDump(store, t.key(), fixture);
+    const impatient = path.join(cwd, `${t.db}-impatient`);
+    writeFiles(impatient, { '.pgclonerc.json': { lockTimeout: 300, storageLocation: store } });
+    const log = path.join(cwd, `${t.db}.log`);
+    const release = path.join(cwd, `${t.db}.release`);
+    const first = t.cli('restore', t.key(), '--pre-swap-hook', holdingHook('first', log, release));
+    await until('the first restore runs its hook', () => existsSync(log));
+    const second = await runCli(['restore', t.key()], { cwd: impatient, env: t.env });
+    writeFileSync(release, '');
+    expect(second.code).toBe(1);
+    expect(second.stderr.trim().split('\n').at(-1)).toMatch(
+      new RegExp(`^pgclone: error: Another pgclone run is working on database "${t.db}"( \\(.*\\))?; waited 300 ms \\(lockTimeout\\)$`),
+    );
+    expect((await first).code).toBe(0);
+    expect(await userNames(t.db)).toEqual(['dumped']);
+    expect(await databasesLike(t.db)).toEqual([t.db]);
+  });
+
+  it('--dry-run prints the plan and changes nothing', async () => {
+    const t = await target('rg_dry');
+    layDump(store, t.key(), fixture);
+    const marker = path.join(cwd, `${t.db}.dry`);
+    const r = await t.cli('restore', t.db, '--dry-run', '--reversible', '--pre-swap-hook', `touch ${marker}`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.lines[0]).toBe(`restore dump ${t.key()} into ${t.db} (reversible)`);
+    expect(r.lines).toContain(`create-temp: create database ${t.db}__temp`);
+    expect(r.lines).toContain(`restore: pg_restore ${t.key()} into ${t.db}__temp`);
+    expect(r.lines).toContain(`pre-swap-hooks: run pre-swap hooks on ${t.db}__temp: touch ${marker}`);
+    expect(r.lines).toContain(
+      `swap: in one transaction: rename ${t.db} to ${t.db}__pre, rename ${t.db}__temp to ${t.db}, rename ${t.db}__stage to ${t.db}__post`,
+    );
+    expect(existsSync(marker)).toBe(false);
+    await t.unchanged();
+  });
+
+  it('refuses a target whose N__temp would exceed 63 bytes, before anything changes', async () => {
+    const long = `rg_long_${'x'.repeat(50)}`; // 58 bytes; never created
+    const key = keyAt('2026-01-01-00-00-00-000000', 'rg_long');
+    layDump(store, key, fixture);
+    const r = await runCli(['restore', key], { cwd, env: { DATABASE_URL: dbUrl(long) } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`"${long}__temp" would exceed 63 bytes`);
+    expect(await databasesLike('rg_long_')).toEqual([]);
+  });
+});
+
+describe('as a non-superuser', () => {
+  // A non-superuser cannot create an event trigger: pg_restore reports an error for it, as managed services do.
+  const role = uniqueName('rg_role');
+  const password = 'role-pw-1';
+  const source = uniqueName('rg_evt_src');
+  const dir = tempDir('rg-allow');
+  const dumpFile = path.join(dir, 'evt.dump');
+  prefixes.push(source);
+
+  beforeAll(async () => {
+    await sql('postgres', `CREATE ROLE ${ident(role)} LOGIN CREATEDB PASSWORD '${password}'`);
+    await usersDatabase(source, ['dumped']);
+    await sql(source, `CREATE FUNCTION noop() RETURNS event_trigger LANGUAGE plpgsql AS $$BEGIN END$$;
+                       CREATE EVENT TRIGGER noop_trigger ON ddl_command_start EXECUTE FUNCTION noop()`);
+    await plainDump(source, dumpFile);
+  });
+  afterAll(async () => {
+    await dropDatabases(`${role}_`);
+    await sql('postgres', `DROP ROLE IF EXISTS ${ident(role)}`);
+    removeDir(dir);
+  });
+
+  async function roleTarget(name: string, allowList?: string[], extra: Record<string, unknown> = {}) {
+    const db = `${role}_${name}`;
+    await usersDatabase(db, ['live']);
+    await sql('postgres', `ALTER DATABASE ${ident(db)} OWNER TO ${ident(role)}`);
+    await sql(db, `ALTER TABLE users OWNER TO ${ident(role)}`);
+    const projectDir = path.join(dir, name);
+    writeFiles(projectDir, { '.pgclonerc.json': { ...(allowList ? { restoreErrorAllowList: allowList } : {}), ...extra } });
+    layDump(path.join(projectDir, '.pgclone'), keyAt('2026-01-01-00-00-00-000000'), dumpFile);
+    const url = dbUrl(db, { user: role, password });
+    return { db, oid: await databaseOid(db), run: () => runCli(['restore', 'dev'], { cwd: projectDir, env: { DATABASE_URL: url } }) };
+  }
+
+  it('fails the restore on any pg_restore error, leaving the live database as it was', async () => {
+    const t = await roleTarget('strict');
+    const r = await t.run();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error: pg_restore of .* failed: .*permission denied to create event trigger/);
+    expect(await databaseOid(t.db)).toBe(t.oid);
+    expect(await userNames(t.db)).toEqual(['live']);
+    expect(await databasesLike(t.db)).toEqual([t.db]);
+  });
+
+  it('fails when an error does not match the allow list', async () => {
+    const t = await roleTarget('nomatch', ['extension .* already exists']);
+    const r = await t.run();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('permission denied to create event trigger');
+    expect(await databaseOid(t.db)).toBe(t.oid);
+    expect(await databasesLike(t.db)).toEqual([t.db]);
+  });
+
+  it('a session it may not end fails the restore after lockTimeout, naming it; N is unchanged and open again', async () => {
+    const t = await roleTarget('busy', ['permission denied to create event trigger'], { lockTimeout: 500 });
+    const other = new pg.Client({ connectionString: dbUrl(t.db) }); // the superuser: not the role's to end
+    other.on('error', () => {});
+    await other.connect();
+    try {
+      const r = await t.run();
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`error: Database "${t.db}" still has sessions pgclone may not end after 500 ms: .*pid \\d+`));
+      expect(await other.query('SELECT 1 AS ok')).toMatchObject({ rows: [{ ok: 1 }] });
+    } finally {
+      await other.end();
+    }
+    expect(await databaseOid(t.db)).toBe(t.oid);
+    expect(await userNames(t.db)).toEqual(['live']);
+    expect(await databasesLike(t.db)).toEqual([t.db]);
+    expect(await sql('postgres', 'SELECT datallowconn FROM pg_database WHERE datname = $1', [t.db])).toEqual([{ datallowconn: true }]);
+  });
+
+  it('restores when every error matches the allow list, with a warning', async () => {
+    const t = await roleTarget('allowed', ['permission denied to create event trigger']);
+    const r = await t.run();
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('warning: pg_restore error allowed by restoreErrorAllowList');
+    expect(await userNames(t.db)).toEqual(['dumped']);
+    expect(await databasesLike(t.db)).toEqual([t.db]);
+  });
+});

@@ -1,0 +1,206 @@
+// Secrets and bad input: the password never shows in output or in child process arguments; hostile keys and names
+// are refused with a one-line error or quoted safely, and no database changes because of them.
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliResult } from './support/cli.js';
+import { databaseOid, databasesLike, descendants, dumpsUnder, filesUnder, removeDir, subdir, tempDir, userNames, usersDatabase, type ProcInfo } from './support/fixtures.js';
+import { cluster, databases, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
+
+const root = tempDir('security');
+const token = `Zq9${randomBytes(4).toString('hex')}`;
+// Every character that needs quoting somewhere: URL, shell, SQL, libpq conninfo.
+const password = `${token}'"p@ss:w/rd%;$(touch x) &=?#\\`;
+const role = uniqueName('sec_role');
+const db = `${role}_db`;
+const url = (database = db, pw = password) => dbUrl(database, { user: role, password: pw });
+
+/** Fails when the password, its URL-encoded form or its unique token appears in what a command printed. */
+function expectNoSecret(r: CliResult, what: string) {
+  for (const stream of [r.stdout, r.stderr]) {
+    expect(stream, what).not.toContain(token);
+    expect(stream, what).not.toContain(encodeURIComponent(password));
+    expect(stream, what).not.toContain(cluster().password);
+  }
+}
+
+beforeAll(async () => {
+  await sql('postgres', `CREATE ROLE ${ident(role)} LOGIN CREATEDB PASSWORD '${password.replace(/'/g, "''")}'`);
+  await usersDatabase(db, ['live']);
+  await sql('postgres', `ALTER DATABASE ${ident(db)} OWNER TO ${ident(role)}`);
+  await sql(db, `ALTER TABLE users OWNER TO ${ident(role)}`);
+});
+afterAll(async () => {
+  await dropDatabases(role);
+  await sql('postgres', `DROP ROLE IF EXISTS ${ident(role)}`);
+  removeDir(root);
+});
+
+describe('the password', () => {
+  const cwd = subdir(root, 'secrets');
+  const cli = (args: string[], env: Record<string, string> = { DATABASE_URL: url() }) => runCli(args, { cwd, env });
+
+  it('never appears in stdout or stderr, of successes or failures', async () => {
+    const runs: Array<[string, CliResult]> = [];
+    const run = async (args: string[], env?: Record<string, string>) => {
+      const r = await cli(args, env);
+      runs.push([args.join(' '), r]);
+      return r;
+    };
+    expect((await run(['dump'])).code).toBe(0);
+    expect((await run(['dump', '--json', '--pre-dump-hook', 'echo "hook sees $DATABASE_URL and $PGPASSWORD"'])).code).toBe(0);
+    await run(['ls']);
+    await run(['ls', '--local', '--json']);
+    expect((await run(['restore', 'dev', '--reversible', '--json'])).code).toBe(0);
+    await run(['restore', 'dev', '--dry-run']);
+    expect((await run(['copy', `:${role}_copy`])).code).toBe(0);
+    const printJson = `${process.execPath} -e 'console.log(JSON.stringify({ password: process.env.PGPASSWORD }))'`;
+    expect((await run(['restore', ':pre', '--post-swap-hook', `echo "$DATABASE_URL"; env | grep PGPASSWORD; ${printJson}`])).code).toBe(0);
+    // Failures.
+    expect((await run(['restore', 'dev', '--pre-swap-hook', 'echo "failing with $DATABASE_URL $PGPASSWORD" >&2; exit 1'])).code).toBe(1);
+    expect((await run(['restore', 'no/such/key'])).code).toBe(1);
+    expect((await run(['dump'], { DATABASE_URL: url(db, `${password}-wrong`) })).code).toBe(1);
+    expect((await run(['dump'], { DATABASE_URL: `postgresql://${role}:${encodeURIComponent(password)}@127.0.0.1:notaport/${db}` })).code).toBe(1);
+    expect((await run(['dump', '--json'], { DATABASE_URL: `postgresql://${role}:${encodeURIComponent(password)}@127.0.0.1:1/${db}` })).code).toBe(1);
+    expect((await run(['copy', ':elsewhere'], { DATABASE_URL: url(uniqueName('sec_missing')) })).code).toBe(1);
+
+    // The hooks really had the password, and pgclone masked it.
+    const hooked = runs.find(([args]) => args.includes('hook sees'))![1];
+    expect(hooked.stderr).toMatch(/hook sees postgresql:\/\/[^:]+:\*\*\*@127\.0\.0\.1:\d+\/\S+ and \*\*\*/);
+    for (const [args, r] of runs) expectNoSecret(r, args);
+  });
+
+  it('never appears in the arguments of pgclone child processes (pg_dump, pg_restore, hooks)', async () => {
+    // Enough data that pg_dump and pg_restore run long enough to be seen in /proc.
+    const bulk = ident(`${role}_bulk`);
+    await sql(db, `CREATE TABLE ${bulk} AS SELECT g AS id, md5(g::text) AS a, md5((g * 7)::text) AS b FROM generate_series(1, 60000) g;
+                   CREATE INDEX ON ${bulk} (a); ALTER TABLE ${bulk} OWNER TO ${ident(role)}`);
+    const seen: ProcInfo[] = [];
+    const watch = async (args: string[]) => {
+      let pid: number | undefined;
+      let done = false;
+      const running = runCli(args, { cwd, env: { DATABASE_URL: url() }, onSpawn: (c) => (pid = c.pid) }).finally(() => (done = true));
+      while (!done) {
+        if (pid) seen.push(...descendants(pid));
+        await new Promise((r) => setTimeout(r, 3));
+      }
+      const r = await running;
+      expect(r.code, r.stderr).toBe(0);
+      expectNoSecret(r, args.join(' '));
+    };
+    await watch(['dump', '--pre-dump-hook', 'sleep 0.3']);
+    await watch(['restore', 'dev', '--pre-swap-hook', 'sleep 0.3', '--post-swap-hook', 'true']);
+    const programs = new Set(seen.map((p) => path.basename(p.cmdline.split(' ')[0] ?? '')));
+    expect(programs).toContain('pg_dump');
+    expect(programs).toContain('pg_restore');
+    expect(seen.some((p) => p.cmdline.includes('sleep 0.3'))).toBe(true);
+    for (const p of seen) {
+      expect(p.cmdline, p.cmdline).not.toContain(token);
+      expect(p.cmdline, p.cmdline).not.toContain(encodeURIComponent(password));
+      expect(p.cmdline, p.cmdline).not.toMatch(/postgres(ql)?:\/\/[^\s]*@/);
+      expect(p.cmdline, p.cmdline).not.toMatch(/password=/i);
+    }
+    await sql(db, `DROP TABLE ${bulk}`);
+  });
+});
+
+describe('hostile keys and names', () => {
+  const cwd = subdir(root, 'hostile');
+  const env = { DATABASE_URL: dbUrl(db) };
+  const cli = (...args: string[]) => runCli(args, { cwd, env });
+
+  async function unchangedAround(fn: () => Promise<void>) {
+    const before = await databasesLike(role); // other test files create databases meanwhile
+    const oid = await databaseOid(db);
+    const names = await userNames(db);
+    await fn();
+    expect(await databaseOid(db)).toBe(oid);
+    expect(await userNames(db)).toEqual(names);
+    expect(await databasesLike(role)).toEqual(before);
+    expect(await databases()).toContain('postgres');
+  }
+
+  it('rejects path-like keys and prefixes with a one-line error', async () => {
+    await unchangedAround(async () => {
+      const keys = ['../etc/passwd', '/etc/passwd', 'dev/../../etc/passwd', 'dev\\..\\x', 'dev/default/none/x\n.dump', './dev'];
+      for (const [i, key] of keys.entries()) {
+        // Every key through restore; ls (same check, covered in ls.test.ts too) with half of them.
+        for (const args of i % 2 ? [['restore', key]] : [['restore', key], ['ls', key]]) {
+          const r = await cli(...args);
+          expect(r.code, JSON.stringify(args)).toBe(1);
+          expect(r.stdout).toBe('');
+          expect(r.stderr.trim().split('\n'), JSON.stringify(args)).toHaveLength(1);
+          expect(r.stderr).toMatch(/error: Invalid (dump key|prefix) /);
+        }
+      }
+    });
+    expect(filesUnder(cwd)).toEqual([]);
+  });
+
+  it('treats quotes, semicolons and spaces in keys as plain text', async () => {
+    await unchangedAround(async () => {
+      for (const key of [`dev/it's"; DROP DATABASE ${db}; --`, 'dev/a b', ':"; DROP DATABASE postgres; --']) {
+        const r = await cli('restore', key);
+        expect(r.code, key).toBe(1);
+        expect(r.stderr.trim().split('\n').at(-1)).toMatch(/No dump matches|does not exist/);
+      }
+    });
+  });
+
+  it('creates a copy named with quotes, a semicolon and spaces exactly, and restores from it', async () => {
+    const name = `${role}"x; drop`;
+    const spaced = `${role} copy 2`;
+    const r = await cli('copy', `:${name}`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.lines).toEqual([`:${name}`]);
+    expect((await cli('copy', `:${spaced}`)).code).toBe(0);
+    expect(await databasesLike(`${role}"`)).toEqual([name]);
+    expect(await databasesLike(`${role} `)).toEqual([spaced]);
+    expect(await userNames(name)).toEqual(await userNames(db));
+    const local = await cli('ls', '--local');
+    expect(local.lines).toEqual(expect.arrayContaining([`:${name}`, `:${spaced}`]));
+    await sql(db, `INSERT INTO users (name) VALUES ('after copy')`);
+    const restored = await cli('restore', `:${name}`);
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(await userNames(db)).not.toContain('after copy');
+    const newline = await cli('copy', `:${role}\nx`);
+    expect(newline.code).toBe(1);
+    expect(newline.stderr.trim().split('\n')).toHaveLength(1);
+    expect(newline.stderr).toContain('control character');
+  });
+
+  it('dumps and restores reversibly a database whose name has quotes, a semicolon and spaces', async () => {
+    const weird = `${role} we"ird; name`;
+    await usersDatabase(weird, ['weird']);
+    const weirdCwd = subdir(root, 'weird');
+    const run = (...args: string[]) => runCli(args, { cwd: weirdCwd, env: { DATABASE_URL: dbUrl(weird) } });
+    const dumped = await run('dump');
+    expect(dumped.code, dumped.stderr).toBe(0);
+    await sql(weird, `INSERT INTO users (name) VALUES ('later')`);
+    const restored = await run('restore', 'dev', '--reversible');
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(await userNames(weird)).toEqual(['weird']);
+    expect(await databasesLike(weird)).toEqual([weird, `${weird}__post`, `${weird}__pre`]);
+    expect((await run('restore', ':pre')).code).toBe(0);
+    expect(await userNames(weird)).toEqual(['weird', 'later']);
+  });
+
+  it('passes hostile exclude patterns, instances and aliases as data, never as SQL or paths', async () => {
+    await sql(db, `CREATE TABLE IF NOT EXISTS keep (id int)`);
+    const r = await cli('dump', '-e', 'users; DROP TABLE keep', '-e', `"users"'; --`, '-i', '../../evil');
+    expect(r.code, r.stderr).toBe(0);
+    const key = r.lines.at(-1)!;
+    expect(key).toMatch(/^______evil\/default\/none\/[\d-]+\.dump$/);
+    expect(dumpsUnder(path.join(cwd, '.pgclone'))).toEqual([key]);
+    expect(dumpsUnder(root).filter((f) => f.includes('evil'))).toEqual([`hostile/.pgclone/${key}`]);
+    expect(existsSync(path.resolve(cwd, '../../evil'))).toBe(false);
+    expect(await sql(db, `SELECT to_regclass('public.keep') IS NOT NULL AS kept`)).toEqual([{ kept: true }]);
+    const alias = await cli('dump', '-d', "x'; DROP DATABASE postgres; --");
+    expect(alias.code).toBe(1);
+    expect(alias.stderr).toContain(`Database alias "x'; DROP DATABASE postgres; --" is not configured`);
+    const config = await cli('dump', '-c', '../../etc/passwd');
+    expect(config.code).toBe(1);
+    expect(config.stderr).toContain('"../../etc/passwd" is not a config name');
+  });
+});
