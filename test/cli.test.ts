@@ -94,7 +94,7 @@ describe('--json', () => {
     expect(result.plan[0]).toBe(`restore dump ${key} into ${db} (reversible)`);
     const events = ndjson(r.stderr);
     expect(steps(events)).toEqual([
-      'lock', 'resolve', 'verify', 'create-temp', 'restore', 'settings', 'snapshot-post', 'pre-swap-hooks', 'swap', 'post-swap-hooks', 'done',
+      'lock', 'resolve', 'verify', 'create-temp', 'restore', 'settings', 'pre-swap-hooks', 'snapshot-post', 'swap', 'post-swap-hooks', 'done',
     ]);
     expect(events.filter((e) => e.event === 'step').every((e) => e.operation === 'restore')).toBe(true);
     expect(events.find((e) => e.step === 'create-temp')).toMatchObject({ database: `${db}__temp` });

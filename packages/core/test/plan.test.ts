@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describePlan, planRestore, type PlanAction, type RestorePlan } from '../src/plan/restore.js';
+import { describePlan, planRestore, selectRestoreHooks, type PlanAction, type RestorePlan } from '../src/plan/restore.js';
 
 const dump = { kind: 'dump', key: 'dev/default/none/2026-01-01-00-00-00-000000.dump' } as const;
 const plan = (existing: string[], extra: Partial<Parameters<typeof planRestore>[0]> = {}): RestorePlan =>
@@ -41,10 +41,10 @@ describe('planRestore', () => {
     expect(actions(plan(['app', 'app__temp']), 'create-temp')[0]).toMatchObject({ kind: 'drop', database: 'app__temp' });
   });
 
-  it('reversible: snapshots :post before the hooks and renames N to :pre, replacing older restore points', () => {
+  it('reversible: snapshots :post after the hooks and renames N to :pre, replacing older restore points', () => {
     const p = plan(['app', 'app__pre', 'app__post'], { reversible: true, preSwapHooks: ['echo'] });
     expect(p.reversible).toBe(true);
-    expect(steps(p)).toEqual(['create-temp', 'restore', 'settings', 'snapshot-post', 'pre-swap-hooks', 'swap']);
+    expect(steps(p)).toEqual(['create-temp', 'restore', 'settings', 'pre-swap-hooks', 'snapshot-post', 'swap']);
     expect(actions(p, 'snapshot-post')).toEqual([
       { kind: 'create-from-template', database: 'app__stage', template: 'app__temp' },
       { kind: 'apply-settings', database: 'app__stage', from: 'app__temp' }, // a template copy drops them
@@ -107,5 +107,30 @@ describe('planRestore', () => {
 
   it('refuses a target whose working names would exceed 63 bytes', () => {
     expect(() => plan([], { target: 'x'.repeat(58) })).toThrow(/63 bytes/);
+  });
+});
+
+describe('selectRestoreHooks', () => {
+  const configured = { preSwapHooks: ['migrate'], preSwapHooksGiven: false, postSwapHooks: ['echo done'] };
+
+  it('runs configured and default pre-swap hooks for dumps', () => {
+    expect(selectRestoreHooks(configured, { kind: 'dump' }, 'app')).toEqual({
+      preSwapHooks: ['migrate'],
+      postSwapHooks: ['echo done'],
+      skipped: [],
+    });
+  });
+
+  it('skips them for local restores, so :pre comes back exactly; post-swap hooks still run', () => {
+    expect(selectRestoreHooks(configured, { kind: 'local', database: 'app__pre' }, 'app')).toEqual({
+      preSwapHooks: [],
+      postSwapHooks: ['echo done'],
+      skipped: ['migrate'],
+    });
+  });
+
+  it('runs them when given explicitly for the call, and when resuming N__temp', () => {
+    expect(selectRestoreHooks({ ...configured, preSwapHooksGiven: true }, { kind: 'local', database: 'copy' }, 'app').preSwapHooks).toEqual(['migrate']);
+    expect(selectRestoreHooks(configured, { kind: 'local', database: 'app__temp' }, 'app').preSwapHooks).toEqual(['migrate']);
   });
 });

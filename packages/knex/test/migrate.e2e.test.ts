@@ -89,8 +89,8 @@ export async function down(knex) { await knex.schema.alterTable('users', (t) => 
     expect(await migrationNames(`${db}__pre`)).toEqual(['001_users.js', '002_posts.js']);
     expect(await columns(`${db}__pre`, 'users')).toEqual(['id', 'name']);
     expect(await sql(`${db}__pre`, 'SELECT name FROM users ORDER BY id')).toEqual([{ name: 'ada' }, { name: 'live-only' }]);
-    // :post is the dump as restored, before the migrations.
-    expect(await migrationNames(`${db}__post`)).toEqual(['001_users.js', '002_posts.js']);
+    // :post is the database that went live: the dump as restored plus the migrations.
+    expect(await migrationNames(`${db}__post`)).toEqual(['001_users.js', '002_posts.js', '003_nickname.js']);
   });
 
   it('fails the restore on a migration that throws, leaving the live database unchanged and N__temp kept', async () => {
@@ -136,7 +136,8 @@ export async function down() {}
 
     await copy(':' + `${db}_snap`, { ...fromKnexfile({ cwd: project, env: 'development' }), onEvent });
     writeFiles(project, { 'migrations/005_tags.js': esmMigration('CREATE TABLE tags (name text)', 'DROP TABLE tags') });
-    const viaKnexfile = await restore(`:${db}_snap`, { ...fromKnexfile({ cwd: project, env: 'development' }), onEvent });
+    // A local restore runs hooks only when they are given for the call.
+    const viaKnexfile = await restore(`:${db}_snap`, { ...fromKnexfile({ cwd: project, env: 'development' }), preSwapHooks: ['migrate'], onEvent });
     expect(viaKnexfile.database).toBe(db);
     expect(events).toContain('Running migration 005_tags.js');
     expect((await migrationNames(db)).at(-1)).toBe('005_tags.js');
@@ -150,7 +151,7 @@ export async function down() {}
     try {
       expect((await instance.raw('SELECT current_database() AS d')).rows).toEqual([{ d: db }]);
       events.length = 0;
-      const viaInstance = await restore(`:${db}_snap`, { knex: instance, cwd: project, onEvent });
+      const viaInstance = await restore(`:${db}_snap`, { knex: instance, cwd: project, preSwapHooks: ['migrate'], onEvent });
       expect(viaInstance.database).toBe(db);
       expect(events).toContain('Running migration 006_labels.js');
       expect(events).toContain('Running migration 005_tags.js');
@@ -182,7 +183,7 @@ describe('a project without knex installed', () => {
   it('dumps with the knexfile connection, and the migrate hook says that knex is missing', async () => {
     const copied = await knexPgclone(['copy', `:${db}_snap`], { cwd: dir });
     expect(copied.code, copied.stderr).toBe(0);
-    const restored = await knexPgclone(['restore', `:${db}_snap`], { cwd: dir });
+    const restored = await knexPgclone(['restore', `:${db}_snap`, '--pre-swap-hook', 'migrate'], { cwd: dir });
     expect(restored.code).toBe(1);
     expect(restored.stderr).toContain(`Knex is not installed for ${dir}`);
   });

@@ -3,6 +3,7 @@ import {
   PgcloneError,
   prepare,
   restoreNames,
+  selectRestoreHooks,
   spareName,
   targetDatabase,
   type CopyStrategy,
@@ -56,11 +57,12 @@ export async function fastRestore(
   if (!key?.startsWith(':') || options.dryRun || options.fast === false) return undefined;
   const prepared = await prepare('restore', options, runtime);
   const opts = prepared.options;
-  if (!opts.allowRestore || opts.preSwapHooks.length > 0 || opts.postSwapHooks.length > 0) return undefined;
-  if (opts.connection instanceof PgcloneError) return undefined;
+  if (!opts.allowRestore || opts.connection instanceof PgcloneError) return undefined;
   const conn = opts.connection;
   const target = targetDatabase(conn);
   const source = localDatabaseOf(key, target);
+  const hooks = selectRestoreHooks(opts, { kind: 'local', database: source }, target);
+  if (hooks.preSwapHooks.length > 0 || hooks.postSwapHooks.length > 0) return undefined;
   if (source === target || source === spareName(target) || Object.values(restoreNames(target)).includes(source)) return undefined;
   if (opts.reversible) prepared.reporter.info('--reversible has no effect when restoring a local database');
   const resetter = await resetterFor(opts, conn, target);

@@ -53,6 +53,8 @@ export interface ResolvedOptions {
   exclude: string[];
   preDumpHooks: Hook[];
   preSwapHooks: Hook[];
+  /** True when the pre-swap hooks came from a flag or API option rather than the config or the adapter default. */
+  preSwapHooksGiven: boolean;
   postSwapHooks: Hook[];
   reversible: boolean;
   allowDump: boolean;
@@ -156,6 +158,7 @@ export function resolveOptions(input: {
     exclude: options.exclude ?? pick('exclude').value ?? [],
     preDumpHooks: preDumpFlag ?? pick('preDumpHooks').value ?? [],
     preSwapHooks,
+    preSwapHooksGiven: preSwapFlag !== undefined,
     postSwapHooks: postSwapFlag ?? pick('postSwapHooks').value ?? [],
     reversible: options.reversible ?? pick('reversible').value ?? DEFAULTS.reversible,
     allowDump: pick('allowDump').value ?? DEFAULTS.allowDump,

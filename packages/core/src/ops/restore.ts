@@ -2,14 +2,14 @@ import { libpqEnv, mergeEnv, withDatabase } from '../connection.js';
 import { GuardError, KeyError, PgcloneError } from '../errors.js';
 import { DumpVerifier } from '../dump-verifier.js';
 import { assertSafeKey } from '../keys.js';
-import { checkHooks, runHooks } from '../hooks.js';
+import { checkHooks, describeHook, runHooks } from '../hooks.js';
 import { restoreNames } from '../names.js';
 import type { RestoreOptions } from '../options.js';
 import { assertArchiveReadable, HEADER_BYTES, parseArchiveHeader } from '../pg/archive.js';
 import { readArchiveSettings, readToc, runPgRestore, type ArchiveSource } from '../pg/pg-restore.js';
 import { locateTool } from '../pg/tools.js';
 import { executePlan } from '../plan/execute.js';
-import { describePlan, planRestore, type RestorePlan, type RestoreSource } from '../plan/restore.js';
+import { describePlan, planRestore, selectRestoreHooks, type RestorePlan, type RestoreSource } from '../plan/restore.js';
 import type { Storage } from '../storage.js';
 import { connectAdmin, openStorage, prepare, requireConnection, targetDatabase, type Runtime } from './prepare.js';
 import { removeStaleScratch } from './leftover-files.js';
@@ -58,7 +58,11 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
   if (localSource === target) {
     throw new KeyError('KEY_INVALID', `Cannot restore ${target} from itself (${keyOrPrefix})`);
   }
-  checkHooks([...opts.preSwapHooks, ...opts.postSwapHooks], prepared.adapter, opts.projectDir);
+  const hooks = selectRestoreHooks(opts, localSource ? { kind: 'local', database: localSource } : { kind: 'dump' }, target);
+  checkHooks([...hooks.preSwapHooks, ...hooks.postSwapHooks], prepared.adapter, opts.projectDir);
+  if (hooks.skipped.length > 0) {
+    reporter.info(`Restoring ${keyOrPrefix} as it is: the configured pre-swap hooks (${hooks.skipped.map(describeHook).join(', ')}) run only for dumps; pass --pre-swap-hook to run hooks on a local restore`);
+  }
   const storage = isLocal ? undefined : await openStorage(prepared);
 
   const admin = await connectAdmin(opts, conn, reporter);
@@ -100,8 +104,8 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
       target,
       source,
       reversible: opts.reversible,
-      preSwapHooks: opts.preSwapHooks,
-      postSwapHooks: opts.postSwapHooks,
+      preSwapHooks: hooks.preSwapHooks,
+      postSwapHooks: hooks.postSwapHooks,
       state: { existing },
     });
     const lines = describePlan(plan);

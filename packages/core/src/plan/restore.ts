@@ -10,8 +10,9 @@ import { restoreNames } from '../names.js';
  *  1. create-temp      drop a stale `N__temp`; create it empty (dump) or as a template copy (local key).
  *  2. restore          pg_restore the dump into `N__temp` (dump only); any error fails the restore.
  *  3. settings         apply the archive's `ALTER DATABASE … SET` (else N's) or the local source's to `N__temp`.
- *  4. snapshot-post    reversible dump restores: copy `N__temp` (and its settings) to `N__stage`, the future `:post`.
- *  5. pre-swap-hooks   migrations etc. against `N__temp`; a failure keeps `N__temp` for `restore :N__temp`.
+ *  4. pre-swap-hooks   migrations etc. against `N__temp`; a failure keeps `N__temp` for `restore :N__temp`.
+ *  5. snapshot-post    reversible dump restores: copy `N__temp` (and its settings) to `N__stage`, the future `:post`,
+ *                      so that `:pre` and `:post` are exactly the databases before and after the restore.
  *  6. swap             block new sessions on N and end the others; (reversible: drop the old `:pre`/`:post`);
  *                      then one transaction renames N → `N__pre`|`N__swap` and `N__temp` → N (and `N__stage` →
  *                      `N__post`), so the name N always holds a complete database.
@@ -70,6 +71,26 @@ export interface ObservedState {
   existing: ReadonlySet<string>;
 }
 
+/**
+ * Which hooks a restore runs. Restores from a dump (and `:N__temp`, which resumes one) run the pre-swap hooks from
+ * flags, config or the adapter default (`migrate`). A local key names a database state that already exists — a
+ * restore point, a copy, a snapshot — so restoring it runs only pre-swap hooks given explicitly for this call:
+ * `restore :pre` is a real rollback, not a rollback plus the new migration. Post-swap hooks always run.
+ */
+export function selectRestoreHooks(
+  options: { preSwapHooks: Hook[]; preSwapHooksGiven: boolean; postSwapHooks: Hook[] },
+  source: { kind: 'dump' } | { kind: 'local'; database: string },
+  target: string,
+): { preSwapHooks: Hook[]; postSwapHooks: Hook[]; skipped: Hook[] } {
+  const resume = source.kind === 'local' && source.database === restoreNames(target).temp;
+  const run = source.kind === 'dump' || resume || options.preSwapHooksGiven;
+  return {
+    preSwapHooks: run ? options.preSwapHooks : [],
+    postSwapHooks: options.postSwapHooks,
+    skipped: run ? [] : options.preSwapHooks,
+  };
+}
+
 /** Builds the plan of a restore into `target`. Pure. */
 export function planRestore(input: {
   target: string;
@@ -115,6 +136,12 @@ export function planRestore(input: {
       ],
     });
   }
+  if (input.preSwapHooks.length) {
+    steps.push({
+      step: 'pre-swap-hooks',
+      actions: [{ kind: 'hooks', phase: 'pre-swap', database: n.temp, hooks: input.preSwapHooks }],
+    });
+  }
   if (reversible) {
     const snap: PlanAction[] = [];
     if (has(n.stage)) snap.push({ kind: 'drop', database: n.stage, reason: 'left by an earlier run', leftover: true });
@@ -122,12 +149,6 @@ export function planRestore(input: {
     // A template copy does not carry `ALTER DATABASE … SET`: without this, restoring `:post` would lose them.
     snap.push({ kind: 'apply-settings', database: n.stage, from: n.temp });
     steps.push({ step: 'snapshot-post', actions: snap });
-  }
-  if (input.preSwapHooks.length) {
-    steps.push({
-      step: 'pre-swap-hooks',
-      actions: [{ kind: 'hooks', phase: 'pre-swap', database: n.temp, hooks: input.preSwapHooks }],
-    });
   }
 
   const swap: PlanAction[] = [];
