@@ -27,6 +27,27 @@ export { readToc, readArchiveSettings, runPgRestore, type ArchiveSource } from '
 export { planRestore, describePlan, describeAction, type RestorePlan, type PlanStep, type PlanAction, type RestoreSource, type ObservedState } from './plan/restore.js';
 export { executePlan, type ExecuteIo } from './plan/execute.js';
 export { prepare, type Runtime, type Prepared } from './ops/prepare.js';
+export { parseCompression, formatCompression, COMPRESSION_HELP, COMPRESSION_LEVELS, type CompressionSpec, type CompressionMethod } from './compression-spec.js';
+export {
+  planDumpCompression,
+  compressStage,
+  decompressStage,
+  findProgram,
+  ParallelGzip,
+  ZSTD_DEFAULT_LEVEL,
+  FALLBACK_GZIP_LEVEL,
+  type DumpCompression,
+  type OuterCompressor,
+  type Stage,
+  type Wrapper,
+} from './pg/compression.js';
+export { DumpInput, type DumpInputOptions, type RestoreInput } from './pg/dump-input.js';
+export { spoolToFile, spoolFits, spoolReserve, SpoolSpaceError, WRAPPED_EXPANSION, type Spool } from './pg/spool.js';
+export { chooseCopyMethod, copyDatabase, serverCanClone, FILE_COPY_MIN_BYTES, type CopyMethod, type CopyStrategyOption } from './pg/copy-method.js';
+export { isItemLine, isVerboseLine } from './pg/restore-progress.js';
+export { resolvePerfOptions, type PerfOptions } from './config/perf.js';
+export { ProgressMeter, meterStream } from './progress.js';
+export { formatBytes } from './bytes.js';
 export { ls } from './ops/ls.js';
 export { dump, type DumpResult } from './ops/dump.js';
 export { restore, type RestoreResult } from './ops/restore.js';

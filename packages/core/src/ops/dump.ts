@@ -1,10 +1,16 @@
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { formatBytes } from '../bytes.js';
+import { resolvePerfOptions } from '../config/perf.js';
 import { libpqEnv, mergeEnv } from '../connection.js';
 import { DumpError, GuardError, PgcloneError } from '../errors.js';
 import { runHooks } from '../hooks.js';
 import { formatDumpKey } from '../keys.js';
 import type { DumpOptions } from '../options.js';
+import { compressStage, planDumpCompression } from '../pg/compression.js';
+import { estimateDumpBytes } from '../pg/dump-size.js';
 import { locateToolForServer, spawnTool } from '../pg/tools.js';
+import { meterStream, ProgressMeter } from '../progress.js';
 import { redact } from '../redact.js';
 import { connectAdmin, openStorage, prepare, requireConnection, type Runtime } from './prepare.js';
 
@@ -18,11 +24,14 @@ export interface DumpResult {
   storageLocation: string;
   /** Size of the stored dump in bytes. */
   bytes: number;
+  /** How it was compressed, e.g. `zstd:1 (zstd CLI)` or `gzip:6 (pg_dump)`. */
+  compression: string;
   durationMs: number;
 }
 
 /**
- * Runs the pre-dump hooks, then streams `pg_dump -Fc --no-owner --no-acl` into storage. The key becomes visible only
+ * Runs the pre-dump hooks, then streams `pg_dump -Fc --no-owner --no-acl` into storage, compressed as the
+ * `compression` option says (see `pg/compression.ts`). The key becomes visible only
  * when the dump completed; a failed or interrupted dump leaves nothing that `ls` or a restore would pick up.
  *
  * Steps: 1. check (guards, server, pg_dump version — before anything is written); 2. pre-dump-hooks; 3. dump.
@@ -40,6 +49,7 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
     if (/[\u0000-\u001f]/.test(table)) throw new PgcloneError('NAME_INVALID', `Invalid table name ${JSON.stringify(table)} in exclude`);
   }
   const conn = requireConnection(opts);
+  const perf = resolvePerfOptions(options, opts);
 
   reporter.step('check', `Checking ${conn.database} and pg_dump`, conn.database);
   const admin = await connectAdmin(opts, conn);
@@ -55,6 +65,9 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
     await admin.close();
   }
   const pgDump = await locateToolForServer('pg_dump', serverMajor, prepared.env);
+  const { compression, notice } = planDumpCompression(perf.compression, pgDump.major, prepared.env);
+  if (notice) reporter.warn(notice);
+  const estimate = await estimateDumpBytes(conn, opts.exclude);
   const storage = await openStorage(prepared);
 
   if (opts.preDumpHooks.length) {
@@ -75,8 +88,8 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
     new Date(),
     Number(process.hrtime.bigint() / 1000n % 1000n),
   );
-  reporter.step('dump', `Dumping ${conn.database} to ${key}`, conn.database);
-  const args = ['-Fc', '--no-owner', '--no-acl', ...opts.exclude.map((t) => `--exclude-table-data=${t}`)];
+  reporter.step('dump', `Dumping ${conn.database} to ${key} (compression ${compression.description})`, conn.database);
+  const args = ['-Fc', ...compression.pgDumpArgs, '--no-owner', '--no-acl', ...opts.exclude.map((t) => `--exclude-table-data=${t}`)];
   const writer = await storage.write(key, { expectedBytes: databaseBytes });
   const tool = spawnTool(pgDump, args, {
     env: mergeEnv(prepared.env, libpqEnv(conn)),
@@ -85,24 +98,43 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
   });
   const onAbort = () => tool.child.kill('SIGTERM');
   options.signal?.addEventListener('abort', onAbort, { once: true });
+  // The pipeline: pg_dump stdout → [dump meter] → [compressor] → [stored-bytes meter] → storage writer.
+  const dumpMeter = new ProgressMeter(reporter, 'dump', 'bytes', estimate, { estimated: true });
+  const compressor = compression.outer ? compressStage(compression.outer, prepared.env) : undefined;
+  const uploadMeter = typeof storage.localPath === 'function' ? undefined : new ProgressMeter(reporter, 'upload', 'bytes');
   let bytes = 0;
-  tool.child.stdout!.on('data', (chunk: Buffer) => {
-    bytes += chunk.length;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      bytes += chunk.length;
+      uploadMeter?.add(chunk.length);
+      callback(null, chunk);
+    },
   });
+  const stages = [meterStream(dumpMeter), ...(compressor ? [compressor.stream] : []), counter];
   try {
-    const [, exit] = await Promise.all([pipeline(tool.child.stdout!, writer.stream), tool.done]);
-    if (exit.code !== 0) {
-      const detail = exit.stderr.filter((l) => /error|fatal/i.test(l)).at(-1) ?? exit.stderr.at(-1) ?? '';
+    const [piped, exit, compressed] = await Promise.allSettled([
+      (pipeline as unknown as (...streams: unknown[]) => Promise<void>)(tool.child.stdout!, ...stages, writer.stream),
+      tool.done,
+      compressor?.done,
+    ]);
+    if (exit.status === 'rejected') throw exit.reason;
+    if (exit.value.code !== 0) {
+      const detail = exit.value.stderr.filter((l) => /error|fatal/i.test(l)).at(-1) ?? exit.value.stderr.at(-1) ?? '';
       throw new DumpError(
         'DUMP_FAILED',
-        `pg_dump of ${conn.database} failed (${exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`})${detail ? `: ${redact(detail)}` : ''}`,
+        `pg_dump of ${conn.database} failed (${exit.value.signal ? `signal ${exit.value.signal}` : `exit code ${exit.value.code}`})${detail ? `: ${redact(detail)}` : ''}`,
       );
     }
-    if (bytes === 0) throw new DumpError('DUMP_FAILED', `pg_dump of ${conn.database} wrote nothing`);
+    if (compressed.status === 'rejected') throw compressed.reason;
+    if (piped.status === 'rejected') throw piped.reason;
+    if (dumpMeter.done === 0) throw new DumpError('DUMP_FAILED', `pg_dump of ${conn.database} wrote nothing`);
     options.signal?.throwIfAborted();
     await writer.commit();
+    dumpMeter.finish();
+    uploadMeter?.finish();
   } catch (error) {
     tool.child.kill('SIGTERM');
+    compressor?.stop();
     await writer.abort(error).catch(() => {});
     if (options.signal?.aborted) throw new PgcloneError('INTERRUPTED', `Dump of ${conn.database} interrupted; nothing was stored`);
     if (error instanceof PgcloneError) throw error;
@@ -110,6 +142,14 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
   }
-  reporter.info(`Dumped ${conn.database} to ${key} (${bytes} bytes)`);
-  return { key, database: conn.database, storageLocation: storage.display, bytes, durationMs: Date.now() - started };
+  reporter.info(`Dumped ${conn.database} to ${key} (${formatBytes(bytes)}, ${compression.description})`);
+  return {
+    key,
+    database: conn.database,
+    storageLocation: storage.display,
+    bytes,
+    compression: compression.description,
+    durationMs: Date.now() - started,
+  };
 }
+

@@ -76,7 +76,14 @@ export interface RunningTool {
 export function spawnTool(
   tool: Tool,
   args: string[],
-  options: { env: NodeJS.ProcessEnv; stdin?: 'pipe' | 'ignore'; stdout?: 'pipe' | 'ignore'; onStderr?: (line: string) => void },
+  options: {
+    env: NodeJS.ProcessEnv;
+    stdin?: 'pipe' | 'ignore';
+    stdout?: 'pipe' | 'ignore';
+    onStderr?: (line: string) => void;
+    /** Which stderr lines `done` returns (all by default); `--verbose` chatter need not stay in memory. */
+    keepStderr?: (line: string) => boolean;
+  },
 ): RunningTool {
   const child = spawn(tool.path, args, {
     env: options.env,
@@ -84,7 +91,7 @@ export function spawnTool(
   });
   const stderr: string[] = [];
   const lines = lineSplitter((line) => {
-    stderr.push(line);
+    if (options.keepStderr?.(line) ?? true) stderr.push(line);
     options.onStderr?.(line);
   });
   child.stderr!.on('data', lines.push);

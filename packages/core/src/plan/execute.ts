@@ -18,6 +18,8 @@ export interface ExecuteIo {
   runHooks(phase: 'pre-swap' | 'post-swap', database: string, hooks: Hook[]): Promise<void>;
   /** Strategy for template copies. */
   copyStrategy?: 'FILE_COPY' | 'WAL_LOG';
+  /** Makes a template copy (choosing its strategy); replaces `copyStrategy` when given. */
+  copyDatabase?(name: string, template: string): Promise<void>;
   signal?: AbortSignal;
 }
 
@@ -52,7 +54,9 @@ export async function executePlan(plan: RestorePlan, io: ExecuteIo): Promise<voi
           case 'create-from-template':
             created.add(action.database);
             await admin.withExclusiveAccess(action.template, () =>
-              admin.createFromTemplate(action.database, action.template, io.copyStrategy),
+              io.copyDatabase
+                ? io.copyDatabase(action.database, action.template)
+                : admin.createFromTemplate(action.database, action.template, io.copyStrategy),
             ).catch((error: unknown) => {
               created.delete(action.database);
               throw error;

@@ -31,6 +31,12 @@ const common = {
   config: { alias: 'c', type: 'string', describe: 'Named config from "configs" in the pgclone config' },
 } as const;
 
+const copyStrategyOption = {
+  type: 'string',
+  choices: ['auto', 'wal_log', 'file_copy', 'clone'],
+  describe: 'How database copies are made (default auto: WAL_LOG for small, FILE_COPY or clone for large)',
+} as const;
+
 /**
  * Runs the pgclone CLI with `argv` (without the node and script paths) and resolves to the exit status:
  * 0 success, 1 error, 2 usage error. Results go to stdout one per line, everything else to stderr.
@@ -106,6 +112,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
           .option('exclude', { alias: 'e', type: 'string', array: true, describe: 'Keep this table but leave out its rows (repeatable)' })
           .option('instance', { alias: 'i', type: 'string', describe: 'Instance part of the key (default: $PGCLONE_INSTANCE, else the host name)' })
           .option('pre-dump-hook', { type: 'string', array: true, describe: 'Command to run before dumping (repeatable)' })
+          .option('compression', { type: 'string', describe: 'auto (default), none, gzip[:1-9], zstd[:1-19] or lz4[:1-12]' })
           .option(common),
       (args) =>
         run(args, async (base) => {
@@ -115,6 +122,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
             ...(args.exclude ? { exclude: args.exclude } : {}),
             ...(args.instance !== undefined ? { instance: args.instance } : {}),
             ...(args.preDumpHook ? { preDumpHooks: args.preDumpHook } : {}),
+            ...(args.compression !== undefined ? { compression: args.compression } : {}),
           });
           printer!.result([result.key], result);
         }),
@@ -129,6 +137,9 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
           .option('pre-swap-hook', { type: 'string', array: true, describe: 'Command run on the restored copy before the swap (repeatable; "" disables the defaults)' })
           .option('post-swap-hook', { type: 'string', array: true, describe: 'Command run after the swap (repeatable; "" disables the defaults)' })
           .option('dry-run', { type: 'boolean', describe: 'Print the plan and change nothing' })
+          .option('jobs', { alias: 'j', type: 'number', describe: 'Parallel pg_restore jobs (default: the number of cores)' })
+          .option('spool-dir', { type: 'string', describe: 'Directory for the temporary archive of a parallel restore (default: OS temp)' })
+          .option('copy-strategy', copyStrategyOption)
           .option(common),
       (args) =>
         run(args, async (base) => {
@@ -139,6 +150,9 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
             ...(args.preSwapHook ? { preSwapHooks: args.preSwapHook } : {}),
             ...(args.postSwapHook ? { postSwapHooks: args.postSwapHook } : {}),
             ...(args.dryRun ? { dryRun: true } : {}),
+            ...(args.jobs !== undefined ? { jobs: args.jobs } : {}),
+            ...(args.spoolDir !== undefined ? { spoolDir: args.spoolDir } : {}),
+            ...(args.copyStrategy !== undefined ? { copyStrategy: args.copyStrategy } : {}),
           });
           printer!.result(result.dryRun ? result.plan : [result.key], result);
         }),
@@ -146,11 +160,15 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
     .command(
       'copy <target>',
       'Copy the database into a local database (:name)',
-      (y) => y.positional('target', { type: 'string', demandOption: true, describe: 'Local name, e.g. :before' }).option(common),
+      (y) =>
+        y
+          .positional('target', { type: 'string', demandOption: true, describe: 'Local name, e.g. :before' })
+          .option('copy-strategy', copyStrategyOption)
+          .option(common),
       (args) =>
         run(args, async (base) => {
           const { copy } = await import('../index.js');
-          const result = await copy(args.target, base);
+          const result = await copy(args.target, { ...base, ...(args.copyStrategy !== undefined ? { copyStrategy: args.copyStrategy } : {}) });
           printer!.result([result.key], result);
         }),
     )

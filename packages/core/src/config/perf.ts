@@ -1,0 +1,40 @@
+import os from 'node:os';
+import path from 'node:path';
+import { COMPRESSION_HELP, parseCompression, type CompressionSpec } from '../compression-spec.js';
+import { UsageError } from '../errors.js';
+import type { AnyOptions } from '../options.js';
+import type { CopyStrategyOption } from '../pg/copy-method.js';
+import type { ResolvedOptions } from './resolve.js';
+
+/** The performance options of an operation, after flag > config > default. */
+export interface PerfOptions {
+  /** How dumps are compressed (`compression`, default `auto`). */
+  compression: CompressionSpec;
+  /** pg_restore jobs (`jobs`, default: the number of cores). */
+  jobs: number;
+  /** How template copies are made (`copyStrategy`, default `auto`). */
+  copyStrategy: CopyStrategyOption;
+  /** Where restores spool dumps for `pg_restore -j` (`spoolDir`, default: the OS temp directory). */
+  spoolDir: string;
+}
+
+/** Reads the performance options from the operation's own options (flags) and the merged config bundle. */
+export function resolvePerfOptions(options: AnyOptions, resolved: ResolvedOptions): PerfOptions {
+  const bundle = resolved.bundle;
+  const compressionText = options.compression ?? bundle.compression ?? 'auto';
+  const compression = parseCompression(compressionText);
+  if (!compression) throw new UsageError(`Invalid compression ${JSON.stringify(compressionText)}: expected ${COMPRESSION_HELP}`);
+  const jobs = options.jobs ?? bundle.jobs ?? os.availableParallelism();
+  if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`Invalid jobs ${JSON.stringify(jobs)}: expected a whole number of at least 1`);
+  const copyStrategy = options.copyStrategy ?? bundle.copyStrategy ?? 'auto';
+  if (!['auto', 'wal_log', 'file_copy', 'clone'].includes(copyStrategy)) {
+    throw new UsageError(`Invalid copyStrategy ${JSON.stringify(copyStrategy)}: expected auto, wal_log, file_copy or clone`);
+  }
+  const spoolDir = options.spoolDir ?? bundle.spoolDir;
+  return {
+    compression,
+    jobs,
+    copyStrategy,
+    spoolDir: spoolDir ? path.resolve(spoolDir.startsWith(path.sep) ? spoolDir : path.join(resolved.projectDir, spoolDir)) : os.tmpdir(),
+  };
+}
