@@ -158,25 +158,24 @@ export class DumpInput {
       streams.push(stage.stream);
     }
     if (streams.length === 0) return stored;
-    const out = new PassThrough();
+    // `out` ends only once the decompressor has also exited cleanly.
+    const out = new PassThrough({
+      flush(callback) {
+        (stage?.done ?? Promise.resolve()).then(() => {
+          options.meter?.finish();
+          callback();
+        }, callback);
+      },
+    });
     out.on('close', () => {
       if (out.readableEnded) return;
       stored.destroy();
       stage?.stop();
     });
-    // `end: false`: `out` ends only once the decompressor has also exited cleanly.
-    (pipeline as unknown as (...args: unknown[]) => Promise<void>)(stored, ...streams, out, { end: false })
-      .then(() => stage?.done)
-      .then(
-        () => {
-          options.meter?.finish();
-          out.end();
-        },
-        (error: unknown) => {
-          options.meter?.finish(false);
-          out.destroy(error as Error);
-        },
-      );
+    (pipeline as unknown as (...args: unknown[]) => Promise<void>)(stored, ...streams, out).catch((error: unknown) => {
+      options.meter?.finish(false);
+      out.destroy(error as Error);
+    });
     stage?.done.catch((error: unknown) => out.destroy(error as Error));
     return out;
   }

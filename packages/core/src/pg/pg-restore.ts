@@ -52,6 +52,7 @@ async function runWithArchive(run: ToolRun): Promise<{ code: number | null; sign
       running.child.kill('SIGTERM');
       throw error;
     });
+    feed.catch(() => {}); // awaited below, after the tool exits; it may fail first
   }
   try {
     const exit = await running.done;
