@@ -30,11 +30,12 @@ export function resolvePerfOptions(options: AnyOptions, resolved: ResolvedOption
   if (!['auto', 'wal_log', 'file_copy', 'clone'].includes(copyStrategy)) {
     throw new UsageError(`Invalid copyStrategy ${JSON.stringify(copyStrategy)}: expected auto, wal_log, file_copy or clone`);
   }
-  const spoolDir = options.spoolDir ?? bundle.spoolDir;
-  return {
-    compression,
-    jobs,
-    copyStrategy,
-    spoolDir: spoolDir ? path.resolve(spoolDir.startsWith(path.sep) ? spoolDir : path.join(resolved.projectDir, spoolDir)) : os.tmpdir(),
-  };
+  // A flag is relative to the working directory, a config value to the config file's directory.
+  const spoolDir =
+    options.spoolDir !== undefined
+      ? path.resolve(resolved.cwd, options.spoolDir)
+      : bundle.spoolDir !== undefined
+        ? path.resolve(resolved.projectDir, bundle.spoolDir)
+        : os.tmpdir();
+  return { compression, jobs, copyStrategy, spoolDir };
 }

@@ -60,6 +60,7 @@ interface PhaseState {
   rate: RateMeter;
   lastLine: number;
   printed: boolean;
+  final?: boolean;
   bar?: SingleBar;
 }
 
@@ -148,12 +149,13 @@ class BarRenderer implements ProgressRenderer {
     }
     state.rate.add(now, event.done);
     const d = describeProgress(event, event.final ? undefined : state.rate.rate);
+    // Payload names must not collide with cli-progress's own tokens (eta, percentage, value, total, …).
     const payload = {
-      label: PHASE_LABEL[event.phase].padEnd(8),
-      amount: d.amount,
-      percent: d.percent !== undefined ? `${String(d.percent).padStart(3)}%` : '    ',
-      rate: d.rate ?? '',
-      eta: event.final ? `done in ${formatDuration((now - state.started) / 1000)}` : d.eta ? `ETA ${d.eta}` : '',
+      phaseLabel: PHASE_LABEL[event.phase].padEnd(8),
+      amountText: d.amount,
+      percentText: d.percent !== undefined ? `${String(d.percent).padStart(3)}%` : '    ',
+      rateText: d.rate ?? '',
+      etaText: event.final ? `done in ${formatDuration((now - state.started) / 1000)}` : d.eta ? `ETA ${d.eta}` : '',
     };
     const total = event.total !== undefined && event.total > 0 ? Math.max(event.total, event.done) : Math.max(event.done, 1);
     const value = event.total !== undefined && event.total > 0 ? event.done : 0;
@@ -166,7 +168,9 @@ class BarRenderer implements ProgressRenderer {
     }
     if (event.final) {
       state.bar.update(event.total !== undefined && event.total > 0 ? total : 0, payload);
-      state.bar.stop();
+      state.final = true;
+      // Once every bar is complete, stop redrawing: later lines print below the bars.
+      if ([...this.#phases.values()].every((p) => p.final)) this.stop();
     }
   }
 
@@ -186,7 +190,7 @@ class BarRenderer implements ProgressRenderer {
     const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress');
     return new cliProgress.MultiBar({
       stream: this.#stream,
-      format: '{label} [{bar}] {percent} {amount} {rate} {eta}',
+      format: '{phaseLabel} [{bar}] {percentText} {amountText}  {rateText}  {etaText}',
       barsize: 24,
       hideCursor: true,
       clearOnComplete: false,
