@@ -6,11 +6,14 @@ import type { AnyOptions } from '../options.js';
 import type { CopyStrategyOption } from '../pg/copy-method.js';
 import type { ResolvedOptions } from './resolve.js';
 
+/** The default `jobs` is the number of cores, at most this many (each job is a server connection). */
+export const DEFAULT_MAX_JOBS = 8;
+
 /** The performance options of an operation, after flag > config > default. */
 export interface PerfOptions {
   /** How dumps are compressed (`compression`, default `auto`). */
   compression: CompressionSpec;
-  /** pg_restore jobs (`jobs`, default: the number of cores). */
+  /** pg_restore jobs (`jobs`, default: the number of cores, at most {@link DEFAULT_MAX_JOBS}). */
   jobs: number;
   /** How template copies are made (`copyStrategy`, default `auto`). */
   copyStrategy: CopyStrategyOption;
@@ -24,7 +27,7 @@ export function resolvePerfOptions(options: AnyOptions, resolved: ResolvedOption
   const compressionText = options.compression ?? bundle.compression ?? 'auto';
   const compression = parseCompression(compressionText);
   if (!compression) throw new UsageError(`Invalid compression ${JSON.stringify(compressionText)}: expected ${COMPRESSION_HELP}`);
-  const jobs = options.jobs ?? bundle.jobs ?? os.availableParallelism();
+  const jobs = options.jobs ?? bundle.jobs ?? Math.min(os.availableParallelism(), DEFAULT_MAX_JOBS);
   if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`Invalid jobs ${JSON.stringify(jobs)}: expected a whole number of at least 1`);
   const copyStrategy = options.copyStrategy ?? bundle.copyStrategy ?? 'auto';
   if (!['auto', 'wal_log', 'file_copy', 'clone'].includes(copyStrategy)) {

@@ -117,7 +117,10 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
       tool.done,
       compressor?.done,
     ]);
+    // Causes before consequences: a dead compressor or a failing storage write also breaks pg_dump's pipe.
     if (exit.status === 'rejected') throw exit.reason;
+    if (compressed.status === 'rejected') throw compressed.reason;
+    if (piped.status === 'rejected') throw piped.reason;
     if (exit.value.code !== 0) {
       const detail = exit.value.stderr.filter((l) => /error|fatal/i.test(l)).at(-1) ?? exit.value.stderr.at(-1) ?? '';
       throw new DumpError(
@@ -125,8 +128,6 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
         `pg_dump of ${conn.database} failed (${exit.value.signal ? `signal ${exit.value.signal}` : `exit code ${exit.value.code}`})${detail ? `: ${redact(detail)}` : ''}`,
       );
     }
-    if (compressed.status === 'rejected') throw compressed.reason;
-    if (piped.status === 'rejected') throw piped.reason;
     if (dumpMeter.done === 0) throw new DumpError('DUMP_FAILED', `pg_dump of ${conn.database} wrote nothing`);
     options.signal?.throwIfAborted();
     await writer.commit();

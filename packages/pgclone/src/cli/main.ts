@@ -137,7 +137,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
           .option('pre-swap-hook', { type: 'string', array: true, describe: 'Command run on the restored copy before the swap (repeatable; "" disables the defaults)' })
           .option('post-swap-hook', { type: 'string', array: true, describe: 'Command run after the swap (repeatable; "" disables the defaults)' })
           .option('dry-run', { type: 'boolean', describe: 'Print the plan and change nothing' })
-          .option('jobs', { alias: 'j', type: 'number', describe: 'Parallel pg_restore jobs (default: the number of cores)' })
+          .option('jobs', { alias: 'j', type: 'number', describe: 'Parallel pg_restore jobs (default: the number of cores, at most 8)' })
           .option('spool-dir', { type: 'string', describe: 'Directory for the temporary archive of a parallel restore (default: OS temp)' })
           .option('copy-strategy', copyStrategyOption)
           .option(common),
