@@ -125,6 +125,64 @@ function run(
   });
 }
 
+/** An S3-compatible server for the bench, when this build has the S3 backend and s3rver is installed. */
+async function startS3(work: string): Promise<{ location: string; env: NodeJS.ProcessEnv; stop: () => Promise<void> } | string> {
+  const child = path.join(repoRoot, 'test/support/s3rver-child.cjs');
+  if (!existsSync(child)) return 'no test/support/s3rver-child.cjs in this build';
+  try {
+    const { openStorage } = (await import('@pgclone/storage')) as { openStorage: (l: string, s: Record<string, unknown>) => Promise<unknown> };
+    await openStorage('s3://probe/', { s3: { endpoint: 'http://127.0.0.1:9', forcePathStyle: true } });
+  } catch (error) {
+    return `the S3 backend is not available (${(error as Error).message})`;
+  }
+  const directory = mkdtempSync(path.join(work, 's3rver-'));
+  const server = spawn(process.execPath, ['--openssl-legacy-provider', child, directory], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.stdout!.once('data', (d: Buffer) => {
+      try {
+        resolve((JSON.parse(d.toString().split('\n')[0]!) as { port: number }).port);
+      } catch (error) {
+        reject(error);
+      }
+    });
+    server.once('exit', (code) => reject(new Error(`s3rver exited with code ${code}`)));
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  const env: NodeJS.ProcessEnv = {
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_REGION: 'us-east-1',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CONFIG_FILE: '/nonexistent/pgclone-bench/aws-config',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/pgclone-bench/aws-credentials',
+  };
+  const sdk = (await import('@aws-sdk/client-s3' as string)) as {
+    S3Client: new (o: unknown) => { send(c: unknown): Promise<unknown>; destroy(): void };
+    CreateBucketCommand: new (o: unknown) => unknown;
+  };
+  const client = new sdk.S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
+  await client.send(new sdk.CreateBucketCommand({ Bucket: 'pgclone-bench' }));
+  client.destroy();
+  writeFileSync(path.join(work, 'pgclone.config.json'), JSON.stringify({ s3: { endpoint, forcePathStyle: true } }));
+  return {
+    location: 's3://pgclone-bench/',
+    env,
+    stop: async () => {
+      const exited = new Promise((r) => server.once('exit', r));
+      server.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
 class Bench {
   readonly samples = new Map<string, Sample[]>();
   readonly notes: string[] = [];
@@ -180,6 +238,11 @@ async function main(): Promise<void> {
   const noZstdPath = mkdtempSync(path.join(work, 'path-'));
 
   const results: Record<string, unknown> = {};
+  const s3 = o.s3 && o.only.has('restore') ? await startS3(work) : 'not asked for (--no-s3)';
+  if (typeof s3 === 'string') {
+    console.error(`S3: skipped: ${s3}`);
+    results.s3 = `skipped: ${s3}`;
+  }
   try {
     const datasets: Array<{ name: string; label: string; build: () => Promise<number> }> = [
       {
@@ -264,6 +327,14 @@ async function main(): Promise<void> {
             bench.add(`${prefix}${label}`, restored);
           }
           await drop('r_pgclone');
+          if (typeof s3 !== 'string') {
+            const up = await pgclone(['dump', '--json', '-s', s3.location, '-i', `s3-${rep}`], ds.name, s3.env);
+            const upResult = JSON.parse(up.stdout.trim().split('\n').at(-1)!) as { key: string; bytes: number };
+            bench.add(`${prefix}pgclone dump to S3 (auto)`, { ...up, bytes: upResult.bytes });
+            const down = await pgclone(['restore', upResult.key, '-s', s3.location], 'r_pgclone', s3.env);
+            bench.add(`${prefix}pgclone restore from S3 (auto dump)`, down);
+            await drop('r_pgclone');
+          }
         }
       }
 
@@ -277,6 +348,12 @@ async function main(): Promise<void> {
           }
           const copied = await pgclone(['copy', ':c_pgclone'], ds.name);
           bench.add(`${prefix}pgclone copy (auto)`, copied);
+          await drop('c_pgclone');
+          // The same through the API in this process: pgclone's own cost without Node's start-up.
+          const api = (await import('pgclone')) as { copy: (t: string, o: Record<string, unknown>) => Promise<unknown> };
+          const started = process.hrtime.bigint();
+          await api.copy(':c_pgclone', { cwd: work, env: pgEnv(ds.name) });
+          bench.add(`${prefix}pgclone copy (auto, API in-process)`, { seconds: Number(process.hrtime.bigint() - started) / 1e9 });
           await drop('c_pgclone');
         }
       }
@@ -308,6 +385,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await cluster.stop();
+    if (typeof s3 !== 'string') await s3.stop();
   }
 
   const loadAfter = os.loadavg();
@@ -376,10 +454,14 @@ function buildReport(
     const bareRestore = `${p}pg_restore -j${ctx.cores} (createdb + restore)`;
     ratio(`${ds} restore: pgclone (plain dump) / pg_restore -j${ctx.cores}`, `${p}pgclone restore (plain -Fc dump)`, bareRestore, 'goal ≤ 1.05 + swap');
     ratio(`${ds} restore: pgclone (auto dump) / pg_restore -j${ctx.cores}`, `${p}pgclone restore (auto dump)`, bareRestore, 'goal ≤ 1.05 + swap');
+    ratio(`${ds} restore: pgclone from S3 / pg_restore -j${ctx.cores}`, `${p}pgclone restore from S3 (auto dump)`, bareRestore);
+    ratio(`${ds} dump: pgclone to S3 / pg_dump -Fc -Z0`, `${p}pgclone dump to S3 (auto)`, `${p}pg_dump -Fc -Z0`);
     const fc = bench.summary(`${p}CREATE DATABASE … FILE_COPY`)?.seconds.median;
     const wl = bench.summary(`${p}CREATE DATABASE … WAL_LOG`)?.seconds.median;
     if (fc !== undefined && wl !== undefined) {
-      ratio(`${ds} copy: pgclone / faster CREATE DATABASE`, `${p}pgclone copy (auto)`, `${p}CREATE DATABASE … ${fc <= wl ? 'FILE_COPY' : 'WAL_LOG'}`, 'goal ≤ 1.1');
+      const faster = `${p}CREATE DATABASE … ${fc <= wl ? 'FILE_COPY' : 'WAL_LOG'}`;
+      ratio(`${ds} copy: pgclone CLI / faster CREATE DATABASE`, `${p}pgclone copy (auto)`, faster, 'goal ≤ 1.1');
+      ratio(`${ds} copy: pgclone API / faster CREATE DATABASE`, `${p}pgclone copy (auto, API in-process)`, faster, 'goal ≤ 1.1');
     }
   }
   ratioRows.push(...rows.splice(before));

@@ -7,7 +7,8 @@ import { DumpError, GuardError, PgcloneError } from '../errors.js';
 import { runHooks } from '../hooks.js';
 import { formatDumpKey } from '../keys.js';
 import type { DumpOptions } from '../options.js';
-import { compressStage, planDumpCompression } from '../pg/compression.js';
+import { compressStage, planDumpCompression, startProgram } from '../pg/compression.js';
+import { bytesReadBy } from '../proc-io.js';
 import { estimateDumpBytes } from '../pg/dump-size.js';
 import { locateToolForServer, spawnTool } from '../pg/tools.js';
 import { meterStream, ProgressMeter } from '../progress.js';
@@ -91,16 +92,24 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
   reporter.step('dump', `Dumping ${conn.database} to ${key} (compression ${compression.description})`, conn.database);
   const args = ['-Fc', ...compression.pgDumpArgs, '--no-owner', '--no-acl', ...opts.exclude.map((t) => `--exclude-table-data=${t}`)];
   const writer = await storage.write(key, { expectedBytes: databaseBytes });
+  const dumpMeter = new ProgressMeter(reporter, 'dump', 'bytes', estimate, { estimated: true });
+  const outer = compression.outer;
+  // A compressor program reads pg_dump's output straight from a pipe between the two processes: the uncompressed
+  // bytes never pass through Node (on two cores that costs the dump ~0.6 s of CPU per 100 MB).
+  const program = outer?.kind === 'cli' ? startProgram(outer.program, outer.args, prepared.env, { code: 'DUMP_FAILED', what: `${outer.wrapper} compression` }) : undefined;
   const tool = spawnTool(pgDump, args, {
     env: mergeEnv(prepared.env, libpqEnv(conn)),
-    stdout: 'pipe',
+    stdout: program ? program.child.stdin! : 'pipe',
     onStderr: (line) => reporter.output('pg_dump', line),
   });
+  program?.child.stdin!.destroy(); // pg_dump holds the write end now; the compressor sees EOF when pg_dump exits
   const onAbort = () => tool.child.kill('SIGTERM');
   options.signal?.addEventListener('abort', onAbort, { once: true });
-  // The pipeline: pg_dump stdout → [dump meter] → [compressor] → [stored-bytes meter] → storage writer.
-  const dumpMeter = new ProgressMeter(reporter, 'dump', 'bytes', estimate, { estimated: true });
-  const compressor = compression.outer ? compressStage(compression.outer, prepared.env) : undefined;
+  // The pipeline: pg_dump stdout → [dump meter] → [compressor] → [stored-bytes counter] → storage writer.
+  const inProcess = outer?.kind === 'zlib' ? compressStage(outer, prepared.env) : undefined;
+  const compressor: { done: Promise<void>; stop(): void } | undefined = program ?? inProcess;
+  const source = program ? program.child.stdout! : tool.child.stdout!;
+  const polling = program ? setInterval(() => void bytesReadBy(program.child.pid).then((n) => n !== undefined && dumpMeter.set(n)), 250) : undefined;
   const uploadMeter = typeof storage.localPath === 'function' ? undefined : new ProgressMeter(reporter, 'upload', 'bytes');
   let bytes = 0;
   const counter = new Transform({
@@ -110,13 +119,14 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
       callback(null, chunk);
     },
   });
-  const stages = [meterStream(dumpMeter), ...(compressor ? [compressor.stream] : []), counter];
+  const stages = [...(program ? [] : [meterStream(dumpMeter)]), ...(inProcess ? [inProcess.stream] : []), counter];
   try {
     const [piped, exit, compressed] = await Promise.allSettled([
-      (pipeline as unknown as (...streams: unknown[]) => Promise<void>)(tool.child.stdout!, ...stages, writer.stream),
+      (pipeline as unknown as (...streams: unknown[]) => Promise<void>)(source, ...stages, writer.stream),
       tool.done,
       compressor?.done,
     ]);
+    clearInterval(polling);
     // Causes before consequences: a dead compressor or a failing storage write also breaks pg_dump's pipe.
     if (exit.status === 'rejected') throw exit.reason;
     if (compressed.status === 'rejected') throw compressed.reason;
@@ -128,12 +138,13 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
         `pg_dump of ${conn.database} failed (${exit.value.signal ? `signal ${exit.value.signal}` : `exit code ${exit.value.code}`})${detail ? `: ${redact(detail)}` : ''}`,
       );
     }
-    if (dumpMeter.done === 0) throw new DumpError('DUMP_FAILED', `pg_dump of ${conn.database} wrote nothing`);
+    if (program ? bytes === 0 : dumpMeter.done === 0) throw new DumpError('DUMP_FAILED', `pg_dump of ${conn.database} wrote nothing`);
     options.signal?.throwIfAborted();
     await writer.commit();
     dumpMeter.finish();
     uploadMeter?.finish();
   } catch (error) {
+    clearInterval(polling);
     tool.child.kill('SIGTERM');
     compressor?.stop();
     await writer.abort(error).catch(() => {});

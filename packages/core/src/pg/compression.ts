@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -164,10 +164,21 @@ export interface Stage {
   stop(): void;
 }
 
-/** The stage that compresses pg_dump's output for `outer`. */
+/**
+ * The stage that compresses pg_dump's output for `outer` inside this process's pipeline. For a compressor program,
+ * {@link startProgram} with pg_dump writing straight into its stdin keeps the uncompressed bytes out of Node entirely.
+ */
 export function compressStage(outer: OuterCompressor, env: NodeJS.ProcessEnv): Stage {
   if (outer.kind === 'zlib') return streamStage(new ParallelGzip(outer.level), 'DUMP_FAILED', 'gzip compression');
-  return processStage(outer.program, outer.args, env, 'DUMP_FAILED', `${outer.wrapper} compression`);
+  return programDuplex(startProgram(outer.program, outer.args, env, { code: 'DUMP_FAILED', what: `${outer.wrapper} compression` }));
+}
+
+/** The program (and arguments) that decompresses `wrapper` to stdout, when it is installed. */
+export function decompressorProgram(wrapper: Exclude<Wrapper, 'none'>, env: NodeJS.ProcessEnv): { program: string; args: string[] } | undefined {
+  if (wrapper === 'gzip') return undefined; // Node's zlib does it on the thread pool
+  const program = findProgram(wrapper, env);
+  if (!program) return undefined;
+  return { program, args: wrapper === 'zstd' ? ['-d', '-q', '-c', '--long=31'] : ['-d', '-q', '-c'] };
 }
 
 /**
@@ -177,13 +188,15 @@ export function compressStage(outer: OuterCompressor, env: NodeJS.ProcessEnv): S
 export async function decompressStage(wrapper: Exclude<Wrapper, 'none'>, env: NodeJS.ProcessEnv): Promise<Stage> {
   const what = `${wrapper} decompression`;
   if (wrapper === 'gzip') return streamStage(zlib.createGunzip(), 'DUMP_INVALID', what);
-  const program = findProgram(wrapper, env);
-  if (program) {
-    const args = wrapper === 'zstd' ? ['-d', '-q', '-c', '--long=31'] : ['-d', '-q', '-c'];
-    return processStage(program, args, env, 'DUMP_INVALID', what);
-  }
+  const cli = decompressorProgram(wrapper, env);
+  if (cli) return programDuplex(startProgram(cli.program, cli.args, env, { code: 'DUMP_INVALID', what }));
   if (wrapper === 'zstd') return streamStage(await fzstdTransform(), 'DUMP_INVALID', what);
-  throw new PgcloneError(
+  throw lz4Missing();
+}
+
+/** The error for an lz4 dump without the lz4 program. */
+export function lz4Missing(): PgcloneError {
+  return new PgcloneError(
     'TOOL_MISSING',
     'This dump is wrapped in lz4 and the lz4 program is not on PATH: install lz4 (apt-get install lz4; brew install lz4)',
   );
@@ -209,10 +222,30 @@ function streamStage(stream: Duplex, code: ErrorCode, what: string): Stage {
   };
 }
 
-function processStage(program: string, args: string[], env: NodeJS.ProcessEnv, code: ErrorCode, what: string): Stage {
-  const child = spawn(program, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+/** A running compressor or decompressor program. */
+export interface Program {
+  readonly child: ChildProcess;
+  /** Settles when it exited: rejects with a {@link PgcloneError} (naming `what`) unless it exited 0 or was stopped. */
+  readonly done: Promise<void>;
+  /** The last lines it wrote to stderr. */
+  stderr(): string;
+  /** Kills it; `done` then resolves. */
+  stop(): void;
+}
+
+/**
+ * Starts a compressor/decompressor program. Its stdin is a pipe (or `stdin`), its stdout a pipe or a file descriptor
+ * (`stdout`): wiring it straight to pg_dump or to a spool file keeps the big, uncompressed side out of Node.
+ */
+export function startProgram(
+  program: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  options: { code: ErrorCode; what: string; stdout?: number },
+): Program {
+  const child = spawn(program, args, { env, stdio: ['pipe', options.stdout ?? 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => {
+  child.stderr!.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);
   });
   let stopped = false;
@@ -225,23 +258,34 @@ function processStage(program: string, args: string[], env: NodeJS.ProcessEnv, c
       const detail = stderr.trim().split('\n').at(-1) ?? '';
       reject(
         new PgcloneError(
-          code,
-          `${what} (${path.basename(program)}) failed (${signal ? `signal ${signal}` : `exit code ${exitCode}`})${detail ? `: ${redact(detail)}` : ''}`,
+          options.code,
+          `${options.what} (${path.basename(program)}) failed (${signal ? `signal ${signal}` : `exit code ${exitCode}`})${detail ? `: ${redact(detail)}` : ''}`,
         ),
       );
     });
   });
   done.catch(() => {});
-  // A compressor that exits early breaks its pipe; the exit status in `done` says why.
-  child.stdin.on('error', () => {});
-  const stream = Duplex.from({ writable: child.stdin, readable: child.stdout });
+  // A program that exits early breaks its pipe; the exit status in `done` says why.
+  child.stdin!.on('error', () => {});
   return {
-    stream,
+    child,
     done,
+    stderr: () => stderr,
     stop() {
       stopped = true;
-      stream.destroy();
       child.kill('SIGTERM');
+    },
+  };
+}
+
+function programDuplex(program: Program): Stage {
+  const stream = Duplex.from({ writable: program.child.stdin!, readable: program.child.stdout! });
+  return {
+    stream,
+    done: program.done,
+    stop() {
+      stream.destroy();
+      program.stop();
     },
   };
 }

@@ -6,9 +6,10 @@ import type { Reporter } from '../events.js';
 import { meterStream, ProgressMeter } from '../progress.js';
 import type { Storage } from '../storage.js';
 import { HEADER_BYTES, parseArchiveHeader, type ArchiveHeader } from './archive.js';
-import { decompressStage, type Stage, type Wrapper } from './compression.js';
+import { addDataOffsets } from './archive-offsets.js';
+import { decompressorProgram, decompressStage, lz4Missing, startProgram, type Stage, type Wrapper } from './compression.js';
 import type { ArchiveSource } from './pg-restore.js';
-import { SpoolSpaceError, spoolFits, spoolToFile, WRAPPED_EXPANSION, type Spool } from './spool.js';
+import { SpoolSpaceError, spoolFits, spoolThroughProgram, spoolToFile, WRAPPED_EXPANSION, type Spool } from './spool.js';
 
 /** Options of a {@link DumpInput}. */
 export interface DumpInputOptions {
@@ -125,10 +126,26 @@ export class DumpInput {
       return stream();
     }
     const meter = new ProgressMeter(reporter, 'download', 'bytes', stored);
+    const signal = this.#o.signal ? { signal: this.#o.signal } : {};
+    const wrapper = this.wrapper;
+    const cli = wrapper !== 'none' ? decompressorProgram(wrapper, this.#o.env) : undefined;
+    if (wrapper === 'lz4' && !cli) throw lz4Missing();
     try {
-      this.#spool = await spoolToFile(await this.#open({ full: true, meter }), spoolDir, this.#o.signal ? { signal: this.#o.signal } : {});
+      // A decompressor program writes the spool file itself; otherwise (gzip, zstd without its program) Node does.
+      this.#spool = cli
+        ? await spoolThroughProgram(
+            await this.#openStored({ full: true, meter }),
+            spoolDir,
+            (fd) => startProgram(cli.program, cli.args, this.#o.env, { code: 'DUMP_INVALID', what: `${wrapper} decompression`, stdout: fd }),
+            signal,
+          )
+        : await spoolToFile(await this.#open({ full: true, meter }), spoolDir, signal);
       meter.finish();
-      reporter.info(`Spooled ${key} to ${spoolDir} (${formatBytes(this.#spool.bytes)}) for pg_restore -j${jobs}`);
+      // Written through a pipe, the archive lacks its data offsets; without them each -j worker scans for its table.
+      const offsets = await addDataOffsets(this.#spool.path).catch((error: unknown) => ({ skipped: (error as Error).message }));
+      reporter.info(
+        `Spooled ${key} to ${spoolDir} (${formatBytes(this.#spool.bytes)}${'patched' in offsets ? `, ${offsets.patched} data offsets indexed` : ''}) for pg_restore -j${jobs}`,
+      );
       return { source: { path: this.#spool.path }, jobs, mode: 'spool' };
     } catch (error) {
       meter.finish(false);
@@ -142,14 +159,32 @@ export class DumpInput {
     return this.wrapper === 'none' ? this.#o.storage.localPath?.(this.#o.key) : undefined;
   }
 
+  /** Opens the stored bytes: `storage.read` → [tapStored, on complete reads] → [meter]. */
+  async #openStored(options: { full: boolean; meter?: ProgressMeter }): Promise<Readable> {
+    const { storage, key, tapStored } = this.#o;
+    let stored = await storage.read(key);
+    if (options.full && tapStored) stored = tapStored(stored);
+    if (!options.meter) return stored;
+    const meter = options.meter;
+    const metered = meterStream(meter);
+    pipeline(stored, metered).then(
+      () => meter.finish(),
+      (error: unknown) => {
+        meter.finish(false);
+        metered.destroy(error as Error);
+      },
+    );
+    metered.on('close', () => stored.destroy());
+    return metered;
+  }
+
   /**
    * Opens the archive bytes: the stored bytes, decompressed when wrapped. The returned stream ends only after the
    * decompressor exited cleanly, so a corrupt dump fails with the decompressor's error, not as a short archive.
    */
   async #open(options: { full: boolean; meter?: ProgressMeter }): Promise<Readable> {
-    const { storage, key, env, tapStored } = this.#o;
-    let stored = await storage.read(key);
-    if (options.full && tapStored) stored = tapStored(stored);
+    const { env } = this.#o;
+    const stored = await this.#openStored({ full: options.full });
     const streams: NodeJS.ReadWriteStream[] = [];
     if (options.meter) streams.push(meterStream(options.meter));
     let stage: Stage | undefined;

@@ -1,10 +1,11 @@
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm, statfs } from 'node:fs/promises';
+import { mkdtemp, open, rm, stat, statfs } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { formatBytes } from '../bytes.js';
+import type { Program } from './compression.js';
 
 /**
  * Spooling: `pg_restore -j` needs a seekable, plain archive file. A dump that is remote or wrapped in an outer
@@ -83,4 +84,63 @@ export async function spoolToFile(input: Readable, dir: string, options: { signa
     throw error;
   }
   return { path: file, bytes, dispose };
+}
+
+/** How often the free space is checked while a program writes the spool. */
+const CHECK_EVERY_MS = 500;
+
+/**
+ * Like {@link spoolToFile}, but a decompressor program writes the file itself: `start(fd)` spawns it with its stdout on
+ * the new file, and `input` (the stored, compressed bytes) is piped into its stdin. The archive's bytes never pass
+ * through Node.
+ */
+export async function spoolThroughProgram(
+  input: Readable,
+  dir: string,
+  start: (fd: number) => Program,
+  options: { signal?: AbortSignal } = {},
+): Promise<Spool> {
+  const spoolDir = await mkdtemp(path.join(dir, `pgclone-${process.pid}@${os.hostname()}-spool-`));
+  const file = path.join(spoolDir, 'archive.dump');
+  const dispose = () => rm(spoolDir, { recursive: true, force: true });
+  let program: Program | undefined;
+  let full: SpoolSpaceError | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const handle = await open(file, 'wx');
+    try {
+      program = start(handle.fd);
+    } finally {
+      await handle.close(); // the program has its own copy of the descriptor
+    }
+    const running = program;
+    const { size } = await diskSpace(spoolDir);
+    const reserve = spoolReserve(size);
+    timer = setInterval(() => {
+      diskSpace(spoolDir).then(({ free }) => {
+        if (free >= reserve || full) return;
+        full = new SpoolSpaceError(`free space in ${dir} fell below ${formatBytes(reserve)}`);
+        running.stop();
+        input.destroy();
+      }, () => {});
+    }, CHECK_EVERY_MS);
+    const onAbort = () => running.stop();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const [fed, exited] = await Promise.allSettled([pipeline(input, running.child.stdin!), running.done]);
+    options.signal?.removeEventListener('abort', onAbort);
+    options.signal?.throwIfAborted();
+    if (full) throw full;
+    if (exited.status === 'rejected') {
+      if (/no space left/i.test(running.stderr())) throw new SpoolSpaceError(`${dir} is full`, { cause: exited.reason });
+      throw exited.reason;
+    }
+    if (fed.status === 'rejected') throw fed.reason;
+  } catch (error) {
+    program?.stop();
+    await dispose();
+    throw error;
+  } finally {
+    clearInterval(timer);
+  }
+  return { path: file, bytes: (await stat(file)).size, dispose };
 }

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import { PgcloneError } from '../errors.js';
 import { lineSplitter } from '../lines.js';
 
@@ -79,7 +80,8 @@ export function spawnTool(
   options: {
     env: NodeJS.ProcessEnv;
     stdin?: 'pipe' | 'ignore';
-    stdout?: 'pipe' | 'ignore';
+    /** `pipe`, `ignore`, or another process's stdin pipe for pg_dump to write into directly. */
+    stdout?: 'pipe' | 'ignore' | Writable;
     onStderr?: (line: string) => void;
     /** Which stderr lines `done` returns (all by default); `--verbose` chatter need not stay in memory. */
     keepStderr?: (line: string) => boolean;
