@@ -220,6 +220,15 @@ async function main(): Promise<void> {
   console.error(`pgclone bench: scale ${o.scale}, ${o.reps} repetitions, numeric table ${o.numericGb} GB, fsync ${o.fsync}, ${cores} cores; work dir ${work}`);
   const cluster = await startCluster({ settings: { fsync: o.fsync } });
   const c = cluster.info;
+  // Interrupted: stop the throwaway cluster and remove the work directory all the same.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      void cluster.stop().finally(() => {
+        rmSync(work, { recursive: true, force: true });
+        process.exit(130);
+      });
+    });
+  }
   const bench = new Bench();
   const env: NodeJS.ProcessEnv = { ...process.env, PGHOST: c.host, PGPORT: String(c.port), PGUSER: c.user, PGPASSWORD: c.password };
   const pgEnv = (db: string): NodeJS.ProcessEnv => {

@@ -1,7 +1,8 @@
-import { mkdtempSync, openSync, readSync, closeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { findProgram } from '@pgclone/core';
+import { execFileSync } from 'node:child_process';
+import { addDataOffsets, findProgram } from '@pgclone/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.js';
 import { createPerfFixture, fingerprint, handMadeKey, writeHandMadeDump } from './support/perf-fixture.js';
@@ -59,19 +60,26 @@ describe('round trip of every compression and job setting', () => {
       const named = compression.replace(/^(zstd|lz4)$/, '$1:1').replace(/^gzip$/, 'gzip:6');
       expect(result.compression).toContain(compression === 'auto' ? (wrapped === 'gzip' ? 'gzip:' : 'zstd:1') : named);
 
-      for (const jobs of ['1', '2']) {
-        const target = `${prefix}_${compression.replace(':', '')}_j${jobs}`;
-        const restored = await runCli(['restore', result.key, '-j', jobs, '--json'], { cwd, env: { DATABASE_URL: dbUrl(target) } });
-        expect(restored.code, restored.stderr).toBe(0);
-        expect(await fingerprint(target)).toEqual(expected);
-        const spooled = restored.stderr.includes('Spooled ');
-        // A local plain archive is restored from its own file; a wrapped one is spooled (decompressed) for -j2.
-        expect(spooled).toBe(jobs === '2' && expectedMagic !== 'PGDMP');
-        const events = restored.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { event: string; phase?: string; final?: boolean; done?: number; total?: number });
-        const last = events.filter((e) => e.event === 'progress' && e.phase === 'restore').at(-1);
-        expect(last?.final).toBe(true);
-        expect(last?.done).toBe(last?.total);
-      }
+      // Both job settings at once, into two databases: the round trips are independent.
+      await Promise.all(
+        ['1', '2'].map(async (jobs) => {
+          const target = `${prefix}_${compression.replace(':', '')}_j${jobs}`;
+          const restored = await runCli(['restore', result.key, '-j', jobs, '--json'], { cwd, env: { DATABASE_URL: dbUrl(target) } });
+          expect(restored.code, restored.stderr).toBe(0);
+          expect(await fingerprint(target)).toEqual(expected);
+          const spooled = restored.stderr.includes('Spooled ');
+          // A local plain archive is restored from its own file; a wrapped one is spooled (decompressed) for -j2.
+          expect(spooled).toBe(jobs === '2' && expectedMagic !== 'PGDMP');
+          if (spooled) expect(restored.stderr).toMatch(/data offsets indexed/);
+          const events = restored.stderr
+            .split('\n')
+            .filter((l) => l.startsWith('{'))
+            .map((l) => JSON.parse(l) as { event: string; phase?: string; final?: boolean; done?: number; total?: number });
+          const last = events.filter((e) => e.event === 'progress' && e.phase === 'restore').at(-1);
+          expect(last?.final).toBe(true);
+          expect(last?.done).toBe(last?.total);
+        }),
+      );
     });
   }
 
@@ -90,6 +98,29 @@ describe('round trip of every compression and job setting', () => {
       expect(restored.code, restored.stderr).toBe(0);
       expect(await fingerprint(target)).toEqual(expected);
     });
+  });
+
+  it('writes the data offsets pg_dump leaves out when writing to a pipe, exactly as pg_dump writes them to a file', async () => {
+    const c = cluster();
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pgclone-offsets-'));
+    const env = { ...process.env, PGPASSWORD: c.password };
+    const conn = ['-h', c.host, '-p', String(c.port), '-U', c.user, '-d', source];
+    for (const z of ['-Z0', '-Z6']) {
+      // Made within the same second, the two archives differ only in the header's timestamp and in the offsets.
+      const piped = execFileSync(path.join(c.binDir, 'pg_dump'), ['-Fc', z, ...conn], { env, maxBuffer: 1 << 30 });
+      const fileDump = path.join(dir, `file${z}.dump`);
+      execFileSync(path.join(c.binDir, 'pg_dump'), ['-Fc', z, ...conn, '-f', fileDump], { env });
+      const patchedFile = path.join(dir, `patched${z}.dump`);
+      writeFileSync(patchedFile, piped);
+      const result = await addDataOffsets(patchedFile);
+      expect(result).toEqual({ patched: 3 }); // items, notes, the large objects
+      const patched = readFileSync(patchedFile);
+      const byFile = readFileSync(fileDump);
+      expect(patched.length).toBe(byFile.length);
+      const differing = [...patched.keys()].filter((i) => patched[i] !== byFile[i]);
+      expect(differing.every((i) => i < 64), `bytes differ at ${differing.slice(0, 10).join(', ')}`).toBe(true);
+      expect(await addDataOffsets(fileDump)).toEqual({ patched: 0 });
+    }
   });
 
   it.skipIf(!has('zstd'))('refuses a wrapped file that is not an archive inside', async () => {
