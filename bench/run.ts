@@ -24,6 +24,8 @@ interface Options {
   numericGb: number;
   fsync: 'on' | 'off';
   only: Set<string>;
+  /** Which databases to build and measure: `dataset` (dataset.sql) and/or `numeric`. */
+  datasets: Set<string>;
   s3: boolean;
   out: string;
 }
@@ -35,6 +37,7 @@ function parseArgs(argv: string[]): Options {
     numericGb: 1,
     fsync: 'on',
     only: new Set(['dump', 'restore', 'copy', 'help']),
+    datasets: new Set(['dataset', 'numeric']),
     s3: true,
     out: path.join(repoRoot, 'bench/results'),
   };
@@ -51,6 +54,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--no-numeric') o.numericGb = 0;
     else if (a === '--fsync') o.fsync = next() === 'off' ? 'off' : 'on';
     else if (a === '--only') o.only = new Set(next().split(','));
+    else if (a === '--datasets') o.datasets = new Set(next().split(','));
     else if (a === '--no-s3') o.s3 = false;
     else if (a === '--out') o.out = path.resolve(next());
     else if (a === '--help' || a === '-h') {
@@ -253,17 +257,18 @@ async function main(): Promise<void> {
     results.s3 = `skipped: ${s3}`;
   }
   try {
-    const datasets: Array<{ name: string; label: string; build: () => Promise<number> }> = [
-      {
+    const datasets: Array<{ name: string; label: string; build: () => Promise<number> }> = [];
+    if (o.datasets.has('dataset')) {
+      datasets.push({
         name: 'bench',
         label: `dataset.sql scale ${o.scale}`,
         build: async () => {
           await psql('postgres', 'CREATE DATABASE bench');
           return (await run(bin('psql'), ['-X', '-q', '-v', `scale=${o.scale}`, '-v', 'ON_ERROR_STOP=1', '-d', 'bench', '-f', datasetSql], { env })).seconds;
         },
-      },
-    ];
-    if (o.numericGb > 0) {
+      });
+    }
+    if (o.numericGb > 0 && o.datasets.has('numeric')) {
       datasets.push({
         name: 'numeric',
         label: `numeric table ${o.numericGb} GB`,
@@ -369,7 +374,7 @@ async function main(): Promise<void> {
       results[`${ds.name}.databaseBytes`] = size;
     }
 
-    if (o.only.has('copy')) {
+    if (o.only.has('copy') && o.datasets.has('dataset')) {
       // Where WAL_LOG stops being faster: copies of small databases.
       console.error('\n[small databases] copy, by strategy');
       for (const rows of [0, 100_000, 400_000]) {

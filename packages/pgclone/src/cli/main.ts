@@ -185,6 +185,12 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
       throw Object.assign(new Error(message), { usage: true });
     });
 
+  // yargs renders the whole help text each time a command starts, only to show it should the command fail later; our
+  // .fail() never prints help, and the rendering cost every command ~100 ms of CPU on the main thread at start-up.
+  type UsageInstance = { cacheHelpMessage?: () => void };
+  const usage = (parser as unknown as { getInternalMethods?: () => { getUsageInstance?: () => UsageInstance } }).getInternalMethods?.().getUsageInstance?.();
+  if (usage?.cacheHelpMessage) usage.cacheHelpMessage = () => {};
+
   try {
     await parser.parseAsync();
   } catch (error) {
