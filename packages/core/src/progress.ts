@@ -36,6 +36,11 @@ export class ProgressMeter {
     return this.#done;
   }
 
+  /** Sets the total once it is known (a phase may start before its size is). */
+  setTotal(total: number): void {
+    if (!this.#finished) this.#total = total;
+  }
+
   /** Adds `n` to the count. */
   add(n: number): void {
     this.set(this.#done + n);
