@@ -7,7 +7,7 @@
  * bench/results/ for comparison between commits. Never part of the test suite.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -306,11 +306,18 @@ async function main(): Promise<void> {
           bench.add(`${prefix}pg_dump -Fc`, { ...bare, bytes: statSync(plainDump).size });
           const z0 = await run(bin('pg_dump'), ['-Fc', '-Z0', '-d', ds.name], { env, stdoutFile: z0Dump });
           bench.add(`${prefix}pg_dump -Fc -Z0`, { ...z0, bytes: statSync(z0Dump).size });
+          // pgclone's local storage fsyncs a dump before it becomes visible; the same durability for the bare tool:
+          const z0Synced = await run(bin('pg_dump'), ['-Fc', '-Z0', '-d', ds.name], { env, stdoutFile: z0Dump });
+          const syncStarted = process.hrtime.bigint();
+          fsyncFile(z0Dump);
+          bench.add(`${prefix}pg_dump -Fc -Z0 + fsync`, { seconds: z0Synced.seconds + Number(process.hrtime.bigint() - syncStarted) / 1e9 });
           const auto = await pgclone(['dump', '--json', '-s', storage], ds.name);
           const autoResult = JSON.parse(auto.stdout.trim().split('\n').at(-1)!) as { key: string; bytes: number; compression: string };
           if (autoKey) rmSync(path.join(storage, ...autoKey.split('/')), { force: true });
           autoKey = autoResult.key;
           bench.add(`${prefix}pgclone dump (auto)`, { ...auto, bytes: autoResult.bytes });
+          // The same run without Node's start-up and module loading: the operation's own duration.
+          bench.add(`${prefix}pgclone dump (auto), operation only`, { seconds: (autoResult as { durationMs?: number }).durationMs! / 1000 });
           results[`${ds.name}.autoCompression`] = autoResult.compression;
           const fb = await pgclone(['dump', '--json', '-s', storage, '-i', 'fallback'], ds.name, { PATH: noZstdPath });
           const fbResult = JSON.parse(fb.stdout.trim().split('\n').at(-1)!) as { key: string; bytes: number; compression: string };
@@ -337,8 +344,10 @@ async function main(): Promise<void> {
             ['pgclone restore (no-zstd fallback dump)', fallbackKey, { PATH: noZstdPath }],
           ] as const) {
             await drop('r_pgclone');
-            const restored = await pgclone(['restore', key, '-s', storage], 'r_pgclone', extraEnv);
+            const restored = await pgclone(['restore', key, '-s', storage, '--json'], 'r_pgclone', extraEnv);
             bench.add(`${prefix}${label}`, restored);
+            const result = JSON.parse(restored.stdout.trim().split('\n').at(-1)!) as { durationMs: number };
+            bench.add(`${prefix}${label}, operation only`, { seconds: result.durationMs / 1000 });
           }
           await drop('r_pgclone');
           if (typeof s3 !== 'string') {
@@ -413,6 +422,15 @@ async function main(): Promise<void> {
   rmSync(work, { recursive: true, force: true });
 }
 
+function fsyncFile(file: string): void {
+  const fd = openSync(file, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function gitCommit(): string {
   try {
     return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: repoRoot }).toString().trim();
@@ -461,6 +479,8 @@ function buildReport(
   for (const ds of ['bench', 'numeric']) {
     const p = `${ds}:`;
     ratio(`${ds} dump: pgclone auto / pg_dump -Fc -Z0`, `${p}pgclone dump (auto)`, `${p}pg_dump -Fc -Z0`, 'goal ≤ 1.15');
+    ratio(`${ds} dump: pgclone auto / pg_dump -Fc -Z0 + fsync`, `${p}pgclone dump (auto)`, `${p}pg_dump -Fc -Z0 + fsync`);
+    ratio(`${ds} dump: pgclone auto, operation only / pg_dump -Fc -Z0 + fsync`, `${p}pgclone dump (auto), operation only`, `${p}pg_dump -Fc -Z0 + fsync`);
     ratio(`${ds} dump: pgclone auto / pg_dump -Fc`, `${p}pgclone dump (auto)`, `${p}pg_dump -Fc`);
     sizeRatio(`${ds} dump: pgclone auto / pg_dump -Fc`, `${p}pgclone dump (auto)`, `${p}pg_dump -Fc`, 'goal ≤ 1.05');
     ratio(`${ds} dump: no-zstd fallback / pg_dump -Fc -Z0`, `${p}pgclone dump (auto, no zstd binary)`, `${p}pg_dump -Fc -Z0`);
@@ -468,6 +488,8 @@ function buildReport(
     const bareRestore = `${p}pg_restore -j${ctx.cores} (createdb + restore)`;
     ratio(`${ds} restore: pgclone (plain dump) / pg_restore -j${ctx.cores}`, `${p}pgclone restore (plain -Fc dump)`, bareRestore, 'goal ≤ 1.05 + swap');
     ratio(`${ds} restore: pgclone (auto dump) / pg_restore -j${ctx.cores}`, `${p}pgclone restore (auto dump)`, bareRestore, 'goal ≤ 1.05 + swap');
+    ratio(`${ds} restore: pgclone (plain dump), operation only / pg_restore -j${ctx.cores}`, `${p}pgclone restore (plain -Fc dump), operation only`, bareRestore);
+    ratio(`${ds} restore: pgclone (auto dump), operation only / pg_restore -j${ctx.cores}`, `${p}pgclone restore (auto dump), operation only`, bareRestore);
     ratio(`${ds} restore: pgclone from S3 / pg_restore -j${ctx.cores}`, `${p}pgclone restore from S3 (auto dump)`, bareRestore);
     ratio(`${ds} dump: pgclone to S3 / pg_dump -Fc -Z0`, `${p}pgclone dump to S3 (auto)`, `${p}pg_dump -Fc -Z0`);
     const fc = bench.summary(`${p}CREATE DATABASE … FILE_COPY`)?.seconds.median;

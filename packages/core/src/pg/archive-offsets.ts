@@ -38,7 +38,7 @@ class Unsupported extends Error {}
 class Reader {
   readonly #handle: FileHandle;
   readonly #size: number;
-  #buffer = Buffer.alloc(1 << 20);
+  #buffer = Buffer.alloc(4 << 20);
   /** File position of `#buffer[0]`. */
   #base = 0;
   #length = 0;
@@ -95,6 +95,28 @@ class Reader {
 
   skip(n: number): void {
     this.pos += n;
+  }
+
+  /**
+   * Skips a sequence of chunks (int length, bytes) up to its 0 length. Chunk headers already in the buffer are read
+   * synchronously: an uncompressed archive has one chunk per row, millions of them.
+   */
+  async skipChunks(intSize: number): Promise<void> {
+    const header = 1 + intSize;
+    for (;;) {
+      await this.#ensure(header);
+      const end = this.#base + this.#length;
+      const buffer = this.#buffer;
+      while (this.pos + header <= end) {
+        const at = this.pos - this.#base;
+        let length = 0;
+        for (let i = intSize - 1; i >= 0; i--) length = length * 256 + buffer[at + 1 + i]!;
+        if (buffer[at] !== 0) throw new Unsupported('bad chunk length');
+        this.pos += header;
+        if (length === 0) return;
+        this.pos += length;
+      }
+    }
   }
 }
 
@@ -156,14 +178,7 @@ export async function addDataOffsets(file: string): Promise<OffsetsResult> {
 
     // Data blocks.
     const blocks = new Map<number, number>();
-    const skipChunks = async () => {
-      for (;;) {
-        const length = await r.int(intSize);
-        if (length === 0) return;
-        if (length < 0) throw new Unsupported('bad chunk length');
-        r.skip(length);
-      }
-    };
+    const skipChunks = () => r.skipChunks(intSize);
     while (!r.atEnd) {
       const at = r.pos;
       const type = await r.byte();
