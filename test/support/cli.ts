@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** Path of the committed `pgclone` bin. */
@@ -15,9 +15,9 @@ export interface CliResult {
 
 /**
  * Runs a bin (the `pgclone` CLI by default) as a real child process. The environment is the test's, minus any
- * DATABASE_URL/PG* variables of the outer shell, plus `env`.
+ * DATABASE_URL/PG* variables of the outer shell, plus `env`. `onSpawn` gets the child (to signal it).
  */
-export function runCli(args: string[], options: { cwd: string; env?: Record<string, string | undefined>; bin?: string; input?: string }): Promise<CliResult> {
+export function runCli(args: string[], options: { cwd: string; env?: Record<string, string | undefined>; bin?: string; input?: string; onSpawn?: (child: ChildProcess) => void }): Promise<CliResult> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('PG') || k === 'DATABASE_URL') delete env[k];
   Object.assign(env, { PGCLONE_INSTANCE: 'dev', NO_COLOR: '1' });
@@ -32,6 +32,7 @@ export function runCli(args: string[], options: { cwd: string; env?: Record<stri
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
+    options.onSpawn?.(child);
     child.stdin.end(options.input ?? '');
     child.on('close', (code) =>
       resolve({ code, stdout, stderr, lines: stdout.split('\n').filter((l) => l.trim() !== '') }),

@@ -23,7 +23,9 @@ export function uniqueName(prefix = 'db'): string {
 
 /** Runs SQL on `database` and returns the rows. */
 export async function sql<R extends pg.QueryResultRow = pg.QueryResultRow>(database: string, text: string, params: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: dbUrl(database) });
+  // Explicit fields: pg's URL parser leaves %3B, %24 and friends encoded in database names.
+  const c = cluster();
+  const client = new pg.Client({ host: c.host, port: c.port, user: c.user, password: c.password, database });
   await client.connect();
   try {
     return (await client.query<R>(text, params)).rows;

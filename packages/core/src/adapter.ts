@@ -32,6 +32,12 @@ export interface Adapter {
   readonly config?: PgcloneConfig;
   /** The connection the ORM uses, used for alias `default` when no `databases.default` is configured. */
   connection?(): Promise<ConnectionInput | undefined>;
+  /**
+   * Globs (absolute, or relative to {@link projectDir}) of the files that decide what `migrate` and `seed` produce:
+   * migrations, seeds, the schema. Test templates are keyed by a hash of these files. Optional: without it pgclone
+   * uses the ORM's conventional folders.
+   */
+  templateInputs?(): Promise<string[]>;
   /** Runs `migrate` or `seed` against the target. */
   runHook(name: ReservedHook, target: AdapterHookTarget): Promise<void>;
 }

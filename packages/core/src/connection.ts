@@ -83,7 +83,7 @@ export function parseConnection(input: ConnectionInput, what = 'database URL'): 
   for (const [name, value] of query) {
     if (name in LIBPQ_ENV) params[name] = value;
   }
-  const database = parsed.database ?? '';
+  const database = rawDatabaseOf(input.trim()) ?? parsed.database ?? '';
   if (!database) throw new PgcloneError('CONNECTION_MISSING', `The ${what} ${redact(input)} names no database`);
   return {
     ...(parsed.host ? { host: parsed.host } : {}),
@@ -93,6 +93,20 @@ export function parseConnection(input: ConnectionInput, what = 'database URL'): 
     database,
     params,
   };
+}
+
+/**
+ * The database name of a URL, percent-decoded the way libpq does it (pg-connection-string uses `decodeURI`, which
+ * leaves `%3B`, `%24`, `%2F`, `%3F`, `%23` and friends encoded).
+ */
+function rawDatabaseOf(url: string): string | undefined {
+  const m = /^postgres(?:ql)?:\/\/[^/?#]*\/([^?#]*)/i.exec(url);
+  if (!m || !m[1]) return undefined;
+  try {
+    return decodeURIComponent(m[1]);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The same server and credentials, another database. */

@@ -19,6 +19,8 @@ export type ErrorCode =
   | 'GUARD_REFUSED'
   | 'DUMP_INVALID'
   | 'DUMP_FAILED'
+  | 'DUMP_CORRUPT'
+  | 'KEY_PINNED'
   | 'RESTORE_FAILED'
   | 'DATABASE_NOT_FOUND'
   | 'DATABASE_BUSY'

@@ -5,7 +5,7 @@
  */
 
 /** The operation an event belongs to. */
-export type Operation = 'dump' | 'restore' | 'copy' | 'ls' | 'doctor';
+export type Operation = 'dump' | 'restore' | 'copy' | 'ls' | 'doctor' | 'prune' | 'pin' | 'rm';
 
 /** A step of an operation has started. */
 export interface StepEvent {

@@ -15,10 +15,10 @@ export * from './connection.js';
 export * from './storage.js';
 export * from './adapter.js';
 export * from './hooks.js';
-export { configSchema, describeIssues, type ConfigBundle, type Hook, type HookContext, type PgcloneConfig } from './config/schema.js';
+export { configSchema, describeIssues, s3SettingsSchema, type S3Settings, type ConfigBundle, type Hook, type HookContext, type PgcloneConfig } from './config/schema.js';
 export { loadConfig, validateConfig, importModule, CONFIG_SEARCH_PLACES, type LoadedConfig } from './config/load.js';
 export { resolveOptions, DEFAULTS, type AdapterContribution, type ResolvedOptions } from './config/resolve.js';
-export { Admin, pgMessage, type DatabaseInfo, type RemainingSession, type AdminTimeouts } from './pg/admin.js';
+export { Admin, pgMessage, ADMIN_APPLICATION_PREFIX, type DatabaseInfo, type RemainingSession, type AdminTimeouts, type LockHolder } from './pg/admin.js';
 export { quoteIdent, quoteLiteral, quoteConninfo } from './pg/ident.js';
 export { locateTool, locateToolForServer, spawnTool, type Tool, type ToolName } from './pg/tools.js';
 export { parseArchiveHeader, assertArchiveReadable, maxArchiveVersion, databaseSettingsFromScript, HEADER_BYTES, type ArchiveHeader } from './pg/archive.js';
@@ -26,7 +26,7 @@ export { alterDatabaseSetting, splitList } from './pg/settings.js';
 export { readToc, readArchiveSettings, runPgRestore, type ArchiveSource } from './pg/pg-restore.js';
 export { planRestore, describePlan, describeAction, type RestorePlan, type PlanStep, type PlanAction, type RestoreSource, type ObservedState } from './plan/restore.js';
 export { executePlan, type ExecuteIo } from './plan/execute.js';
-export { prepare, type Runtime, type Prepared } from './ops/prepare.js';
+export { prepare, requireConnection, targetDatabase, connectAdmin, type Runtime, type Prepared } from './ops/prepare.js';
 export { parseCompression, formatCompression, COMPRESSION_HELP, COMPRESSION_LEVELS, type CompressionSpec, type CompressionMethod } from './compression-spec.js';
 export {
   planDumpCompression,
@@ -48,10 +48,36 @@ export { chooseCopyMethod, copyDatabase, serverCanClone, FILE_COPY_MIN_BYTES, ty
 export { isItemLine, isVerboseLine } from './pg/restore-progress.js';
 export { resolvePerfOptions, type PerfOptions } from './config/perf.js';
 export { ProgressMeter, meterStream } from './progress.js';
-export { formatBytes } from './bytes.js';
 export { ls } from './ops/ls.js';
 export { dump, type DumpResult } from './ops/dump.js';
 export { restore, type RestoreResult } from './ops/restore.js';
 export { copy, copyTargetName, type CopyResult } from './ops/copy.js';
 export { repairLeftovers } from './ops/repair.js';
+export { loadProject, type ProjectQuery, type ProjectContext } from './ops/prepare.js';
+export { SnapshotResetter, type SnapshotResetOptions, type SnapshotResetOutcome, type ResetTimings, type SparePolicy } from './ops/reset.js';
+export { copyStrategyForSmallDatabase, SMALL_DATABASE_BYTES, type CopyStrategy } from './pg/copy-strategy.js';
+export { endSessionsQuickly } from './pg/end-sessions.js';
 export { localDatabaseOf, resolveDumpKey } from './ops/resolve-key.js';
+export { inspectLeftovers, repairLeftover, type Leftover } from './ops/repair.js';
+export { removeStaleWrites, removeStaleScratch } from './ops/leftover-files.js';
+export {
+  MANIFEST_SUFFIX,
+  manifestKeyOf,
+  readManifest,
+  writeManifest,
+  hashObject,
+  HashingStream,
+  assertMatchesManifest,
+  serverVersionString,
+  type DumpManifest,
+} from './manifest.js';
+export { DumpVerifier } from './dump-verifier.js';
+export { hostTag, ownerTag, parseOwnerTag, ownerState } from './owner.js';
+export { makeScratchDir, findScratchLeftovers, removeScratch, type ScratchLeftover } from './scratch.js';
+export { prune, decidePrune, type PruneResult, type PruneEntry } from './ops/prune.js';
+export { pin, type PinResult } from './ops/pin.js';
+export { rm, type RmResult } from './ops/rm.js';
+export { lsLong, lsLocalLong, type DumpListing, type LocalListing } from './ops/ls-long.js';
+export { doctor, describeFinding, type DoctorReport, type Finding } from './ops/doctor.js';
+export { parseDuration, formatAge, formatBytes } from './duration.js';
+export { PIN_SUFFIX, pinKeyOf, pinnedKeys, isPinned, dumpKeyOfSidecar } from './pins.js';

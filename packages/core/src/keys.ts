@@ -1,4 +1,5 @@
 import { KeyError } from './errors.js';
+import { hasLoneSurrogate } from './names.js';
 
 /**
  * Dump keys: `<instance>/<database alias>/<config>/<UTC YYYY-MM-DD-HH-MM-SS-ffffff>.dump`, the same layout as
@@ -39,8 +40,16 @@ export function formatKeyTimestamp(date: Date, microseconds = 0): string {
   ].join('-');
 }
 
-/** Builds a dump key. */
+/** Longest instance, database alias or config part of a key (each is a directory name in file storage). */
+export const MAX_KEY_PART_LENGTH = 100;
+
+/** Builds a dump key; throws `NAME_TOO_LONG` when a part would be longer than {@link MAX_KEY_PART_LENGTH}. */
 export function formatDumpKey(parts: Omit<DumpKeyParts, 'timestamp'>, date = new Date(), microseconds = 0): string {
+  for (const [what, value] of [['instance', parts.instance], ['database alias', parts.database], ['config', parts.config]] as const) {
+    if (sanitizeKeyPart(value).length > MAX_KEY_PART_LENGTH) {
+      throw new KeyError('NAME_TOO_LONG', `The ${what} ${JSON.stringify(value.slice(0, 40))}… is too long for a dump key (at most ${MAX_KEY_PART_LENGTH} characters)`);
+    }
+  }
   return [
     sanitizeKeyPart(parts.instance),
     sanitizeKeyPart(parts.database),
@@ -80,6 +89,7 @@ export function assertSafeKey(key: string, what = 'key'): void {
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(key)) fail('contains a control character');
   if (key.includes('\\')) fail('contains a backslash');
+  if (hasLoneSurrogate(key)) fail('is not valid Unicode (a lone surrogate)');
   if (key.startsWith('/') || /^[A-Za-z]:/.test(key)) fail('is an absolute path');
   const segments = key.split('/');
   if (segments.some((s) => s === '..' || s === '.')) fail('contains a "." or ".." path segment');

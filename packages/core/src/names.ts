@@ -4,7 +4,7 @@ import { KeyError } from './errors.js';
  * Names of the databases pgclone creates beside a target database `N`. Any name ending in `__<suffix>` for a
  * suffix below is pgclone's own: users cannot copy into it, and `ls --local` shows it as what it is.
  */
-export const RESERVED_SUFFIXES = ['temp', 'swap', 'pre', 'post', 'stage'] as const;
+export const RESERVED_SUFFIXES = ['temp', 'swap', 'pre', 'post', 'stage', 'spare'] as const;
 
 /** One of {@link RESERVED_SUFFIXES}. */
 export type ReservedSuffix = (typeof RESERVED_SUFFIXES)[number];
@@ -25,6 +25,9 @@ export function assertDatabaseName(name: string, what = 'database name'): void {
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(name)) {
     throw new KeyError('NAME_INVALID', `Invalid ${what} ${show}: it contains a control character`);
+  }
+  if (hasLoneSurrogate(name)) {
+    throw new KeyError('NAME_INVALID', `Invalid ${what} ${show}: it is not valid Unicode (a lone surrogate)`);
   }
   if (Buffer.byteLength(name, 'utf8') > MAX_IDENTIFIER_BYTES) {
     throw new KeyError(
@@ -70,6 +73,11 @@ export function restoreNames(database: string): RestoreNames {
   };
 }
 
+/** `N__spare`: a ready copy of a snapshot that the next fast reset of N renames into place (`ops/reset.ts`). */
+export function spareName(database: string): string {
+  return derivedName(database, 'spare');
+}
+
 /** The reserved suffix of `name` (`app__pre` → `pre`), if any. */
 export function reservedSuffixOf(name: string): ReservedSuffix | undefined {
   const m = /__([a-z]+)$/.exec(name);
@@ -81,4 +89,9 @@ export function reservedSuffixOf(name: string): ReservedSuffix | undefined {
 export function ownerOfDerivedName(name: string): string | undefined {
   const suffix = reservedSuffixOf(name);
   return suffix ? name.slice(0, -(suffix.length + 2)) : undefined;
+}
+
+/** True when `text` has a UTF-16 surrogate without its pair (it cannot be encoded as UTF-8 without changing it). */
+export function hasLoneSurrogate(text: string): boolean {
+  return /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
 }

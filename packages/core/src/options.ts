@@ -80,5 +80,40 @@ export interface LsOptions extends CommonOptions {
   local?: boolean;
 }
 
+/** Options of `lsLong`: the listing modes of `ls` that have a long form. */
+export interface LsLongOptions extends CommonOptions {
+  /** Local databases (`:name` keys) with their sizes instead of dumps. */
+  local?: boolean;
+}
+
+/** Options of `prune`. At least one of `keep` and `olderThan` is required. */
+export interface PruneOptions extends CommonOptions {
+  /** Keep the newest N dumps of each instance/database/config group. */
+  keep?: number;
+  /** Delete only dumps older than this (`30d`, `12h`, `2w`, `1d12h`). */
+  olderThan?: string;
+  /** Delete for real; without it prune only reports what it would delete. */
+  yes?: boolean;
+}
+
+/** Options of `rm`. */
+export interface RmOptions extends CommonOptions {
+  /** Drop a local database even though it has open sessions. */
+  force?: boolean;
+}
+
+/** Options of `doctor`. */
+export interface DoctorOptions extends CommonOptions {
+  /** Repair what can be repaired (otherwise only report). */
+  fix?: boolean;
+  /** Also read every dump that has a manifest and check its sha256 (reads all the data). */
+  verify?: boolean;
+  /**
+   * Check every database on the server (any `__temp`/`__swap`/`__stage`, any blocked database, every pgclone lock),
+   * not just the target database and its working names.
+   */
+  all?: boolean;
+}
+
 /** The union of every operation's options, as the resolver sees them. */
 export type AnyOptions = DumpOptions & RestoreOptions & LsOptions;

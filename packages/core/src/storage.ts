@@ -22,6 +22,31 @@ export interface Storage {
   delete(key: string): Promise<void>;
   /** A local file path for `key` when the backend is a filesystem (lets pg_restore seek), else `undefined`. */
   localPath?(key: string): string | undefined;
+  /**
+   * Writes under `prefix` that never committed and are not visible as keys (partial files, unfinished multipart
+   * uploads), for `pgclone doctor` and the next dump to clean up. Optional: a backend without it has none to show.
+   */
+  listIncomplete?(prefix: string): Promise<IncompleteWrite[]>;
+  /** Removes one incomplete write found by {@link listIncomplete}. */
+  removeIncomplete?(write: IncompleteWrite): Promise<void>;
+}
+
+/** A write that never committed. */
+export interface IncompleteWrite {
+  /** Backend handle (a file path, an upload id). */
+  id: string;
+  /** The key it was meant for, when known. */
+  key?: string;
+  size?: number;
+  /** When it was started or last written. */
+  modified?: Date;
+  /**
+   * `true` when its writer is known to be gone (a dead process on this host) or it has not changed for long; `false`
+   * when a running pgclone may still be writing it (then it is only reported).
+   */
+  stale: boolean;
+  /** For messages: where it is (secrets removed). */
+  display: string;
 }
 
 /** What a backend may use to size a write (S3 part size). */

@@ -4,10 +4,23 @@ import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { assertSafeKey, StorageError, type Storage, type StorageWriter, type StoredObject } from '@pgclone/core';
+import {
+  assertSafeKey,
+  ownerState,
+  ownerTag,
+  parseOwnerTag,
+  StorageError,
+  type IncompleteWrite,
+  type Storage,
+  type StorageWriter,
+  type StoredObject,
+} from '@pgclone/core';
 
-/** Prefix of in-progress files: hidden, never a valid key, cleaned by `pgclone doctor`. */
+/** Prefix of in-progress files: hidden, never a valid key, cleaned by `pgclone doctor` and the next dump. */
 export const PARTIAL_PREFIX = '.pgclone-partial-';
+
+/** A partial file whose writer cannot be checked (another host, older naming) is stale once untouched this long. */
+export const PARTIAL_STALE_MS = 24 * 60 * 60 * 1000;
 
 /**
  * Dumps as files under a directory. A write goes to a hidden partial file beside its final path and is renamed into
@@ -89,7 +102,8 @@ export class LocalStorage implements Storage {
     } catch (error) {
       throw new StorageError(`Cannot create ${dir}: ${(error as Error).message}`, { cause: error });
     }
-    const partial = path.join(dir, `${PARTIAL_PREFIX}${path.basename(final)}-${randomBytes(4).toString('hex')}`);
+    // `<pid>@<host>` lets a later run tell a dead writer's leftover from a dump still in progress.
+    const partial = path.join(dir, `${PARTIAL_PREFIX}${ownerTag()}-${randomBytes(4).toString('hex')}-${path.basename(final)}`);
     const stream = createWriteStream(partial, { flags: 'wx' });
     let settled = false;
     return {
@@ -117,5 +131,49 @@ export class LocalStorage implements Storage {
 
   async delete(key: string): Promise<void> {
     await rm(this.pathOf(key), { force: true });
+  }
+
+  async listIncomplete(prefix: string): Promise<IncompleteWrite[]> {
+    if (prefix) assertSafeKey(prefix, 'prefix');
+    const slash = prefix.lastIndexOf('/');
+    const dirKey = slash >= 0 ? prefix.slice(0, slash) : '';
+    const out: IncompleteWrite[] = [];
+    await this.#walkPartials(dirKey ? this.pathOf(dirKey) : this.root, dirKey, out);
+    return out;
+  }
+
+  async #walkPartials(dir: string, dirKey: string, out: IncompleteWrite[]): Promise<void> {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) {
+        await this.#walkPartials(full, dirKey ? `${dirKey}/${entry.name}` : entry.name, out);
+      } else if (entry.isFile() && entry.name.startsWith(PARTIAL_PREFIX)) {
+        const s = await stat(full).catch(() => undefined);
+        if (!s) continue;
+        const rest = entry.name.slice(PARTIAL_PREFIX.length);
+        const owner = parseOwnerTag(rest);
+        const tagged = /^\d+@[0-9a-f]{8}-[0-9a-f]{8}-(.+)$/.exec(rest);
+        const state = owner && tagged ? ownerState(owner) : 'unknown';
+        const stale = state === 'dead' || (state === 'unknown' && Date.now() - s.mtimeMs > PARTIAL_STALE_MS);
+        out.push({
+          id: full,
+          ...(tagged ? { key: dirKey ? `${dirKey}/${tagged[1]}` : tagged[1]! } : {}),
+          size: s.size,
+          modified: s.mtime,
+          stale,
+          display: full,
+        });
+      }
+    }
+  }
+
+  async removeIncomplete(write: IncompleteWrite): Promise<void> {
+    // Only ever a partial file inside the root, whatever the caller passes.
+    const full = path.resolve(write.id);
+    if (!full.startsWith(this.root + path.sep) || !path.basename(full).startsWith(PARTIAL_PREFIX)) {
+      throw new StorageError(`Refusing to remove ${JSON.stringify(write.id)}: not a partial file under ${this.display}`);
+    }
+    await rm(full, { force: true });
   }
 }

@@ -26,8 +26,8 @@ export interface AdapterContribution {
   projectDir: string;
   /** The `pgclone` section of the ORM's own config, merged below pgclone's config. */
   config?: PgcloneConfig;
-  /** The connection for alias `default` when no `databases.default` is configured. */
-  connection?: ConnectionInput;
+  /** The connection for alias `default` when no `databases.default` is configured, or why the project has none. */
+  connection?: ConnectionInput | PgcloneError;
   /** Default pre-swap hooks when none are configured (`['migrate']`). */
   defaultPreSwapHooks?: Hook[];
 }
@@ -204,6 +204,7 @@ function resolveConnection(input: {
       return parseConnection(value, `$${configured.env} (database alias "${alias}")`);
     }
     if (alias === 'default') {
+      if (adapter?.connection instanceof PgcloneError) return adapter.connection;
       if (adapter?.connection) return parseConnection(adapter.connection, `connection from the ${adapter.name} project`);
       if (env.DATABASE_URL) return parseConnection(env.DATABASE_URL, '$DATABASE_URL');
       return new PgcloneError(

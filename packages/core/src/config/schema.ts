@@ -29,6 +29,49 @@ const connection = z.union([
   z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name') }),
 ]);
 
+const MIB = 1024 * 1024;
+const BYTE_UNITS: Record<string, number> = {
+  '': 1, b: 1, k: 1024, ki: 1024, kib: 1024, kb: 1000, m: MIB, mi: MIB, mib: MIB, mb: 1e6, g: 1024 * MIB, gi: 1024 * MIB, gib: 1024 * MIB, gb: 1e9,
+};
+/** A size in bytes: a whole number, or a string such as `"64MiB"`, `"1.5 GiB"`, `"100MB"`. */
+const byteSize = z
+  .union([
+    z.number().int().positive(),
+    z.string().regex(/^\s*\d+(\.\d+)?\s*([kmg]i?b?|b)?\s*$/i, 'expected bytes, or a size such as "64MiB"'),
+  ])
+  .transform((v) => {
+    if (typeof v === 'number') return v;
+    const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(v)!;
+    return Math.round(Number(m[1]) * BYTE_UNITS[m[2]!.toLowerCase()]!);
+  });
+
+/**
+ * `s3`: how to reach an `s3://` storage location. Credentials never go here: the AWS SDK finds them (environment,
+ * shared config/credentials files and `profile`, SSO, instance roles).
+ */
+export const s3SettingsSchema = z
+  .strictObject({
+    /** Endpoint of an S3-compatible service (MinIO, R2, Spaces, Ceph…); AWS S3 when absent. */
+    endpoint: z.string().url('expected a URL such as "https://s3.example.com"'),
+    region: z.string().min(1),
+    /** Path-style URLs (`endpoint/bucket/key`), needed by MinIO and most self-hosted services. */
+    forcePathStyle: z.boolean(),
+    /** A profile of the shared AWS config/credentials files. */
+    profile: z.string().min(1),
+    /** Multipart part size (bytes or `"64MiB"`); default from the database size. */
+    partSize: byteSize.pipe(
+      z.number().min(5 * MIB, 'the S3 minimum part size is 5 MiB').max(5 * 1024 * MIB, 'the S3 maximum part size is 5 GiB'),
+    ),
+    /** Parts uploaded at once (memory is about partSize × (queueSize + 1)). */
+    queueSize: z.number().int().min(1).max(64),
+    requestChecksumCalculation: z.enum(['WHEN_SUPPORTED', 'WHEN_REQUIRED']),
+    responseChecksumValidation: z.enum(['WHEN_SUPPORTED', 'WHEN_REQUIRED']),
+  })
+  .partial();
+
+/** The validated `s3` settings (sizes in bytes). */
+export type S3Settings = z.infer<typeof s3SettingsSchema>;
+
 /** Keys allowed both at the top level and inside each named config. */
 export const bundleShape = {
   instance: z.string().min(1),
@@ -52,6 +95,24 @@ export const bundleShape = {
   jobs: z.number().int().min(1),
   copyStrategy: z.enum(['auto', 'wal_log', 'file_copy', 'clone']),
   spoolDir: z.string().min(1),
+  s3: s3SettingsSchema,
+  /** Test databases (`pgclone/vitest`, `testDatabase()`); see docs/testing.md. */
+  test: z
+    .strictObject({
+      /** Base name of the template and the per-worker databases (default: the target database's name). */
+      name: z.string().min(1).max(30).regex(/^[A-Za-z0-9_]+$/, 'use only [A-Za-z0-9_]'),
+      /** Globs (relative to the project directory) whose files key the template: migrations, seeds, schema. */
+      files: z.array(z.string().min(1)),
+      /** Hooks that build the template (default: ["migrate"] when a Knex or Prisma project is found). */
+      hooks,
+      /** A dump key or prefix restored into the template before its hooks run. */
+      restore: z.string().min(1),
+      /** When the ready-made setup file resets the worker's database. */
+      reset: z.enum(['each', 'file', 'never']),
+      /** Keep a spare copy so a reset is a rename (`auto`: when the template is small). */
+      spare: z.union([z.boolean(), z.literal('auto')]),
+    })
+    .partial(),
 };
 
 const bundle = z.strictObject(bundleShape).partial();

@@ -54,10 +54,12 @@ export async function copy(target: string, options: CopyOptions, runtime: Runtim
   const { copyStrategy } = resolvePerfOptions(options, opts);
   const source = targetDatabase(conn);
   const name = copyTargetName(target, source);
-  const admin = await connectAdmin(opts, conn);
+  const admin = await connectAdmin(opts, conn, reporter);
   try {
     reporter.step('lock', `Waiting for pgclone's locks on ${source} and ${name}`, name);
     await admin.lock([source, name]);
+    // The copy blocks its source for the template copy: a killed copy may have left the live database blocked.
+    await repairLeftovers(admin, source, reporter);
     await repairLeftovers(admin, name, reporter);
     if (!(await admin.exists(source))) {
       throw new KeyError('DATABASE_NOT_FOUND', `Database ${JSON.stringify(source)} does not exist; nothing to copy`);

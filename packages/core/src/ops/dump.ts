@@ -6,6 +6,7 @@ import { libpqEnv, mergeEnv } from '../connection.js';
 import { DumpError, GuardError, PgcloneError } from '../errors.js';
 import { runHooks } from '../hooks.js';
 import { formatDumpKey } from '../keys.js';
+import { HashingStream, serverVersionString, writeManifest } from '../manifest.js';
 import type { DumpOptions } from '../options.js';
 import { compressStage, planDumpCompression, startProgram } from '../pg/compression.js';
 import { bytesReadBy } from '../proc-io.js';
@@ -14,6 +15,7 @@ import { locateToolForServer, spawnTool } from '../pg/tools.js';
 import { meterStream, ProgressMeter } from '../progress.js';
 import { redact } from '../redact.js';
 import { connectAdmin, openStorage, prepare, requireConnection, type Runtime } from './prepare.js';
+import { removeStaleWrites } from './leftover-files.js';
 
 /** What `dump` returns. */
 export interface DumpResult {
@@ -56,12 +58,14 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
   const admin = await connectAdmin(opts, conn);
   let databaseBytes: number;
   let serverMajor: number;
+  let serverVersion: number;
   try {
     if (!(await admin.exists(conn.database))) {
       throw new PgcloneError('DATABASE_NOT_FOUND', `Database ${JSON.stringify(conn.database)} does not exist; nothing to dump`);
     }
     databaseBytes = await admin.databaseSize(conn.database);
     serverMajor = admin.serverMajor;
+    serverVersion = admin.serverVersion;
   } finally {
     await admin.close();
   }
@@ -88,9 +92,12 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
     new Date(),
     Number(process.hrtime.bigint() / 1000n % 1000n),
   );
+  await removeStaleWrites(storage, key.slice(0, key.lastIndexOf('/') + 1), reporter);
   reporter.step('dump', `Dumping ${conn.database} to ${key} (compression ${compression.description})`, conn.database);
   const args = ['-Fc', ...compression.pgDumpArgs, '--no-owner', '--no-acl', ...opts.exclude.map((t) => `--exclude-table-data=${t}`)];
   const writer = await storage.write(key, { expectedBytes: databaseBytes });
+  // Hashes exactly the bytes the storage receives: keep it the last stage before the writer.
+  const hashing = new HashingStream();
   const dumpMeter = new ProgressMeter(reporter, 'dump', 'bytes', undefined, { estimated: true });
   // The bar's total arrives while pg_dump already runs: the estimate costs a connection, the dump should not wait.
   void estimateDumpBytes(conn, opts.exclude).then((bytes) => bytes !== undefined && dumpMeter.setTotal(bytes));
@@ -106,7 +113,7 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
   program?.child.stdin!.destroy(); // pg_dump holds the write end now; the compressor sees EOF when pg_dump exits
   const onAbort = () => tool.child.kill('SIGTERM');
   options.signal?.addEventListener('abort', onAbort, { once: true });
-  // The pipeline: pg_dump stdout → [dump meter] → [compressor] → [stored-bytes counter] → storage writer.
+  // The pipeline: pg_dump stdout → [dump meter] → [compressor] → [stored-bytes counter] → [sha256] → storage writer.
   const inProcess = outer?.kind === 'zlib' ? compressStage(outer, prepared.env) : undefined;
   const compressor: { done: Promise<void>; stop(): void } | undefined = program ?? inProcess;
   const source = program ? program.child.stdout! : tool.child.stdout!;
@@ -120,7 +127,7 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
       callback(null, chunk);
     },
   });
-  const stages = [...(program ? [] : [meterStream(dumpMeter)]), ...(inProcess ? [inProcess.stream] : []), counter];
+  const stages = [...(program ? [] : [meterStream(dumpMeter)]), ...(inProcess ? [inProcess.stream] : []), counter, hashing];
   try {
     const [piped, exit, compressed] = await Promise.allSettled([
       (pipeline as unknown as (...streams: unknown[]) => Promise<void>)(source, ...stages, writer.stream),
@@ -148,12 +155,31 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
     clearInterval(polling);
     tool.child.kill('SIGTERM');
     compressor?.stop();
-    await writer.abort(error).catch(() => {});
+    // Nothing is stored either way; a failed abort (S3 parts left behind) is worth a warning, not a second error.
+    await writer.abort(error).catch((abortError: unknown) => reporter.warn(redact(String((abortError as Error)?.message ?? abortError))));
     if (options.signal?.aborted) throw new PgcloneError('INTERRUPTED', `Dump of ${conn.database} interrupted; nothing was stored`);
     if (error instanceof PgcloneError) throw error;
     throw new DumpError('DUMP_FAILED', `Dump of ${conn.database} failed: ${redact(String((error as Error).message))}`, { cause: error });
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
+  }
+  // Only after the commit: a manifest always describes a complete dump.
+  try {
+    await writeManifest(storage, {
+      format: 'pgclone-manifest',
+      version: 1,
+      key,
+      size: hashing.bytes,
+      sha256: hashing.sha256!,
+      createdAt: new Date().toISOString(),
+      pgDumpVersion: pgDump.version,
+      serverVersion: serverVersionString(serverVersion),
+      compression: compression.description,
+      exclude: opts.exclude,
+      database: conn.database,
+    });
+  } catch (error) {
+    reporter.warn(`${(error as Error).message}; the dump is stored but restores will check it as an archive only`);
   }
   reporter.info(`Dumped ${conn.database} to ${key} (${formatBytes(bytes)}, ${compression.description})`);
   return {

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Adapter, AdapterFactory } from '../adapter.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { resolveOptions, type ResolvedOptions } from '../config/resolve.js';
-import type { Connection } from '../connection.js';
+import type { Connection, ConnectionInput } from '../connection.js';
 import { ConfigError, PgcloneError } from '../errors.js';
 import { Reporter, type Operation } from '../events.js';
 import type { AnyOptions } from '../options.js';
@@ -14,6 +14,44 @@ import { assertDatabaseName, SYSTEM_DATABASES } from '../names.js';
 export interface Runtime {
   openStorage: StorageFactory;
   adapters?: readonly AdapterFactory[];
+  /** Replaces {@link loadProject}; the API passes a cached one so that repeated calls do not re-read the config. */
+  loadProject?: (query: ProjectQuery) => Promise<ProjectContext>;
+}
+
+/** Where to look for the config file and the ORM project. */
+export interface ProjectQuery {
+  cwd: string;
+  configFile?: string;
+  /** The `-c` name (it may pick the adapter). */
+  configName?: string;
+  env: NodeJS.ProcessEnv;
+  factories: readonly AdapterFactory[];
+}
+
+/** What {@link prepare} reads from disk: the config file and the ORM project with its connection. */
+export interface ProjectContext {
+  file?: LoadedConfig;
+  adapter?: Adapter;
+  /** The ORM's own connection (`Adapter.connection()`), read once; or why it has none (raised only when needed). */
+  adapterConnection?: ConnectionInput | PgcloneError;
+}
+
+/** Loads the config file and detects the ORM project (the slow, file-reading part of {@link prepare}). */
+export async function loadProject(query: ProjectQuery): Promise<ProjectContext> {
+  const file = await loadConfig({ cwd: query.cwd, ...(query.configFile ? { configFile: query.configFile } : {}) });
+  const adapter = await detectAdapter({ cwd: query.cwd, env: query.env, file, configName: query.configName, factories: query.factories });
+  const adapterConnection = adapter ? await connectionOf(adapter) : undefined;
+  return { ...(file ? { file } : {}), ...(adapter ? { adapter } : {}), ...(adapterConnection ? { adapterConnection } : {}) };
+}
+
+/** The adapter's connection; an error it throws is kept for when the connection is needed (`ls` does not need one). */
+async function connectionOf(adapter: Adapter): Promise<ConnectionInput | PgcloneError | undefined> {
+  try {
+    return adapter.connection ? await adapter.connection() : undefined;
+  } catch (error) {
+    if (error instanceof PgcloneError) return error;
+    throw error;
+  }
 }
 
 /** Everything an operation starts from. */
@@ -30,8 +68,13 @@ export async function prepare(operation: Operation, options: AnyOptions, runtime
   const env = options.env ?? process.env;
   const cwd = path.resolve(options.cwd ?? process.cwd());
   const reporter = new Reporter(operation, options.onEvent);
-  const file = await loadConfig({ cwd, ...(options.configFile ? { configFile: options.configFile } : {}) });
-  const adapter = await detectAdapter({ cwd, env, file, configName: options.config, factories: runtime.adapters ?? [] });
+  const { file, adapter, adapterConnection } = await (runtime.loadProject ?? loadProject)({
+    cwd,
+    env,
+    ...(options.configFile ? { configFile: options.configFile } : {}),
+    ...(options.config !== undefined ? { configName: options.config } : {}),
+    factories: runtime.adapters ?? [],
+  });
   const resolved = resolveOptions({
     options: { ...options, cwd },
     ...(file ? { file } : {}),
@@ -42,18 +85,13 @@ export async function prepare(operation: Operation, options: AnyOptions, runtime
             name: adapter.name,
             projectDir: adapter.projectDir,
             ...(adapter.config ? { config: adapter.config } : {}),
-            ...(await connectionOf(adapter)),
+            ...(adapterConnection ? { connection: adapterConnection } : {}),
             defaultPreSwapHooks: ['migrate'],
           },
         }
       : {}),
   });
   return { options: resolved, ...(adapter ? { adapter } : {}), reporter, env, runtime };
-}
-
-async function connectionOf(adapter: Adapter) {
-  const connection = adapter.connection ? await adapter.connection() : undefined;
-  return connection ? { connection } : {};
 }
 
 async function detectAdapter(input: {
@@ -96,11 +134,13 @@ export function targetDatabase(conn: Connection): string {
 }
 
 /** Connects the admin session for the target's server with the configured timeouts. */
-export function connectAdmin(options: ResolvedOptions, conn: Connection): Promise<Admin> {
-  return Admin.connect(conn, {
+export async function connectAdmin(options: ResolvedOptions, conn: Connection, reporter?: Reporter): Promise<Admin> {
+  const admin = await Admin.connect(conn, {
     lockTimeout: options.lockTimeout,
     ...(options.statementTimeout !== undefined ? { statementTimeout: options.statementTimeout } : {}),
   });
+  if (reporter) admin.notify = (message) => reporter.warn(message);
+  return admin;
 }
 
 /** Opens the storage of the resolved location. */

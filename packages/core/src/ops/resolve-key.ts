@@ -23,6 +23,9 @@ export async function resolveDumpKey(
   options: { validateDumpKeys: boolean },
 ): Promise<{ key: string; size: number }> {
   assertSafeKey(keyOrPrefix, 'dump key');
+  if (isSidecarKey(keyOrPrefix)) {
+    throw new KeyError('KEY_INVALID', `${JSON.stringify(keyOrPrefix)} is a ${/\.pin\.json$/.test(keyOrPrefix) ? 'pin' : /\.manifest\.json$/.test(keyOrPrefix) ? 'manifest' : 'hidden file'}, not a dump; restore the dump it belongs to`);
+  }
   if (!keyOrPrefix.endsWith('/') && !isSidecarKey(keyOrPrefix)) {
     const exact = await storage.stat(keyOrPrefix);
     if (exact) return { key: exact.key, size: exact.size };

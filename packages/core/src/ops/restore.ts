@@ -1,5 +1,6 @@
 import { libpqEnv, mergeEnv, withDatabase } from '../connection.js';
 import { GuardError, KeyError, PgcloneError } from '../errors.js';
+import { DumpVerifier } from '../dump-verifier.js';
 import { checkHooks, runHooks } from '../hooks.js';
 import { restoreNames } from '../names.js';
 import type { RestoreOptions } from '../options.js';
@@ -14,6 +15,7 @@ import { executePlan } from '../plan/execute.js';
 import { describePlan, planRestore, type RestorePlan, type RestoreSource } from '../plan/restore.js';
 import type { Storage } from '../storage.js';
 import { connectAdmin, openStorage, prepare, requireConnection, targetDatabase, type Runtime } from './prepare.js';
+import { removeStaleScratch } from './leftover-files.js';
 import { repairLeftovers } from './repair.js';
 import { localDatabaseOf, resolveDumpKey } from './resolve-key.js';
 
@@ -61,13 +63,19 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
   checkHooks([...opts.preSwapHooks, ...opts.postSwapHooks], prepared.adapter, opts.projectDir);
   const storage = isLocal ? undefined : await openStorage(prepared);
 
-  const admin = await connectAdmin(opts, conn);
+  const admin = await connectAdmin(opts, conn, reporter);
   let archive: DumpInput | undefined;
+  let verifier: DumpVerifier | undefined;
   try {
     const family = Object.values(restoreNames(target));
+    const foreignSource = localSource && !family.includes(localSource) ? localSource : undefined;
     reporter.step('lock', `Waiting for pgclone's lock on ${target}`, target);
-    await admin.lock(localSource && !family.includes(localSource) ? [target, localSource] : [target]);
-    if (!options.dryRun) await repairLeftovers(admin, target, reporter);
+    await admin.lock(foreignSource ? [target, foreignSource] : [target]);
+    if (!options.dryRun) {
+      await repairLeftovers(admin, target, reporter);
+      if (foreignSource) await repairLeftovers(admin, foreignSource, reporter);
+      await removeStaleScratch(reporter);
+    }
 
     reporter.step('resolve', `Resolving ${keyOrPrefix}`, target);
     let source: RestoreSource;
@@ -87,6 +95,8 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
         jobs: perf.jobs,
         spoolDir: perf.spoolDir,
         ...(options.signal ? { signal: options.signal } : {}),
+        // Every complete read of the stored bytes (spool, stream) is hashed for the manifest check, before decompression.
+        tapStored: (stored) => verifier?.tap(stored) ?? stored,
       });
     }
 
@@ -94,6 +104,7 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
     let tocItems = 0;
     if (archive && pgRestore) {
       reporter.step('verify', `Checking ${archive.key}`, target);
+      verifier = await DumpVerifier.open(storage!, archive.key, reporter);
       tocItems = await verifyArchive(storage!, archive, pgRestore, prepared.env);
     }
 
@@ -127,21 +138,29 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
       copyDatabase: async (name, template) => {
         await copyDatabase(admin, name, template, perf.copyStrategy, reporter);
       },
+      // The checksum is computed while the stored bytes are read; a mismatch stops pg_restore and fails the restore
+      // before the swap.
+      beforeSwap: () => verifier?.settled() ?? Promise.resolve(),
       pgRestore: async (key, database) => {
         const input = await archive!.restoreInput();
+        // A spooled dump was read in full already: refuse a corrupt one before pg_restore starts.
+        if (input.mode === 'spool') await verifier!.settled();
         const items = new ProgressMeter(reporter, 'restore', 'items', tocItems);
-        const outcome = await runPgRestore({
-          tool: pgRestore!,
-          source: input.source,
-          jobs: input.jobs,
-          env: toolEnv(database),
-          database,
-          key,
-          allowList: opts.restoreErrorAllowList,
-          onStderr: (line) => reporter.output('pg_restore', line),
-          onItem: () => items.add(1),
-          ...(options.signal ? { signal: options.signal } : {}),
-        });
+        const outcome = await verifier!.during((corrupt) =>
+          runPgRestore({
+            tool: pgRestore!,
+            // The stored file itself is hashed alongside pg_restore; spool and stream reads are hashed by tapStored.
+            source: input.mode === 'file' ? verifier!.wrap(input.source) : input.source,
+            jobs: input.jobs,
+            env: toolEnv(database),
+            database,
+            key,
+            allowList: opts.restoreErrorAllowList,
+            onStderr: (line) => reporter.output('pg_restore', line),
+            onItem: () => items.add(1),
+            signal: options.signal ? AbortSignal.any([options.signal, corrupt]) : corrupt,
+          }),
+        );
         items.finish();
         for (const e of outcome.allowedErrors) reporter.warn(`pg_restore error allowed by restoreErrorAllowList: ${e}`);
       },

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { displayUrl, pgClientConfig, withDatabase, type Connection } from '../connection.js';
 import { PgcloneError, PostgresError } from '../errors.js';
 import { SYSTEM_DATABASES } from '../names.js';
+import { ownerState, ownerTag, parseOwnerTag } from '../owner.js';
 import { redact } from '../redact.js';
 import { quoteIdent } from './ident.js';
 
@@ -18,6 +19,19 @@ export interface RemainingSession {
   user: string | null;
   applicationName: string;
   backendType: string;
+  /** Whether pgclone's role may end it (same role, a role it is a member of, pg_signal_backend, or superuser). */
+  terminable: boolean;
+}
+
+/** A session holding one of pgclone's advisory locks. */
+export interface LockHolder {
+  pid: number;
+  applicationName: string;
+  user: string | null;
+  /** The pgclone process behind it, from its application name. */
+  owner?: { pid: number; host: string };
+  /** `dead`: a pgclone process on this host that no longer runs, whose session PostgreSQL has not ended yet. */
+  ownerState: 'alive' | 'dead' | 'unknown';
 }
 
 /** Timeouts applied to pgclone's own statements (never to pg_dump, pg_restore or template copies). */
@@ -39,6 +53,8 @@ export class Admin {
   readonly #client: pg.Client;
   readonly #timeouts: AdminTimeouts;
   readonly #locks: string[] = [];
+  /** Receives what the admin session noticed or repaired on its own (waiting for sessions, a stale lock). */
+  notify: (message: string) => void = () => {};
   /** `server_version_num`, e.g. 150018. */
   readonly serverVersion: number;
   /** The user pgclone connects as. */
@@ -65,7 +81,8 @@ export class Admin {
     let lastError: unknown;
     for (const database of candidates) {
       const conn = withDatabase(target, database);
-      const client = new pg.Client(pgClientConfig(conn));
+      // Tagged so that `doctor` and a later run can tell whose lock this session holds.
+      const client = new pg.Client({ ...pgClientConfig(conn), application_name: ADMIN_APPLICATION_PREFIX + ownerTag() });
       client.on('error', () => {}); // a terminated connection surfaces as a failed query instead
       try {
         await client.connect();
@@ -87,6 +104,8 @@ export class Admin {
   static async #init(client: pg.Client, timeouts: AdminTimeouts): Promise<Admin> {
     await client.query(`SET lock_timeout = ${Math.trunc(timeouts.lockTimeout)}`);
     await client.query(`SET statement_timeout = ${Math.trunc(timeouts.statementTimeout ?? 0)}`);
+    // A killed pgclone must not keep its locks (or finish a long CREATE DATABASE) until the statement ends.
+    await client.query(`SET client_connection_check_interval = 1000`).catch(() => {});
     const { rows } = await client.query<{ version: string; user: string; superuser: boolean }>(
       `SELECT current_setting('server_version_num') AS version, current_user AS user,
               (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser`,
@@ -174,15 +193,22 @@ export class Admin {
    */
   async terminate(name: string, waitMs = this.#timeouts.lockTimeout): Promise<RemainingSession[]> {
     const deadline = Date.now() + waitMs;
+    let reported = '';
     for (;;) {
       const sessions = await this.sessions(name);
       if (sessions.length === 0) return [];
-      for (const session of sessions) {
+      for (const session of sessions.filter((s) => s.terminable)) {
         try {
           await this.#client.query('SELECT pg_terminate_backend($1)', [session.pid]);
         } catch {
-          // Not ours to end (another role's session, or an autovacuum worker for a non-superuser): reported below.
+          // Raced with the session's own exit, or a permission the catalog did not show: reported below if it stays.
         }
+      }
+      const others = sessions.filter((s) => !s.terminable);
+      const who = describeSessions(others);
+      if (others.length > 0 && who !== reported) {
+        reported = who;
+        this.notify(`Waiting up to ${this.#timeouts.lockTimeout} ms for sessions on ${name} that ${this.user} may not end: ${who}`);
       }
       if (Date.now() >= deadline) return this.sessions(name);
       await sleep(POLL_MS);
@@ -191,16 +217,24 @@ export class Admin {
 
   /** Other sessions connected to `name`. */
   async sessions(name: string): Promise<RemainingSession[]> {
-    const rows = await this.query<{ pid: number; usename: string | null; application_name: string; backend_type: string }>(
-      `SELECT pid, usename, application_name, backend_type FROM pg_stat_activity
-        WHERE datname = $1 AND pid <> pg_backend_pid()`,
+    // The rules of pg_terminate_backend: superusers end anything; others end sessions of roles they have the
+    // privileges of, or any non-superuser session with pg_signal_backend; background workers need a superuser.
+    const rows = await this.query<{ pid: number; usename: string | null; application_name: string | null; backend_type: string | null; terminable: boolean }>(
+      `SELECT a.pid, a.usename, a.application_name, a.backend_type,
+              COALESCE(me.rolsuper OR (a.usesysid IS NOT NULL AND NOT COALESCE(them.rolsuper, false) AND
+                (pg_has_role(current_user, a.usesysid, 'USAGE') OR pg_has_role(current_user, 'pg_signal_backend', 'USAGE'))), false) AS terminable
+         FROM pg_stat_activity a
+         LEFT JOIN pg_roles them ON them.oid = a.usesysid
+         JOIN pg_roles me ON me.rolname = current_user
+        WHERE a.datname = $1 AND a.pid <> pg_backend_pid()`,
       [name],
     );
     return rows.map((r) => ({
       pid: r.pid,
       user: r.usename,
-      applicationName: r.application_name,
-      backendType: r.backend_type,
+      applicationName: r.application_name ?? '',
+      backendType: r.backend_type ?? '',
+      terminable: r.terminable,
     }));
   }
 
@@ -225,9 +259,7 @@ export class Admin {
   async requireNoSessions(name: string): Promise<void> {
     const remaining = await this.terminate(name);
     if (remaining.length > 0) {
-      const who = remaining
-        .map((s) => `${s.applicationName || s.backendType || 'unknown'}${s.user ? ` (${s.user})` : ''} pid ${s.pid}`)
-        .join(', ');
+      const who = describeSessions(remaining);
       throw new PgcloneError(
         'DATABASE_BUSY',
         `Database ${JSON.stringify(name)} still has sessions pgclone may not end after ${this.#timeouts.lockTimeout} ms: ${who}`,
@@ -254,19 +286,87 @@ export class Admin {
    */
   async lock(names: readonly string[]): Promise<void> {
     for (const name of [...new Set(names)].sort()) {
+      if (await this.tryLock(name)) continue;
+      for (const holder of await this.lockHolders(name)) {
+        if (holder.ownerState === 'dead') {
+          // Its process is gone but PostgreSQL has not noticed yet (e.g. it was in a long statement): end it.
+          const rows = await this.query<{ ok: boolean }>('SELECT pg_terminate_backend($1) AS ok', [holder.pid]).catch(() => []);
+          if (rows[0]?.ok) {
+            this.notify(`Ended session ${holder.pid} of pgclone process ${holder.owner!.pid}, which no longer runs but still held the lock on ${name}`);
+          }
+        } else {
+          this.notify(`Waiting up to ${this.#timeouts.lockTimeout} ms for another pgclone run (${describeHolder(holder)}) working on ${name}`);
+        }
+      }
       try {
         await this.#client.query('SELECT pg_advisory_lock(hashtext($1), hashtext($2))', [ADVISORY_NAMESPACE, name]);
         this.#locks.push(name);
       } catch (error) {
         if ((error as { code?: string }).code === '55P03') {
+          const holders = await this.lockHolders(name).catch(() => []);
           throw new PgcloneError(
             'LOCKED',
-            `Another pgclone run is working on database ${JSON.stringify(name)}; waited ${this.#timeouts.lockTimeout} ms (lockTimeout)`,
+            `Another pgclone run is working on database ${JSON.stringify(name)}${holders.length ? ` (${holders.map(describeHolder).join(', ')})` : ''}; waited ${this.#timeouts.lockTimeout} ms (lockTimeout)`,
           );
         }
         throw new PostgresError('POSTGRES', `PostgreSQL: ${pgMessage(error)}`, { cause: error });
       }
     }
+  }
+
+  /** Takes pgclone's advisory lock on `name` if it is free; never waits. */
+  async tryLock(name: string): Promise<boolean> {
+    const rows = await this.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS ok', [ADVISORY_NAMESPACE, name]);
+    if (rows[0]?.ok) this.#locks.push(name);
+    return rows[0]?.ok === true;
+  }
+
+  /** Releases a lock taken by {@link tryLock} or {@link lock} before {@link close}. */
+  async unlock(name: string): Promise<void> {
+    const i = this.#locks.indexOf(name);
+    if (i < 0) return;
+    this.#locks.splice(i, 1);
+    await this.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', [ADVISORY_NAMESPACE, name]);
+  }
+
+  /**
+   * Whether this idle session keeps the Node process alive. Sessions kept between API calls turn it off while idle,
+   * so that a test process that forgets to close them still exits.
+   */
+  keepProcessAlive(keep: boolean): void {
+    const stream = (this.#client as unknown as { connection?: { stream?: { ref?: () => void; unref?: () => void } } })
+      .connection?.stream;
+    if (keep) stream?.ref?.();
+    else stream?.unref?.();
+  }
+
+  /** Other sessions holding pgclone's lock on `name` (pgclone runs, or sessions left by killed ones). */
+  async lockHolders(name: string): Promise<LockHolder[]> {
+    const rows = await this.query<{ pid: number; application_name: string | null; usename: string | null }>(
+      `SELECT l.pid, a.application_name, a.usename
+         FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.pid <> pg_backend_pid()
+          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND l.classid = (hashtext($1)::bigint & 4294967295)::oid AND l.objid = (hashtext($2)::bigint & 4294967295)::oid`,
+      [ADVISORY_NAMESPACE, name],
+    );
+    return rows.map((r) => {
+      const app = r.application_name ?? '';
+      const owner = app.startsWith(ADMIN_APPLICATION_PREFIX) ? parseOwnerTag(app) : undefined;
+      return {
+        pid: r.pid,
+        applicationName: app,
+        user: r.usename,
+        ...(owner ? { owner } : {}),
+        ownerState: owner ? ownerState(owner) : 'unknown',
+      };
+    });
+  }
+
+  /** Ends a session (e.g. a stale lock holder); false when it was gone or not this role's to end. */
+  async terminateBackend(pid: number): Promise<boolean> {
+    const rows = await this.query<{ ok: boolean }>('SELECT pg_terminate_backend($1) AS ok', [pid]).catch(() => []);
+    return rows[0]?.ok === true;
   }
 
   /** Database-level settings (`ALTER DATABASE … SET`) of `name`, as `name=value` strings. */
@@ -307,6 +407,20 @@ export class Admin {
       }
     }
   }
+}
+
+/** Application name prefix of pgclone's admin sessions (`pgclone-admin:<pid>@<host>`). */
+export const ADMIN_APPLICATION_PREFIX = 'pgclone-admin:';
+
+function describeSessions(sessions: readonly RemainingSession[]): string {
+  return sessions
+    .map((s) => `${s.applicationName ? JSON.stringify(s.applicationName) : s.backendType || 'unknown'}${s.user ? ` (${s.user})` : ''} pid ${s.pid}`)
+    .join(', ');
+}
+
+function describeHolder(holder: LockHolder): string {
+  const who = holder.owner ? `pgclone process ${holder.owner.pid}${holder.ownerState === 'unknown' ? ' on another host' : ''}` : JSON.stringify(holder.applicationName || 'unknown');
+  return `${who}, session ${holder.pid}`;
 }
 
 /** The first line of a `pg` error, secrets removed. */

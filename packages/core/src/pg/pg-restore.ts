@@ -1,10 +1,10 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DumpError, PgcloneError } from '../errors.js';
 import { redact } from '../redact.js';
+import { makeScratchDir } from '../scratch.js';
 import { databaseSettingsFromScript } from './archive.js';
 import { quoteConninfo } from './ident.js';
 import { isItemLine, isVerboseLine } from './restore-progress.js';
@@ -79,7 +79,7 @@ export async function readToc(tool: Tool, source: ArchiveSource, env: NodeJS.Pro
  * entries only with `--create`; an empty list file (`-L`) keeps every other entry out.
  */
 export async function readArchiveSettings(tool: Tool, source: ArchiveSource, env: NodeJS.ProcessEnv): Promise<string[]> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'pgclone-'));
+  const dir = await makeScratchDir('settings');
   try {
     const list = path.join(dir, 'empty.list');
     await writeFile(list, '');

@@ -20,6 +20,8 @@ export interface ExecuteIo {
   copyStrategy?: 'FILE_COPY' | 'WAL_LOG';
   /** Makes a template copy (choosing its strategy); replaces `copyStrategy` when given. */
   copyDatabase?(name: string, template: string): Promise<void>;
+  /** Must resolve before the swap starts (the dump's checksum); a rejection fails the restore with nothing swapped. */
+  beforeSwap?: () => Promise<void>;
   signal?: AbortSignal;
 }
 
@@ -39,10 +41,15 @@ export async function executePlan(plan: RestorePlan, io: ExecuteIo): Promise<voi
   try {
     for (const step of plan.steps) {
       io.signal?.throwIfAborted();
+      if (step.step === 'swap') await io.beforeSwap?.();
       reporter.step(step.step, describeStep(step.step, plan), targetOf(step.actions[0]!));
       for (const action of step.actions) {
         io.signal?.throwIfAborted();
-        if (action.kind === 'drop') reporter.info(`Dropping ${action.database} (${action.reason})`);
+        if (action.kind === 'drop') {
+          const message = `Dropping ${action.database} (${action.reason})`;
+          if (action.leftover) reporter.warn(message);
+          else reporter.info(message);
+        }
         switch (action.kind) {
           case 'drop':
             await admin.drop(action.database);

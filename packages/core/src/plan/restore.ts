@@ -27,7 +27,7 @@ export type RestoreSource =
 
 /** One change the executor makes. */
 export type PlanAction =
-  | { kind: 'drop'; database: string; reason: string }
+  | { kind: 'drop'; database: string; reason: string; /** Left by an interrupted run: reported as a warning. */ leftover?: boolean }
   | { kind: 'create-empty'; database: string }
   | { kind: 'create-from-template'; database: string; template: string }
   | { kind: 'pg-restore'; key: string; database: string }
@@ -90,7 +90,7 @@ export function planRestore(input: {
 
   const create: PlanAction[] = [];
   if (!resume) {
-    if (has(n.temp)) create.push({ kind: 'drop', database: n.temp, reason: 'left by an earlier run' });
+    if (has(n.temp)) create.push({ kind: 'drop', database: n.temp, reason: 'left by an earlier run', leftover: true });
     create.push(
       fromDump
         ? { kind: 'create-empty', database: n.temp }
@@ -115,7 +115,7 @@ export function planRestore(input: {
   }
   if (reversible) {
     const snap: PlanAction[] = [];
-    if (has(n.stage)) snap.push({ kind: 'drop', database: n.stage, reason: 'left by an earlier run' });
+    if (has(n.stage)) snap.push({ kind: 'drop', database: n.stage, reason: 'left by an earlier run', leftover: true });
     snap.push({ kind: 'create-from-template', database: n.stage, template: n.temp });
     steps.push({ step: 'snapshot-post', actions: snap });
   }
@@ -140,7 +140,7 @@ export function planRestore(input: {
     }
     renames.push([n.temp, target], [n.stage, n.post]);
   } else {
-    if (has(n.swap)) swap.push({ kind: 'drop', database: n.swap, reason: 'left by an earlier run' });
+    if (has(n.swap)) swap.push({ kind: 'drop', database: n.swap, reason: 'left by an earlier run', leftover: true });
     if (has(target)) renames.push([target, n.swap]);
     renames.push([n.temp, target]);
     if (has(target)) cleanup.push({ kind: 'drop', database: n.swap, reason: 'the replaced database' });

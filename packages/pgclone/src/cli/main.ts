@@ -1,5 +1,6 @@
 import yargs, { type Argv } from 'yargs';
 import type { PgcloneEvent, Runtime } from '@pgclone/core';
+import { describeFinding, formatAge, formatBytes } from '@pgclone/core';
 import { createPrinter, type Printer } from './printer.js';
 
 /** Streams and hooks the CLI runs with; tests and the ORM bins pass their own. */
@@ -8,12 +9,20 @@ export interface CliContext {
   env?: NodeJS.ProcessEnv;
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
-  /** Overrides for storage and adapters (the ORM bins pass the adapter chosen by their own flags). */
-  runtime?: Partial<Runtime>;
+  /**
+   * Overrides for storage and adapters (the ORM bins pass the adapter chosen by their own flags), or a function of
+   * the parsed arguments that returns them (for flags added with {@link CliContext.configure}).
+   */
+  runtime?: Partial<Runtime> | ((args: Record<string, unknown>) => Partial<Runtime>);
   /** Program name in help and errors. */
   scriptName?: string;
   /** Extra global options, described in help (the ORM bins' own flags, already parsed by them). */
   configure?: (argv: Argv) => Argv;
+  /**
+   * Long name of the named-config option (`-c`). Default `config`; `prisma-pgclone` uses `config-name`, since its
+   * `--config` is Prisma's config file, as in the Prisma CLI.
+   */
+  namedConfigOption?: string;
 }
 
 interface GlobalArgs {
@@ -37,6 +46,17 @@ const copyStrategyOption = {
   describe: 'How database copies are made (default auto: WAL_LOG for small, FILE_COPY or clone for large)',
 } as const;
 
+/** {@link common} with the named-config option under another long name (the `-c` alias stays). */
+function commonOptions(namedConfigOption: string): typeof common {
+  if (namedConfigOption === 'config') return common;
+  const { config, ...rest } = common;
+  return { ...rest, [namedConfigOption]: config } as unknown as typeof common;
+}
+
+function camelCase(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
 /**
  * Runs the pgclone CLI with `argv` (without the node and script paths) and resolves to the exit status:
  * 0 success, 1 error, 2 usage error. Results go to stdout one per line, everything else to stderr.
@@ -45,6 +65,8 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
   const stdout = context.stdout ?? process.stdout;
   const stderr = context.stderr ?? process.stderr;
   const scriptName = context.scriptName ?? 'pgclone';
+  const namedConfigKey = camelCase(context.namedConfigOption ?? 'config');
+  const common = commonOptions(context.namedConfigOption ?? 'config');
   let exitCode = 0;
   let printer: Printer | undefined;
   const controller = new AbortController();
@@ -58,16 +80,18 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
 
   const run = async (args: GlobalArgs, action: (base: BaseOptions) => Promise<unknown>) => {
     printer = createPrinter({ json: !!args.json, quiet: !!args.quiet, stdout, stderr, scriptName });
+    const configName = (args as Record<string, unknown>)[namedConfigKey] as string | undefined;
+    const runtime = typeof context.runtime === 'function' ? context.runtime(args as Record<string, unknown>) : context.runtime;
     const base: BaseOptions = {
       ...(context.cwd ? { cwd: context.cwd } : {}),
       ...(context.env ? { env: context.env } : {}),
       ...(args.configFile !== undefined ? { configFile: args.configFile } : {}),
-      ...(args.config !== undefined ? { config: args.config } : {}),
+      ...(configName !== undefined ? { config: configName } : {}),
       ...(args.database !== undefined ? { database: args.database } : {}),
       ...(args.storageLocation !== undefined ? { storageLocation: args.storageLocation } : {}),
       onEvent: (event: PgcloneEvent) => printer!.event(event),
       signal: controller.signal,
-      ...(context.runtime ? { runtime: context.runtime } : {}),
+      ...(runtime ? { runtime } : {}),
     };
     await action(base);
   };
@@ -90,9 +114,41 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
           .option('databases', { type: 'boolean', describe: 'List the database alias parts of the keys' })
           .option('configs', { type: 'boolean', describe: 'List the config parts of the keys' })
           .option('local', { type: 'boolean', describe: 'List local databases usable as :name keys' })
+          .option('long', { alias: 'l', type: 'boolean', describe: 'With size, age, verification and pin (or, with --local, sizes)' })
           .option(common),
       (args) =>
         run(args, async (base) => {
+          if (args.long && (args.instances || args.databases || args.configs)) {
+            throw Object.assign(new Error('--long goes with the dump listing or --local, not with --instances/--databases/--configs'), { usage: true });
+          }
+          if (args.long && args.local) {
+            const { lsLocal } = await import('../index.js');
+            const rows = await lsLocal(base);
+            printer!.result(
+              rows.map((r) =>
+                [r.key, formatBytes(r.bytes).padStart(10), r.kind === 'database' ? 'database' : `${r.kind} of ${r.of}`, r.allowConnections ? '' : 'blocked']
+                  .filter(Boolean)
+                  .join('  '),
+              ),
+              rows,
+            );
+            return;
+          }
+          if (args.long) {
+            const { lsLong } = await import('../index.js');
+            const rows = await lsLong(args.prefix, base);
+            const now = Date.now();
+            const verified = { manifest: 'verified', 'no-manifest': 'unverified', 'size-mismatch': 'CORRUPT', 'bad-manifest': 'CORRUPT' } as const;
+            printer!.result(
+              rows.map((r) =>
+                [r.key, formatBytes(r.size).padStart(10), formatAge(now - r.created.getTime()).padStart(5), verified[r.verified], r.pinned ? 'pinned' : '']
+                  .filter(Boolean)
+                  .join('  '),
+              ),
+              rows,
+            );
+            return;
+          }
           const { ls } = await import('../index.js');
           const keys = await ls(args.prefix, {
             ...base,
@@ -153,6 +209,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
             ...(args.jobs !== undefined ? { jobs: args.jobs } : {}),
             ...(args.spoolDir !== undefined ? { spoolDir: args.spoolDir } : {}),
             ...(args.copyStrategy !== undefined ? { copyStrategy: args.copyStrategy } : {}),
+            fast: false,
           });
           printer!.result(result.dryRun ? result.plan : [result.key], result);
         }),
@@ -172,7 +229,106 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
           printer!.result([result.key], result);
         }),
     )
-    .demandCommand(1, 'Give a command: ls, dump, restore or copy')
+    .command(
+      'prune [prefix]',
+      'Delete old dumps per instance/database/config (dry run unless --yes); never the newest of a group or a pinned one',
+      (y) =>
+        y
+          .positional('prefix', { type: 'string', describe: 'Only groups under this prefix (whole path segments)' })
+          .option('keep', { type: 'number', describe: 'Keep the newest N dumps of each group' })
+          .option('older-than', { type: 'string', describe: 'Delete only dumps older than this (30d, 12h, 2w, 1d12h)' })
+          .option('yes', { alias: 'y', type: 'boolean', describe: 'Delete for real (otherwise only show what would go)' })
+          .option(common),
+      (args) =>
+        run(args, async (base) => {
+          const { prune } = await import('../index.js');
+          const result = await prune(args.prefix, {
+            ...base,
+            ...(args.keep !== undefined ? { keep: args.keep } : {}),
+            ...(args.olderThan !== undefined ? { olderThan: args.olderThan } : {}),
+            ...(args.yes ? { yes: true } : {}),
+          });
+          const verb = result.dryRun ? 'would delete' : 'deleted';
+          printer!.result(result.deleted.map((d) => `${verb} ${d.key}`), result);
+          printer!.event({
+            event: 'message',
+            level: 'info',
+            message: `${result.dryRun ? 'Would delete' : 'Deleted'} ${result.deleted.length} dump(s) (${formatBytes(result.bytes)}), kept ${result.kept.length}${result.dryRun && result.deleted.length ? '; pass --yes to delete them' : ''}`,
+          });
+        }),
+    )
+    .command(
+      'pin <key>',
+      'Pin a dump: prune and rm keep it',
+      (y) => y.positional('key', { type: 'string', demandOption: true, describe: 'Exact dump key' }).option(common),
+      (args) =>
+        run(args, async (base) => {
+          const { pin } = await import('../index.js');
+          const result = await pin(args.key, base);
+          printer!.result([result.key], result);
+        }),
+    )
+    .command(
+      'unpin <key>',
+      'Remove the pin of a dump',
+      (y) => y.positional('key', { type: 'string', demandOption: true, describe: 'Exact dump key' }).option(common),
+      (args) =>
+        run(args, async (base) => {
+          const { unpin } = await import('../index.js');
+          const result = await unpin(args.key, base);
+          printer!.result([result.key], result);
+        }),
+    )
+    .command(
+      'rm <key>',
+      'Delete a dump (exact key) or drop a local database (:name)',
+      (y) =>
+        y
+          .positional('key', { type: 'string', demandOption: true, describe: 'Exact dump key, or :name / :pre / :post' })
+          .option('force', { type: 'boolean', describe: 'Drop a local database even though it has open sessions' })
+          .option(common),
+      (args) =>
+        run(args, async (base) => {
+          const { rm } = await import('../index.js');
+          const result = await rm(args.key, { ...base, ...(args.force ? { force: true } : {}) });
+          printer!.result([result.key], result);
+        }),
+    )
+    .command(
+      'doctor',
+      'Show what interrupted runs left behind (working databases, blocked databases, stale locks, partial files); --fix repairs it',
+      (y) =>
+        y
+          .option('fix', { type: 'boolean', describe: 'Repair what can be repaired' })
+          .option('verify', { type: 'boolean', describe: 'Also read every dump with a manifest and check its sha256' })
+          .option('all', { type: 'boolean', describe: 'Check every database on the server, not just the target and its working names' })
+          .option(common),
+      (args) =>
+        run(args, async (base) => {
+          const { doctor } = await import('../index.js');
+          const report = await doctor({
+            ...base,
+            ...(args.fix ? { fix: true } : {}),
+            ...(args.verify ? { verify: true } : {}),
+            ...(args.all ? { all: true } : {}),
+          });
+          printer!.result(report.findings.map(describeFinding), report);
+          const problems = report.findings.filter((f) => f.severity === 'problem').length;
+          const fixable = report.findings.filter((f) => f.severity === 'problem' && f.fix && f.outcome !== 'fixed').length;
+          printer!.event({
+            event: 'message',
+            level: report.remaining > 0 ? 'warn' : 'info',
+            message:
+              problems === 0
+                ? 'Nothing to repair'
+                : report.remaining === 0
+                  ? `Repaired ${problems} problem(s)`
+                  : `${report.remaining} problem(s) left${!report.fix && fixable > 0 ? `; run "pgclone doctor --fix" to repair ${fixable === report.remaining ? 'them' : `${fixable} of them`}` : ''}`,
+          });
+          if (report.remaining > 0) exitCode = 1;
+        }),
+    )
+    .demandCommand(1, 'Give a command: ls, dump, restore, copy, prune, pin, unpin, rm or doctor')
     .recommendCommands()
     .strict()
     .help()

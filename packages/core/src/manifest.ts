@@ -1,0 +1,143 @@
+import { createHash, type Hash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { z } from 'zod';
+import { DumpError, StorageError } from './errors.js';
+import type { Storage } from './storage.js';
+
+/**
+ * Dump manifests: a sidecar `<key>.manifest.json` beside each dump, written only after the dump itself committed,
+ * recording what a restore checks before it swaps anything in (size and sha256 of the bytes exactly as stored).
+ * A dump without a manifest (plain pg_dump, django-pgclone, or a dump whose run died between the two writes) is still
+ * restorable after the archive check; a dump whose bytes disagree with its manifest never is.
+ */
+
+/** Suffix of manifest sidecars. */
+export const MANIFEST_SUFFIX = '.manifest.json';
+
+const manifestSchema = z.object({
+  format: z.literal('pgclone-manifest'),
+  version: z.literal(1),
+  key: z.string(),
+  /** Bytes as stored (after any compression stage). */
+  size: z.number().int().nonnegative(),
+  /** Hex sha256 of the stored bytes. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  createdAt: z.string(),
+  pgDumpVersion: z.string(),
+  serverVersion: z.string(),
+  /** How the stored bytes are compressed, e.g. `gzip` (pg_dump -Fc's own) or an outer stage's name. */
+  compression: z.string(),
+  /** Tables whose rows were left out. */
+  exclude: z.array(z.string()),
+  /** The dumped database's name (not a secret; the connection is never recorded). */
+  database: z.string().optional(),
+});
+
+/** What a manifest records. */
+export type DumpManifest = z.infer<typeof manifestSchema>;
+
+/** The manifest key of dump `key`. */
+export function manifestKeyOf(key: string): string {
+  return `${key}${MANIFEST_SUFFIX}`;
+}
+
+/** Writes the manifest of a committed dump (same commit/abort contract as the dump). */
+export async function writeManifest(storage: Storage, manifest: DumpManifest): Promise<void> {
+  const writer = await storage.write(manifestKeyOf(manifest.key));
+  try {
+    writer.stream.end(`${JSON.stringify(manifest, null, 2)}\n`);
+    await writer.commit();
+  } catch (error) {
+    await writer.abort(error).catch(() => {});
+    throw new StorageError(`Cannot write the manifest of ${manifest.key}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * The manifest of dump `key`, or `undefined` when there is none. A manifest that exists but cannot be parsed, or
+ * names another key, is an error: it is evidence of tampering or corruption, not of an old dump.
+ */
+export async function readManifest(storage: Storage, key: string): Promise<DumpManifest | undefined> {
+  const manifestKey = manifestKeyOf(key);
+  if (!(await storage.stat(manifestKey))) return undefined;
+  const chunks: Buffer[] = [];
+  for await (const chunk of await storage.read(manifestKey)) chunks.push(chunk as Buffer);
+  let parsed: DumpManifest;
+  try {
+    parsed = manifestSchema.parse(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+  } catch (error) {
+    throw new DumpError('DUMP_CORRUPT', `The manifest of ${key} is not valid (${manifestKey}): ${(error as Error).message.split('\n')[0]}`);
+  }
+  if (parsed.key !== key) {
+    throw new DumpError('DUMP_CORRUPT', `The manifest ${manifestKey} describes ${JSON.stringify(parsed.key)}, not ${key}`);
+  }
+  return parsed;
+}
+
+/** A pass-through stream that counts and hashes what flows through it. */
+export class HashingStream extends Transform {
+  readonly #hash: Hash = createHash('sha256');
+  #bytes = 0;
+  #digest: string | undefined;
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#bytes += chunk.length;
+    this.#hash.update(chunk);
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this.#digest = this.#hash.digest('hex');
+    callback();
+  }
+
+  /** Bytes seen so far. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Hex sha256 of everything, once the stream has ended. */
+  get sha256(): string | undefined {
+    return this.#digest;
+  }
+}
+
+/** Throws `DUMP_CORRUPT` when `actual` differs from the manifest. */
+export function assertMatchesManifest(manifest: DumpManifest, actual: { size: number; sha256?: string }, key: string): void {
+  if (actual.size !== manifest.size) {
+    throw new DumpError(
+      'DUMP_CORRUPT',
+      `Dump ${key} is ${actual.size} bytes but its manifest says ${manifest.size}: it is truncated or was changed after it was written; refusing to restore it`,
+    );
+  }
+  if (actual.sha256 !== undefined && actual.sha256 !== manifest.sha256) {
+    throw new DumpError(
+      'DUMP_CORRUPT',
+      `Dump ${key} does not match its manifest's sha256 (${actual.sha256.slice(0, 12)}… instead of ${manifest.sha256.slice(0, 12)}…): it was changed after it was written; refusing to restore it`,
+    );
+  }
+}
+
+/** Reads the whole object and returns its size and sha256. */
+export async function hashObject(storage: Storage, key: string, signal?: AbortSignal): Promise<{ size: number; sha256: string }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  const stream = await storage.read(key);
+  const onAbort = () => stream.destroy(new DumpError('INTERRUPTED', `Checking ${key} was interrupted`));
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    for await (const chunk of stream) {
+      size += (chunk as Buffer).length;
+      hash.update(chunk as Buffer);
+    }
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+  return { size, sha256: hash.digest('hex') };
+}
+
+/** `server_version_num` as a version string: 150018 → `15.18`, 90624 → `9.6.24`. */
+export function serverVersionString(num: number): string {
+  if (num >= 100000) return `${Math.floor(num / 10000)}.${num % 10000}`;
+  return `${Math.floor(num / 10000)}.${Math.floor(num / 100) % 100}.${num % 100}`;
+}

@@ -1,0 +1,41 @@
+import type { Reporter } from '../events.js';
+import { findScratchLeftovers, removeScratch } from '../scratch.js';
+import type { Storage } from '../storage.js';
+
+/**
+ * Removes the incomplete writes under `prefix` whose writer is gone (partial files of a killed dump, unfinished
+ * uploads), telling the user. Writes that a running pgclone may still own are left alone. Never fails the caller.
+ */
+export async function removeStaleWrites(storage: Storage, prefix: string, reporter: Reporter): Promise<string[]> {
+  if (!storage.listIncomplete || !storage.removeIncomplete) return [];
+  const done: string[] = [];
+  try {
+    for (const write of await storage.listIncomplete(prefix)) {
+      if (!write.stale) continue;
+      await storage.removeIncomplete(write);
+      const message = `Removed ${write.display}${write.key ? `, an incomplete write of ${write.key}` : ''} left by an interrupted run`;
+      done.push(message);
+      reporter.warn(message);
+    }
+  } catch (error) {
+    reporter.warn(`Could not clean up incomplete writes in ${storage.display}: ${(error as Error).message}`);
+  }
+  return done;
+}
+
+/** Removes scratch directories (spool files) of pgclone processes on this host that no longer run. */
+export async function removeStaleScratch(reporter: Reporter): Promise<string[]> {
+  const done: string[] = [];
+  try {
+    for (const leftover of await findScratchLeftovers()) {
+      if (!leftover.stale) continue;
+      await removeScratch(leftover);
+      const message = `Removed ${leftover.path} (${leftover.bytes} bytes of temporary files) left by an interrupted run`;
+      done.push(message);
+      reporter.warn(message);
+    }
+  } catch (error) {
+    reporter.warn(`Could not clean up temporary files: ${(error as Error).message}`);
+  }
+  return done;
+}

@@ -1,0 +1,102 @@
+import { assertSafeKey, parseDumpKey, selectDumpKeys } from '../keys.js';
+import { manifestKeyOf, readManifest } from '../manifest.js';
+import { ownerOfDerivedName, reservedSuffixOf } from '../names.js';
+import type { LsLongOptions } from '../options.js';
+import { pinnedKeys } from '../pins.js';
+import { connectAdmin, openStorage, prepare, requireConnection, type Runtime } from './prepare.js';
+
+/** A dump as `ls --long` shows it. */
+export interface DumpListing {
+  key: string;
+  /** Bytes as stored. */
+  size: number;
+  /** When the dump was taken: the key's timestamp, else the object's modification time. */
+  created: Date;
+  /**
+   * `manifest`: a manifest exists and its size matches (restore also checks the sha256); `no-manifest`: restorable
+   * after the archive check only; `size-mismatch` / `bad-manifest`: restore will refuse it.
+   */
+  verified: 'manifest' | 'no-manifest' | 'size-mismatch' | 'bad-manifest';
+  pinned: boolean;
+}
+
+/** A local database as `ls --local --long` shows it. */
+export interface LocalListing {
+  /** `:name`. */
+  key: string;
+  database: string;
+  bytes: number;
+  /** `restore-point` (`__pre`/`__post`), `leftover` (`__temp`/`__swap`/`__stage`), or `database`. */
+  kind: 'restore-point' | 'leftover' | 'database';
+  /** The database it belongs to, for restore points and leftovers. */
+  of?: string;
+  allowConnections: boolean;
+}
+
+/**
+ * `ls --long`: the dumps under `prefix`, newest first, with size, creation time, verification state and pin.
+ *
+ * @example
+ * for (const d of await lsLong('prod', {}, runtime)) console.log(d.key, d.size, d.verified);
+ */
+export async function lsLong(prefix: string | undefined, options: LsLongOptions, runtime: Runtime): Promise<DumpListing[]> {
+  const prepared = await prepare('ls', options, runtime);
+  if (prefix) assertSafeKey(prefix, 'prefix');
+  const storage = await openStorage(prepared);
+  const objects = await storage.list(prefix ?? '');
+  const keys = new Set(objects.map((o) => o.key));
+  const pinned = pinnedKeys(objects);
+  const dumps = selectDumpKeys(objects, {
+    ...(prefix ? { prefix } : {}),
+    validateDumpKeys: prepared.options.validateDumpKeys,
+  });
+  const out: DumpListing[] = [];
+  for (const dump of dumps) {
+    let verified: DumpListing['verified'] = 'no-manifest';
+    if (keys.has(manifestKeyOf(dump.key))) {
+      try {
+        const manifest = await readManifest(storage, dump.key);
+        verified = manifest && manifest.size === dump.size ? 'manifest' : 'size-mismatch';
+      } catch {
+        verified = 'bad-manifest';
+      }
+    }
+    out.push({ key: dump.key, size: dump.size, created: createdOf(dump.key, dump.modified), verified, pinned: pinned.has(dump.key) });
+  }
+  return out;
+}
+
+/** `ls --local --long`: local databases with their sizes. */
+export async function lsLocalLong(options: LsLongOptions, runtime: Runtime): Promise<LocalListing[]> {
+  const prepared = await prepare('ls', options, runtime);
+  const conn = requireConnection(prepared.options);
+  const admin = await connectAdmin(prepared.options, conn);
+  try {
+    const out: LocalListing[] = [];
+    for (const db of await admin.listDatabases()) {
+      if (db.name === conn.database || db.isTemplate) continue;
+      const suffix = reservedSuffixOf(db.name);
+      const of = ownerOfDerivedName(db.name);
+      out.push({
+        key: `:${db.name}`,
+        database: db.name,
+        bytes: await admin.databaseSize(db.name).catch(() => 0),
+        // Only the names an interrupted run leaves are leftovers; other reserved names (restore points, spares) are kept on purpose.
+        kind: suffix === 'pre' || suffix === 'post' ? 'restore-point' : suffix === 'temp' || suffix === 'swap' || suffix === 'stage' ? 'leftover' : 'database',
+        ...(of ? { of } : {}),
+        allowConnections: db.allowConnections,
+      });
+    }
+    return out;
+  } finally {
+    await admin.close();
+  }
+}
+
+function createdOf(key: string, modified: Date): Date {
+  const parts = parseDumpKey(key);
+  if (!parts) return modified;
+  const [y, mo, d, h, mi, s, micros] = parts.timestamp.split('-').map(Number);
+  return new Date(Date.UTC(y!, mo! - 1, d!, h!, mi!, s!, Math.floor((micros ?? 0) / 1000)));
+}
+

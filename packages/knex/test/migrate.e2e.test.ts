@@ -1,0 +1,189 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copy, restore } from 'pgclone';
+import { fromKnexfile } from '@pgclone/knex';
+import { createDatabase, databases, dbUrl, dropDatabases, sql, uniqueName } from '../../../test/support/pg.js';
+import { esmMigration, knexEnv, knexPgclone, makeProject, removeProject, REPO_ROOT, writeFiles } from './support/project.js';
+
+const KNEX_CLI = path.join(REPO_ROOT, 'node_modules/knex/bin/cli.js');
+
+/** The real Knex CLI, as the user runs it. */
+function knexCli(args: string[], cwd: string): void {
+  const result = spawnSync(process.execPath, [KNEX_CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NODE_ENV: 'development' } });
+  expect(result.status, result.stderr + result.stdout).toBe(0);
+}
+
+async function migrationNames(db: string): Promise<string[]> {
+  return (await sql<{ name: string }>(db, 'SELECT name FROM knex_migrations ORDER BY id')).map((r) => r.name);
+}
+
+async function columns(db: string, table: string): Promise<string[]> {
+  const rows = await sql<{ column_name: string }>(
+    db,
+    "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position",
+    [table],
+  );
+  return rows.map((r) => r.column_name);
+}
+
+describe('knex-pgclone restore runs the project migrations on the restored copy', () => {
+  const db = uniqueName('knexmig');
+  let project: string;
+  let key: string;
+
+  beforeAll(async () => {
+    await createDatabase(db);
+    project = makeProject({
+      'package.json': JSON.stringify({ name: 'app', private: true, type: 'module' }),
+      'knexfile.js': `export default { development: ${knexEnv(dbUrl(db), "seeds: { directory: './seeds' }")} };\n`,
+      'migrations/001_users.js': esmMigration('CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL)', 'DROP TABLE users'),
+      'migrations/002_posts.js': esmMigration('CREATE TABLE posts (id serial PRIMARY KEY, user_id int REFERENCES users, body text)', 'DROP TABLE posts'),
+      'seeds/01_users.js': "export async function seed(knex) { await knex('users').insert({ name: 'seeded' }); }\n",
+    });
+    knexCli(['migrate:latest'], project);
+    await sql(db, "INSERT INTO users (name) VALUES ('ada')");
+  });
+  afterAll(async () => {
+    await dropDatabases(db);
+    removeProject(project);
+  });
+
+  it('restores a dump taken at migration 2 and migrates it to migration 3 before the swap', async () => {
+    const dumped = await knexPgclone(['dump'], { cwd: project });
+    expect(dumped.code, dumped.stderr).toBe(0);
+    key = dumped.lines.at(-1)!;
+    expect(key).toMatch(/^dev\/default\/none\/.*\.dump$/);
+
+    await sql(db, "INSERT INTO users (name) VALUES ('live-only')");
+    writeFiles(project, {
+      'migrations/003_nickname.js': `export async function up(knex) {
+  await knex.schema.alterTable('users', (t) => { t.string('nickname'); });
+  await knex('users').update({ nickname: knex.raw('lower(name)') });
+  await knex.raw('CREATE TABLE migrated_in (db name NOT NULL)');
+  await knex.raw('INSERT INTO migrated_in SELECT current_database()');
+  console.log('nickname added');
+}
+export async function down(knex) { await knex.schema.alterTable('users', (t) => { t.dropColumn('nickname'); }); }
+`,
+    });
+
+    const restored = await knexPgclone(['restore', 'dev', '--reversible'], { cwd: project });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.lines.at(-1)).toBe(key);
+    expect(restored.stderr).toContain('Running migration 003_nickname.js');
+    expect(restored.stderr).toContain('nickname added');
+    expect(restored.stderr.indexOf('Running migration 003_nickname.js')).toBeLessThan(restored.stderr.indexOf('Swapping'));
+
+    // The live database is the dump plus migration 3, applied while it was still N__temp.
+    expect(await migrationNames(db)).toEqual(['001_users.js', '002_posts.js', '003_nickname.js']);
+    const batches = await sql<{ name: string; batch: number }>(db, 'SELECT name, batch FROM knex_migrations ORDER BY id');
+    expect(batches.map((b) => b.batch)).toEqual([1, 1, 2]);
+    expect(await columns(db, 'users')).toEqual(['id', 'name', 'nickname']);
+    expect(await sql(db, 'SELECT name, nickname FROM users ORDER BY id')).toEqual([{ name: 'ada', nickname: 'ada' }]);
+    expect(await sql(db, 'SELECT db FROM migrated_in')).toEqual([{ db: `${db}__temp` }]);
+
+    // The database that was live was never migrated: it is :pre, at migration 2, with its own rows.
+    expect(await migrationNames(`${db}__pre`)).toEqual(['001_users.js', '002_posts.js']);
+    expect(await columns(`${db}__pre`, 'users')).toEqual(['id', 'name']);
+    expect(await sql(`${db}__pre`, 'SELECT name FROM users ORDER BY id')).toEqual([{ name: 'ada' }, { name: 'live-only' }]);
+    // :post is the dump as restored, before the migrations.
+    expect(await migrationNames(`${db}__post`)).toEqual(['001_users.js', '002_posts.js']);
+  });
+
+  it('fails the restore on a migration that throws, leaving the live database unchanged and N__temp kept', async () => {
+    await sql(db, "INSERT INTO users (name, nickname) VALUES ('carol', 'c')");
+    writeFiles(project, {
+      'migrations/004_broken.js': `export async function up(knex) {
+  await knex('users').insert({ name: 'from-broken-migration' });
+  throw new Error('column "nick" does not exist (simulated)');
+}
+export async function down() {}
+`,
+    });
+    const before = await sql(db, 'SELECT * FROM users ORDER BY id');
+    const restored = await knexPgclone(['restore', key], { cwd: project });
+    expect(restored.code).toBe(1);
+    expect(restored.stderr).toContain('Knex migration 004_broken.js failed: column "nick" does not exist (simulated)');
+    expect(restored.stderr).toMatch(/Kept .*__temp/);
+    expect(restored.lines).toEqual([]);
+
+    expect(await sql(db, 'SELECT * FROM users ORDER BY id')).toEqual(before);
+    expect(await migrationNames(db)).toEqual(['001_users.js', '002_posts.js', '003_nickname.js']);
+    expect(await databases()).toContain(`${db}__temp`);
+    // Knex ran the batch (003 and 004) in one transaction: the kept copy is the dump as restored.
+    expect(await migrationNames(`${db}__temp`)).toEqual(['001_users.js', '002_posts.js']);
+    expect(await columns(`${db}__temp`, 'users')).toEqual(['id', 'name']);
+    expect(await sql(`${db}__temp`, "SELECT count(*)::int AS n FROM users WHERE name = 'from-broken-migration'")).toEqual([{ n: 0 }]);
+    rmSync(path.join(project, 'migrations/004_broken.js'));
+    await sql('postgres', `DROP DATABASE ${db}__temp`);
+  });
+
+  it('runs seeds as the seed hook', async () => {
+    const restored = await knexPgclone(['restore', key, '--pre-swap-hook', 'migrate', '--pre-swap-hook', 'seed'], { cwd: project });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.stderr).toMatch(/Ran seed .*01_users\.js/);
+    expect(await sql(db, 'SELECT name FROM users ORDER BY id')).toEqual([{ name: 'ada' }, { name: 'seeded' }]);
+    expect(await migrationNames(db)).toEqual(['001_users.js', '002_posts.js', '003_nickname.js']);
+  });
+
+  it('restores through the API with fromKnexfile() and with a Knex instance', async () => {
+    const { default: knex } = await import('knex');
+    const events: string[] = [];
+    const onEvent = (e: { event: string; line?: string; message?: string }) => events.push(e.line ?? e.message ?? '');
+
+    await copy(':' + `${db}_snap`, { ...fromKnexfile({ cwd: project, env: 'development' }), onEvent });
+    writeFiles(project, { 'migrations/005_tags.js': esmMigration('CREATE TABLE tags (name text)', 'DROP TABLE tags') });
+    const viaKnexfile = await restore(`:${db}_snap`, { ...fromKnexfile({ cwd: project, env: 'development' }), onEvent });
+    expect(viaKnexfile.database).toBe(db);
+    expect(events).toContain('Running migration 005_tags.js');
+    expect((await migrationNames(db)).at(-1)).toBe('005_tags.js');
+
+    writeFiles(project, { 'migrations/006_labels.js': esmMigration('CREATE TABLE labels (name text)', 'DROP TABLE labels') });
+    const instance = knex({
+      client: 'pg',
+      connection: dbUrl(db),
+      migrations: { directory: path.join(project, 'migrations') },
+    });
+    try {
+      expect((await instance.raw('SELECT current_database() AS d')).rows).toEqual([{ d: db }]);
+      events.length = 0;
+      const viaInstance = await restore(`:${db}_snap`, { knex: instance, cwd: project, onEvent });
+      expect(viaInstance.database).toBe(db);
+      expect(events).toContain('Running migration 006_labels.js');
+      expect(events).toContain('Running migration 005_tags.js');
+      expect((await migrationNames(db)).slice(-2)).toEqual(['005_tags.js', '006_labels.js']);
+      // The pooled session was ended by the swap; the instance reconnects, to the new database.
+      expect(await instance('labels').count('* as n')).toEqual([{ n: '0' }]);
+    } finally {
+      await instance.destroy();
+    }
+  });
+});
+
+describe('a project without knex installed', () => {
+  const db = uniqueName('knexnone');
+  let dir: string;
+  beforeAll(async () => {
+    await createDatabase(db);
+    dir = mkdtempSync(path.join(os.tmpdir(), 'pgclone-knex-none-'));
+    writeFiles(dir, {
+      'knexfile.cjs': `module.exports = ${knexEnv(dbUrl(db))};\n`,
+      'migrations/001_t.cjs': 'exports.up = async () => {}; exports.down = async () => {};\n',
+    });
+  });
+  afterAll(async () => {
+    await dropDatabases(db);
+    removeProject(dir);
+  });
+
+  it('dumps with the knexfile connection, and the migrate hook says that knex is missing', async () => {
+    const copied = await knexPgclone(['copy', `:${db}_snap`], { cwd: dir });
+    expect(copied.code, copied.stderr).toBe(0);
+    const restored = await knexPgclone(['restore', `:${db}_snap`], { cwd: dir });
+    expect(restored.code).toBe(1);
+    expect(restored.stderr).toContain(`Knex is not installed for ${dir}`);
+  });
+});

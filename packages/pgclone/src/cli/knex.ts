@@ -1,0 +1,38 @@
+import path from 'node:path';
+import yargs, { type Argv } from 'yargs';
+import { knexAdapterFactory } from '@pgclone/knex';
+import { main, type CliContext } from './main.js';
+
+/** The Knex CLI's flags that choose the knexfile, accepted anywhere on the `knex-pgclone` command line. */
+const KNEX_OPTIONS = {
+  knexfile: { type: 'string', describe: 'Knexfile to use (relative to --cwd) instead of searching from the CWD up' },
+  cwd: { type: 'string', describe: 'Directory to work from: where the knexfile and the pgclone config are searched' },
+  env: { type: 'string', describe: 'Knexfile environment (default: $NODE_ENV, else development)' },
+  esm: { type: 'boolean', describe: 'Allow ESM syntax in .js knexfiles, migrations and seeds of a CommonJS package' },
+} as const;
+
+/**
+ * `knex-pgclone`: the pgclone CLI for a Knex project, taking the Knex CLI's `--knexfile`, `--cwd`, `--env` and
+ * `--esm` (Knex's CLI has no plugin mechanism, so this is a bin of its own). The commands are pgclone's.
+ */
+export async function knexMain(argv: string[], context: CliContext = {}): Promise<number> {
+  const flags = yargs(argv).options(KNEX_OPTIONS).help(false).version(false).exitProcess(false).parseSync();
+  const base = context.cwd ?? process.cwd();
+  const cwd = flags.cwd ? path.resolve(base, flags.cwd) : base;
+  const factory = knexAdapterFactory({
+    ...(flags.knexfile ? { knexfile: flags.knexfile } : {}),
+    ...(flags.env ? { env: flags.env } : {}),
+    ...(flags.esm ? { esm: true } : {}),
+    required: true,
+  });
+  return main(argv, {
+    ...context,
+    cwd,
+    runtime: { ...context.runtime, adapters: [factory] },
+    scriptName: context.scriptName ?? 'knex-pgclone',
+    configure: (y: Argv) => {
+      const configured = context.configure ? context.configure(y) : y;
+      return configured.options(KNEX_OPTIONS).group(Object.keys(KNEX_OPTIONS), 'Knex options:');
+    },
+  });
+}

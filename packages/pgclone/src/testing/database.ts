@@ -1,0 +1,165 @@
+import { connectAdmin, connectionUrl, withDatabase, type Admin } from '@pgclone/core';
+import { fastRestoreResult, type ResetResult } from '../fast-restore.js';
+import { forgetResetter, onClose, resetterFor } from '../session.js';
+import { newRunId, runLockName, workerDatabaseName } from './names.js';
+import { dropRunDatabases, dropStaleRuns, RUN_ENV, testRuntime } from './run.js';
+import { testSettings, type TestTemplateOptions } from './settings.js';
+import { ensureTemplate, holdTemplate } from './template.js';
+
+/** Options of {@link testDatabase}. */
+export interface TestDatabaseOptions extends TestTemplateOptions {
+  /**
+   * Which worker this is; each worker of a run gets its own database. Default: `VITEST_POOL_ID`, else
+   * `JEST_WORKER_ID`, else `1`.
+   */
+  worker?: string | number;
+}
+
+/** A database of one test worker: a clone of the template, reset in milliseconds. */
+export interface TestDatabase extends AsyncDisposable {
+  /** Its name, `<base>_test_<run>_<worker>`. */
+  readonly database: string;
+  /** Its connection URL (password included: keep it out of logs). */
+  readonly url: string;
+  /** The template it is a copy of. */
+  readonly template: string;
+  /** The run it belongs to. */
+  readonly run: string;
+  /** `test.reset` from the pgclone config (default `each`): when the ready-made setup file resets. */
+  readonly resetWhen: 'each' | 'file' | 'never';
+  /** Puts the database back to exactly the template's content; ends the sessions on it (pools reconnect). */
+  reset(): Promise<ResetResult>;
+  /**
+   * Done with it in this process. Inside a run started by a global setup, the database stays for the worker's next
+   * test file and the run's teardown drops it; otherwise it is dropped now.
+   */
+  close(): Promise<void>;
+}
+
+interface OwnRun {
+  id: string;
+  admin: Admin;
+  base: string;
+}
+
+const OWN_RUN = Symbol.for('pgclone.testing.ownRun.v1');
+const HANDLES = Symbol.for('pgclone.testing.databases.v1');
+
+function handles(): Map<string, Promise<TestDatabase>> {
+  const holder = globalThis as unknown as Record<symbol, Map<string, Promise<TestDatabase>> | undefined>;
+  return (holder[HANDLES] ??= new Map());
+}
+
+/**
+ * Hands this worker its own database, a clone of the template for the current migrations (built on first use,
+ * see {@link ensureTemplate}), reset to the template's content. Within one process the same worker gets the same
+ * handle back (reset again). Under a run started by `startTestRun` (the Vitest global setup) the run's id, template and base name
+ * come from the environment; without one, this process starts its own run: it drops the leftovers of crashed runs,
+ * and `close()` (or `pgclone.close()`) drops its databases.
+ *
+ * @example
+ * const db = await testDatabase();
+ * process.env.DATABASE_URL = db.url;
+ * beforeEach(() => db.reset());
+ */
+export async function testDatabase(options: TestDatabaseOptions = {}): Promise<TestDatabase> {
+  const env = options.env ?? process.env;
+  const worker = options.worker ?? env.VITEST_POOL_ID ?? env.JEST_WORKER_ID ?? '1';
+  const key = JSON.stringify([env[RUN_ENV.run] ?? null, options.name ?? null, String(worker), options.databaseUrl ?? null, options.cwd ?? null]);
+  const existing = handles().get(key);
+  if (existing) {
+    const db = await existing.catch(() => undefined);
+    if (db) {
+      // Always hand out a clean database: an earlier test file in this process may have written to it.
+      await db.reset();
+      return db;
+    }
+  }
+  const created = openTestDatabase(options, String(worker), () => handles().delete(key));
+  handles().set(key, created);
+  created.catch(() => handles().delete(key));
+  return created;
+}
+
+async function openTestDatabase(options: TestDatabaseOptions, worker: string, onClosed: () => void): Promise<TestDatabase> {
+  const env = options.env ?? process.env;
+  const runtime = await testRuntime(options);
+  const fromRun = env[RUN_ENV.run] && env[RUN_ENV.base] && env[RUN_ENV.template] && (!options.name || options.name === env[RUN_ENV.base]);
+  let base: string;
+  let run: string;
+  let template: string;
+  let own: OwnRun | undefined;
+  const settings = await testSettings(
+    { ...options, ...(fromRun ? { name: env[RUN_ENV.base]! } : {}) },
+    runtime,
+  );
+  const opts = settings.prepared.options;
+  if (fromRun) {
+    base = env[RUN_ENV.base]!;
+    run = env[RUN_ENV.run]!;
+    template = env[RUN_ENV.template]!;
+  } else {
+    base = settings.base;
+    template = (await ensureTemplate(settings, runtime)).name;
+    own = await ownRun(settings.conn, opts, base);
+    await holdTemplate(own.admin, template);
+    run = own.id;
+  }
+  const database = workerDatabaseName(base, run, worker);
+  const resetter = await resetterFor(opts, settings.conn, database);
+  const resetOptions = {
+    reporter: settings.prepared.reporter,
+    spare: settings.spare,
+    ...(settings.strategy ? { strategy: settings.strategy } : {}),
+    timeoutMs: opts.lockTimeout,
+  };
+  const reset = async (): Promise<ResetResult> =>
+    fastRestoreResult(`:${template}`, await resetter.reset(template, resetOptions));
+  await reset();
+  const url = connectionUrl(withDatabase(settings.conn, database));
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    unregister();
+    onClosed();
+    if (own) {
+      await forgetResetter(opts, settings.conn, database, { dropSpare: true });
+      const admin = await connectAdmin(opts, settings.conn);
+      try {
+        await dropRunDatabases(admin, base, run).catch(() => {});
+      } finally {
+        await admin.close();
+      }
+    } else {
+      await resetter.settled();
+    }
+  };
+  const unregister = onClose(close);
+  return { database, url, template, run, resetWhen: settings.resetWhen, reset, close, [Symbol.asyncDispose]: close };
+}
+
+/** This process's own run (when no global setup started one): one per base, alive while the process is. */
+async function ownRun(conn: Parameters<typeof connectAdmin>[1], opts: Parameters<typeof connectAdmin>[0], base: string): Promise<OwnRun> {
+  const holder = globalThis as unknown as Record<symbol, Map<string, Promise<OwnRun>> | undefined>;
+  const runs = (holder[OWN_RUN] ??= new Map());
+  let run = runs.get(base);
+  if (!run) {
+    run = (async () => {
+      const admin = await connectAdmin(opts, conn);
+      const id = newRunId();
+      await admin.lock([runLockName(id)]);
+      await dropStaleRuns(admin, base, id);
+      admin.keepProcessAlive(false);
+      onClose(async () => {
+        runs.delete(base);
+        await admin.close();
+      });
+      return { id, admin, base };
+    })();
+    runs.set(base, run);
+    run.catch(() => runs.delete(base));
+  }
+  return run;
+}
+

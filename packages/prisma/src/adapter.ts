@@ -1,0 +1,197 @@
+import path from 'node:path';
+import pg from 'pg';
+import {
+  AdapterError,
+  connectionUrl,
+  mergeEnv,
+  parseConnection,
+  pgClientConfig,
+  type Adapter,
+  type AdapterHookTarget,
+  type Connection,
+  type ConnectionInput,
+  type ReservedHook,
+} from '@pgclone/core';
+import { display, type PrismaProject } from './project.js';
+import { runPrisma } from './run-prisma.js';
+import { TARGET_URL_VARIABLE, writeTempConfig } from './temp-config.js';
+import { translatePrismaUrl, withPrismaDatabase } from './url.js';
+
+/** Options of a {@link PrismaAdapter} beyond the project itself. */
+export interface PrismaAdapterOptions {
+  /** The `--schema` the user gave (passed on to Prisma as given). */
+  schemaArg?: string;
+}
+
+/**
+ * pgclone's view of a Prisma project: the connection for dump and restore (the datasource's `directUrl`, else its
+ * `url`), and the `migrate` and `seed` hooks, which run the project's own Prisma CLI against the database pgclone
+ * hands them (`N__temp` before the swap), never the live one.
+ */
+export class PrismaAdapter implements Adapter {
+  readonly name = 'prisma';
+  readonly project: PrismaProject;
+  readonly #options: PrismaAdapterOptions;
+
+  constructor(project: PrismaProject, options: PrismaAdapterOptions = {}) {
+    this.project = project;
+    this.#options = options;
+  }
+
+  /** The config file's folder, else the folder Prisma runs in. */
+  get projectDir(): string {
+    return this.project.configFile ? path.dirname(this.project.configFile) : this.project.cwd;
+  }
+
+  get source(): string {
+    return display(this.project.configFile ?? this.project.schemaPath, this.project.cwd);
+  }
+
+  /** The connection pgclone dumps and restores: Prisma's URL translated for libpq. */
+  async connection(): Promise<ConnectionInput | undefined> {
+    const { migrateUrl, urlError } = this.project;
+    if (urlError) throw urlError;
+    if (!migrateUrl) return undefined;
+    return translatePrismaUrl(migrateUrl.url, { where: migrateUrl.from, baseDir: path.dirname(this.project.datasource.file) }).connection;
+  }
+
+  async runHook(name: ReservedHook, target: AdapterHookTarget): Promise<void> {
+    const project = this.project;
+    const cli = project.cli;
+    if (!cli) {
+      throw new AdapterError(
+        `The "${name}" hook runs the project's Prisma CLI, but the prisma package is not installed in ${project.cwd} (npm install --save-dev prisma)`,
+      );
+    }
+    if (project.driverAdapter) {
+      throw new AdapterError(
+        `The Prisma config ${this.source} connects through a driver adapter (engine "js"), which pgclone cannot point at ${target.database}; ` +
+          'use datasource.url, or replace the "migrate" hook with your own command in preSwapHooks',
+      );
+    }
+    if (name === 'seed' && !project.seed) {
+      throw new AdapterError(
+        `The "seed" hook runs the project's Prisma seed, but none is configured (migrations.seed in prisma.config.ts${cli.major < 7 ? ', or prisma.seed in package.json' : ''})`,
+      );
+    }
+
+    // Prisma 7 reads its URL only from prisma.config.ts, and a Prisma 6 config may set one too: run Prisma with a
+    // generated config whose datasource is the target's. A Prisma 6 schema reads it through env("…"): set those.
+    const configDatasource = project.config?.datasource;
+    const useTempConfig = cli.major >= 7 || (!!configDatasource && typeof configDatasource === 'object');
+    if (!useTempConfig) this.assertEnvUrls();
+
+    const url = this.targetUrl(target.connection);
+    await assertCurrentDatabase(url, target, path.dirname(project.datasource.file));
+    const temp = useTempConfig
+      ? await writeTempConfig({
+          ...(project.configFile ? { projectConfig: project.configFile } : {}),
+          schemaPath: project.schemaPath,
+          directUrl: !!(configDatasource && typeof configDatasource === 'object' && configDatasource.directUrl),
+        })
+      : undefined;
+    try {
+      const configArgs = temp ? ['--config', temp.file] : project.configFile ? ['--config', project.configFile] : [];
+      const schemaArgs = !temp && this.#options.schemaArg ? ['--schema', this.#options.schemaArg] : [];
+      const args = name === 'migrate' ? ['migrate', 'deploy', ...configArgs, ...schemaArgs] : ['db', 'seed', ...configArgs, ...schemaArgs];
+      target.reporter.info(`Running prisma ${args.slice(0, 2).join(' ')} (Prisma ${cli.version}) on ${target.database}`);
+      await runPrisma(cli, args, {
+        cwd: project.cwd,
+        env: this.childEnv(target, url),
+        reporter: target.reporter,
+        expectDatabase: target.database,
+        ...(target.signal ? { signal: target.signal } : {}),
+      });
+    } finally {
+      await temp?.dispose();
+    }
+  }
+
+  /**
+   * Prisma's URL for the target: the project's own URL with the database name replaced (so `schema=`, ssl and
+   * pool settings stay as the project has them) when pgclone's connection is that URL's server and user; otherwise
+   * (a connection configured in pgclone) the target's URL, with the project's `schema=`.
+   */
+  targetUrl(target: Connection): string {
+    const { migrateUrl } = this.project;
+    const baseDir = path.dirname(this.project.datasource.file);
+    if (migrateUrl) {
+      const own = translatePrismaUrl(migrateUrl.url, { where: migrateUrl.from, baseDir });
+      const same = (own.connection.host ?? '') === (target.host ?? '') && (own.connection.port ?? 5432) === (target.port ?? 5432) && (own.connection.user ?? '') === (target.user ?? '');
+      if (same) return withPrismaDatabase(migrateUrl.url, target.database);
+      const url = new URL(connectionUrl({ ...target, params: withoutSearchPath(target.params, own.schema) }));
+      if (own.schema) url.searchParams.set('schema', own.schema);
+      return url.toString();
+    }
+    return connectionUrl(target);
+  }
+
+  /** A Prisma 6 schema without a config must read every URL Prisma Migrate uses through env("…"). */
+  assertEnvUrls(): void {
+    const { datasource } = this.project;
+    for (const attribute of ['url', 'directUrl'] as const) {
+      const value = datasource[attribute];
+      if (value && 'value' in value) {
+        throw new AdapterError(
+          `The Prisma schema ${display(datasource.file, this.project.cwd)} writes its ${attribute} as a literal, so pgclone cannot point Prisma at another database; ` +
+            `use ${attribute} = env("DATABASE_URL") (or any variable)`,
+        );
+      }
+    }
+  }
+
+  /**
+   * The environment for Prisma and the seed it runs: the target's, with every variable Prisma reads its URL from
+   * set to the target's URL — the schema's env("…") names, `DATABASE_URL`, and any variable holding the project's
+   * URL — so neither Prisma nor a seed script finds the live database anywhere; and `node_modules/.bin` on `PATH`
+   * as under `npx`, since seed commands name local tools (`tsx prisma/seed.ts`).
+   */
+  childEnv(target: AdapterHookTarget, url: string): NodeJS.ProcessEnv {
+    const { datasource, migrateUrl, pooledUrl, env } = this.project;
+    const overrides: Record<string, string> = { DATABASE_URL: url, [TARGET_URL_VARIABLE]: url };
+    for (const value of [datasource.url, datasource.directUrl]) if (value && 'env' in value) overrides[value.env] = url;
+    const liveUrls = [migrateUrl?.url, pooledUrl?.url].filter((u): u is string => !!u);
+    for (const [name, value] of Object.entries({ ...env, ...target.env })) {
+      if (value && liveUrls.includes(value)) overrides[name] = url;
+    }
+    const bins: string[] = [];
+    for (let dir = this.project.cwd; ; dir = path.dirname(dir)) {
+      bins.push(path.join(dir, 'node_modules', '.bin'));
+      if (path.dirname(dir) === dir) break;
+    }
+    const pathKey = Object.keys(target.env).find((k) => k.toUpperCase() === 'PATH') ?? 'PATH';
+    overrides[pathKey] = [...bins, target.env[pathKey] ?? ''].filter(Boolean).join(path.delimiter);
+    return mergeEnv(target.env, overrides);
+  }
+}
+
+/** `params` without the `options` pgclone derived from `schema=` (Prisma gets `schema=` itself). */
+function withoutSearchPath(params: Record<string, string>, schema: string | undefined): Record<string, string> {
+  if (!schema || !params.options?.includes('search_path')) return params;
+  const { options: _options, ...rest } = params;
+  return rest;
+}
+
+/**
+ * Connects with the URL Prisma is about to get and checks `current_database()`: the target, and nothing else.
+ */
+async function assertCurrentDatabase(url: string, target: AdapterHookTarget, baseDir: string): Promise<void> {
+  const translated = translatePrismaUrl(url, { where: 'the URL pgclone gives Prisma', baseDir });
+  const conn = parseConnection(translated.connection);
+  if (conn.database !== target.database) {
+    throw new AdapterError(`The URL for Prisma names database "${conn.database}", not "${target.database}"; pgclone did not run Prisma`);
+  }
+  const client = new pg.Client(pgClientConfig(conn));
+  let current: string | undefined;
+  try {
+    await client.connect();
+    current = (await client.query<{ db: string }>('SELECT current_database() AS db')).rows[0]?.db;
+  } catch (error) {
+    throw new AdapterError(`Cannot connect to ${target.database} with the URL for Prisma: ${(error as Error).message}`, { cause: error });
+  } finally {
+    await client.end().catch(() => {});
+  }
+  if (current !== target.database) {
+    throw new AdapterError(`The URL for Prisma connects to database "${current}", not "${target.database}"; pgclone did not run Prisma`);
+  }
+}

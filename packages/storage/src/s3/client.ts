@@ -1,0 +1,70 @@
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { rememberSecret, type S3Settings } from '@pgclone/core';
+
+/** Fail fast when an endpoint does not answer, instead of waiting for the operating system's TCP timeout. */
+const CONNECTION_TIMEOUT_MS = 10_000;
+/**
+ * A socket silent this long is dead. Downloads resume where they stopped (see `download.ts`), so a consumer that
+ * pauses longer than this (pg_restore building an index) costs one more request, not the restore.
+ */
+const SOCKET_TIMEOUT_MS = 120_000;
+/** What S3-compatible services accept when the SDK has no region from anywhere (MinIO's and R2's default too). */
+const FALLBACK_REGION = 'us-east-1';
+
+/** An S3 client and how to name its service in messages. */
+export interface S3Connection {
+  client: S3Client;
+  /** `https://minio.example.com:9000` (user info removed) or `AWS S3`. */
+  endpoint: string;
+  /** The region from the settings or the SDK's own sources, when known. */
+  region?: string;
+}
+
+/**
+ * Creates the client from the `s3` settings. Credentials come only from the SDK's default chain (environment,
+ * shared config/credentials files, the `profile`, SSO, web identity, container and instance roles).
+ */
+export async function createS3Connection(settings: S3Settings): Promise<S3Connection> {
+  const region = settings.region ?? (await sdkRegion(settings.profile)) ?? (settings.endpoint ? FALLBACK_REGION : undefined);
+  const config: S3ClientConfig = {
+    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+    ...(region ? { region } : {}),
+    ...(settings.forcePathStyle !== undefined ? { forcePathStyle: settings.forcePathStyle } : {}),
+    ...(settings.profile ? { profile: settings.profile } : {}),
+    // The SDK's newer default (WHEN_SUPPORTED) adds CRC trailers that many S3-compatible services reject or, worse,
+    // store inside the object; WHEN_REQUIRED is what they all understand. The SDK's environment variables still win.
+    requestChecksumCalculation:
+      settings.requestChecksumCalculation ?? (process.env.AWS_REQUEST_CHECKSUM_CALCULATION ? undefined : 'WHEN_REQUIRED'),
+    responseChecksumValidation:
+      settings.responseChecksumValidation ?? (process.env.AWS_RESPONSE_CHECKSUM_VALIDATION ? undefined : 'WHEN_REQUIRED'),
+    requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, socketTimeout: SOCKET_TIMEOUT_MS },
+  };
+  // Defence in depth: redact() hides these wherever they might show up later.
+  rememberSecret(process.env.AWS_SECRET_ACCESS_KEY);
+  rememberSecret(process.env.AWS_SESSION_TOKEN);
+  return { client: new S3Client(config), endpoint: endpointLabel(settings.endpoint), ...(region ? { region } : {}) };
+}
+
+/** The endpoint for messages: without user info, query or trailing slash. */
+export function endpointLabel(endpoint: string | undefined): string {
+  if (!endpoint) return 'AWS S3';
+  try {
+    const url = new URL(endpoint);
+    if (url.password) rememberSecret(decodeURIComponent(url.password));
+    return `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}`;
+  } catch {
+    return '(invalid endpoint)';
+  }
+}
+
+/** The region the SDK would find by itself (AWS_REGION, the shared config file), or `undefined`. */
+async function sdkRegion(profile: string | undefined): Promise<string | undefined> {
+  const probe = new S3Client(profile ? { profile } : {});
+  try {
+    return await probe.config.region();
+  } catch {
+    return undefined;
+  } finally {
+    probe.destroy();
+  }
+}

@@ -1,0 +1,35 @@
+const MIB = 1024 * 1024;
+
+/** S3 limits for multipart uploads. */
+export const S3_MAX_PARTS = 10_000;
+export const S3_MIN_PART_SIZE = 5 * MIB;
+export const S3_MAX_PART_SIZE = 5 * 1024 * MIB;
+/** The smallest part size pgclone picks by itself. */
+export const DEFAULT_MIN_PART_SIZE = 16 * MIB;
+/** Parts in flight at once unless `s3.queueSize` says otherwise. */
+export const DEFAULT_QUEUE_SIZE = 4;
+/** Head room over the expected size: a dump is usually smaller than the database, but not always. */
+const SIZE_MARGIN = 1.5;
+
+/**
+ * The multipart part size for an upload of about `expectedBytes` (for a dump: `pg_database_size`):
+ * `max(16 MiB, 1.5 × expectedBytes / 10,000)` rounded up to a whole MiB and capped at S3's 5 GiB, unless
+ * `configured` (`s3.partSize`) is given. S3 allows 10,000 parts, so this is what caps the size of one dump.
+ */
+export function choosePartSize(expectedBytes: number | undefined, configured?: number): number {
+  if (configured !== undefined) return Math.min(Math.max(configured, S3_MIN_PART_SIZE), S3_MAX_PART_SIZE);
+  const wanted = expectedBytes && expectedBytes > 0 ? Math.ceil((SIZE_MARGIN * expectedBytes) / S3_MAX_PARTS / MIB) * MIB : 0;
+  return Math.min(Math.max(DEFAULT_MIN_PART_SIZE, wanted), S3_MAX_PART_SIZE);
+}
+
+/** A byte count for messages: `16 MiB`, `1.5 GiB`. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${Number.isInteger(value) ? value : value.toFixed(1)} ${units[unit]}`;
+}

@@ -1,0 +1,148 @@
+import type { Readable } from 'node:stream';
+import { DeleteObjectCommand, HeadObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
+import { assertSafeKey, isPgcloneError, s3SettingsSchema, StorageError, type S3Settings, type Storage, type StorageWriter, type StoredObject, type WriteHints } from '@pgclone/core';
+import { createS3Connection, type S3Connection } from './client.js';
+import { openDownload } from './download.js';
+import { describeS3Error, isNotFound } from './errors.js';
+import { formatS3Location, parseS3Location, type S3Location } from './location.js';
+import { choosePartSize, DEFAULT_QUEUE_SIZE } from './part-size.js';
+import { openUpload } from './upload.js';
+
+/**
+ * Dumps as objects under `s3://bucket/prefix/` on AWS S3 or any S3-compatible service. Keys given to this class are
+ * relative to the prefix; the backend lists raw keys and leaves filtering and sorting to core.
+ */
+export class S3Storage implements Storage {
+  readonly display: string;
+  readonly bucket: string;
+  /** Key prefix inside the bucket (empty or ending with `/`). */
+  readonly prefix: string;
+  /** The SDK client (shared by every operation of this storage). */
+  readonly client: S3Client;
+  /** The service for messages (`AWS S3` or the endpoint without user info). */
+  readonly endpoint: string;
+  readonly #settings: S3Settings;
+  readonly #region: string | undefined;
+
+  constructor(location: S3Location, connection: S3Connection, settings: S3Settings) {
+    this.bucket = location.bucket;
+    this.prefix = location.prefix;
+    this.display = formatS3Location(location);
+    this.client = connection.client;
+    this.endpoint = connection.endpoint;
+    this.#region = connection.region;
+    this.#settings = settings;
+  }
+
+  async list(prefix: string): Promise<StoredObject[]> {
+    if (prefix) assertSafeKey(prefix, 'prefix');
+    const out: StoredObject[] = [];
+    try {
+      for await (const page of paginateListObjectsV2({ client: this.client }, { Bucket: this.bucket, Prefix: this.prefix + prefix })) {
+        for (const object of page.Contents ?? []) {
+          const key = object.Key?.slice(this.prefix.length);
+          // Folder markers and keys pgclone could never have written (`a//b`, `../x`) are not listed.
+          if (!key || key.endsWith('/') || !isSafeKey(key)) continue;
+          out.push({ key, size: object.Size ?? 0, modified: object.LastModified ?? new Date(0) });
+        }
+      }
+    } catch (error) {
+      throw this.#describe(error, 'ListObjectsV2', this.prefix + prefix);
+    }
+    return out;
+  }
+
+  async stat(key: string): Promise<StoredObject | undefined> {
+    const full = this.#key(key);
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: full }));
+      return { key, size: head.ContentLength ?? 0, modified: head.LastModified ?? new Date(0) };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw this.#describe(error, 'HeadObject', full);
+    }
+  }
+
+  async read(key: string, range?: { start: number; end?: number }): Promise<Readable> {
+    const full = this.#key(key);
+    try {
+      return await openDownload({
+        client: this.client,
+        bucket: this.bucket,
+        key: full,
+        start: range?.start ?? 0,
+        ...(range?.end !== undefined ? { end: range.end } : {}),
+        describe: (error, operation) => this.#describe(error, operation, full),
+      });
+    } catch (error) {
+      if (isPgcloneError(error) && isNotFound(error.cause)) throw new StorageError(`Dump ${key} does not exist in ${this.display}`, { cause: error.cause });
+      throw error;
+    }
+  }
+
+  async write(key: string, hints: WriteHints = {}): Promise<StorageWriter> {
+    const full = this.#key(key);
+    return openUpload({
+      client: this.client,
+      bucket: this.bucket,
+      key: full,
+      partSize: choosePartSize(hints.expectedBytes, this.#settings.partSize),
+      queueSize: this.#settings.queueSize ?? DEFAULT_QUEUE_SIZE,
+      describe: (error, operation) => this.#describe(error, operation, full),
+    });
+  }
+
+  async delete(key: string): Promise<void> {
+    const full = this.#key(key);
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: full }));
+    } catch (error) {
+      if (isNotFound(error)) return;
+      throw this.#describe(error, 'DeleteObject', full);
+    }
+  }
+
+  /** The part size a write with these hints would use (for progress reporting and docs). */
+  partSizeFor(hints: WriteHints = {}): number {
+    return choosePartSize(hints.expectedBytes, this.#settings.partSize);
+  }
+
+  /** Closes the client's connections (the process exits without it too). */
+  close(): void {
+    this.client.destroy();
+  }
+
+  #key(key: string): string {
+    assertSafeKey(key);
+    return this.prefix + key;
+  }
+
+  #describe(error: unknown, operation: string, key: string) {
+    return describeS3Error(error, {
+      operation,
+      bucket: this.bucket,
+      key,
+      endpoint: this.endpoint,
+      ...(this.#region ? { region: this.#region } : {}),
+    });
+  }
+}
+
+/** Opens `s3://bucket/prefix/` with the `s3` settings of the pgclone config (validated again here for API callers). */
+export async function openS3Storage(location: string, settings: unknown): Promise<S3Storage> {
+  const parsed = parseS3Location(location);
+  const checked = s3SettingsSchema.safeParse(settings ?? {});
+  if (!checked.success) {
+    throw new StorageError(`Invalid "s3" settings: ${checked.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  }
+  return new S3Storage(parsed, await createS3Connection(checked.data), checked.data);
+}
+
+function isSafeKey(key: string): boolean {
+  try {
+    assertSafeKey(key);
+    return true;
+  } catch {
+    return false;
+  }
+}

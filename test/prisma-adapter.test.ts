@@ -1,0 +1,224 @@
+// End-to-end: pgclone in Prisma 7 and Prisma 6 projects, with the real Prisma CLIs, real migrations, a real cluster.
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli, PGCLONE_BIN } from './support/cli.js';
+import { cluster, createDatabase, databases, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
+import { EXAMPLE_DIR, PRISMA_PGCLONE_BIN, prismaEngineEnv, prismaProject, removePrismaProjects, runPrisma } from './support/prisma.js';
+
+const MIGRATIONS = path.join(EXAMPLE_DIR, 'prisma/migrations');
+afterAll(removePrismaProjects);
+const [M1, M2, M3] = ['20250101000000_init', '20250102000000_add_posts', '20250103000000_add_post_published_at'];
+
+/** The example's schema and its first `count` migrations, with `datasource` as given. */
+function schemaFiles(datasource: string): Record<string, string> {
+  return {
+    'prisma/schema.prisma': `datasource db {\n${datasource}\n}\n\nmodel User {\n  id    Int    @id @default(autoincrement())\n  email String @unique\n}\n`,
+  };
+}
+
+function addMigrations(dir: string, names: string[]): void {
+  for (const name of names) cpSync(path.join(MIGRATIONS, name), path.join(dir, 'prisma/migrations', name), { recursive: true });
+  cpSync(path.join(MIGRATIONS, 'migration_lock.toml'), path.join(dir, 'prisma/migrations/migration_lock.toml'));
+}
+
+/** A login role with a password full of URL delimiters, and its URL for `database`. */
+const PASSWORD = 'p@ss:/?#%w0rd';
+function roleUrl(role: string, database: string, query = ''): string {
+  const c = cluster();
+  return `postgresql://${role}:${encodeURIComponent(PASSWORD)}@${c.host}:${c.port}/${database}${query}`;
+}
+
+async function migrationNames(database: string, schema = 'public'): Promise<string[]> {
+  const rows = await sql<{ migration_name: string }>(
+    database,
+    `SELECT migration_name FROM ${ident(schema)}._prisma_migrations WHERE finished_at IS NOT NULL ORDER BY 1`,
+  );
+  return rows.map((r) => r.migration_name);
+}
+
+async function hasColumn(database: string, schema: string, table: string, column: string): Promise<boolean> {
+  const rows = await sql(database, 'SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND column_name = $3', [
+    schema,
+    table,
+    column,
+  ]);
+  return rows.length === 1;
+}
+
+describe('Prisma 7 project: prisma.config.ts with a hard-coded URL, a seed', () => {
+  const db = uniqueName('p7');
+  const role = uniqueName('p7_role');
+  // The config names the live database outright: only a generated config can point Prisma elsewhere.
+  const liveUrl = () => roleUrl(role, db, '?connection_limit=3&pool_timeout=5');
+  let dir: string;
+  let key: string;
+  const env = prismaEngineEnv(7);
+  const pgclone = (args: string[], bin = PRISMA_PGCLONE_BIN) => runCli(args, { cwd: dir, bin, env });
+
+  afterAll(async () => {
+    await dropDatabases(db);
+    await sql('postgres', `DROP ROLE IF EXISTS ${ident(role)}`);
+  });
+
+  it('migrates the dump taken at migration 2 to migration 3 on the copy, and seeds it, before the swap', { timeout: 600_000 }, async () => {
+    await sql('postgres', `CREATE ROLE ${ident(role)} LOGIN SUPERUSER PASSWORD '${PASSWORD.replace(/'/g, "''")}'`);
+    await createDatabase(db);
+    dir = prismaProject({
+      major: 7,
+      links: ['pg'],
+      files: {
+        ...schemaFiles('  provider = "postgresql"'),
+        'prisma.config.ts': [
+          "import { defineConfig } from 'prisma/config'",
+          'export default defineConfig({',
+          "  schema: './prisma/schema.prisma',",
+          "  migrations: { path: 'prisma/migrations', seed: 'node prisma/seed.mjs' },",
+          `  datasource: { url: ${JSON.stringify(liveUrl())} },`,
+          '})',
+        ].join('\n'),
+        // A seed reads DATABASE_URL, as Prisma's examples do; it records which database it ran on.
+        'prisma/seed.mjs': [
+          "import pg from 'pg'",
+          'const client = new pg.Client({ connectionString: process.env.DATABASE_URL })',
+          'await client.connect()',
+          'await client.query(`INSERT INTO "User" (email) VALUES (current_database())`)',
+          'await client.end()',
+        ].join('\n'),
+      },
+    });
+    addMigrations(dir, [M1, M2]);
+    const deployed = await runPrisma(dir, 7, ['migrate', 'deploy']);
+    expect(deployed.code, deployed.stdout + deployed.stderr).toBe(0);
+    expect(await migrationNames(db)).toEqual([M1, M2]);
+    await sql(db, `INSERT INTO "User" (email) VALUES ('live@example.com')`);
+
+    const dumped = await pgclone(['dump']);
+    expect(dumped.code, dumped.stderr).toBe(0);
+    key = dumped.lines.at(-1)!;
+
+    addMigrations(dir, [M3]);
+    // The plain pgclone bin finds the Prisma project too; --dry-run shows the default migrate hook.
+    const plan = await pgclone(['restore', key, '--dry-run'], PGCLONE_BIN);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toContain(`run pre-swap hooks on ${db}__temp: migrate`);
+
+    const restored = await pgclone(['restore', '--reversible', key, '--pre-swap-hook', 'migrate', '--pre-swap-hook', 'seed']);
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.stderr).toContain(`Datasource "db": PostgreSQL database "${db}__temp"`);
+    expect(restored.stderr).not.toContain(PASSWORD);
+    expect(restored.stderr).not.toContain(encodeURIComponent(PASSWORD));
+
+    expect(await migrationNames(db)).toEqual([M1, M2, M3]);
+    expect(await hasColumn(db, 'public', 'Post', 'publishedAt')).toBe(true);
+    const users = await sql<{ email: string }>(db, 'SELECT email FROM "User" ORDER BY id');
+    expect(users.map((u) => u.email)).toEqual(['live@example.com', `${db}__temp`]);
+    // Migrations never touched the live database: it is :pre now, still at migration 2.
+    expect(await migrationNames(`${db}__pre`)).toEqual([M1, M2]);
+    expect(await hasColumn(`${db}__pre`, 'public', 'Post', 'publishedAt')).toBe(false);
+  });
+
+  it('leaves the live database as it was when a migration fails', { timeout: 600_000 }, async () => {
+    const bad = '20250104000000_broken';
+    mkdirSync(path.join(dir, 'prisma/migrations', bad), { recursive: true });
+    writeFileSync(path.join(dir, 'prisma/migrations', bad, 'migration.sql'), 'ALTER TABLE "NoSuchTable" ADD COLUMN "x" INTEGER;\n');
+    await sql(db, `INSERT INTO "User" (email) VALUES ('before-failed-restore@example.com')`);
+    const before = await sql(db, 'SELECT id, email FROM "User" ORDER BY id');
+
+    const failed = await pgclone(['restore', key]);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/prisma migrate deploy \(Prisma 7\.\d+\.\d+\) failed with exit code 1/);
+    expect(failed.stderr).toContain(bad);
+    expect(failed.stderr).toMatch(/error: Pre-swap hook migrate failed: prisma migrate deploy .*failed with exit code 1: Error: .*NoSuchTable/);
+    expect(await sql(db, 'SELECT id, email FROM "User" ORDER BY id')).toEqual(before);
+    expect(await migrationNames(db)).toEqual([M1, M2, M3]);
+    // The copy is kept for `restore :N__temp` once the migration is fixed.
+    expect(await databases()).toContain(`${db}__temp`);
+  });
+});
+
+describe('Prisma 6 project: url and directUrl from env() in .env, a pooler URL, no config file', () => {
+  const db = uniqueName('p6');
+  const pooled = `${db}_pooler`;
+  const role = uniqueName('p6_role');
+  const env = prismaEngineEnv(6);
+
+  afterAll(async () => {
+    await dropDatabases(db);
+    await sql('postgres', `DROP ROLE IF EXISTS ${ident(role)}`);
+  });
+
+  it('dumps and migrates through directUrl, overriding the variables .env sets', { timeout: 600_000 }, async () => {
+    await sql('postgres', `CREATE ROLE ${ident(role)} LOGIN SUPERUSER PASSWORD '${PASSWORD.replace(/'/g, "''")}'`);
+    await createDatabase(db);
+    // Stands in for a PgBouncer in front of the database: Prisma's `url`, which pgclone must not use.
+    await createDatabase(pooled);
+    const dir = prismaProject({
+      major: 6,
+      files: {
+        'package.json': '{ "name": "prisma6-app", "private": true }',
+        ...schemaFiles('  provider  = "postgresql"\n  url       = env("POOLED_URL")\n  directUrl = env("DIRECT_URL")'),
+        '.env': `POOLED_URL="${roleUrl(role, pooled, '?pgbouncer=true&connection_limit=1')}"\nDIRECT_URL="${roleUrl(role, db)}"\n`,
+      },
+    });
+    addMigrations(dir, [M1, M2]);
+    const deployed = await runPrisma(dir, 6, ['migrate', 'deploy']);
+    expect(deployed.code, deployed.stdout + deployed.stderr).toBe(0);
+    await sql(db, `INSERT INTO "User" (email) VALUES ('live6@example.com')`);
+
+    const pgclone = (args: string[]) => runCli(args, { cwd: dir, bin: PRISMA_PGCLONE_BIN, env });
+    const dumped = await pgclone(['dump']);
+    expect(dumped.code, dumped.stderr).toBe(0);
+    await sql(db, `DELETE FROM "User"`);
+
+    addMigrations(dir, [M3]);
+    const restored = await pgclone(['restore', dumped.lines.at(-1)!]);
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.stderr).toContain(`Datasource "db": PostgreSQL database "${db}__temp"`);
+    expect(await migrationNames(db)).toEqual([M1, M2, M3]);
+    expect(await hasColumn(db, 'public', 'Post', 'publishedAt')).toBe(true);
+    expect(await sql(db, 'SELECT email FROM "User"')).toEqual([{ email: 'live6@example.com' }]);
+    // The pooler's database was never touched.
+    expect(await sql(pooled, "SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'")).toEqual([{ n: 0 }]);
+  });
+});
+
+describe('schema= in the Prisma URL', () => {
+  const db = uniqueName('psch');
+  afterAll(() => dropDatabases(db));
+
+  it('is the search_path hooks see, while dump and restore cover every schema', async () => {
+    await createDatabase(db);
+    await sql(db, 'CREATE SCHEMA app; CREATE TABLE app."Thing" (id int); INSERT INTO app."Thing" VALUES (1), (2);');
+    await sql(db, 'CREATE SCHEMA other; CREATE TABLE other.t (id int); INSERT INTO other.t VALUES (7);');
+    const dir = prismaProject({
+      major: 7,
+      files: {
+        ...schemaFiles('  provider = "postgresql"'),
+        'prisma.config.ts': `export default { datasource: { url: process.env.APP_URL } }\n`,
+      },
+    });
+    const env = { APP_URL: `${dbUrl(db)}?schema=app&pgbouncer=true&statement_cache_size=0` };
+    const psql = path.join(cluster().binDir, 'psql');
+    const count = `${psql} -XAtc 'SELECT count(*) || '"'"' things'"'"' FROM "Thing"'`;
+    const dumped = await runCli(['dump', '--pre-dump-hook', count], { cwd: dir, bin: PRISMA_PGCLONE_BIN, env });
+    expect(dumped.code, dumped.stderr).toBe(0);
+    expect(dumped.stderr).toContain('2 things');
+    await sql(db, 'DROP SCHEMA app CASCADE; DROP SCHEMA other CASCADE;');
+    const restored = await runCli(['restore', dumped.lines.at(-1)!, '--pre-swap-hook', count], { cwd: dir, bin: PRISMA_PGCLONE_BIN, env });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.stderr).toContain('2 things');
+    expect(await sql(db, 'SELECT id FROM other.t')).toEqual([{ id: 7 }]);
+  });
+});
+
+describe('a Prisma project with another provider', () => {
+  it('is refused with a message naming the provider', async () => {
+    const dir = prismaProject({ major: 7, files: schemaFiles('  provider = "mysql"\n  url = env("DATABASE_URL")') });
+    for (const bin of [PRISMA_PGCLONE_BIN, PGCLONE_BIN]) {
+      const result = await runCli(['ls'], { cwd: dir, bin, env: { DATABASE_URL: 'mysql://u@h/db' } });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('uses provider "mysql"; pgclone works with PostgreSQL only');
+    }
+  });
+});

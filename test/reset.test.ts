@@ -1,0 +1,218 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { close, copy, restore, settled, type ResetResult } from 'pgclone';
+import { createDatabase, databases, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
+
+/** Runs an ES module script in a child node process (so that `pgclone` is a fresh import) and collects stdout. */
+function runScript(source: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', source], {
+      cwd: path.dirname(new URL(import.meta.url).pathname),
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+// The fast path of restore(':snapshot'): spare copies, renames, ended sessions.
+
+const cwd = mkdtempSync(path.join(os.tmpdir(), 'pgclone-reset-'));
+
+/** Everything a test could observe of a database: tables, columns, rows, sequences, settings. */
+async function contents(db: string): Promise<unknown> {
+  const columns = await sql(
+    db,
+    `SELECT table_name, column_name, data_type FROM information_schema.columns
+      WHERE table_schema = 'public' ORDER BY table_name, ordinal_position`,
+  );
+  const tables = [...new Set(columns.map((c) => c.table_name as string))];
+  const rows: Record<string, unknown> = {};
+  for (const t of tables) rows[t] = await sql(db, `SELECT * FROM ${ident(t)} ORDER BY 1`);
+  const sequences = await sql(db, `SELECT sequencename, last_value::text FROM pg_sequences ORDER BY 1`);
+  const settings = await sql(
+    'postgres',
+    `SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = $1`,
+    [db],
+  );
+  return { columns, rows, sequences, settings };
+}
+
+async function seed(db: string, label: string): Promise<void> {
+  await sql(
+    db,
+    `CREATE TABLE item (id serial PRIMARY KEY, name text NOT NULL);
+     INSERT INTO item (name) SELECT '${label}-' || g FROM generate_series(1, 20) g;
+     CREATE SEQUENCE ticket START 100;
+     SELECT nextval('ticket');
+     ALTER DATABASE ${ident(db)} SET statement_timeout = '7s';`,
+  );
+}
+
+describe('restore(":snapshot") fast path', () => {
+  const db = uniqueName('rst');
+  const fixture = `${db}_fx`;
+  const env = { DATABASE_URL: dbUrl(db) };
+  let expected: unknown;
+
+  beforeAll(async () => {
+    await createDatabase(db);
+    await seed(db, 'a');
+    const copied = await copy(`:${fixture}`, { cwd, env });
+    expect(copied.database).toBe(fixture);
+    expected = await contents(db);
+  });
+  afterAll(async () => {
+    await close({ dropSpares: true });
+    await dropDatabases(db);
+  });
+
+  it('restores exactly the snapshot after writes, schema changes and sequence advances, from the spare after the first reset', async () => {
+    const used: boolean[] = [];
+    for (let round = 0; round < 3; round++) {
+      await sql(
+        db,
+        `INSERT INTO item (name) VALUES ('extra'); DELETE FROM item WHERE id = 3; UPDATE item SET name = 'changed' WHERE id = 5;
+         ALTER TABLE item ADD COLUMN note text; CREATE TABLE scratch (x int); INSERT INTO scratch VALUES (1);
+         SELECT nextval('ticket'), nextval('ticket'); SELECT setval('item_id_seq', 999);`,
+      );
+      await sql('postgres', `ALTER DATABASE ${ident(db)} SET work_mem = '3MB'`);
+      expect(await contents(db)).not.toEqual(expected);
+      const result = (await restore(`:${fixture}`, { cwd, env })) as ResetResult;
+      expect(result.database).toBe(db);
+      expect(result.source).toBe(fixture);
+      expect(await contents(db)).toEqual(expected);
+      used.push(result.usedSpare);
+      await settled();
+    }
+    // The first reset copies during the call; later ones rename the spare prepared in the background.
+    expect(used).toEqual([false, true, true]);
+    const left = (await databases()).filter((d) => d.startsWith(db));
+    expect(left.sort()).toEqual([db, `${db}__spare`, fixture].sort());
+  });
+
+  it('ends the sessions of the caller’s pool, and the pool reconnects to the reset database', async () => {
+    await restore(`:${fixture}`, { cwd, env });
+    await settled();
+    const pool = new pg.Pool({ connectionString: dbUrl(db), max: 3 });
+    const errors: string[] = [];
+    pool.on('error', (error) => errors.push((error as { code?: string }).code ?? error.message));
+    try {
+      const clients = await Promise.all([pool.connect(), pool.connect(), pool.connect()]);
+      for (const c of clients) c.release();
+      expect(pool.idleCount).toBe(3);
+      await pool.query(`INSERT INTO item (name) VALUES ('from the pool')`);
+      const result = (await restore(`:${fixture}`, { cwd, env })) as ResetResult;
+      expect(result.endedSessions).toBe(3);
+      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM item WHERE name = 'from the pool'`);
+      expect(rows).toEqual([{ n: 0 }]);
+      expect(errors.length).toBe(3);
+      expect(new Set(errors)).toEqual(new Set(['57P01'])); // terminating connection due to administrator command
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('never uses a spare of an older snapshot: a new copy() invalidates it', async () => {
+    await restore(`:${fixture}`, { cwd, env });
+    await settled();
+    await sql(db, `INSERT INTO item (name) VALUES ('second snapshot')`);
+    await copy(`:${fixture}`, { cwd, env });
+    const second = await contents(db);
+    await sql(db, `DELETE FROM item`);
+    const result = (await restore(`:${fixture}`, { cwd, env })) as ResetResult;
+    expect(result.usedSpare).toBe(false);
+    expect(await contents(db)).toEqual(second);
+    await settled();
+    expect(((await restore(`:${fixture}`, { cwd, env })) as ResetResult).usedSpare).toBe(true);
+    expect(await contents(db)).toEqual(second);
+  });
+
+  it('never uses a spare when the snapshot was written to after the spare was made', async () => {
+    await restore(`:${fixture}`, { cwd, env });
+    await settled();
+    await sql(fixture, `INSERT INTO item (name) VALUES ('written into the snapshot')`);
+    const result = (await restore(`:${fixture}`, { cwd, env })) as ResetResult;
+    expect(result.usedSpare).toBe(false);
+    expect(await sql(db, `SELECT count(*)::int AS n FROM item WHERE name = 'written into the snapshot'`)).toEqual([{ n: 1 }]);
+  });
+
+  it('a spare being prepared does not block the caller’s own CREATE DATABASE … TEMPLATE of the snapshot', async () => {
+    const client = new pg.Client({ connectionString: dbUrl('postgres') });
+    await client.connect();
+    try {
+      await client.query(`SET lock_timeout = '2s'`);
+      for (let i = 0; i < 4; i++) {
+        await restore(`:${fixture}`, { cwd, env }); // its next spare is being copied from the fixture now
+        const name = `${db}_own${i}`;
+        await client.query(`CREATE DATABASE ${ident(name)} TEMPLATE ${ident(fixture)}`);
+        await client.query(`DROP DATABASE ${ident(name)}`);
+      }
+    } finally {
+      await client.end();
+      await settled();
+    }
+  });
+
+  it('repairs what a crashed reset left: a replaced database beside N, a blocked N, a spare without its mark', async () => {
+    await settled();
+    await sql('postgres', `CREATE DATABASE ${ident(`${db}__swap`)}`);
+    await sql('postgres', `ALTER DATABASE ${ident(db)} WITH ALLOW_CONNECTIONS false`);
+    await sql('postgres', `COMMENT ON DATABASE ${ident(`${db}__spare`)} IS NULL`);
+    const events: string[] = [];
+    const result = (await restore(`:${fixture}`, { cwd, env, onEvent: (e) => e.event === 'message' && events.push(e.message) })) as ResetResult;
+    expect(result.usedSpare).toBe(false);
+    expect(events.some((m) => m.includes(`Dropped ${db}__swap`))).toBe(true);
+    expect(await sql(db, `SELECT count(*)::int AS n FROM item`)).not.toEqual([]);
+    await settled();
+    const left = (await databases()).filter((d) => d.startsWith(db));
+    expect(left.sort()).toEqual([db, `${db}__spare`, fixture].sort());
+    expect(((await restore(`:${fixture}`, { cwd, env })) as ResetResult).usedSpare).toBe(true);
+  });
+
+  it('lets a process that never calls close() exit, after its spare is ready', async () => {
+    await close({ dropSpares: true });
+    expect(await databases()).not.toContain(`${db}__spare`);
+    const script = `
+      import { restore } from 'pgclone';
+      const result = await restore(':${fixture}', { cwd: ${JSON.stringify(cwd)} });
+      console.log(JSON.stringify({ database: result.database, usedSpare: result.usedSpare }));`;
+    const child = await runScript(script, { DATABASE_URL: dbUrl(db) });
+    expect(child.code, child.stderr).toBe(0);
+    expect(JSON.parse(child.stdout)).toEqual({ database: db, usedSpare: false });
+    // The background work finished before the process exited: the spare is there, marked, and used next time.
+    const [row] = await sql('postgres', `SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`, [`${db}__spare`]);
+    expect(row?.comment).toMatch(/^pgclone spare: copy of /);
+    expect(((await restore(`:${fixture}`, { cwd, env })) as ResetResult).usedSpare).toBe(true);
+  });
+
+  it('sees a config file change and a new DATABASE_URL between calls in one process', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pgclone-reset-cfg-'));
+    writeFileSync(path.join(dir, 'pgclone.config.json'), JSON.stringify({ lockTimeout: 10000 }));
+    await restore(`:${fixture}`, { cwd: dir, env });
+    writeFileSync(path.join(dir, 'pgclone.config.json'), JSON.stringify({ allowRestore: false, lockTimeout: 10001 }));
+    await expect(restore(`:${fixture}`, { cwd: dir, env })).rejects.toMatchObject({ code: 'GUARD_REFUSED' });
+    writeFileSync(path.join(dir, 'pgclone.config.json'), JSON.stringify({ lockTimeout: 10000 }));
+    const other = `${db}_other`;
+    await createDatabase(other);
+    const result = (await restore(`:${fixture}`, { cwd: dir, env: { DATABASE_URL: dbUrl(other) } })) as ResetResult;
+    expect(result.database).toBe(other);
+    expect(await sql(other, `SELECT count(*)::int AS n FROM item`)).not.toEqual([]);
+  });
+
+  it('fails with a typed error when the snapshot does not exist, and takes the general path when hooks are configured', async () => {
+    await expect(restore(`:${db}_missing`, { cwd, env })).rejects.toMatchObject({ code: 'KEY_NOT_FOUND' });
+    const result = await restore(`:${fixture}`, { cwd, env, postSwapHooks: [() => undefined] });
+    expect('usedSpare' in result).toBe(false);
+    expect(result.plan.some((line) => line.startsWith('post-swap-hooks'))).toBe(true);
+  });
+});

@@ -1,0 +1,284 @@
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from './support/cluster.js';
+import { runCli } from './support/cli.js';
+import { createDatabase, dbUrl, dropDatabases, sql, uniqueName } from './support/pg.js';
+import { createBucket, s3, s3Client, s3Env, s3Settings, seedObjects, startS3Proxy, uniqueBucket, type S3Proxy } from './support/s3.js';
+
+const MIB = 1024 * 1024;
+const prefix = uniqueName('s3cli');
+
+/** A directory with a pgclone.config.json holding `config`. */
+function project(config: Record<string, unknown>): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pgclone-s3-'));
+  writeFileSync(path.join(dir, 'pgclone.config.json'), JSON.stringify(config, null, 2));
+  return dir;
+}
+
+/** Keys of every object under `keyPrefix` in `bucket`, straight from the server. */
+async function objectsUnder(bucket: string, keyPrefix: string): Promise<string[]> {
+  const client = s3Client();
+  try {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: keyPrefix }));
+    return (page.Contents ?? []).map((o) => o.Key!);
+  } finally {
+    client.destroy();
+  }
+}
+
+/** The pid of `name` among the children of `parent` (Linux /proc). */
+function childPid(parent: number, name: string): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const m = /^\d+ \((.*)\) \S+ (\d+)/.exec(stat);
+      if (m && m[1] === name && Number(m[2]) === parent) return Number(entry);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return undefined;
+}
+
+const checksum = async (db: string) =>
+  (await sql<{ n: number; h: string }>(db, 'SELECT count(*)::int AS n, md5(string_agg(md5(payload), \'\' ORDER BY id)) AS h FROM big'))[0];
+
+describe('S3 storage through the CLI', () => {
+  const small = `${prefix}_small`;
+  const big = `${prefix}_big`;
+  let bucket: string;
+  let proxy: S3Proxy;
+  let cwd: string;
+  const env = (db: string, extra: Record<string, string | undefined> = {}) => ({ DATABASE_URL: dbUrl(db), ...s3Env(extra) });
+
+  beforeAll(async () => {
+    bucket = await createBucket('cli');
+    proxy = await startS3Proxy();
+    // 5 MiB parts (S3's minimum) and one part in flight keep the multipart tests small and the pg_dump stalls exact.
+    cwd = project({
+      s3: s3Settings({ endpoint: proxy.endpoint, partSize: '5MiB', queueSize: 1 }),
+      configs: { prod: { storageLocation: `s3://${bucket}/company/pg/` } },
+    });
+    await createDatabase(small);
+    await sql(small, 'CREATE TABLE t (id int PRIMARY KEY, note text); INSERT INTO t SELECT g, \'row \' || g FROM generate_series(1, 100) g');
+    await createDatabase(big);
+    // 17 MiB of incompressible bytes (SHA-512 output): a custom-format dump of four 5 MiB parts or more.
+    await sql(
+      big,
+      `CREATE TABLE big (id int PRIMARY KEY, payload bytea);
+       INSERT INTO big SELECT g, (SELECT string_agg(sha512(int4send(g * 128 + i)), ''::bytea) FROM generate_series(0, 127) i)
+       FROM generate_series(1, 2200) g`,
+    );
+  });
+  afterAll(async () => {
+    await proxy.close();
+    await dropDatabases(prefix);
+  });
+
+  it('dumps, lists and restores with -s s3://bucket/prefix/', async () => {
+    const location = `s3://${bucket}/roundtrip/`;
+    const dumped = await runCli(['dump', '-s', location], { cwd, env: env(small) });
+    expect(dumped.code, dumped.stderr).toBe(0);
+    const key = dumped.lines.at(-1)!;
+    expect(key).toMatch(/^dev\/default\/none\/\d{4}(-\d{2}){5}-\d{6}\.dump$/);
+    // The dump and its sidecar manifest (written after the dump committed); ls shows only the dump.
+    expect((await objectsUnder(bucket, 'roundtrip/')).sort()).toEqual([`roundtrip/${key}`, `roundtrip/${key}.manifest.json`]);
+    expect((await runCli(['ls', '-s', location], { cwd, env: env(small) })).lines).toEqual([key]);
+
+    await sql(small, 'DELETE FROM t WHERE id > 10');
+    const restored = await runCli(['restore', 'dev', '-s', location], { cwd, env: env(small) });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(await sql(small, 'SELECT count(*)::int AS n FROM t')).toEqual([{ n: 100 }]);
+    expect(dumped.stderr + restored.stderr).not.toMatch(/NodeVersionSupportWarning|S3RVER/);
+  });
+
+  it('seeds a local database from prod\'s dump with a named config holding the S3 location', async () => {
+    // Production dumps with its own instance name to the company bucket…
+    const prod = `${prefix}_prod`;
+    await createDatabase(prod);
+    await sql(prod, 'CREATE TABLE customers (id int, name text); INSERT INTO customers VALUES (1, \'Ada\'), (2, \'Grace\')');
+    const dumped = await runCli(['dump', '-c', 'prod', '--instance', 'prod'], { cwd, env: env(prod) });
+    expect(dumped.code, dumped.stderr).toBe(0);
+    expect(dumped.lines.at(-1)).toMatch(/^prod\/default\/prod\//);
+    // …and a laptop with an empty local database restores the newest one by prefix.
+    const laptop = `${prefix}_laptop`;
+    await createDatabase(laptop);
+    const restored = await runCli(['restore', 'prod/default/prod', '-c', 'prod'], { cwd, env: env(laptop) });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(await sql(laptop, 'SELECT name FROM customers ORDER BY id')).toEqual([{ name: 'Ada' }, { name: 'Grace' }]);
+  });
+
+  it('streams a dump of more than three parts up and back down', async () => {
+    const location = `s3://${bucket}/big/`;
+    const before = proxy.requests.length;
+    const dumped = await runCli(['dump', '-s', location], { cwd, env: env(big) });
+    expect(dumped.code, dumped.stderr).toBe(0);
+    const key = dumped.lines.at(-1)!;
+    const requests = proxy.requests.slice(before);
+    const parts = requests.filter((r) => r.startsWith('PUT ') && r.includes('partNumber='));
+    expect(parts.length).toBeGreaterThan(3);
+    expect(requests.filter((r) => /^POST .*\?uploadId=/.test(r))).toHaveLength(1); // CompleteMultipartUpload
+
+    const copy = `${prefix}_bigcopy`;
+    await createDatabase(copy);
+    const restored = await runCli(['restore', key, '-s', location], { cwd, env: env(copy) });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(await checksum(copy)).toEqual(await checksum(big));
+  });
+
+  async function dumpStalledAt(location: string, interrupt: (cli: ChildProcess) => void) {
+    const held = proxy.hold(new RegExp(`^PUT /${bucket}/${location}/.*partNumber=1&`));
+    let cli: ChildProcess | undefined;
+    const run = runCli(['dump', '-s', `s3://${bucket}/${location}/`], { cwd, env: env(big), onSpawn: (c) => (cli = c) });
+    await held;
+    // The first part is stuck in the proxy and pg_dump is blocked on a full pipe, half-way through the database.
+    interrupt(cli!);
+    proxy.release();
+    const result = await run;
+    expect(result.code).not.toBe(0);
+    expect(result.lines).toEqual([]);
+    // The multipart upload was never completed, an abort was sent, and no object exists under the prefix.
+    const requests = proxy.requests.filter((r) => r.includes(`/${location}/`));
+    expect(requests).toContainEqual(expect.stringMatching(/^DELETE .*\.dump\?uploadId=/));
+    expect(requests.filter((r) => /^POST .*\?uploadId=/.test(r))).toEqual([]);
+    expect(await objectsUnder(bucket, `${location}/`)).toEqual([]);
+    // s3rver refuses AbortMultipartUpload (405): pgclone says so, and which lifecycle rule cleans up.
+    expect(result.stderr).toMatch(/warning.*does not support AbortMultipartUpload.*AbortIncompleteMultipartUpload lifecycle rule/i);
+    return result;
+  }
+
+  it('aborts the multipart upload and stores nothing when pg_dump dies midway', async () => {
+    const result = await dumpStalledAt('killed', (cli) => {
+      const pgDump = childPid(cli.pid!, 'pg_dump');
+      expect(pgDump).toBeDefined();
+      process.kill(pgDump!, 'SIGKILL');
+    });
+    expect(result.stderr).toMatch(/pgclone: error: pg_dump of \S+ failed \(signal SIGKILL\)/);
+  });
+
+  it('aborts the multipart upload and stores nothing when interrupted', async () => {
+    const result = await dumpStalledAt('interrupted', (cli) => cli.kill('SIGINT'));
+    expect(result.stderr).toMatch(/pgclone: error: Dump of \S+ interrupted; nothing was stored/);
+  });
+
+  it('fails the dump when a part cannot be uploaded', async () => {
+    proxy.reset(new RegExp(`^PUT /${bucket}/failpart/.*partNumber=2&`));
+    const result = await runCli(['dump', '-s', `s3://${bucket}/failpart/`], { cwd, env: env(big) });
+    expect(result.code).toBe(1);
+    // (pg_dump's own last words may follow the error line.)
+    expect(result.stderr).toMatch(
+      new RegExp(`^pgclone: error: Cannot reach the S3 endpoint ${proxy.endpoint} for bucket "${bucket}" \\((ECONNRESET|EPIPE) after 3 attempts\\)$`, 'm'),
+    );
+    expect(proxy.requests).toContainEqual(expect.stringMatching(new RegExp(`^DELETE /${bucket}/failpart/.*\\?uploadId=`)));
+    expect(await objectsUnder(bucket, 'failpart/')).toEqual([]);
+  });
+
+  it('lists 2,500 keys across pages, newest first, hiding what is not a dump key', async () => {
+    const many = await createBucket('many');
+    const base = Date.UTC(2026, 0, 1);
+    const keys = Array.from({ length: 2500 }, (_, i) => {
+      const stamp = new Date(base + i * 61_000).toISOString().replace(/[-T:]/g, '-').replace(/\.(\d{3})Z$/, '-$1000');
+      return `inst${i % 7}/default/none/${stamp}.dump`;
+    });
+    // Through s3rver each PutObject costs 5–20 ms on two cores, so the bulk goes straight into its data folder (an
+    // object there is just a `<key>._S3rver_object` file); the odd ones and one dump go through the SDK.
+    seedObjects(many, keys.slice(1));
+    const client = s3Client();
+    const junk = ['inst1/default/none/notes.txt', 'inst1/default/none/2026-01-01.dump', 'README', 'inst1/default/none/x.dump.manifest.json', 'inst1/default/'];
+    await Promise.all([keys[0]!, ...junk].map((k) => client.send(new PutObjectCommand({ Bucket: many, Key: k, Body: 'x' }))));
+    client.destroy();
+
+    const before = proxy.requests.length;
+    const listed = await runCli(['ls', '-s', `s3://${many}/`], { cwd, env: env(small) });
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.lines).toHaveLength(2500);
+    expect(listed.lines).toEqual([...keys].reverse());
+    const pages = proxy.requests.slice(before).filter((r) => r.startsWith(`GET /${many}`) && r.includes('list-type=2'));
+    expect(pages.length).toBeGreaterThanOrEqual(3);
+    expect(pages.filter((r) => r.includes('continuation-token=')).length).toBe(pages.length - 1);
+  });
+
+  describe.concurrent('clear one-line errors', () => {
+    const lastLine = (text: string) => text.trim().split('\n').at(-1);
+
+    it('names a missing bucket for ls, dump and restore', async () => {
+      const missing = uniqueBucket('missing');
+      const expected = `pgclone: error: Bucket "${missing}" does not exist at ${proxy.endpoint}`;
+      for (const args of [['ls'], ['dump'], ['restore', 'dev']]) {
+        const result = await runCli([...args, '-s', `s3://${missing}/pg/`], { cwd, env: env(small) });
+        expect(result.code, args.join(' ')).toBe(1);
+        expect(lastLine(result.stderr), args.join(' ')).toBe(expected);
+        expect(result.stdout).toBe('');
+      }
+    });
+
+    it('names an unreachable endpoint and keeps its password out', async () => {
+      const port = await freePort();
+      const dir = project({ s3: s3Settings({ endpoint: `http://backup:hunter2-secret@127.0.0.1:${port}` }) });
+      const result = await runCli(['ls', '-s', `s3://${bucket}/pg/`], { cwd: dir, env: env(small) });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(`pgclone: error: Cannot reach the S3 endpoint http://127.0.0.1:${port} for bucket "${bucket}" (ECONNREFUSED after 3 attempts)\n`);
+    });
+
+    it('says when the access key is rejected or there are no credentials, printing neither key', async () => {
+      const rejected = await runCli(['ls', '-s', `s3://${bucket}/pg/`], {
+        cwd,
+        env: env(small, { AWS_ACCESS_KEY_ID: 'AKIAWRONGKEY0000TEST', AWS_SECRET_ACCESS_KEY: 'wrong-secret-0123456789' }),
+      });
+      expect(rejected.code).toBe(1);
+      expect(rejected.stderr).toBe(
+        `pgclone: error: The AWS access key ID was rejected at ${proxy.endpoint} for bucket "${bucket}" (InvalidAccessKeyId): check AWS_ACCESS_KEY_ID or the profile\n`,
+      );
+      const none = await runCli(['ls', '-s', `s3://${bucket}/pg/`], { cwd, env: env(small, { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined }) });
+      expect(none.code).toBe(1);
+      expect(lastLine(none.stderr)).toMatch(new RegExp(`^pgclone: error: No usable AWS credentials for bucket "${bucket}" .*AWS_PROFILE or "s3.profile" in the pgclone config$`));
+    });
+
+    it('takes credentials from a named profile of the shared AWS files (s3.profile)', async () => {
+      const dir = project({ s3: s3Settings({ endpoint: proxy.endpoint, profile: 'pgclone-test' }) });
+      writeFileSync(path.join(dir, 'credentials'), `[pgclone-test]\naws_access_key_id = ${s3().accessKeyId}\naws_secret_access_key = ${s3().secretAccessKey}\n`);
+      writeFileSync(path.join(dir, 'config'), '[profile pgclone-test]\nregion = us-east-1\n');
+      const result = await runCli(['ls', '-s', `s3://${bucket}/roundtrip/`], {
+        cwd: dir,
+        env: env(small, {
+          AWS_ACCESS_KEY_ID: undefined,
+          AWS_SECRET_ACCESS_KEY: undefined,
+          AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'credentials'),
+          AWS_CONFIG_FILE: path.join(dir, 'config'),
+        }),
+      });
+      expect(result.code, result.stderr).toBe(0);
+    });
+
+    it('names a bad s3 setting', async () => {
+      const dir = project({ s3: { partSize: '1MiB' } });
+      const result = await runCli(['ls', '-s', `s3://${bucket}/pg/`], { cwd: dir, env: env(small) });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/s3\.partSize: the S3 minimum part size is 5 MiB/);
+    });
+  });
+
+  it('loads the AWS SDK only for s3:// locations', async () => {
+    const record = path.join(mkdtempSync(path.join(os.tmpdir(), 'pgclone-imports-')), 'imports.txt');
+    const recorder = fileURLToPath(new URL('./support/import-recorder.mjs', import.meta.url));
+    const traced = (extra: Record<string, string | undefined> = {}) =>
+      env(small, { NODE_OPTIONS: `--import=${recorder}`, RECORD_IMPORTS_FILE: record, RECORD_IMPORTS_MATCH: '@aws-sdk/', ...extra });
+    const loaded = () => {
+      try {
+        return readFileSync(record, 'utf8');
+      } catch {
+        return '';
+      }
+    };
+    expect((await runCli(['--help'], { cwd, env: traced() })).code).toBe(0);
+    expect(loaded()).toBe('');
+    expect((await runCli(['ls', '-s', `s3://${bucket}/pg/`], { cwd, env: traced() })).code).toBe(0);
+    expect(loaded()).toMatch(/@aws-sdk\/client-s3/);
+  });
+});

@@ -1,0 +1,142 @@
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { close, startTestRun, testDatabase, type HookContext } from 'pgclone';
+import { databases, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
+
+// Templates keyed by the migrations, one database per worker, runs that clean up after crashed ones.
+
+/** A project directory with SQL migrations, and a hook that applies them (counting how often it ran). */
+function project(): { dir: string; builds: () => number; migrate: (context: HookContext) => Promise<void> } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pgclone-testdb-'));
+  mkdirSync(path.join(dir, 'migrations'));
+  writeFileSync(path.join(dir, 'migrations', '001_item.sql'), 'CREATE TABLE item (id serial PRIMARY KEY, name text);\n');
+  writeFileSync(path.join(dir, 'migrations', '002_seed.sql'), "INSERT INTO item (name) VALUES ('one'), ('two');\n");
+  let count = 0;
+  const migrate = async ({ databaseUrl }: HookContext) => {
+    count += 1;
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    try {
+      for (const file of readdirSync(path.join(dir, 'migrations')).sort()) {
+        await client.query(readFileSync(path.join(dir, 'migrations', file), 'utf8'));
+      }
+    } finally {
+      await client.end();
+    }
+  };
+  return { dir, builds: () => count, migrate };
+}
+
+describe('test databases', () => {
+  const base = uniqueName('tdb');
+  const env = { DATABASE_URL: dbUrl(base) };
+  afterAll(async () => {
+    await close();
+    for (const name of await databases()) {
+      if (name.startsWith(`${base}_tpl_`)) await sql('postgres', `ALTER DATABASE ${ident(name)} WITH IS_TEMPLATE false`);
+    }
+    await dropDatabases(base);
+  });
+
+  it('builds the template once while several workers ask at once, and gives each worker its own database', async () => {
+    const p = project();
+    const options = { cwd: p.dir, env: { ...env }, files: ['migrations'], hooks: [p.migrate] };
+    const [a, b, c] = await Promise.all([1, 2, 3].map((worker) => testDatabase({ ...options, worker })));
+    expect(p.builds()).toBe(1);
+    expect(new Set([a!.database, b!.database, c!.database]).size).toBe(3);
+    expect(a!.template).toBe(b!.template);
+    expect(a!.template).toMatch(new RegExp(`^${base}_tpl_[0-9a-f]{12}$`));
+    for (const db of [a!, b!, c!]) {
+      expect(await sql(db.database, 'SELECT name FROM item ORDER BY id')).toEqual([{ name: 'one' }, { name: 'two' }]);
+    }
+    // Writes in one worker's database are not seen by another; a reset brings back the template's content.
+    await sql(a!.database, "INSERT INTO item (name) VALUES ('only in a')");
+    expect(await sql(b!.database, 'SELECT count(*)::int AS n FROM item')).toEqual([{ n: 2 }]);
+    await a!.reset();
+    expect(await sql(a!.database, 'SELECT count(*)::int AS n FROM item')).toEqual([{ n: 2 }]);
+    // The template refuses connections: nothing changes it by accident.
+    await expect(sql(a!.template, 'SELECT 1')).rejects.toThrow(/not currently accepting connections/);
+    // Own run (no global setup): closing drops the database and its spare.
+    for (const db of [a!, b!, c!]) await db.close();
+    expect((await databases()).filter((d) => d.startsWith(`${base}_test_`))).toEqual([]);
+    // A later run finds the template and does not build it again.
+    const again = await testDatabase({ ...options, worker: 9 });
+    expect(p.builds()).toBe(1);
+    expect(again.template).toBe(a!.template);
+    await again.close();
+  });
+
+  it('rebuilds the template when a migration changes, and drops the old one once no run uses it', async () => {
+    const p = project();
+    const options = { cwd: p.dir, env: { ...env }, files: ['migrations/*.sql'], hooks: [p.migrate] };
+    const first = await testDatabase({ ...options, worker: 1 });
+    const builtBefore = p.builds();
+    writeFileSync(path.join(p.dir, 'migrations', '003_more.sql'), "ALTER TABLE item ADD COLUMN price int DEFAULT 5;\n");
+    const second = await testDatabase({ ...options, worker: 2 });
+    expect(p.builds()).toBe(builtBefore + 1);
+    expect(second.template).not.toBe(first.template);
+    expect(await sql(second.database, 'SELECT price FROM item ORDER BY id')).toEqual([{ price: 5 }, { price: 5 }]);
+    // The old template stays while a database of this process still resets to it ...
+    expect(await databases()).toContain(first.template);
+    await sql(first.database, 'DELETE FROM item');
+    await first.reset();
+    expect(await sql(first.database, 'SELECT * FROM item ORDER BY id')).toEqual([{ id: 1, name: 'one' }, { id: 2, name: 'two' }]);
+    await first.close();
+    await second.close();
+    // ... and the next build after this process let go of it drops it.
+    await close();
+    writeFileSync(path.join(p.dir, 'migrations', '004_more.sql'), 'ALTER TABLE item ADD COLUMN qty int;\n');
+    const third = await testDatabase({ ...options, worker: 3 });
+    const all = await databases();
+    expect(all).toContain(third.template);
+    expect(all).not.toContain(first.template);
+    expect(all).not.toContain(second.template);
+    await third.close();
+  });
+
+  it('a run drops the databases of crashed runs, keeps those of live runs, and drops its own at the end', async () => {
+    const p = project();
+    const options = { cwd: p.dir, env: { ...env }, files: ['migrations'], hooks: [p.migrate] };
+    const crashed = [`${base}_test_deadbeef_1`, `${base}_test_deadbeef_1__spare`, `${base}_test_deadbeef_2`];
+    for (const name of crashed) await sql('postgres', `CREATE DATABASE ${ident(name)}`);
+    // A live run elsewhere: its process holds the run's lock.
+    const live = `${base}_test_a11ve000_1`;
+    await sql('postgres', `CREATE DATABASE ${ident(live)}`);
+    const holder = new pg.Client({ connectionString: dbUrl('postgres') });
+    await holder.connect();
+    await holder.query(`SELECT pg_advisory_lock(hashtext('pgclone'), hashtext('test-run:a11ve000'))`);
+    try {
+      const runEnv: NodeJS.ProcessEnv = { ...options.env };
+      const run = await startTestRun({ ...options, env: runEnv });
+      expect(run.droppedStale.sort()).toEqual([...crashed].sort());
+      expect(runEnv.PGCLONE_TEST_RUN).toBe(run.id);
+      expect(runEnv.PGCLONE_TEST_TEMPLATE).toBe(run.template.name);
+      // Workers of the run clone the run's template under the run's id.
+      const worker = await testDatabase({ ...options, env: runEnv, worker: 4 });
+      expect(worker.database).toBe(`${base}_test_${run.id}_4`);
+      expect(worker.run).toBe(run.id);
+      await worker.close(); // inside a run: kept for the worker's next file
+      expect(await databases()).toContain(worker.database);
+      await run.close();
+      const left = (await databases()).filter((d) => d.startsWith(`${base}_test_`));
+      expect(left).toEqual([live]);
+      expect(runEnv.PGCLONE_TEST_RUN).toBeUndefined();
+    } finally {
+      await holder.end();
+    }
+  });
+
+  it('names the problem when the template inputs match no file, or a hook fails', async () => {
+    const p = project();
+    await expect(testDatabase({ cwd: p.dir, env: { ...env }, files: ['nothing/*.sql'], hooks: [p.migrate] })).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+    });
+    await expect(
+      testDatabase({ cwd: p.dir, env: { ...env }, files: ['migrations'], hooks: ['exit 3'], name: `${base}_bad` }),
+    ).rejects.toMatchObject({ code: 'HOOK_FAILED' });
+    expect((await databases()).filter((d) => d.startsWith(`${base}_bad`))).toEqual([]);
+  });
+});
