@@ -137,8 +137,10 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
     clearInterval(polling);
     // Causes before consequences: a dead compressor or a failing storage write also breaks pg_dump's pipe.
     if (exit.status === 'rejected') throw exit.reason;
-    if (compressed.status === 'rejected') throw compressed.reason;
+    const brokenPipe = compressed.status === 'rejected' && (compressed.reason as { brokenPipe?: boolean }).brokenPipe === true;
+    if (compressed.status === 'rejected' && !brokenPipe) throw compressed.reason;
     if (piped.status === 'rejected') throw piped.reason;
+    if (compressed.status === 'rejected') throw compressed.reason;
     if (exit.value.code !== 0) {
       const detail = exit.value.stderr.filter((l) => /error|fatal/i.test(l)).at(-1) ?? exit.value.stderr.at(-1) ?? '';
       throw new DumpError(

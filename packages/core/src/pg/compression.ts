@@ -256,12 +256,13 @@ export function startProgram(
     child.once('close', (exitCode, signal) => {
       if (exitCode === 0 || stopped) return resolve();
       const detail = stderr.trim().split('\n').at(-1) ?? '';
-      reject(
-        new PgcloneError(
-          options.code,
-          `${options.what} (${path.basename(program)}) failed (${signal ? `signal ${signal}` : `exit code ${exitCode}`})${detail ? `: ${redact(detail)}` : ''}`,
-        ),
+      const error = new PgcloneError(
+        options.code,
+        `${options.what} (${path.basename(program)}) failed (${signal ? `signal ${signal}` : `exit code ${exitCode}`})${detail ? `: ${redact(detail)}` : ''}`,
       );
+      // Killed by a broken pipe: its reader failed first, and that failure is the one to report.
+      if (signal === 'SIGPIPE') Object.assign(error, { brokenPipe: true });
+      reject(error);
     });
   });
   done.catch(() => {});
