@@ -105,7 +105,13 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
     if (archive && pgRestore) {
       reporter.step('verify', `Checking ${archive.key}`, target);
       verifier = await DumpVerifier.open(storage!, archive.key, reporter);
-      tocItems = await verifyArchive(storage!, archive, pgRestore, prepared.env);
+      try {
+        tocItems = await verifyArchive(storage!, archive, pgRestore, prepared.env);
+      } catch (error) {
+        // A changed byte in a wrapped dump already breaks its decompression here: the checksum names the cause.
+        if (verifier.manifest) await verifier.settled();
+        throw error;
+      }
     }
 
     const existing = new Set((await admin.listDatabases()).map((d) => d.name));
@@ -142,7 +148,14 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
       // before the swap.
       beforeSwap: () => verifier?.settled() ?? Promise.resolve(),
       pgRestore: async (key, database) => {
-        const input = await archive!.restoreInput();
+        let input;
+        try {
+          input = await archive!.restoreInput();
+        } catch (error) {
+          // A corrupt wrapped dump also fails its decompression: the checksum says what really happened.
+          if (verifier?.manifest) await verifier.settled();
+          throw error;
+        }
         // A spooled dump was read in full already: refuse a corrupt one before pg_restore starts.
         if (input.mode === 'spool') await verifier!.settled();
         const items = new ProgressMeter(reporter, 'restore', 'items', tocItems);
