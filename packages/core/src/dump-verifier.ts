@@ -68,6 +68,18 @@ export class DumpVerifier {
   }
 
   /**
+   * Hashes stored bytes read in full (a restore's spool or stream), before any decompression: pass-through for the
+   * reader right after `storage.read`.
+   */
+  tap(stored: Readable): Readable {
+    if (!this.manifest) return stored;
+    const hashing = new HashingStream();
+    this.#streamed = hashing;
+    stored.on('error', (error) => hashing.destroy(error));
+    return stored.pipe(hashing);
+  }
+
+  /**
    * Resolves once the stored bytes were found to match the manifest (at once when there is no manifest); rejects
    * with `DUMP_CORRUPT` otherwise. When pg_restore stopped reading a stream before its end, the rest is checked by
    * reading the object again.

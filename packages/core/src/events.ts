@@ -44,6 +44,10 @@ export interface ProgressEvent {
   done: number;
   /** Total, when known. */
   total?: number;
+  /** True when `total` is an estimate (a dump's size before it is made). */
+  estimated?: boolean;
+  /** True on the phase's last event. */
+  final?: boolean;
   unit: 'bytes' | 'items';
 }
 
@@ -84,8 +88,14 @@ export class Reporter {
     this.#emit({ event: 'output', source, line });
   }
 
-  progress(phase: ProgressEvent['phase'], done: number, total: number | undefined, unit: ProgressEvent['unit']): void {
-    this.#emit({ event: 'progress', operation: this.operation, phase, done, ...(total !== undefined ? { total } : {}), unit });
+  progress(
+    phase: ProgressEvent['phase'],
+    done: number,
+    total: number | undefined,
+    unit: ProgressEvent['unit'],
+    flags: { estimated?: boolean; final?: boolean } = {},
+  ): void {
+    this.#emit({ event: 'progress', operation: this.operation, phase, done, ...(total !== undefined ? { total } : {}), ...flags, unit });
   }
 
   get elapsedMs(): number {

@@ -27,14 +27,34 @@ export { readToc, readArchiveSettings, runPgRestore, type ArchiveSource } from '
 export { planRestore, selectRestoreHooks, describePlan, describeAction, type RestorePlan, type PlanStep, type PlanAction, type RestoreSource, type ObservedState } from './plan/restore.js';
 export { executePlan, type ExecuteIo } from './plan/execute.js';
 export { prepare, requireConnection, targetDatabase, connectAdmin, type Runtime, type Prepared } from './ops/prepare.js';
+export { parseCompression, formatCompression, COMPRESSION_HELP, COMPRESSION_LEVELS, type CompressionSpec, type CompressionMethod } from './compression-spec.js';
+export {
+  planDumpCompression,
+  compressStage,
+  decompressStage,
+  findProgram,
+  ParallelGzip,
+  ZSTD_DEFAULT_LEVEL,
+  FALLBACK_GZIP_LEVEL,
+  type DumpCompression,
+  type OuterCompressor,
+  type Stage,
+  type Wrapper,
+} from './pg/compression.js';
+export { addDataOffsets, type OffsetsResult } from './pg/archive-offsets.js';
+export { DumpInput, type DumpInputOptions, type RestoreInput } from './pg/dump-input.js';
+export { spoolToFile, spoolFits, spoolReserve, SpoolSpaceError, WRAPPED_EXPANSION, type Spool } from './pg/spool.js';
+export { chooseCopyMethod, copyDatabase, serverCanClone, FILE_COPY_MIN_BYTES, type CopyMethod, type CopyStrategyOption } from './pg/copy-method.js';
+export { isItemLine, isVerboseLine } from './pg/restore-progress.js';
+export { resolvePerfOptions, type PerfOptions } from './config/perf.js';
+export { ProgressMeter, meterStream } from './progress.js';
 export { ls } from './ops/ls.js';
 export { dump, type DumpResult } from './ops/dump.js';
 export { restore, type RestoreResult } from './ops/restore.js';
 export { copy, copyTargetName, type CopyResult } from './ops/copy.js';
 export { repairLeftovers } from './ops/repair.js';
 export { loadProject, type ProjectQuery, type ProjectContext } from './ops/prepare.js';
-export { SnapshotResetter, type SnapshotResetOptions, type SnapshotResetOutcome, type ResetTimings, type SparePolicy } from './ops/reset.js';
-export { copyStrategyForSmallDatabase, SMALL_DATABASE_BYTES, type CopyStrategy } from './pg/copy-strategy.js';
+export { SnapshotResetter, SPARE_MAX_BYTES, type CopyStrategy, type SnapshotResetOptions, type SnapshotResetOutcome, type ResetTimings, type SparePolicy } from './ops/reset.js';
 export { endSessionsQuickly } from './pg/end-sessions.js';
 export { localDatabaseOf, resolveDumpKey } from './ops/resolve-key.js';
 export { inspectLeftovers, repairLeftover, type Leftover } from './ops/repair.js';

@@ -36,6 +36,8 @@ export interface DumpOptions extends CommonOptions {
   preDumpHooks?: Hook[];
   /** Alias of `preDumpHooks` (the CLI's flag name). */
   preDumpHook?: Hook[];
+  /** `auto` (default), `none`, `gzip[:1-9]`, `zstd[:1-19]` or `lz4[:1-12]`, the CLI's `--compression`. */
+  compression?: string;
 }
 
 /** Options of `restore`. */
@@ -52,10 +54,19 @@ export interface RestoreOptions extends CommonOptions {
   postSwapHook?: Hook[];
   /** Resolve everything and return the plan without changing anything. */
   dryRun?: boolean;
+  /** pg_restore jobs, the CLI's `-j`. Default: config, else the number of cores. */
+  jobs?: number;
+  /** Directory for the temporary archive a parallel restore of a remote or wrapped dump needs. Default: OS temp. */
+  spoolDir?: string;
+  /** How template copies (snapshots, `:name` restores) are made, the CLI's `--copy-strategy`. Default: `auto`. */
+  copyStrategy?: 'auto' | 'wal_log' | 'file_copy' | 'clone';
 }
 
 /** Options of `copy`. */
-export type CopyOptions = CommonOptions;
+export interface CopyOptions extends CommonOptions {
+  /** `auto` (by size), `wal_log`, `file_copy` or `clone` (PostgreSQL 18+), the CLI's `--copy-strategy`. */
+  copyStrategy?: 'auto' | 'wal_log' | 'file_copy' | 'clone';
+}
 
 /** Options of `ls`. At most one of the listing modes may be set. */
 export interface LsOptions extends CommonOptions {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { COMPRESSION_HELP, parseCompression } from '../compression-spec.js';
 
 /**
  * The one place that lists every config key. `pgclone.config.*`, `.pgclonerc*`, `package.json#pgclone`, named
@@ -90,6 +91,10 @@ export const bundleShape = {
   validateDumpKeys: z.boolean(),
   restoreErrorAllowList: z.array(z.string().min(1)),
   adapter: z.enum(['knex', 'prisma']),
+  compression: z.string().refine((v) => parseCompression(v) !== undefined, `expected ${COMPRESSION_HELP}`),
+  jobs: z.number().int().min(1),
+  copyStrategy: z.enum(['auto', 'wal_log', 'file_copy', 'clone']),
+  spoolDir: z.string().min(1),
   s3: s3SettingsSchema,
   /** Test databases (`pgclone/vitest`, `testDatabase()`); see docs/testing.md. */
   test: z

@@ -1,6 +1,8 @@
 import { GuardError, KeyError } from '../errors.js';
 import { assertDatabaseName, reservedSuffixOf, restoreNames, SYSTEM_DATABASES } from '../names.js';
 import type { CopyOptions } from '../options.js';
+import { resolvePerfOptions } from '../config/perf.js';
+import { copyDatabase } from '../pg/copy-method.js';
 import { executePlan } from '../plan/execute.js';
 import { planRestore } from '../plan/restore.js';
 import { connectAdmin, prepare, requireConnection, targetDatabase, type Runtime } from './prepare.js';
@@ -49,6 +51,7 @@ export async function copy(target: string, options: CopyOptions, runtime: Runtim
   const { options: opts, reporter } = prepared;
   if (!opts.allowCopy) throw new GuardError('Copy is not allowed here (allowCopy is false in the pgclone config)');
   const conn = requireConnection(opts);
+  const { copyStrategy } = resolvePerfOptions(options, opts);
   const source = targetDatabase(conn);
   const name = copyTargetName(target, source);
   const admin = await connectAdmin(opts, conn, reporter);
@@ -74,6 +77,9 @@ export async function copy(target: string, options: CopyOptions, runtime: Runtim
     await executePlan(plan, {
       admin,
       reporter,
+      copyDatabase: async (name, template) => {
+        await copyDatabase(admin, name, template, copyStrategy, reporter);
+      },
       ...(options.signal ? { signal: options.signal } : {}),
       pgRestore: () => Promise.reject(new Error('unreachable: copies never run pg_restore')),
       archiveSettings: () => Promise.resolve([]),

@@ -2,7 +2,7 @@ import { KeyError, PgcloneError } from '../errors.js';
 import type { Reporter } from '../events.js';
 import { restoreNames, spareName } from '../names.js';
 import type { Admin } from '../pg/admin.js';
-import { copyStrategyForSmallDatabase, SMALL_DATABASE_BYTES, type CopyStrategy } from '../pg/copy-strategy.js';
+import { chooseCopyMethod, type CopyMethod } from '../pg/copy-method.js';
 import { endSessionsQuickly } from '../pg/end-sessions.js';
 import { quoteIdent, quoteLiteral } from '../pg/ident.js';
 import { alterDatabaseSetting } from '../pg/settings.js';
@@ -29,7 +29,13 @@ import { repairLeftovers } from './repair.js';
  * is connected to S.
  */
 
-/** When to keep a spare: always, never, or when the snapshot is small (`SMALL_DATABASE_BYTES`). */
+/** A `CREATE DATABASE` strategy. */
+export type CopyStrategy = NonNullable<CopyMethod['strategy']>;
+
+/** Snapshots up to this size get a spare copy under the `auto` spare policy (test fixtures, migrated schemas). */
+export const SPARE_MAX_BYTES = 64 * 1024 * 1024;
+
+/** When to keep a spare: always, never, or when the snapshot is small (`SPARE_MAX_BYTES`). */
 export type SparePolicy = boolean | 'auto';
 
 /** Options of one reset. */
@@ -37,7 +43,7 @@ export interface SnapshotResetOptions {
   reporter: Reporter;
   /** Default `auto`. */
   spare?: SparePolicy;
-  /** How to copy; default: {@link copyStrategyForSmallDatabase} when the snapshot is small, else FILE_COPY. */
+  /** How to copy; default: what `chooseCopyMethod` picks for the snapshot's size (WAL_LOG when small). */
   strategy?: CopyStrategy;
   /** How long to wait for the lock and for sessions to end (ms). */
   timeoutMs: number;
@@ -243,7 +249,7 @@ export class SnapshotResetter {
         const strategy = options.strategy ?? strategyFor((await this.#state(source, true)).get(source) ?? src, admin.serverMajor);
         try {
           await admin.withExclusiveAccess(source, () => admin.createFromTemplate(n.temp, source, strategy));
-          await copySettings(admin, source, n.temp, live ? n.live : undefined);
+          await copySettings(admin, source, n.temp);
         } catch (error) {
           await admin.drop(n.temp).catch(() => {});
           throw error;
@@ -334,7 +340,7 @@ export class SnapshotResetter {
     const spare = spareName(this.target);
     const src = state.get(source);
     const existing = state.get(spare);
-    const wanted = src !== undefined && (policy === true || (policy === 'auto' && Number(src.bytes ?? Infinity) <= SMALL_DATABASE_BYTES));
+    const wanted = src !== undefined && (policy === true || (policy === 'auto' && Number(src.bytes ?? Infinity) <= SPARE_MAX_BYTES));
     if (existing && (!wanted || existing.comment !== spareComment(src!))) await admin.drop(spare);
     if (!wanted || !src || (existing && existing.comment === spareComment(src))) return;
     if (src.sessions > 0) {
@@ -349,7 +355,7 @@ export class SnapshotResetter {
       // it usable (a spare without the mark, left by a crash, is never used).
       const statements = [
         `ALTER DATABASE ${quoteIdent(spare)} WITH ALLOW_CONNECTIONS false`,
-        ...(await settingsStatements(admin, source, spare, state.has(n.live) ? n.live : undefined)),
+        ...(await settingsStatements(admin, source, spare)),
         `COMMENT ON DATABASE ${quoteIdent(spare)} IS ${quoteLiteral(spareComment(src))}`,
       ];
       await admin.query(statements.join(';\n'));
@@ -360,22 +366,23 @@ export class SnapshotResetter {
   }
 }
 
-// Small snapshots: the test-reset choice. Bigger ones: FILE_COPY, 3x faster for the 329 MiB bench dataset; the
-// general choice by size belongs to the performance work, which should replace this branch when both are merged.
+// The one size-based choice (pg/copy-method.ts): WAL_LOG for small snapshots, whose cost follows their size, where
+// FILE_COPY's checkpoints cost whatever the cluster has dirty (1.6 s against 0.18 s for a 7.8 MiB fixture with
+// fsync on, bench/test-reset); FILE_COPY for big ones (3x faster for the 329 MiB bench dataset).
 function strategyFor(source: DbRow, serverMajor: number): CopyStrategy | undefined {
-  const bytes = Number(source.bytes ?? Infinity);
-  if (bytes <= SMALL_DATABASE_BYTES) return copyStrategyForSmallDatabase(serverMajor);
-  return serverMajor >= 15 ? 'FILE_COPY' : undefined;
+  return chooseCopyMethod({ option: 'auto', size: Number(source.bytes ?? Infinity), serverMajor, canClone: false }).method.strategy;
 }
 
-/** `ALTER DATABASE to SET …` for the settings of `from` (else of `fallback`), as a restore from a local key does. */
-async function settingsStatements(admin: Admin, from: string, to: string, fallback: string | undefined): Promise<string[]> {
-  let entries = await admin.databaseSettings(from);
-  if (entries.length === 0 && fallback) entries = await admin.databaseSettings(fallback);
+/**
+ * `ALTER DATABASE to SET …` for the settings of `from`, exactly, as a restore from a local key does (a template copy
+ * does not carry them; none means none).
+ */
+async function settingsStatements(admin: Admin, from: string, to: string): Promise<string[]> {
+  const entries = await admin.databaseSettings(from);
   return entries.map((entry) => alterDatabaseSetting(to, entry));
 }
 
-/** Gives `to` the database-level settings of `from` (else of `fallback`). */
-async function copySettings(admin: Admin, from: string, to: string, fallback: string | undefined): Promise<void> {
-  for (const sql of await settingsStatements(admin, from, to, fallback)) await admin.query(sql);
+/** Gives `to` the database-level settings of `from`. */
+async function copySettings(admin: Admin, from: string, to: string): Promise<void> {
+  for (const sql of await settingsStatements(admin, from, to)) await admin.query(sql);
 }

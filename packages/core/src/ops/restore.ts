@@ -5,9 +5,13 @@ import { assertSafeKey } from '../keys.js';
 import { checkHooks, describeHook, runHooks } from '../hooks.js';
 import { restoreNames } from '../names.js';
 import type { RestoreOptions } from '../options.js';
-import { assertArchiveReadable, HEADER_BYTES, parseArchiveHeader } from '../pg/archive.js';
-import { readArchiveSettings, readToc, runPgRestore, type ArchiveSource } from '../pg/pg-restore.js';
-import { locateTool } from '../pg/tools.js';
+import { resolvePerfOptions } from '../config/perf.js';
+import { assertArchiveReadable } from '../pg/archive.js';
+import { copyDatabase } from '../pg/copy-method.js';
+import { DumpInput } from '../pg/dump-input.js';
+import { readArchiveSettings, readToc, runPgRestore } from '../pg/pg-restore.js';
+import { locateTool, type Tool } from '../pg/tools.js';
+import { ProgressMeter } from '../progress.js';
 import { executePlan } from '../plan/execute.js';
 import { describePlan, planRestore, selectRestoreHooks, type RestorePlan, type RestoreSource } from '../plan/restore.js';
 import type { Storage } from '../storage.js';
@@ -51,6 +55,7 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
   // A hostile key is refused before anything connects or locks.
   if (!keyOrPrefix.startsWith(':')) assertSafeKey(keyOrPrefix, 'dump key');
   const conn = requireConnection(opts);
+  const perf = resolvePerfOptions(options, opts);
   const target = targetDatabase(conn);
   restoreNames(target); // fails early when N__temp & co. would exceed 63 bytes
   const isLocal = keyOrPrefix.startsWith(':');
@@ -66,6 +71,8 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
   const storage = isLocal ? undefined : await openStorage(prepared);
 
   const admin = await connectAdmin(opts, conn, reporter);
+  let archive: DumpInput | undefined;
+  let verifier: DumpVerifier | undefined;
   try {
     const family = Object.values(restoreNames(target));
     const foreignSource = localSource && !family.includes(localSource) ? localSource : undefined;
@@ -79,7 +86,6 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
 
     reporter.step('resolve', `Resolving ${keyOrPrefix}`, target);
     let source: RestoreSource;
-    let archive: { source: () => ArchiveSource; key: string } | undefined;
     if (localSource) {
       if (!(await admin.exists(localSource))) {
         throw new KeyError('KEY_NOT_FOUND', `Local database ${JSON.stringify(localSource)} does not exist ("pgclone ls --local" lists them)`);
@@ -88,15 +94,31 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
     } else {
       const resolved = await resolveDumpKey(storage!, keyOrPrefix, { validateDumpKeys: opts.validateDumpKeys });
       source = { kind: 'dump', key: resolved.key };
-      archive = { key: resolved.key, source: () => archiveSource(storage!, resolved.key) };
+      archive = new DumpInput({
+        storage: storage!,
+        key: resolved.key,
+        env: prepared.env,
+        reporter,
+        jobs: perf.jobs,
+        spoolDir: perf.spoolDir,
+        ...(options.signal ? { signal: options.signal } : {}),
+        // Every complete read of the stored bytes (spool, stream) is hashed for the manifest check, before decompression.
+        tapStored: (stored) => verifier?.tap(stored) ?? stored,
+      });
     }
 
     const pgRestore = archive ? await locateTool('pg_restore', admin.serverMajor, prepared.env) : undefined;
-    let verifier: DumpVerifier | undefined;
+    let tocItems = 0;
     if (archive && pgRestore) {
       reporter.step('verify', `Checking ${archive.key}`, target);
       verifier = await DumpVerifier.open(storage!, archive.key, reporter);
-      await verifyArchive(storage!, archive.key, pgRestore, prepared.env);
+      try {
+        tocItems = await verifyArchive(storage!, archive, pgRestore, prepared.env);
+      } catch (error) {
+        // A changed byte in a wrapped dump already breaks its decompression here: the checksum names the cause.
+        if (verifier.manifest) await verifier.settled();
+        throw error;
+      }
     }
 
     const existing = new Set((await admin.listDatabases()).map((d) => d.name));
@@ -126,24 +148,43 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
       admin,
       reporter,
       ...(options.signal ? { signal: options.signal } : {}),
-      // The checksum is computed while pg_restore reads; a mismatch stops it and fails the restore before the swap.
+      copyDatabase: async (name, template) => {
+        await copyDatabase(admin, name, template, perf.copyStrategy, reporter);
+      },
+      // The checksum is computed while the stored bytes are read; a mismatch stops pg_restore and fails the restore
+      // before the swap.
       beforeSwap: () => verifier?.settled() ?? Promise.resolve(),
       pgRestore: async (key, database) => {
+        let input;
+        try {
+          input = await archive!.restoreInput();
+        } catch (error) {
+          // A corrupt wrapped dump also fails its decompression: the checksum says what really happened.
+          if (verifier?.manifest) await verifier.settled();
+          throw error;
+        }
+        // A spooled dump was read in full already: refuse a corrupt one before pg_restore starts.
+        if (input.mode === 'spool') await verifier!.settled();
+        const items = new ProgressMeter(reporter, 'restore', 'items', tocItems);
         const outcome = await verifier!.during((corrupt) =>
           runPgRestore({
             tool: pgRestore!,
-            source: verifier!.wrap(archive!.source()),
+            // The stored file itself is hashed alongside pg_restore; spool and stream reads are hashed by tapStored.
+            source: input.mode === 'file' ? verifier!.wrap(input.source) : input.source,
+            jobs: input.jobs,
             env: toolEnv(database),
             database,
             key,
             allowList: opts.restoreErrorAllowList,
             onStderr: (line) => reporter.output('pg_restore', line),
+            onItem: () => items.add(1),
             signal: options.signal ? AbortSignal.any([options.signal, corrupt]) : corrupt,
           }),
         );
+        items.finish();
         for (const e of outcome.allowedErrors) reporter.warn(`pg_restore error allowed by restoreErrorAllowList: ${e}`);
       },
-      archiveSettings: () => readArchiveSettings(pgRestore!, archive!.source(), toolEnv('postgres')),
+      archiveSettings: () => readArchiveSettings(pgRestore!, archive!.settingsSource(), toolEnv('postgres')),
       runHooks: (phase, database, hooks) =>
         runHooks(hooks, {
           phase,
@@ -158,32 +199,21 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
     reporter.step('done', `Restored ${source.key} into ${target}`, target);
     return result(false);
   } finally {
+    await archive?.dispose();
     await admin.close();
   }
 }
 
-function archiveSource(storage: Storage, key: string): ArchiveSource {
-  const local = storage.localPath?.(key);
-  return local ? { path: local } : { open: () => storage.read(key) };
-}
-
-/** Refuses a dump that is missing, empty, not an archive, unreadable by this pg_restore, or truncated in its TOC. */
-async function verifyArchive(storage: Storage, key: string, pgRestore: Awaited<ReturnType<typeof locateTool>>, env: NodeJS.ProcessEnv): Promise<void> {
+/**
+ * Refuses a dump that is missing, empty, not an archive (plain or wrapped in gzip/zstd/lz4), unreadable by this
+ * pg_restore, or truncated in its TOC. Returns the number of items in the table of contents.
+ */
+async function verifyArchive(storage: Storage, input: DumpInput, pgRestore: Tool, env: NodeJS.ProcessEnv): Promise<number> {
+  const key = input.key;
   const stat = await storage.stat(key);
   if (!stat) throw new KeyError('KEY_NOT_FOUND', `Dump ${key} does not exist in ${storage.display}`);
   if (stat.size === 0) throw new PgcloneError('DUMP_INVALID', `Dump ${key} is empty (0 bytes)`);
-  const head = await readHead(storage, key);
-  const header = parseArchiveHeader(head, key);
-  if (header.wrapper !== 'none') {
-    throw new PgcloneError('DUMP_INVALID', `Dump ${key} is wrapped in ${header.wrapper}; this pgclone restores plain custom-format archives`);
-  }
+  const header = await input.header();
   assertArchiveReadable(header, key, pgRestore);
-  await readToc(pgRestore, archiveSource(storage, key), env, key);
-}
-
-async function readHead(storage: Storage, key: string): Promise<Buffer> {
-  const stream = await storage.read(key, { start: 0, end: HEADER_BYTES - 1 });
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).subarray(0, HEADER_BYTES);
+  return (await readToc(pgRestore, input.tocSource(), env, key)).length;
 }

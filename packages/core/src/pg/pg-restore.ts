@@ -7,6 +7,7 @@ import { redact } from '../redact.js';
 import { makeScratchDir } from '../scratch.js';
 import { databaseSettingsFromScript } from './archive.js';
 import { quoteConninfo } from './ident.js';
+import { isItemLine, isVerboseLine } from './restore-progress.js';
 import { spawnTool, type Tool } from './tools.js';
 
 /** Where pg_restore reads an archive from: a seekable file, or a stream opened on demand. */
@@ -18,6 +19,7 @@ interface ToolRun {
   source: ArchiveSource;
   env: NodeJS.ProcessEnv;
   onStderr?: (line: string) => void;
+  keepStderr?: (line: string) => boolean;
   /** Stop feeding stdin once the tool exits (pg_restore -l only reads the table of contents). */
   partialRead?: boolean;
   captureStdout?: boolean;
@@ -31,6 +33,7 @@ async function runWithArchive(run: ToolRun): Promise<{ code: number | null; sign
     stdin: fromFile ? 'ignore' : 'pipe',
     stdout: run.captureStdout ? 'pipe' : 'ignore',
     ...(run.onStderr ? { onStderr: run.onStderr } : {}),
+    ...(run.keepStderr ? { keepStderr: run.keepStderr } : {}),
   });
   const onAbort = () => running.child.kill('SIGTERM');
   run.signal?.addEventListener('abort', onAbort, { once: true });
@@ -49,6 +52,7 @@ async function runWithArchive(run: ToolRun): Promise<{ code: number | null; sign
       running.child.kill('SIGTERM');
       throw error;
     });
+    feed.catch(() => {}); // awaited below, after the tool exits; it may fail first
   }
   try {
     const exit = await running.done;
@@ -107,6 +111,8 @@ export interface PgRestoreRun {
   /** Parallel jobs (needs a file source). */
   jobs?: number;
   onStderr?: (line: string) => void;
+  /** Called once per table-of-contents item restored (runs pg_restore with `--verbose`, whose lines it consumes). */
+  onItem?: () => void;
   signal?: AbortSignal;
 }
 
@@ -119,12 +125,21 @@ export async function runPgRestore(run: PgRestoreRun): Promise<{ allowedErrors: 
   const args = ['--no-owner', '--no-acl', '-d', `dbname=${quoteConninfo(run.database)}`];
   if (allow.length === 0) args.push('--exit-on-error');
   if (run.jobs && run.jobs > 1 && 'path' in run.source) args.push(`--jobs=${run.jobs}`);
+  if (run.onItem) args.push('--verbose');
+  const onItem = run.onItem;
+  const onStderr = onItem
+    ? (line: string) => {
+        if (!isVerboseLine(line)) return run.onStderr?.(line);
+        if (isItemLine(line)) onItem();
+      }
+    : run.onStderr;
   const exit = await runWithArchive({
     tool: run.tool,
     args,
     source: run.source,
     env: run.env,
-    ...(run.onStderr ? { onStderr: run.onStderr } : {}),
+    ...(onStderr ? { onStderr } : {}),
+    ...(onItem ? { keepStderr: (line: string) => !isVerboseLine(line) } : {}),
     signal: run.signal,
   });
   const errors = exit.stderr.filter((l) => /^pg_restore: error:/.test(l)).map((l) => l.replace(/^pg_restore: error: /, ''));

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import { PgcloneError } from '../errors.js';
 import { lineSplitter } from '../lines.js';
 
@@ -76,7 +77,15 @@ export interface RunningTool {
 export function spawnTool(
   tool: Tool,
   args: string[],
-  options: { env: NodeJS.ProcessEnv; stdin?: 'pipe' | 'ignore'; stdout?: 'pipe' | 'ignore'; onStderr?: (line: string) => void },
+  options: {
+    env: NodeJS.ProcessEnv;
+    stdin?: 'pipe' | 'ignore';
+    /** `pipe`, `ignore`, or another process's stdin pipe for pg_dump to write into directly. */
+    stdout?: 'pipe' | 'ignore' | Writable;
+    onStderr?: (line: string) => void;
+    /** Which stderr lines `done` returns (all by default); `--verbose` chatter need not stay in memory. */
+    keepStderr?: (line: string) => boolean;
+  },
 ): RunningTool {
   const child = spawn(tool.path, args, {
     env: options.env,
@@ -84,7 +93,7 @@ export function spawnTool(
   });
   const stderr: string[] = [];
   const lines = lineSplitter((line) => {
-    stderr.push(line);
+    if (options.keepStderr?.(line) ?? true) stderr.push(line);
     options.onStderr?.(line);
   });
   child.stderr!.on('data', lines.push);

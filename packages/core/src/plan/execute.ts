@@ -18,6 +18,8 @@ export interface ExecuteIo {
   runHooks(phase: 'pre-swap' | 'post-swap', database: string, hooks: Hook[]): Promise<void>;
   /** Strategy for template copies. */
   copyStrategy?: 'FILE_COPY' | 'WAL_LOG';
+  /** Makes a template copy (choosing its strategy); replaces `copyStrategy` when given. */
+  copyDatabase?(name: string, template: string): Promise<void>;
   /** Must resolve before the swap starts (the dump's checksum); a rejection fails the restore with nothing swapped. */
   beforeSwap?: () => Promise<void>;
   signal?: AbortSignal;
@@ -59,7 +61,9 @@ export async function executePlan(plan: RestorePlan, io: ExecuteIo): Promise<voi
           case 'create-from-template':
             created.add(action.database);
             await admin.withExclusiveAccess(action.template, () =>
-              admin.createFromTemplate(action.database, action.template, io.copyStrategy),
+              io.copyDatabase
+                ? io.copyDatabase(action.database, action.template)
+                : admin.createFromTemplate(action.database, action.template, io.copyStrategy),
             ).catch((error: unknown) => {
               created.delete(action.database);
               throw error;

@@ -40,6 +40,12 @@ const common = {
   config: { alias: 'c', type: 'string', describe: 'Named config from "configs" in the pgclone config' },
 } as const;
 
+const copyStrategyOption = {
+  type: 'string',
+  choices: ['auto', 'wal_log', 'file_copy', 'clone'],
+  describe: 'How database copies are made (default auto: WAL_LOG for small, FILE_COPY or clone for large)',
+} as const;
+
 /** {@link common} with the named-config option under another long name (the `-c` alias stays). */
 function commonOptions(namedConfigOption: string): typeof common {
   if (namedConfigOption === 'config') return common;
@@ -162,6 +168,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
           .option('exclude', { alias: 'e', type: 'string', array: true, describe: 'Keep this table but leave out its rows (repeatable)' })
           .option('instance', { alias: 'i', type: 'string', describe: 'Instance part of the key (default: $PGCLONE_INSTANCE, else the host name)' })
           .option('pre-dump-hook', { type: 'string', array: true, describe: 'Command to run before dumping (repeatable)' })
+          .option('compression', { type: 'string', describe: 'auto (default), none, gzip[:1-9], zstd[:1-19] or lz4[:1-12]' })
           .option(common),
       (args) =>
         run(args, async (base) => {
@@ -171,6 +178,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
             ...(args.exclude ? { exclude: args.exclude } : {}),
             ...(args.instance !== undefined ? { instance: args.instance } : {}),
             ...(args.preDumpHook ? { preDumpHooks: args.preDumpHook } : {}),
+            ...(args.compression !== undefined ? { compression: args.compression } : {}),
           });
           printer!.result([result.key], result);
         }),
@@ -185,6 +193,9 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
           .option('pre-swap-hook', { type: 'string', array: true, describe: 'Command run on the restored copy before the swap (repeatable; "" disables the defaults)' })
           .option('post-swap-hook', { type: 'string', array: true, describe: 'Command run after the swap (repeatable; "" disables the defaults)' })
           .option('dry-run', { type: 'boolean', describe: 'Print the plan and change nothing' })
+          .option('jobs', { alias: 'j', type: 'number', describe: 'Parallel pg_restore jobs (default: the number of cores, at most 8)' })
+          .option('spool-dir', { type: 'string', describe: 'Directory for the temporary archive of a parallel restore (default: OS temp)' })
+          .option('copy-strategy', copyStrategyOption)
           .option(common),
       (args) =>
         run(args, async (base) => {
@@ -195,6 +206,9 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
             ...(args.preSwapHook ? { preSwapHooks: args.preSwapHook } : {}),
             ...(args.postSwapHook ? { postSwapHooks: args.postSwapHook } : {}),
             ...(args.dryRun ? { dryRun: true } : {}),
+            ...(args.jobs !== undefined ? { jobs: args.jobs } : {}),
+            ...(args.spoolDir !== undefined ? { spoolDir: args.spoolDir } : {}),
+            ...(args.copyStrategy !== undefined ? { copyStrategy: args.copyStrategy } : {}),
             fast: false,
           });
           printer!.result(result.dryRun ? result.plan : [result.key], result);
@@ -203,11 +217,15 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
     .command(
       'copy <target>',
       'Copy the database into a local database (:name)',
-      (y) => y.positional('target', { type: 'string', demandOption: true, describe: 'Local name, e.g. :before' }).option(common),
+      (y) =>
+        y
+          .positional('target', { type: 'string', demandOption: true, describe: 'Local name, e.g. :before' })
+          .option('copy-strategy', copyStrategyOption)
+          .option(common),
       (args) =>
         run(args, async (base) => {
           const { copy } = await import('../index.js');
-          const result = await copy(args.target, base);
+          const result = await copy(args.target, { ...base, ...(args.copyStrategy !== undefined ? { copyStrategy: args.copyStrategy } : {}) });
           printer!.result([result.key], result);
         }),
     )
@@ -322,6 +340,12 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
       if (error) throw error;
       throw Object.assign(new Error(message), { usage: true });
     });
+
+  // yargs renders the whole help text each time a command starts, only to show it should the command fail later; our
+  // .fail() never prints help, and the rendering cost every command ~100 ms of CPU on the main thread at start-up.
+  type UsageInstance = { cacheHelpMessage?: () => void };
+  const usage = (parser as unknown as { getInternalMethods?: () => { getUsageInstance?: () => UsageInstance } }).getInternalMethods?.().getUsageInstance?.();
+  if (usage?.cacheHelpMessage) usage.cacheHelpMessage = () => {};
 
   try {
     await parser.parseAsync();

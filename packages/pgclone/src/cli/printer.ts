@@ -1,5 +1,6 @@
 import type { PgcloneEvent } from '@pgclone/core';
 import { redact } from '@pgclone/core/redact';
+import { createProgressRenderer, type ProgressRenderer } from './progress.js';
 
 /** Prints results, events and errors for one CLI run. Everything passes through `redact`. */
 export interface Printer {
@@ -17,9 +18,16 @@ export function createPrinter(options: {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   scriptName: string;
+  /** Whether stderr is a terminal (progress bars) or not (periodic progress lines). Default: `stderr.isTTY`. */
+  tty?: boolean;
 }): Printer {
   const { json, quiet, stdout, stderr, scriptName } = options;
-  const err = (line: string) => stderr.write(`${redact(line)}\n`);
+  const tty = options.tty ?? (stderr as { isTTY?: boolean }).isTTY === true;
+  let progress: ProgressRenderer | undefined;
+  const err = (line: string) => {
+    if (progress) progress.log(redact(line));
+    else stderr.write(`${redact(line)}\n`);
+  };
   return {
     event(event) {
       if (json) {
@@ -29,6 +37,8 @@ export function createPrinter(options: {
       }
       switch (event.event) {
         case 'step':
+          // A new step: leave the finished bars on screen and print below them.
+          progress?.stop();
           if (!quiet) err(`${scriptName}: ${event.message}`);
           break;
         case 'message':
@@ -39,14 +49,19 @@ export function createPrinter(options: {
           if (!quiet || event.source === 'hook') err(event.line);
           break;
         case 'progress':
+          if (quiet) break;
+          progress ??= createProgressRenderer({ stream: stderr, tty, scriptName });
+          progress.update(event);
           break;
       }
     },
     result(lines, value) {
+      progress?.stop();
       if (json) stdout.write(`${toJson(value)}\n`);
       else for (const line of lines) stdout.write(`${redact(line)}\n`);
     },
     error(error) {
+      progress?.stop();
       const e = error as { code?: unknown; exitCode?: unknown; message?: unknown; stack?: unknown };
       const known = typeof e?.code === 'string' && typeof e?.exitCode === 'number';
       const message = String(e?.message ?? error).split('\n')[0] ?? 'unknown error';

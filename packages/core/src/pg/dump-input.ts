@@ -1,0 +1,232 @@
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { formatBytes } from '../bytes.js';
+import { DumpError } from '../errors.js';
+import type { Reporter } from '../events.js';
+import { meterStream, ProgressMeter } from '../progress.js';
+import type { Storage } from '../storage.js';
+import { HEADER_BYTES, parseArchiveHeader, type ArchiveHeader } from './archive.js';
+import { addDataOffsets } from './archive-offsets.js';
+import { decompressorProgram, decompressStage, lz4Missing, startProgram, type Stage, type Wrapper } from './compression.js';
+import type { ArchiveSource } from './pg-restore.js';
+import { SpoolSpaceError, spoolFits, spoolThroughProgram, spoolToFile, WRAPPED_EXPANSION, type Spool } from './spool.js';
+
+/** Options of a {@link DumpInput}. */
+export interface DumpInputOptions {
+  storage: Storage;
+  key: string;
+  env: NodeJS.ProcessEnv;
+  reporter: Reporter;
+  /** pg_restore jobs wanted (1: single job, no spool). */
+  jobs: number;
+  /** Where spool files go. */
+  spoolDir: string;
+  signal?: AbortSignal;
+  /**
+   * A pass-through applied to every complete read of the stored bytes, right after the storage reader and before
+   * decompression (the place for a checksum of the stored bytes).
+   */
+  tapStored?: (stored: Readable) => Readable;
+}
+
+/** The archive as pg_restore gets it, and how many jobs it can use on it. */
+export interface RestoreInput {
+  source: ArchiveSource;
+  jobs: number;
+  /** How the input was prepared: the stored file itself, a spooled copy, or a stream. */
+  mode: 'file' | 'spool' | 'stream';
+}
+
+/**
+ * A stored dump on its way into pg_restore. The pipeline, per read:
+ *
+ *     storage.read → [tapStored] → [download meter] → [decompress] → spool file | pg_restore stdin
+ *
+ * A plain archive in local storage is handed to pg_restore as its own file (seekable: `-j`). Anything else is spooled
+ * (decompressed) to a temporary file for `-j` when `jobs` > 1 and the disk has room, else streamed into a single-job
+ * pg_restore. The wrapper (gzip, zstd, lz4 around the archive) is recognised by its magic bytes.
+ */
+export class DumpInput {
+  readonly #o: DumpInputOptions;
+  #outer: ArchiveHeader | undefined;
+  #restoreInput: Promise<RestoreInput> | undefined;
+  #spool: Spool | undefined;
+
+  constructor(options: DumpInputOptions) {
+    this.#o = options;
+  }
+
+  get key(): string {
+    return this.#o.key;
+  }
+
+  /** What wraps the archive in storage (after {@link header}). */
+  get wrapper(): Wrapper {
+    return this.#outer?.wrapper ?? 'none';
+  }
+
+  /** The archive's own header, looking inside the wrapper; throws {@link DumpError} when it is not an archive. */
+  async header(): Promise<ArchiveHeader> {
+    const { storage, key } = this.#o;
+    this.#outer ??= parseArchiveHeader(await readHead(await storage.read(key, { start: 0, end: HEADER_BYTES - 1 })), key);
+    if (this.#outer.wrapper === 'none') return this.#outer;
+    const inner = parseArchiveHeader(await readHead(await this.#open({ full: false })), key);
+    if (inner.wrapper !== 'none') throw new DumpError('DUMP_INVALID', `Dump ${key} is wrapped twice (${this.#outer.wrapper}, then ${inner.wrapper})`);
+    return inner;
+  }
+
+  /** A source for reading the table of contents (`pg_restore -l`): reads only the start of the dump. */
+  tocSource(): ArchiveSource {
+    const local = this.#localPlainPath();
+    return local ? { path: local } : { open: () => this.#open({ full: false }) };
+  }
+
+  /** A source for reading the database settings: the spool when there is one, else like {@link tocSource}. */
+  settingsSource(): ArchiveSource {
+    return this.#spool ? { path: this.#spool.path } : this.tocSource();
+  }
+
+  /** Prepares the input of the restore itself (once): the file, a spool, or a stream. */
+  restoreInput(): Promise<RestoreInput> {
+    this.#restoreInput ??= this.#prepare();
+    return this.#restoreInput;
+  }
+
+  /** Removes the spool, if any. */
+  async dispose(): Promise<void> {
+    const spool = this.#spool;
+    this.#spool = undefined;
+    await spool?.dispose();
+  }
+
+  async #prepare(): Promise<RestoreInput> {
+    const { storage, key, jobs, reporter, spoolDir } = this.#o;
+    if (!this.#outer) await this.header();
+    const local = this.#localPlainPath();
+    if (local) return { source: { path: local }, jobs, mode: 'file' };
+    const stored = (await storage.stat(key))?.size;
+    const stream = (): RestoreInput => {
+      const meter = new ProgressMeter(reporter, 'download', 'bytes', stored);
+      return { source: { open: () => this.#open({ full: true, meter }) }, jobs: 1, mode: 'stream' };
+    };
+    if (jobs <= 1) return stream();
+
+    const estimate = (stored ?? 0) * (this.wrapper === 'none' ? 1 : WRAPPED_EXPANSION);
+    const space = await spoolFits(spoolDir, estimate).catch((error: unknown) => ({ error }));
+    if ('error' in space) {
+      reporter.info(`Cannot check the free space in ${spoolDir} (${(space.error as Error).message}): restoring ${key} from the stream with one job`);
+      return stream();
+    }
+    if (!space.fits) {
+      reporter.info(
+        `Not enough free space in ${spoolDir} to spool ${key} for pg_restore -j${jobs} ` +
+          `(needs about ${formatBytes(space.needed)} plus ${formatBytes(space.reserve)} kept free, ${formatBytes(space.free)} free): ` +
+          'restoring from the stream with one job (set spoolDir to a larger disk for a parallel restore)',
+      );
+      return stream();
+    }
+    const meter = new ProgressMeter(reporter, 'download', 'bytes', stored);
+    const signal = this.#o.signal ? { signal: this.#o.signal } : {};
+    const wrapper = this.wrapper;
+    const cli = wrapper !== 'none' ? decompressorProgram(wrapper, this.#o.env) : undefined;
+    if (wrapper === 'lz4' && !cli) throw lz4Missing();
+    try {
+      // A decompressor program writes the spool file itself; otherwise (gzip, zstd without its program) Node does.
+      this.#spool = cli
+        ? await spoolThroughProgram(
+            await this.#openStored({ full: true, meter }),
+            spoolDir,
+            (fd) => startProgram(cli.program, cli.args, this.#o.env, { code: 'DUMP_INVALID', what: `${wrapper} decompression`, stdout: fd }),
+            signal,
+          )
+        : await spoolToFile(await this.#open({ full: true, meter }), spoolDir, signal);
+      meter.finish();
+      // Written through a pipe, the archive lacks its data offsets; without them each -j worker scans for its table.
+      const offsets = await addDataOffsets(this.#spool.path).catch((error: unknown) => ({ skipped: (error as Error).message }));
+      reporter.info(
+        `Spooled ${key} to ${spoolDir} (${formatBytes(this.#spool.bytes)}${'patched' in offsets ? `, ${offsets.patched} data offsets indexed` : ''}) for pg_restore -j${jobs}`,
+      );
+      return { source: { path: this.#spool.path }, jobs, mode: 'spool' };
+    } catch (error) {
+      meter.finish(false);
+      if (!(error instanceof SpoolSpaceError)) throw error;
+      reporter.info(`Spooling ${key} stopped: ${error.message}; restoring from the stream with one job`);
+      return stream();
+    }
+  }
+
+  #localPlainPath(): string | undefined {
+    return this.wrapper === 'none' ? this.#o.storage.localPath?.(this.#o.key) : undefined;
+  }
+
+  /** Opens the stored bytes: `storage.read` → [tapStored, on complete reads] → [meter]. */
+  async #openStored(options: { full: boolean; meter?: ProgressMeter }): Promise<Readable> {
+    const { storage, key, tapStored } = this.#o;
+    let stored = await storage.read(key);
+    if (options.full && tapStored) stored = tapStored(stored);
+    if (!options.meter) return stored;
+    const meter = options.meter;
+    const metered = meterStream(meter);
+    pipeline(stored, metered).then(
+      () => meter.finish(),
+      (error: unknown) => {
+        meter.finish(false);
+        metered.destroy(error as Error);
+      },
+    );
+    metered.on('close', () => stored.destroy());
+    return metered;
+  }
+
+  /**
+   * Opens the archive bytes: the stored bytes, decompressed when wrapped. The returned stream ends only after the
+   * decompressor exited cleanly, so a corrupt dump fails with the decompressor's error, not as a short archive.
+   */
+  async #open(options: { full: boolean; meter?: ProgressMeter }): Promise<Readable> {
+    const { env } = this.#o;
+    const stored = await this.#openStored({ full: options.full });
+    const streams: NodeJS.ReadWriteStream[] = [];
+    if (options.meter) streams.push(meterStream(options.meter));
+    let stage: Stage | undefined;
+    if (this.wrapper !== 'none') {
+      stage = await decompressStage(this.wrapper, env);
+      streams.push(stage.stream);
+    }
+    if (streams.length === 0) return stored;
+    // `out` ends only once the decompressor has also exited cleanly.
+    const out = new PassThrough({
+      flush(callback) {
+        (stage?.done ?? Promise.resolve()).then(() => {
+          options.meter?.finish();
+          callback();
+        }, callback);
+      },
+    });
+    out.on('close', () => {
+      if (out.readableEnded) return;
+      stored.destroy();
+      stage?.stop();
+    });
+    (pipeline as unknown as (...args: unknown[]) => Promise<void>)(stored, ...streams, out).catch((error: unknown) => {
+      options.meter?.finish(false);
+      out.destroy(error as Error);
+    });
+    stage?.done.catch((error: unknown) => out.destroy(error as Error));
+    return out;
+  }
+}
+
+async function readHead(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  try {
+    for await (const chunk of stream) {
+      chunks.push(chunk as Buffer);
+      length += (chunk as Buffer).length;
+      if (length >= HEADER_BYTES) break;
+    }
+  } finally {
+    stream.destroy();
+  }
+  return Buffer.concat(chunks).subarray(0, HEADER_BYTES);
+}

@@ -1,0 +1,202 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, readSync, closeSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { findProgram, type PgcloneEvent, type Storage } from '@pgclone/core';
+import { openStorage } from '@pgclone/storage';
+import { dump, restore } from 'pgclone';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './support/cli.js';
+import { createPerfFixture, fingerprint, handMadeKey, writeHandMadeDump } from './support/perf-fixture.js';
+import { cluster, databases, dbUrl, dropDatabases, sql, uniqueName } from './support/pg.js';
+
+const prefix = uniqueName('perffb');
+const source = `${prefix}_src`;
+const hasZstd = findProgram('zstd') !== undefined;
+const hasLz4 = findProgram('lz4') !== undefined;
+
+function head(file: string): Buffer {
+  const fd = openSync(file, 'r');
+  const bytes = Buffer.alloc(4);
+  readSync(fd, bytes, 0, 4, 0);
+  closeSync(fd);
+  return bytes;
+}
+
+/** A PATH without the zstd and lz4 programs (pgclone finds pg_dump in /usr/lib/postgresql/<major>/bin). */
+const noCompressors = mkdtempSync(path.join(os.tmpdir(), 'pgclone-empty-path-'));
+
+/** The storage of `location`, looking remote: no local path, so pg_restore cannot read the file itself. */
+async function remoteLooking(location: string, settings: Record<string, unknown>): Promise<Storage> {
+  const local = await openStorage(location, settings);
+  return {
+    display: local.display,
+    list: (p) => local.list(p),
+    stat: (k) => local.stat(k),
+    read: (k, r) => local.read(k, r),
+    write: (k, h) => local.write(k, h),
+    delete: (k) => local.delete(k),
+  };
+}
+
+describe('fallbacks', () => {
+  const cwd = mkdtempSync(path.join(os.tmpdir(), 'pgclone-perf-fb-'));
+  let expected: Record<string, unknown>;
+  beforeAll(async () => {
+    await createPerfFixture(source);
+    expected = await fingerprint(source);
+  });
+  afterAll(async () => {
+    await dropDatabases(prefix);
+    rmSync(noCompressors, { recursive: true, force: true });
+  });
+
+  it.skipIf(cluster().major >= 16)('auto without a zstd binary compresses with gzip in-process, and restores', async () => {
+    const env = { DATABASE_URL: dbUrl(source), PATH: noCompressors };
+    const dumped = await runCli(['dump'], { cwd, env });
+    expect(dumped.code, dumped.stderr).toBe(0);
+    expect(dumped.stderr).toMatch(/warning: zstd not found on PATH: compressing with gzip:\d/);
+    const file = path.join(cwd, '.pgclone', ...dumped.lines.at(-1)!.split('/'));
+    expect([head(file)[0], head(file)[1]]).toEqual([0x1f, 0x8b]);
+    // Independent gzip members: the standard gunzip reads the stream back to the archive.
+    expect(execFileSync('gzip', ['-dc', file], { maxBuffer: 1 << 30 }).subarray(0, 5).toString('latin1')).toBe('PGDMP');
+    for (const jobs of ['1', '2']) {
+      const target = `${prefix}_gz_j${jobs}`;
+      const restored = await runCli(['restore', dumped.lines.at(-1)!, '-j', jobs], { cwd, env: { DATABASE_URL: dbUrl(target), PATH: noCompressors } });
+      expect(restored.code, restored.stderr).toBe(0);
+      expect(await fingerprint(target)).toEqual(expected);
+    }
+  });
+
+  it.skipIf(!hasZstd)('restores a zstd dump without a zstd binary (pure-JS decoder)', async () => {
+    const key = handMadeKey(11);
+    writeHandMadeDump(source, path.join(cwd, '.pgclone'), key, { pgDumpArgs: ['-Z0'], pipe: ['zstd', '-1', '-q', '-c'] });
+    for (const jobs of ['1', '2']) {
+      const target = `${prefix}_fz_j${jobs}`;
+      const restored = await runCli(['restore', key, '-j', jobs], { cwd, env: { DATABASE_URL: dbUrl(target), PATH: noCompressors } });
+      expect(restored.code, restored.stderr).toBe(0);
+      expect(await fingerprint(target)).toEqual(expected);
+    }
+  });
+
+  it.skipIf(!hasLz4)('says what to install for an lz4 dump without an lz4 binary', async () => {
+    const key = handMadeKey(12);
+    writeHandMadeDump(source, path.join(cwd, '.pgclone'), key, { pgDumpArgs: ['-Z0'], pipe: ['lz4', '-q', '-c'] });
+    const target = `${prefix}_nolz4`;
+    const restored = await runCli(['restore', key, '--json'], { cwd, env: { DATABASE_URL: dbUrl(target), PATH: noCompressors } });
+    expect(restored.code).toBe(1);
+    expect(restored.stderr).toContain('"code":"TOOL_MISSING"');
+    expect(restored.stderr).toMatch(/install lz4/);
+    expect(await databases()).not.toContain(target);
+  });
+
+  it.skipIf(cluster().major >= 16)('refuses compression zstd when neither pg_dump nor a zstd binary can do it', async () => {
+    const dumped = await runCli(['dump', '--compression', 'zstd:3'], { cwd, env: { DATABASE_URL: dbUrl(source), PATH: noCompressors } });
+    expect(dumped.code).toBe(1);
+    expect(dumped.stderr).toMatch(/compression zstd needs pg_dump 16 or newer, or the zstd program on PATH/);
+  });
+
+  it('rejects an invalid compression value', async () => {
+    const dumped = await runCli(['dump', '--compression', 'zstd:99'], { cwd, env: { DATABASE_URL: dbUrl(source) } });
+    expect(dumped.code).toBe(2);
+    expect(dumped.stderr).toMatch(/Invalid compression "zstd:99": expected auto, none, gzip\[:1-9\]/);
+  });
+
+  it.skipIf(!hasZstd)('fails a corrupt zstd dump with the decompressor\'s error and leaves the target as it was', async () => {
+    const key = handMadeKey(13);
+    const file = writeHandMadeDump(source, path.join(cwd, '.pgclone'), key, { pgDumpArgs: ['-Z0'], pipe: ['zstd', '-1', '-q', '-c'] });
+    const bytes = readFileSync(file);
+    for (let i = Math.floor(bytes.length / 2); i < Math.floor(bytes.length / 2) + 64; i++) bytes[i] = bytes[i]! ^ 0xff;
+    writeFileSync(file, bytes);
+    const target = `${prefix}_corrupt`;
+    await sql('postgres', `CREATE DATABASE ${target}`);
+    await sql(target, 'CREATE TABLE keep (id int); INSERT INTO keep VALUES (1)');
+    for (const jobs of ['1', '2']) {
+      const restored = await runCli(['restore', key, '-j', jobs], { cwd, env: { DATABASE_URL: dbUrl(target) } });
+      expect(restored.code).toBe(1);
+      expect(restored.stderr).toMatch(/zstd decompression \(zstd\) failed|pg_restore of .* failed/);
+      expect(await sql(target, 'SELECT id FROM keep')).toEqual([{ id: 1 }]);
+    }
+  });
+
+  describe('spooling', () => {
+    let key: string;
+    beforeAll(async () => {
+      const made = await dump({ cwd, databaseUrl: dbUrl(source), compression: 'gzip:1', instance: 'remote' });
+      key = made.key;
+    });
+
+    it('spools a remote plain dump for pg_restore -j, and streams it with -j1', async () => {
+      for (const jobs of [2, 1]) {
+        const events: PgcloneEvent[] = [];
+        const target = `${prefix}_remote_j${jobs}`;
+        await restore(key, {
+          cwd,
+          databaseUrl: dbUrl(target),
+          jobs,
+          onEvent: (e) => events.push(e),
+          runtime: { openStorage: remoteLooking },
+        });
+        expect(await fingerprint(target)).toEqual(expected);
+        const messages = events.flatMap((e) => (e.event === 'message' ? [e.message] : []));
+        expect(messages.some((m) => m.startsWith('Spooled '))).toBe(jobs === 2);
+        const download = events.filter((e) => e.event === 'progress' && e.phase === 'download').at(-1);
+        expect(download).toMatchObject({ final: true, unit: 'bytes' });
+      }
+    });
+
+    it('streams with one job, saying so, when the spool directory is too small', async (context) => {
+      const small = mkdtempSync(path.join(os.tmpdir(), 'pgclone-small-'));
+      try {
+        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', small], { stdio: 'ignore' });
+      } catch {
+        rmSync(small, { recursive: true, force: true });
+        context.skip(); // mounting a tiny filesystem needs root
+      }
+      try {
+        const events: PgcloneEvent[] = [];
+        const target = `${prefix}_nospace`;
+        await restore(key, {
+          cwd,
+          databaseUrl: dbUrl(target),
+          jobs: 2,
+          spoolDir: small,
+          onEvent: (e) => events.push(e),
+          runtime: { openStorage: remoteLooking },
+        });
+        expect(await fingerprint(target)).toEqual(expected);
+        const messages = events.flatMap((e) => (e.event === 'message' ? [e.message] : []));
+        expect(messages.find((m) => m.startsWith('Not enough free space'))).toMatch(
+          new RegExp(`^Not enough free space in ${small} to spool .* for pg_restore -j2 .*restoring from the stream with one job`),
+        );
+      } finally {
+        execFileSync('umount', [small], { stdio: 'ignore' });
+        rmSync(small, { recursive: true, force: true });
+      }
+    });
+  });
+});
+
+describe('spool module', () => {
+  it('throws SpoolSpaceError and removes its directory when the disk fills up', async (context) => {
+    const { spoolToFile, SpoolSpaceError } = await import('@pgclone/core');
+    const small = mkdtempSync(path.join(os.tmpdir(), 'pgclone-small-'));
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', small], { stdio: 'ignore' });
+    } catch {
+      rmSync(small, { recursive: true, force: true });
+      context.skip();
+    }
+    try {
+      const { Readable } = await import('node:stream');
+      const input = Readable.from((function* () {
+        for (let i = 0; i < 64; i++) yield Buffer.alloc(4096, i);
+      })());
+      await expect(spoolToFile(input, small)).rejects.toBeInstanceOf(SpoolSpaceError);
+      expect(execFileSync('ls', ['-A', small]).toString()).toBe('');
+    } finally {
+      execFileSync('umount', [small], { stdio: 'ignore' });
+      rmSync(small, { recursive: true, force: true });
+    }
+  });
+});

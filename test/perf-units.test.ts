@@ -1,0 +1,224 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { pipeline } from 'node:stream/promises';
+import { gunzipSync } from 'node:zlib';
+import {
+  chooseCopyMethod,
+  decompressStage,
+  FILE_COPY_MIN_BYTES,
+  findProgram,
+  isItemLine,
+  isVerboseLine,
+  ParallelGzip,
+  parseArchiveHeader,
+  parseCompression,
+  planDumpCompression,
+  validateConfig,
+  type ProgressEvent,
+} from '@pgclone/core';
+import { describe, expect, it } from 'vitest';
+import { createProgressRenderer, describeProgress, formatDuration } from '../packages/pgclone/dist/cli/progress.js';
+
+const emptyPath = { PATH: mkdtempSync(path.join(os.tmpdir(), 'pgclone-no-tools-')) };
+const hasZstd = findProgram('zstd') !== undefined;
+
+describe('compression option', () => {
+  it('parses methods and levels, and refuses the rest', () => {
+    expect(parseCompression('auto')).toEqual({ method: 'auto' });
+    expect(parseCompression('none')).toEqual({ method: 'none' });
+    expect(parseCompression('gzip')).toEqual({ method: 'gzip' });
+    expect(parseCompression('GZIP:9')).toEqual({ method: 'gzip', level: 9 });
+    expect(parseCompression('zstd:19')).toEqual({ method: 'zstd', level: 19 });
+    expect(parseCompression('lz4:12')).toEqual({ method: 'lz4', level: 12 });
+    for (const bad of ['', 'brotli', 'gzip:0', 'gzip:10', 'zstd:20', 'lz4:13', 'auto:3', 'none:1', 'zstd:', 'zstd:-1']) {
+      expect(parseCompression(bad), bad).toBeUndefined();
+    }
+  });
+
+  it('is validated in config files', () => {
+    expect(validateConfig({ compression: 'zstd:3', jobs: 4, copyStrategy: 'file_copy', spoolDir: '/var/tmp' }, 'x')).toMatchObject({ jobs: 4 });
+    expect(() => validateConfig({ compression: 'xz' }, 'pgclone.config.json')).toThrow(/compression: expected auto, none, gzip\[:1-9\]/);
+    expect(() => validateConfig({ jobs: 0 }, 'pgclone.config.json')).toThrow(/jobs/);
+    expect(() => validateConfig({ copyStrategy: 'fast' }, 'pgclone.config.json')).toThrow(/copyStrategy/);
+  });
+
+  it('auto: pg_dump 16+ compresses with its own zstd, keeping the archive plain', () => {
+    const { compression } = planDumpCompression({ method: 'auto' }, 16, emptyPath);
+    expect(compression).toMatchObject({ pgDumpArgs: ['--compress=zstd:1'], wrapper: 'none' });
+    expect(compression.outer).toBeUndefined();
+  });
+
+  it.skipIf(!hasZstd)('auto: pg_dump 15 writes -Z0 and the zstd CLI compresses outside it', () => {
+    const { compression, notice } = planDumpCompression({ method: 'auto' }, 15, process.env);
+    expect(compression.pgDumpArgs).toEqual(['-Z0']);
+    expect(compression.outer).toMatchObject({ kind: 'cli', wrapper: 'zstd' });
+    expect(compression.outer?.kind === 'cli' && compression.outer.args[0]).toBe('-1');
+    expect(notice).toBeUndefined();
+  });
+
+  it('auto without zstd falls back to gzip in the zlib thread pool, saying so', () => {
+    const { compression, notice } = planDumpCompression({ method: 'auto' }, 15, emptyPath);
+    expect(compression).toMatchObject({ pgDumpArgs: ['-Z0'], wrapper: 'gzip', outer: { kind: 'zlib', wrapper: 'gzip' } });
+    expect(notice).toMatch(/zstd not found on PATH/);
+  });
+
+  it('explicit methods', () => {
+    expect(planDumpCompression({ method: 'none' }, 15, emptyPath).compression.pgDumpArgs).toEqual(['-Z0']);
+    expect(planDumpCompression({ method: 'gzip' }, 15, emptyPath).compression).toMatchObject({ pgDumpArgs: ['-Z6'], wrapper: 'none' });
+    expect(planDumpCompression({ method: 'gzip', level: 1 }, 17, emptyPath).compression.pgDumpArgs).toEqual(['-Z1']);
+    expect(planDumpCompression({ method: 'lz4', level: 3 }, 16, emptyPath).compression.pgDumpArgs).toEqual(['--compress=lz4:3']);
+    expect(() => planDumpCompression({ method: 'lz4' }, 15, emptyPath)).toThrow(/install lz4/);
+    expect(() => planDumpCompression({ method: 'zstd' }, 15, emptyPath)).toThrow(/needs pg_dump 16 or newer, or the zstd program/);
+  });
+});
+
+describe('compressors', () => {
+  const data = Buffer.concat([
+    Buffer.from('PGDMP'),
+    randomBytes(300_000),
+    Buffer.from('row\tof\ttext\n'.repeat(250_000)),
+    randomBytes(123),
+  ]);
+
+  it('ParallelGzip writes independent members that gunzip reads back exactly', async () => {
+    const out = await buffer(Readable.from(chunks(data, 65536)).pipe(new ParallelGzip(2, 3)));
+    expect(out[0]).toBe(0x1f);
+    expect(gunzipSync(out).equals(data)).toBe(true);
+    expect(execFileSync('gzip', ['-dc'], { input: out, maxBuffer: 1 << 28 }).equals(data)).toBe(true);
+    // 1 MiB blocks: more than one member.
+    expect(countGzipMembers(out)).toBeGreaterThan(2);
+  });
+
+  it.skipIf(!hasZstd)('decodes zstd with the pure-JS decoder when no zstd binary is on PATH', async () => {
+    const compressed = execFileSync('zstd', ['-1', '-q', '-c'], { input: data, maxBuffer: 1 << 28 });
+    const stage = await decompressStage('zstd', emptyPath);
+    const out: Buffer[] = [];
+    await pipeline(Readable.from(chunks(compressed, 7000)), stage.stream, async function* (source) {
+      for await (const chunk of source) out.push(chunk as Buffer);
+    });
+    await stage.done;
+    expect(Buffer.concat(out).equals(data)).toBe(true);
+  });
+
+  it.skipIf(!hasZstd)('decodes zstd with the zstd binary, and reports corrupt input as DUMP_INVALID', async () => {
+    const compressed = execFileSync('zstd', ['-1', '-q', '-c'], { input: data, maxBuffer: 1 << 28 });
+    const stage = await decompressStage('zstd', process.env);
+    const out = await buffer(Readable.from([compressed]).pipe(stage.stream));
+    await stage.done;
+    expect(out.equals(data)).toBe(true);
+
+    const corrupt = Buffer.from(compressed);
+    corrupt.fill(0x55, 100, 400);
+    const bad = await decompressStage('zstd', process.env);
+    await buffer(Readable.from([corrupt]).pipe(bad.stream)).catch(() => {});
+    await expect(bad.done).rejects.toMatchObject({ code: 'DUMP_INVALID' });
+  });
+
+  it('recognises wrappers by their magic bytes', () => {
+    expect(parseArchiveHeader(Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0]), 'k').wrapper).toBe('gzip');
+    expect(parseArchiveHeader(Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0]), 'k').wrapper).toBe('zstd');
+    expect(parseArchiveHeader(Buffer.from([0x04, 0x22, 0x4d, 0x18, 0, 0, 0, 0]), 'k').wrapper).toBe('lz4');
+    expect(parseArchiveHeader(Buffer.from('PGDMP\x01\x0e\x00\x04\x08\x01\x01'), 'k')).toMatchObject({ wrapper: 'none', version: [1, 14, 0] });
+  });
+});
+
+describe('copy method', () => {
+  const auto = (size: number, serverMajor = 15, canClone = false) => chooseCopyMethod({ option: 'auto', size, serverMajor, canClone }).method;
+  it('auto: WAL_LOG below the threshold, FILE_COPY above, clone where the server has it', () => {
+    expect(auto(FILE_COPY_MIN_BYTES - 1)).toEqual({ strategy: 'WAL_LOG', clone: false });
+    expect(auto(FILE_COPY_MIN_BYTES)).toEqual({ strategy: 'FILE_COPY', clone: false });
+    expect(auto(10 * FILE_COPY_MIN_BYTES, 18, true)).toEqual({ strategy: 'FILE_COPY', clone: true });
+    expect(auto(10 * FILE_COPY_MIN_BYTES, 14)).toEqual({ clone: false });
+  });
+  it('forced methods, and clone degrading to a file copy where unavailable', () => {
+    expect(chooseCopyMethod({ option: 'wal_log', size: 1 << 40, serverMajor: 15, canClone: false }).method.strategy).toBe('WAL_LOG');
+    expect(chooseCopyMethod({ option: 'file_copy', size: 0, serverMajor: 15, canClone: false }).method.strategy).toBe('FILE_COPY');
+    const clone = chooseCopyMethod({ option: 'clone', size: 0, serverMajor: 15, canClone: false });
+    expect(clone.method).toEqual({ strategy: 'FILE_COPY', clone: false });
+    expect(clone.notice).toMatch(/needs PostgreSQL 18/);
+    expect(chooseCopyMethod({ option: 'wal_log', size: 0, serverMajor: 14, canClone: false }).notice).toMatch(/needs PostgreSQL 15/);
+  });
+});
+
+describe('restore progress lines', () => {
+  it('counts one line per restored item, in single-job and parallel output alike', () => {
+    const lines = [
+      'pg_restore: connecting to database for restore',
+      'pg_restore: processing item 7 SCHEMA billing',
+      'pg_restore: creating SCHEMA "billing"',
+      'pg_restore: launching item 3505 TABLE DATA organizations',
+      'pg_restore: processing data for table "public.organizations"',
+      'pg_restore: finished item 3505 TABLE DATA organizations',
+      'pg_restore: executing SEQUENCE SET invoice_numbers',
+      'pg_restore: error: could not execute query: ERROR:  relation "x" already exists',
+      'pg_restore: from TOC entry 215; 1259 16386 TABLE x postgres',
+      'pg_restore: warning: errors ignored on restore: 1',
+      'Command was: CREATE TABLE x ();',
+    ];
+    expect(lines.filter(isItemLine)).toHaveLength(3);
+    expect(lines.filter((l) => !isVerboseLine(l))).toEqual(lines.slice(7));
+  });
+});
+
+describe('progress rendering', () => {
+  const event = (done: number, extra: Partial<ProgressEvent> = {}): ProgressEvent => ({
+    event: 'progress',
+    operation: 'dump',
+    phase: 'dump',
+    done,
+    total: 200_000_000,
+    estimated: true,
+    unit: 'bytes',
+    ...extra,
+  });
+
+  it('describes bytes with rate and ETA, items without', () => {
+    expect(describeProgress(event(50_000_000), 10_000_000)).toEqual({ amount: '50.0 MB of ~200 MB', percent: 25, rate: '10.0 MB/s', eta: '15 s' });
+    expect(describeProgress({ ...event(3), unit: 'items', total: 58, estimated: false, phase: 'restore' }, 2)).toEqual({ amount: '3 of 58 items', percent: 5 });
+    expect(formatDuration(185)).toBe('3 min 05 s');
+  });
+
+  it('prints a plain line per phase every interval when stderr is not a terminal, and a closing line', () => {
+    let now = 0;
+    const written: string[] = [];
+    const stream = { write: (s: string) => written.push(s) } as unknown as NodeJS.WritableStream;
+    const renderer = createProgressRenderer({ stream, tty: false, scriptName: 'pgclone', now: () => now, intervalMs: 5000 });
+    for (let t = 0; t <= 12_000; t += 250) {
+      now = t;
+      renderer.update(event(t * 10_000));
+    }
+    now = 12_500;
+    renderer.update(event(125_000_000, { final: true, total: 125_000_000, estimated: false }));
+    expect(written).toEqual([
+      'pgclone: dump 50.0 MB of ~200 MB (25%), 10.0 MB/s, ETA 15 s\n',
+      'pgclone: dump 100 MB of ~200 MB (50%), 10.0 MB/s, ETA 10 s\n',
+      'pgclone: dump done: 125 MB in 13 s (10.0 MB/s)\n',
+    ]);
+  });
+
+  it('prints nothing for a phase shorter than the interval', () => {
+    let now = 0;
+    const written: string[] = [];
+    const stream = { write: (s: string) => written.push(s) } as unknown as NodeJS.WritableStream;
+    const renderer = createProgressRenderer({ stream, tty: false, scriptName: 'pgclone', now: () => now });
+    renderer.update(event(1));
+    now = 1000;
+    renderer.update(event(2, { final: true }));
+    expect(written).toEqual([]);
+  });
+});
+
+function* chunks(data: Buffer, size: number): Generator<Buffer> {
+  for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);
+}
+
+function countGzipMembers(data: Buffer): number {
+  let count = 0;
+  for (let i = 0; i + 2 < data.length; i++) if (data[i] === 0x1f && data[i + 1] === 0x8b && data[i + 2] === 8) count++;
+  return count;
+}
