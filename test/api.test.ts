@@ -65,6 +65,7 @@ describe('API', () => {
       database: db,
       storageLocation: `${cwd}/.pgclone/`,
       bytes: expect.any(Number),
+      compression: expect.any(String),
       durationMs: expect.any(Number),
     });
     expect(events.filter((e) => e.event === 'step').map((e) => e.step)).toEqual(['check', 'dump']);

@@ -69,6 +69,7 @@ describe('--json', () => {
       database: db,
       storageLocation: `${path.join(cwd, '.pgclone')}/`,
       bytes: expect.any(Number),
+      compression: expect.any(String),
       durationMs: expect.any(Number),
     });
     expect(result.bytes).toBeGreaterThan(0);

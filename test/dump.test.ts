@@ -34,7 +34,8 @@ describe('dump', () => {
   it('prints only the new key on stdout and stores a custom-format archive under it', async () => {
     const cwd = subdir(root, 'plain');
     writeFiles(cwd, { 'package.json': { name: 'app' } });
-    const r = await runCli(['dump'], { cwd, env });
+    // compression gzip: pg_dump's own, a plain archive other tools read (the default wraps it in zstd).
+    const r = await runCli(['dump', '--compression', 'gzip'], { cwd, env });
     expect(r.code, r.stderr).toBe(0);
     expect(r.lines).toHaveLength(1);
     const key = r.lines[0]!;
@@ -55,7 +56,7 @@ describe('dump', () => {
 
   it('repeated -e/--exclude flags accumulate: the tables stay, their rows are left out', async () => {
     const cwd = subdir(root, 'exclude');
-    const r = await runCli(['dump', '-e', 'audit', '--exclude', '"Sessions"'], { cwd, env });
+    const r = await runCli(['dump', '-e', 'audit', '--exclude', '"Sessions"', '--compression', 'gzip'], { cwd, env });
     expect(r.code, r.stderr).toBe(0);
     const contents = await toc(path.join(cwd, '.pgclone', r.lines.at(-1)!));
     expect(contents).toMatch(/TABLE public audit /);

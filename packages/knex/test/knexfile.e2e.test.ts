@@ -12,7 +12,8 @@ async function tables(db: string, schema = 'public'): Promise<string[]> {
 }
 
 /** Restores the local database `${db}_src` into `db`: the pending migrations run on the copy. */
-async function restoreEmpty(cwd: string, db: string, args: string[] = [], restoreArgs: string[] = []): Promise<string> {
+// Restores the empty source copy with the migrate hook asked for explicitly (a local restore runs no configured hooks).
+async function restoreEmpty(cwd: string, db: string, args: string[] = [], restoreArgs = ['--pre-swap-hook', 'migrate']): Promise<string> {
   const restored = await knexPgclone(['restore', `:${db}_src`, ...args, ...restoreArgs], { cwd });
   expect(restored.code, restored.stderr).toBe(0);
   return restored.stderr;

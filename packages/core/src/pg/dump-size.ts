@@ -11,6 +11,9 @@ export async function estimateDumpBytes(conn: Connection, exclude: readonly stri
   client.on('error', () => {});
   try {
     await client.connect();
+    // Sizing takes a lock on each table: never wait behind a lock (pg_dump would wait on it too, and a dump killed
+    // then must not leave this query hanging), never run long. No estimate just means no total on the bar.
+    await client.query("SET lock_timeout = '500ms'; SET statement_timeout = '10s'");
     const { rows } = await client.query<{ bytes: string }>(
       `SELECT (coalesce(sum(pg_table_size(c.oid)), 0) + pg_relation_size('pg_catalog.pg_largeobject'))::text AS bytes
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
