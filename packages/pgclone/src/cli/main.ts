@@ -189,7 +189,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
       (y) =>
         y
           .positional('key', { type: 'string', describe: 'Exact key, prefix (newest dump wins), or :pre, :post, :name' })
-          .option('reversible', { alias: 'r', type: 'boolean', describe: 'Keep :pre (the old database) and :post (the restored dump)' })
+          .option('reversible', { alias: 'r', type: 'boolean', describe: 'Keep :pre (the old database) and :post (the restored, migrated database)' })
           .option('pre-swap-hook', { type: 'string', array: true, describe: 'Command run on the restored copy before the swap (repeatable; "" disables the defaults)' })
           .option('post-swap-hook', { type: 'string', array: true, describe: 'Command run after the swap (repeatable; "" disables the defaults)' })
           .option('dry-run', { type: 'boolean', describe: 'Print the plan and change nothing' })
