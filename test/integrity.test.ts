@@ -191,7 +191,7 @@ describe('dumps without a manifest', () => {
     const listed = await runCli(['ls', '--long', 'dev/default/none/'], { cwd, env: env(src) });
     expect(listed.code, listed.stderr).toBe(0);
     const line = (k: string) => listed.lines.find((l) => l.startsWith(`${k} `)) ?? '';
-    expect(line(key)).toMatch(/ \d+\.\d KiB +\d+[smhd] +verified$/);
+    expect(line(key)).toMatch(/ \d+(\.\d)? (kB|MB) +\d+[smhd] +verified$/);
     expect(line('dev/default/none/2001-01-01-00-00-00-000000.dump')).toMatch(/ \d+d +unverified$/);
     expect(listed.lines.some((l) => / CORRUPT$/.test(l))).toBe(true); // the truncated one
     const json = await runCli(['--json', 'ls', '--long', key], { cwd, env: env(src) });

@@ -113,8 +113,8 @@ describe('rm :name and ls --local --long', () => {
     const restored = await runCli(['restore', real, '--reversible'], { cwd, env });
     expect(restored.code, restored.stderr).toBe(0);
     const listed = await runCli(['ls', '--local', '--long'], { cwd, env });
-    expect(listed.lines.find((l) => l.startsWith(`:${PREFIX}_snap `))).toMatch(/ \d+\.\d MiB {2}database$/);
-    expect(listed.lines.find((l) => l.startsWith(`:${db}__pre `))).toMatch(/ MiB {2}restore-point of /);
+    expect(listed.lines.find((l) => l.startsWith(`:${PREFIX}_snap `))).toMatch(/ \d+(\.\d)? MB {2}database$/);
+    expect(listed.lines.find((l) => l.startsWith(`:${db}__pre `))).toMatch(/ MB {2}restore-point of /);
 
     for (const [name, code] of [[`:${db}`, 'NAME_RESERVED'], [':postgres', 'NAME_RESERVED'], [':template1', 'NAME_RESERVED'], [`:${PREFIX}_nope`, 'KEY_NOT_FOUND'], [':a/../b', undefined]] as const) {
       const run = await runCli(['--json', 'rm', name], { cwd, env });

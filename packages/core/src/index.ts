@@ -78,5 +78,6 @@ export { pin, type PinResult } from './ops/pin.js';
 export { rm, type RmResult } from './ops/rm.js';
 export { lsLong, lsLocalLong, type DumpListing, type LocalListing } from './ops/ls-long.js';
 export { doctor, describeFinding, type DoctorReport, type Finding } from './ops/doctor.js';
-export { parseDuration, formatAge, formatBytes } from './duration.js';
+export { parseDuration } from './duration.js';
+export { formatAge, formatBytes } from './format.js';
 export { PIN_SUFFIX, pinKeyOf, pinnedKeys, isPinned, dumpKeyOfSidecar } from './pins.js';

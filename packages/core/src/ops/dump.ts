@@ -1,6 +1,6 @@
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { formatBytes } from '../bytes.js';
+import { formatBytes } from '../format.js';
 import { resolvePerfOptions } from '../config/perf.js';
 import { libpqEnv, mergeEnv } from '../connection.js';
 import { DumpError, GuardError, PgcloneError } from '../errors.js';

@@ -182,6 +182,20 @@ export class Admin {
     await this.#retryBusy(() => this.query(`ALTER DATABASE ${quoteIdent(from)} RENAME TO ${quoteIdent(to)}`));
   }
 
+  /**
+   * Renames databases and allows connections in one transaction sent as one simple query: one round trip keeps the
+   * moment short in which a client connecting to a renamed name fails ("does not exist … just been dropped or
+   * renamed", PostgreSQL's own startup recheck), and a statement that fails rolls back the whole set, so retrying
+   * while a session is still leaving is safe.
+   */
+  async swap(renames: readonly (readonly [from: string, to: string])[], allowConnections: readonly string[]): Promise<void> {
+    const statements = [
+      ...renames.map(([from, to]) => `ALTER DATABASE ${quoteIdent(from)} RENAME TO ${quoteIdent(to)}`),
+      ...allowConnections.map((name) => `ALTER DATABASE ${quoteIdent(name)} WITH ALLOW_CONNECTIONS true`),
+    ];
+    await this.#retryBusy(() => this.query(statements.join(';\n')));
+  }
+
   /** `ALTER DATABASE … ALLOW_CONNECTIONS`: blocks or allows new sessions (committed at once). */
   async setAllowConnections(name: string, allow: boolean): Promise<void> {
     await this.query(`ALTER DATABASE ${quoteIdent(name)} WITH ALLOW_CONNECTIONS ${allow ? 'true' : 'false'}`);

@@ -1,4 +1,4 @@
-import { formatBytes } from '../bytes.js';
+import { formatBytes } from '../format.js';
 import type { Reporter } from '../events.js';
 import type { Admin } from './admin.js';
 

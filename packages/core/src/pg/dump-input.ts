@@ -1,6 +1,6 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { formatBytes } from '../bytes.js';
+import { formatBytes } from '../format.js';
 import { DumpError } from '../errors.js';
 import type { Reporter } from '../events.js';
 import { meterStream, ProgressMeter } from '../progress.js';

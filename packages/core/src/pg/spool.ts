@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { formatBytes } from '../bytes.js';
+import { formatBytes } from '../format.js';
 import type { Program } from './compression.js';
 
 /**

@@ -89,10 +89,7 @@ export async function executePlan(plan: RestorePlan, io: ExecuteIo): Promise<voi
             await admin.requireNoSessions(action.database);
             break;
           case 'swap':
-            await admin.transaction(async () => {
-              for (const [from, to] of action.renames) await admin.rename(from, to);
-              for (const db of action.allowConnections) await admin.setAllowConnections(db, true);
-            });
+            await admin.swap(action.renames, action.allowConnections);
             swapped = true;
             blocked = undefined;
             break;

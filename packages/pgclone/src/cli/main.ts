@@ -1,6 +1,7 @@
 import yargs, { type Argv } from 'yargs';
 import type { PgcloneEvent, Runtime } from '@pgclone/core';
-import { describeFinding, formatAge, formatBytes } from '@pgclone/core';
+// Only the dependency-free part of core at start-up: `--help` must not load pg, zod or the AWS SDK.
+import { formatAge, formatBytes } from '@pgclone/core/format';
 import { createPrinter, type Printer } from './printer.js';
 
 /** Streams and hooks the CLI runs with; tests and the ORM bins pass their own. */
@@ -305,7 +306,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
           .option(common),
       (args) =>
         run(args, async (base) => {
-          const { doctor } = await import('../index.js');
+          const [{ doctor }, { describeFinding }] = await Promise.all([import('../index.js'), import('@pgclone/core')]);
           const report = await doctor({
             ...base,
             ...(args.fix ? { fix: true } : {}),

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type { ProgressEvent } from '@pgclone/core';
+import { formatBytes } from '@pgclone/core/format';
 import type { MultiBar, SingleBar } from 'cli-progress';
 
 /**
@@ -203,17 +204,6 @@ class BarRenderer implements ProgressRenderer {
   }
 }
 
-/** `1.2 GB`, `340 MB` (SI units). */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
-  let value = bytes;
-  let unit = 0;
-  while (Math.abs(value) >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${value >= 100 || unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
-}
 
 /** `45 s`, `3 min 05 s`, `1 h 02 min`. */
 export function formatDuration(seconds: number): string {

@@ -22,14 +22,3 @@ export function choosePartSize(expectedBytes: number | undefined, configured?: n
   return Math.min(Math.max(DEFAULT_MIN_PART_SIZE, wanted), S3_MAX_PART_SIZE);
 }
 
-/** A byte count for messages: `16 MiB`, `1.5 GiB`. */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${Number.isInteger(value) ? value : value.toFixed(1)} ${units[unit]}`;
-}

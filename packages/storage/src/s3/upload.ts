@@ -3,7 +3,8 @@ import { finished } from 'node:stream/promises';
 import { AbortMultipartUploadCommand, DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { StorageError, type PgcloneError, type StorageWriter } from '@pgclone/core';
-import { formatBytes, S3_MAX_PARTS } from './part-size.js';
+import { formatBytes } from '@pgclone/core';
+import { S3_MAX_PARTS } from './part-size.js';
 
 /** What one upload needs. */
 export interface UploadTarget {
