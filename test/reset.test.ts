@@ -5,23 +5,18 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { close, copy, restore, settled, type ResetResult } from 'pgclone';
+import { collectOutput, type CliResult } from './support/cli.js';
 import { createDatabase, databases, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
 
 /** Runs an ES module script in a child node process (so that `pgclone` is a fresh import) and collects stdout. */
-function runScript(source: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', source], {
+function runScript(source: string, env: Record<string, string>): Promise<CliResult> {
+  return collectOutput(
+    spawn(process.execPath, ['--input-type=module', '-e', source], {
       cwd: path.dirname(new URL(import.meta.url).pathname),
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+    }),
+  );
 }
 
 // The fast path of restore(':snapshot'): spare copies, renames, ended sessions.

@@ -13,29 +13,38 @@ export interface CliResult {
   lines: string[];
 }
 
-/**
- * Runs a bin (the `pgclone` CLI by default) as a real child process. The environment is the test's, minus any
- * DATABASE_URL/PG* variables of the outer shell, plus `env`. `onSpawn` gets the child (to signal it).
- */
-export function runCli(args: string[], options: { cwd: string; env?: Record<string, string | undefined>; bin?: string; input?: string; onSpawn?: (child: ChildProcess) => void }): Promise<CliResult> {
+/** The test's environment, minus any DATABASE_URL/PG* variables of the outer shell, plus `extra` (undefined deletes). */
+export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('PG') || k === 'DATABASE_URL') delete env[k];
   Object.assign(env, { PGCLONE_INSTANCE: 'dev', NO_COLOR: '1' });
-  for (const [k, v] of Object.entries(options.env ?? {})) {
+  for (const [k, v] of Object.entries(extra)) {
     if (v === undefined) delete env[k];
     else env[k] = v;
   }
+  return env;
+}
+
+/** Collects a child's output until it exits. */
+export function collectOutput(child: ChildProcess): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [options.bin ?? PGCLONE_BIN, ...args], { cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout?.on('data', (d) => (stdout += d));
+    child.stderr?.on('data', (d) => (stderr += d));
     child.on('error', reject);
-    options.onSpawn?.(child);
-    child.stdin.end(options.input ?? '');
-    child.on('close', (code) =>
-      resolve({ code, stdout, stderr, lines: stdout.split('\n').filter((l) => l.trim() !== '') }),
-    );
+    child.on('close', (code) => resolve({ code, stdout, stderr, lines: stdout.split('\n').filter((l) => l.trim() !== '') }));
   });
+}
+
+/**
+ * Runs a bin (the `pgclone` CLI by default) as a real child process, in {@link cliEnv}`(env)`. `onSpawn` gets the
+ * child (to signal it).
+ */
+export function runCli(args: string[], options: { cwd: string; env?: Record<string, string | undefined>; bin?: string; input?: string; onSpawn?: (child: ChildProcess) => void }): Promise<CliResult> {
+  const child = spawn(process.execPath, [options.bin ?? PGCLONE_BIN, ...args], { cwd: options.cwd, env: cliEnv(options.env), stdio: ['pipe', 'pipe', 'pipe'] });
+  const result = collectOutput(child);
+  options.onSpawn?.(child);
+  child.stdin!.end(options.input ?? '');
+  return result;
 }

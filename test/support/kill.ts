@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { PGCLONE_BIN } from './cli.js';
+import { cliEnv, PGCLONE_BIN } from './cli.js';
 
 /** A `--json` step event as the CLI prints it on stderr. */
 export interface StepEvent {
@@ -38,13 +38,7 @@ export function runAndKill(
     group?: boolean;
   },
 ): Promise<KilledRun> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('PG') || k === 'DATABASE_URL') delete env[k];
-  Object.assign(env, { PGCLONE_INSTANCE: 'dev', NO_COLOR: '1' });
-  for (const [k, v] of Object.entries(options.env ?? {})) {
-    if (v === undefined) delete env[k];
-    else env[k] = v;
-  }
+  const env = cliEnv(options.env);
   const group = options.group ?? true;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [PGCLONE_BIN, '--json', ...args], {

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CliResult } from './cli.js';
+import { collectOutput, type CliResult } from './cli.js';
 
 /** The repository root. */
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -117,17 +117,7 @@ export function runPrisma(dir: string, major: 6 | 7, args: string[], env: Record
     if (v === undefined) delete childEnv[k];
     else childEnv[k] = v;
   }
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(dir, 'node_modules/prisma/build/index.js'), ...args], {
-      cwd: dir,
-      env: childEnv,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr, lines: stdout.split('\n').filter((l) => l.trim() !== '') }));
-  });
+  return collectOutput(
+    spawn(process.execPath, [path.join(dir, 'node_modules/prisma/build/index.js'), ...args], { cwd: dir, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
 }

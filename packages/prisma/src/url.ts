@@ -1,15 +1,8 @@
 import path from 'node:path';
-import { AdapterError, LIBPQ_PARAMETERS, redact, rememberSecret } from '@pgclone/core';
+import { AdapterError, LIBPQ_PARAMETERS, redact, rememberSecret, type Connection } from '@pgclone/core';
 
-/** A connection for libpq tools, as `@pgclone/core` takes it (parts, not a URL, so nothing is re-encoded). */
-export interface LibpqConnection {
-  host?: string;
-  port?: number;
-  user?: string;
-  password?: string;
-  database: string;
-  params: Record<string, string>;
-}
+/** A connection for libpq tools: `@pgclone/core`'s parts (not a URL, so nothing is re-encoded). */
+export type LibpqConnection = Connection;
 
 /** What a Prisma connection URL means to pg_dump, pg_restore and psql. */
 export interface TranslatedUrl {
