@@ -1,6 +1,7 @@
 // The CLI contract: help, exit codes 0/1/2, results on stdout, --json results and NDJSON step events on stderr.
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.js';
 import { keyAt, layDump, plainDump, removeDir, repoRoot, tempDir, userNames, usersDatabase } from './support/fixtures.js';
@@ -33,6 +34,18 @@ describe('help and exit codes', () => {
     const r = await runCli(['--help'], { cwd, bin });
     expect(r.code).toBe(0);
     for (const command of ['ls [prefix]', 'dump', 'restore [key]', 'copy <target>']) expect(r.stdout).toContain(`pgclone ${command}`);
+  });
+
+  it('the pre-rendered --help of the bin is exactly what yargs prints', async () => {
+    const rendered = await runCli(['--help'], { cwd });
+    const script = path.join(cwd, 'yargs-help.mjs');
+    const main = pathToFileURL(path.join(repoRoot, 'packages/pgclone/dist/cli/main.js')).href;
+    writeFileSync(script, `const { main } = await import(${JSON.stringify(main)});\nprocess.exitCode = await main(['--help']);\n`);
+    const live = await runCli([], { cwd, bin: script });
+    expect(live.code, live.stderr).toBe(0);
+    expect(rendered.code).toBe(0);
+    expect(rendered.stdout).toBe(live.stdout);
+    expect(rendered.stdout).toContain('pgclone restore [key]');
   });
 
   it('exits 2 on usage errors: no command, an unknown command, an unknown option', async () => {

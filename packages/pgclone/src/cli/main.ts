@@ -26,6 +26,9 @@ export interface CliContext {
   namedConfigOption?: string;
 }
 
+/** Columns the help is wrapped to (fewer on a narrower terminal); bin/pgclone.js prints it pre-rendered at this width. */
+export const HELP_WIDTH = 100;
+
 interface GlobalArgs {
   json?: boolean;
   quiet?: boolean;
@@ -335,7 +338,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
     .help()
     .alias('help', 'h')
     .version(false)
-    .wrap(Math.min(110, process.stdout.columns ?? 100))
+    .wrap(Math.min(HELP_WIDTH, process.stdout.columns ?? HELP_WIDTH))
     .exitProcess(false)
     .fail((message, error) => {
       if (error) throw error;
