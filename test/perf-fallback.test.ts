@@ -145,6 +145,18 @@ describe('fallbacks', () => {
       }
     });
 
+    it('streams a lone table without indexes even with -j2: pg_restore could not run anything side by side', async () => {
+      const lone = `${prefix}_lone`;
+      await sql('postgres', `CREATE DATABASE ${lone}`);
+      await sql(lone, `CREATE TABLE numbers AS SELECT g AS id, g * 2 AS twice FROM generate_series(1, 5000) g`);
+      const made = await dump({ cwd, databaseUrl: dbUrl(lone), compression: 'gzip:1', instance: 'remote' });
+      const events: PgcloneEvent[] = [];
+      const target = `${prefix}_lone_copy`;
+      await restore(made.key, { cwd, databaseUrl: dbUrl(target), jobs: 2, onEvent: (e) => events.push(e), runtime: { openStorage: remoteLooking } });
+      expect(await sql(target, 'SELECT count(*)::int AS n, sum(twice)::int AS s FROM numbers')).toEqual([{ n: 5000, s: 25005000 }]);
+      expect(events.some((e) => e.event === 'message' && e.message.startsWith('Spooled '))).toBe(false);
+    });
+
     it('streams with one job, saying so, when the spool directory is too small', async (context) => {
       const small = mkdtempSync(path.join(os.tmpdir(), 'pgclone-small-'));
       try {

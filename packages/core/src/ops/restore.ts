@@ -9,7 +9,7 @@ import { resolvePerfOptions } from '../config/perf.js';
 import { assertArchiveReadable } from '../pg/archive.js';
 import { copyDatabase } from '../pg/copy-method.js';
 import { DumpInput } from '../pg/dump-input.js';
-import { readArchiveSettings, readToc, runPgRestore } from '../pg/pg-restore.js';
+import { readArchiveSettings, readToc, runPgRestore, usefulJobs } from '../pg/pg-restore.js';
 import { locateTool, type Tool } from '../pg/tools.js';
 import { ProgressMeter } from '../progress.js';
 import { executePlan } from '../plan/execute.js';
@@ -108,12 +108,12 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
     }
 
     const pgRestore = archive ? await locateTool('pg_restore', admin.serverMajor, prepared.env) : undefined;
-    let tocItems = 0;
+    let toc: string[] = [];
     if (archive && pgRestore) {
       reporter.step('verify', `Checking ${archive.key}`, target);
       verifier = await DumpVerifier.open(storage!, archive.key, reporter);
       try {
-        tocItems = await verifyArchive(storage!, archive, pgRestore, prepared.env);
+        toc = await verifyArchive(storage!, archive, pgRestore, prepared.env);
       } catch (error) {
         // A changed byte in a wrapped dump already breaks its decompression here: the checksum names the cause.
         if (verifier.manifest) await verifier.settled();
@@ -157,7 +157,7 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
       pgRestore: async (key, database) => {
         let input;
         try {
-          input = await archive!.restoreInput();
+          input = await archive!.restoreInput(usefulJobs(toc, perf.jobs));
         } catch (error) {
           // A corrupt wrapped dump also fails its decompression: the checksum says what really happened.
           if (verifier?.manifest) await verifier.settled();
@@ -165,7 +165,7 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
         }
         // A spooled dump was read in full already: refuse a corrupt one before pg_restore starts.
         if (input.mode === 'spool') await verifier!.settled();
-        const items = new ProgressMeter(reporter, 'restore', 'items', tocItems);
+        const items = new ProgressMeter(reporter, 'restore', 'items', toc.length);
         const outcome = await verifier!.during((corrupt) =>
           runPgRestore({
             tool: pgRestore!,
@@ -206,14 +206,14 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
 
 /**
  * Refuses a dump that is missing, empty, not an archive (plain or wrapped in gzip/zstd/lz4), unreadable by this
- * pg_restore, or truncated in its TOC. Returns the number of items in the table of contents.
+ * pg_restore, or truncated in its TOC. Returns the table of contents.
  */
-async function verifyArchive(storage: Storage, input: DumpInput, pgRestore: Tool, env: NodeJS.ProcessEnv): Promise<number> {
+async function verifyArchive(storage: Storage, input: DumpInput, pgRestore: Tool, env: NodeJS.ProcessEnv): Promise<string[]> {
   const key = input.key;
   const stat = await storage.stat(key);
   if (!stat) throw new KeyError('KEY_NOT_FOUND', `Dump ${key} does not exist in ${storage.display}`);
   if (stat.size === 0) throw new PgcloneError('DUMP_INVALID', `Dump ${key} is empty (0 bytes)`);
   const header = await input.header();
   assertArchiveReadable(header, key, pgRestore);
-  return (await readToc(pgRestore, input.tocSource(), env, key)).length;
+  return readToc(pgRestore, input.tocSource(), env, key);
 }

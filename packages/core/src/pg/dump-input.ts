@@ -86,9 +86,12 @@ export class DumpInput {
     return this.#spool ? { path: this.#spool.path } : this.tocSource();
   }
 
-  /** Prepares the input of the restore itself (once): the file, a spool, or a stream. */
-  restoreInput(): Promise<RestoreInput> {
-    this.#restoreInput ??= this.#prepare();
+  /**
+   * Prepares the input of the restore itself (once): the file, a spool, or a stream. `jobs` (default: the option)
+   * below 2 never spools: a spool is only worth its disk writes to a parallel pg_restore.
+   */
+  restoreInput(jobs = this.#o.jobs): Promise<RestoreInput> {
+    this.#restoreInput ??= this.#prepare(jobs);
     return this.#restoreInput;
   }
 
@@ -99,8 +102,8 @@ export class DumpInput {
     await spool?.dispose();
   }
 
-  async #prepare(): Promise<RestoreInput> {
-    const { storage, key, jobs, reporter, spoolDir } = this.#o;
+  async #prepare(jobs: number): Promise<RestoreInput> {
+    const { storage, key, reporter, spoolDir } = this.#o;
     if (!this.#outer) await this.header();
     const local = this.#localPlainPath();
     if (local) return { source: { path: local }, jobs, mode: 'file' };

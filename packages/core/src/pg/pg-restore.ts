@@ -74,6 +74,21 @@ export async function readToc(tool: Tool, source: ArchiveSource, env: NodeJS.Pro
   return exit.stdout.split('\n').filter((l) => l && !l.startsWith(';'));
 }
 
+// TOC entries that `pg_restore -j` runs side by side once the schema is in: table data, large objects, materialized
+// view data, and the index and constraint builds after them. (`INDEX ATTACH` only links partition indexes.)
+const PARALLEL_ENTRY = /^\d+; \d+ \d+ (TABLE DATA|BLOBS|BLOB DATA|LARGE OBJECT|MATERIALIZED VIEW DATA|INDEX(?! ATTACH)|CONSTRAINT|FK CONSTRAINT) /;
+
+/**
+ * The pg_restore jobs worth starting for an archive with this table of contents (from {@link readToc}): one when at
+ * most one entry could run in parallel (a lone table without indexes), where `-j` would only make a spool file worth
+ * writing for nothing; else `jobs`.
+ */
+export function usefulJobs(toc: readonly string[], jobs: number): number {
+  let parallel = 0;
+  for (const line of toc) if (PARALLEL_ENTRY.test(line) && ++parallel > 1) return jobs;
+  return 1;
+}
+
 /**
  * The `SET …` clauses of the archive's `ALTER DATABASE … SET` statements. pg_restore prints the database-level
  * entries only with `--create`; an empty list file (`-L`) keeps every other entry out.
