@@ -98,6 +98,18 @@ describe('S3 storage through the CLI', () => {
     expect(dumped.stderr + restored.stderr).not.toMatch(/NodeVersionSupportWarning|S3RVER/);
   });
 
+  it('dump and doctor look for unfinished multipart uploads, quietly where the service cannot list them (s3rver)', async () => {
+    const location = `s3://${bucket}/unfinished/`;
+    const seen = proxy.requests.length;
+    const dumped = await runCli(['dump', '-s', location], { cwd, env: env(small) });
+    expect(dumped.code, dumped.stderr).toBe(0);
+    const doctor = await runCli(['doctor', '-s', location], { cwd, env: env(small) });
+    expect(doctor.code, doctor.stdout + doctor.stderr).toBe(0);
+    const listings = proxy.requests.slice(seen).filter((line) => new RegExp(`^GET /${bucket}/?\\?(.*&)?uploads(=|&|$)`).test(line));
+    expect(listings.length).toBeGreaterThanOrEqual(2); // one before the dump, one for doctor
+    expect(dumped.stderr + doctor.stderr).not.toMatch(/ListMultipartUploads|Could not clean up/);
+  });
+
   it('seeds a local database from prod\'s dump with a named config holding the S3 location', async () => {
     // Production dumps with its own instance name to the company bucket…
     const prod = `${prefix}_prod`;

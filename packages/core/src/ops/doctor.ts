@@ -212,8 +212,8 @@ async function checkStorage(storage: Storage, prepared: Prepared, fix: boolean, 
         area: 'storage',
         subject: write.display,
         problem: write.stale
-          ? `an incomplete write${write.key ? ` of ${write.key}` : ''} (${write.size ?? '?'} bytes) left by an interrupted run`
-          : `a write${write.key ? ` of ${write.key}` : ''} in progress (its pgclone process is running)`,
+          ? `an incomplete write${write.key ? ` of ${write.key}` : ''}${write.size !== undefined ? ` (${write.size} bytes)` : ''} left by an interrupted run`
+          : `a write${write.key ? ` of ${write.key}` : ''} that may still be in progress (its pgclone process runs, or it is less than a day old)`,
         severity: write.stale ? 'problem' : 'info',
         ...(write.stale ? { fix: 'remove it' } : {}),
       };

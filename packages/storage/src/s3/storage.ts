@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
-import { DeleteObjectCommand, HeadObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
-import { assertSafeKey, isPgcloneError, s3SettingsSchema, StorageError, type S3Settings, type Storage, type StorageWriter, type StoredObject, type WriteHints } from '@pgclone/core';
+import { AbortMultipartUploadCommand, DeleteObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
+import { assertSafeKey, isPgcloneError, s3SettingsSchema, StorageError, type IncompleteWrite, type S3Settings, type Storage, type StorageWriter, type StoredObject, type WriteHints } from '@pgclone/core';
 import { createS3Connection, type S3Connection } from './client.js';
 import { openDownload } from './download.js';
 import { describeS3Error, isNotFound } from './errors.js';
@@ -102,6 +102,52 @@ export class S3Storage implements Storage {
     }
   }
 
+  /**
+   * Multipart uploads under `prefix` that were never completed or aborted (a dump killed with the whole machine, so
+   * nobody sent AbortMultipartUpload). Their parts cost storage but are never visible as objects. One started more
+   * than a day ago is stale; a younger one may be a dump still running elsewhere, so it is only reported. A service
+   * that does not implement ListMultipartUploads has none to show (the lifecycle rule in docs/storage.md covers it).
+   */
+  async listIncomplete(prefix: string): Promise<IncompleteWrite[]> {
+    if (prefix) assertSafeKey(prefix, 'prefix');
+    const out: IncompleteWrite[] = [];
+    let markers: { KeyMarker?: string; UploadIdMarker?: string } = {};
+    try {
+      for (;;) {
+        const page = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.prefix + prefix, ...markers }));
+        for (const upload of page.Uploads ?? []) {
+          const key = upload.Key?.slice(this.prefix.length);
+          if (!key || !upload.UploadId || !isSafeKey(key)) continue;
+          const started = upload.Initiated;
+          out.push({
+            id: upload.UploadId,
+            key,
+            ...(started ? { modified: started } : {}),
+            stale: started !== undefined && Date.now() - started.getTime() > INCOMPLETE_UPLOAD_STALE_MS,
+            display: `${this.display}${key} (multipart upload started ${started?.toISOString() ?? 'at an unknown time'})`,
+          });
+        }
+        if (!page.IsTruncated) return out;
+        markers = { ...(page.NextKeyMarker ? { KeyMarker: page.NextKeyMarker } : {}), ...(page.NextUploadIdMarker ? { UploadIdMarker: page.NextUploadIdMarker } : {}) };
+      }
+    } catch (error) {
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 501 || status === 405) return out;
+      throw this.#describe(error, 'ListMultipartUploads', this.prefix + prefix);
+    }
+  }
+
+  /** Aborts an incomplete multipart upload found by {@link listIncomplete}, which deletes its parts. */
+  async removeIncomplete(write: IncompleteWrite): Promise<void> {
+    const full = this.#key(write.key!);
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: full, UploadId: write.id }));
+    } catch (error) {
+      if ((error as { name?: string }).name === 'NoSuchUpload') return;
+      throw this.#describe(error, 'AbortMultipartUpload', full);
+    }
+  }
+
   /** The part size a write with these hints would use (for progress reporting and docs). */
   partSizeFor(hints: WriteHints = {}): number {
     return choosePartSize(hints.expectedBytes, this.#settings.partSize);
@@ -127,6 +173,9 @@ export class S3Storage implements Storage {
     });
   }
 }
+
+/** An unfinished multipart upload older than this cannot belong to a running dump. */
+const INCOMPLETE_UPLOAD_STALE_MS = 24 * 60 * 60 * 1000;
 
 /** Opens `s3://bucket/prefix/` with the `s3` settings of the pgclone config (validated again here for API callers). */
 export async function openS3Storage(location: string, settings: unknown): Promise<S3Storage> {
