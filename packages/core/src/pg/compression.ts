@@ -260,8 +260,11 @@ export function startProgram(
         options.code,
         `${options.what} (${path.basename(program)}) failed (${signal ? `signal ${signal}` : `exit code ${exitCode}`})${detail ? `: ${redact(detail)}` : ''}`,
       );
-      // Killed by a broken pipe: its reader failed first, and that failure is the one to report.
-      if (signal === 'SIGPIPE') Object.assign(error, { brokenPipe: true });
+      // Killed by a broken pipe, or failing to write because its reader closed the pipe early (Node's stdio pipes are
+      // sockets: the write fails with ECONNRESET rather than SIGPIPE): the reader failed first, and that failure is the
+      // one to report.
+      const readerGone = child.stdout !== null && child.stdout.destroyed && !child.stdout.readableEnded;
+      if (signal === 'SIGPIPE' || readerGone) Object.assign(error, { brokenPipe: true });
       reject(error);
     });
   });
