@@ -114,7 +114,7 @@ describe.concurrent('ls', () => {
 describe('ls --local', () => {
   const db = uniqueName('lsl');
   beforeAll(async () => {
-    for (const name of [db, `${db}__pre`, `${db}__post`, `${db}_copy`]) await sql('postgres', `CREATE DATABASE ${ident(name)}`);
+    for (const name of [db, `${db}__pre`, `${db}__post`, `${db}_copy`]) await sql('postgres', `CREATE DATABASE ${ident(name)} TEMPLATE template0`);
   });
   afterAll(() => dropDatabases(db));
 

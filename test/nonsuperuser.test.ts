@@ -18,7 +18,7 @@ let key: string;
 
 async function ownedDatabase(rows = 50): Promise<string> {
   const db = uniqueName(`${PREFIX}_db`);
-  await sql('postgres', `CREATE DATABASE ${ident(db)} OWNER ${ident(role.user)}`);
+  await sql('postgres', `CREATE DATABASE ${ident(db)} OWNER ${ident(role.user)} TEMPLATE template0`);
   const client = new pg.Client({ connectionString: asRole(db) });
   await client.connect();
   await client.query(`CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, ${rows})`);

@@ -109,7 +109,7 @@ describe('fallbacks', () => {
     for (let i = Math.floor(bytes.length / 2); i < Math.floor(bytes.length / 2) + 64; i++) bytes[i] = bytes[i]! ^ 0xff;
     writeFileSync(file, bytes);
     const target = `${prefix}_corrupt`;
-    await sql('postgres', `CREATE DATABASE ${target}`);
+    await sql('postgres', `CREATE DATABASE ${target} TEMPLATE template0`);
     await sql(target, 'CREATE TABLE keep (id int); INSERT INTO keep VALUES (1)');
     for (const jobs of ['1', '2']) {
       const restored = await runCli(['restore', key, '-j', jobs], { cwd, env: { DATABASE_URL: dbUrl(target) } });
@@ -147,7 +147,7 @@ describe('fallbacks', () => {
 
     it('streams a lone table without indexes even with -j2: pg_restore could not run anything side by side', async () => {
       const lone = `${prefix}_lone`;
-      await sql('postgres', `CREATE DATABASE ${lone}`);
+      await sql('postgres', `CREATE DATABASE ${lone} TEMPLATE template0`);
       await sql(lone, `CREATE TABLE numbers AS SELECT g AS id, g * 2 AS twice FROM generate_series(1, 5000) g`);
       const made = await dump({ cwd, databaseUrl: dbUrl(lone), compression: 'gzip:1', instance: 'remote' });
       const events: PgcloneEvent[] = [];

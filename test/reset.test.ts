@@ -160,7 +160,7 @@ describe('restore(":snapshot") fast path', () => {
 
   it('repairs what a crashed reset left: a replaced database beside N, a blocked N, a spare without its mark', async () => {
     await settled();
-    await sql('postgres', `CREATE DATABASE ${ident(`${db}__swap`)}`);
+    await sql('postgres', `CREATE DATABASE ${ident(`${db}__swap`)} TEMPLATE template0`);
     await sql('postgres', `ALTER DATABASE ${ident(db)} WITH ALLOW_CONNECTIONS false`);
     await sql('postgres', `COMMENT ON DATABASE ${ident(`${db}__spare`)} IS NULL`);
     const events: string[] = [];

@@ -101,10 +101,10 @@ describe('test databases', () => {
     const p = project();
     const options = { cwd: p.dir, env: { ...env }, files: ['migrations'], hooks: [p.migrate] };
     const crashed = [`${base}_test_deadbeef_1`, `${base}_test_deadbeef_1__spare`, `${base}_test_deadbeef_2`];
-    for (const name of crashed) await sql('postgres', `CREATE DATABASE ${ident(name)}`);
+    for (const name of crashed) await sql('postgres', `CREATE DATABASE ${ident(name)} TEMPLATE template0`);
     // A live run elsewhere: its process holds the run's lock.
     const live = `${base}_test_a11ve000_1`;
-    await sql('postgres', `CREATE DATABASE ${ident(live)}`);
+    await sql('postgres', `CREATE DATABASE ${ident(live)} TEMPLATE template0`);
     const holder = new pg.Client({ connectionString: dbUrl('postgres') });
     await holder.connect();
     await holder.query(`SELECT pg_advisory_lock(hashtext('pgclone'), hashtext('test-run:a11ve000'))`);

@@ -85,7 +85,7 @@ export async function databasesLike(prefix: string): Promise<string[]> {
 /** A database with one table `users(id serial, name text)` holding `names`. */
 export async function usersDatabase(name: string, names: string[]): Promise<void> {
   await sql('postgres', `DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`);
-  await sql('postgres', `CREATE DATABASE ${ident(name)}`);
+  await sql('postgres', `CREATE DATABASE ${ident(name)} TEMPLATE template0`);
   await sql(name, 'CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL)');
   for (const n of names) await sql(name, 'INSERT INTO users (name) VALUES ($1)', [n]);
 }

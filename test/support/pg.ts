@@ -39,10 +39,13 @@ export function ident(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
-/** Creates an empty database (dropping an old one of that name). */
+/**
+ * Creates an empty database (dropping an old one of that name). From template0: test files share one cluster, and a
+ * session another file has open on template1 (pgclone's fallback maintenance database) would fail a copy of it.
+ */
 export async function createDatabase(name: string): Promise<void> {
   await sql('postgres', `DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`);
-  await sql('postgres', `CREATE DATABASE ${ident(name)}`);
+  await sql('postgres', `CREATE DATABASE ${ident(name)} TEMPLATE template0`);
 }
 
 /** Names of all databases in the cluster. */

@@ -11,7 +11,7 @@ try {
   const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
   if (rowCount) console.log(`Database ${database} exists`);
   else {
-    await client.query(`CREATE DATABASE "${database.replace(/"/g, '""')}"`);
+    await client.query(`CREATE DATABASE "${database.replace(/"/g, '""')}" TEMPLATE template0`);
     console.log(`Created database ${database}`);
   }
 } finally {

@@ -190,7 +190,7 @@ describe('connections', () => {
   let project: string;
   beforeAll(async () => {
     await sql('postgres', `CREATE ROLE ${ident(role)} LOGIN CREATEDB PASSWORD '${password.replace(/'/g, "''")}'`);
-    await sql('postgres', `CREATE DATABASE ${ident(db)} OWNER ${ident(role)}`);
+    await sql('postgres', `CREATE DATABASE ${ident(db)} OWNER ${ident(role)} TEMPLATE template0`);
     const c = cluster();
     const connection = { host: c.host, port: c.port, user: role, password, database: db, ssl: false };
     project = makeProject({
