@@ -11,6 +11,7 @@ import { closeSync, existsSync, fsyncSync, openSync, mkdirSync, mkdtempSync, rea
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { startCluster, type ClusterInfo } from '../test/support/cluster.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -30,39 +31,40 @@ interface Options {
   out: string;
 }
 
-function parseArgs(argv: string[]): Options {
-  const o: Options = {
-    scale: 1,
-    reps: 3,
-    numericGb: 1,
-    fsync: 'on',
-    only: new Set(['dump', 'restore', 'copy', 'help']),
-    datasets: new Set(['dataset', 'numeric']),
-    s3: true,
-    out: path.join(repoRoot, 'bench/results'),
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--scale') o.scale = Number(next());
-    else if (a === '--reps') o.reps = Number(next());
-    else if (a === '--numeric-gb') o.numericGb = Number(next());
-    else if (a === '--no-numeric') o.numericGb = 0;
-    else if (a === '--fsync') o.fsync = next() === 'off' ? 'off' : 'on';
-    else if (a === '--only') o.only = new Set(next().split(','));
-    else if (a === '--datasets') o.datasets = new Set(next().split(','));
-    else if (a === '--no-s3') o.s3 = false;
-    else if (a === '--out') o.out = path.resolve(next());
-    else if (a === '--help' || a === '-h') {
-      console.log(readFileSync(path.join(repoRoot, 'bench/README.md'), 'utf8'));
-      process.exit(0);
-    } else throw new Error(`Unknown option ${a} (see bench/README.md)`);
+function parseOptions(argv: string[]): Options {
+  const { values: v } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      scale: { type: 'string' },
+      reps: { type: 'string' },
+      'numeric-gb': { type: 'string' },
+      'no-numeric': { type: 'boolean' },
+      fsync: { type: 'string' },
+      only: { type: 'string' },
+      datasets: { type: 'string' },
+      'no-s3': { type: 'boolean' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (v.help) {
+    console.log(readFileSync(path.join(repoRoot, 'bench/README.md'), 'utf8'));
+    process.exit(0);
   }
-  if (!(o.reps >= 1)) throw new Error('--reps must be at least 1');
+  const o: Options = {
+    scale: v.scale === undefined ? 1 : Number(v.scale),
+    reps: v.reps === undefined ? 3 : Number(v.reps),
+    numericGb: v['no-numeric'] ? 0 : v['numeric-gb'] === undefined ? 1 : Number(v['numeric-gb']),
+    fsync: v.fsync === 'off' ? 'off' : 'on',
+    only: new Set((v.only ?? 'dump,restore,copy,help').split(',')),
+    datasets: new Set((v.datasets ?? 'dataset,numeric').split(',')),
+    s3: !v['no-s3'],
+    out: v.out === undefined ? path.join(repoRoot, 'bench/results') : path.resolve(v.out),
+  };
+  if (!(o.reps >= 1)) throw new Error(`--reps must be at least 1, not ${JSON.stringify(v.reps)}`);
+  if (!(o.scale > 0)) throw new Error(`--scale must be a positive number, not ${JSON.stringify(v.scale)}`);
+  if (!(o.numericGb >= 0)) throw new Error(`--numeric-gb must be a number of GB, not ${JSON.stringify(v['numeric-gb'])}`);
   return o;
 }
 
@@ -216,7 +218,7 @@ class Bench {
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
 async function main(): Promise<void> {
-  const o = parseArgs(process.argv.slice(2));
+  const o = parseOptions(process.argv.slice(2));
   if (!existsSync(datasetSql)) throw new Error(`${datasetSql} not found (the repository must sit beside shared/)`);
   const cores = os.availableParallelism();
   const work = mkdtempSync(path.join(os.tmpdir(), 'pgclone-bench-'));
@@ -363,21 +365,33 @@ async function main(): Promise<void> {
 
       if (o.only.has('copy')) {
         console.error(`[${ds.label}] copy, ${o.reps} rounds`);
+        const api = (await import('pgclone')) as { copy: (t: string, o: Record<string, unknown>) => Promise<unknown> };
+        const copies: Array<[string, () => Promise<Sample>]> = [
+          ...['FILE_COPY', 'WAL_LOG'].map((strategy): [string, () => Promise<Sample>] => [
+            `CREATE DATABASE … ${strategy}`,
+            () => psql('postgres', `CREATE DATABASE c_bare TEMPLATE ${ds.name} STRATEGY ${strategy}`),
+          ]),
+          ['pgclone copy (auto)', () => pgclone(['copy', ':c_bare'], ds.name)],
+          // The same through the API in this process: pgclone's own cost without Node's start-up.
+          [
+            'pgclone copy (auto, API in-process)',
+            async () => {
+              const started = process.hrtime.bigint();
+              await api.copy(':c_bare', { cwd: work, env: pgEnv(ds.name) });
+              return { seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+            },
+          ],
+        ];
         for (let rep = 0; rep < o.reps; rep++) {
-          for (const strategy of ['FILE_COPY', 'WAL_LOG']) {
-            const copied = await psql('postgres', `CREATE DATABASE c_bare TEMPLATE ${ds.name} STRATEGY ${strategy}`);
-            bench.add(`${prefix}CREATE DATABASE … ${strategy}`, copied);
+          // Each round starts one later in the list, so no kind of copy always follows the same one; and every copy
+          // starts from a checkpointed cluster (a FILE_COPY checkpoints first: the WAL and dirty buffers the copy
+          // before it left would otherwise be charged to it).
+          for (let i = 0; i < copies.length; i++) {
+            const [label, copy] = copies[(rep + i) % copies.length]!;
+            await psql('postgres', 'CHECKPOINT');
+            bench.add(`${prefix}${label}`, await copy());
             await drop('c_bare');
           }
-          const copied = await pgclone(['copy', ':c_pgclone'], ds.name);
-          bench.add(`${prefix}pgclone copy (auto)`, copied);
-          await drop('c_pgclone');
-          // The same through the API in this process: pgclone's own cost without Node's start-up.
-          const api = (await import('pgclone')) as { copy: (t: string, o: Record<string, unknown>) => Promise<unknown> };
-          const started = process.hrtime.bigint();
-          await api.copy(':c_pgclone', { cwd: work, env: pgEnv(ds.name) });
-          bench.add(`${prefix}pgclone copy (auto, API in-process)`, { seconds: Number(process.hrtime.bigint() - started) / 1e9 });
-          await drop('c_pgclone');
         }
       }
       results[`${ds.name}.databaseBytes`] = size;
@@ -393,6 +407,7 @@ async function main(): Promise<void> {
         const size = await dbSize(db);
         for (let rep = 0; rep < o.reps; rep++) {
           for (const strategy of ['FILE_COPY', 'WAL_LOG']) {
+            await psql('postgres', 'CHECKPOINT');
             const copied = await psql('postgres', `CREATE DATABASE c_small TEMPLATE ${db} STRATEGY ${strategy}`);
             bench.add(`${db} (${mb(size)}):CREATE DATABASE … ${strategy}`, copied);
             await drop('c_small');
