@@ -33,12 +33,29 @@ export type ErrorCode =
   | 'STORAGE'
   | 'INTERRUPTED';
 
-/** The base class of every error pgclone throws on purpose. */
+const BRAND = Symbol.for('pgclone.error');
+
+/**
+ * The base class of every error pgclone throws on purpose. `instanceof PgcloneError` also holds for errors of another
+ * copy of this module in the same process: the CLI runs from one bundled file, and a config file or hook that imports
+ * `pgclone` loads the package's own copy beside it.
+ */
 export class PgcloneError extends Error {
   /** A stable, machine-readable code. */
   readonly code: ErrorCode;
   /** The process exit status the CLI uses for this error (1, or 2 for usage errors). */
   readonly exitCode: number;
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // Subclasses keep the ordinary check: only the base class is recognised across copies.
+    if (this !== PgcloneError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true;
+  }
+
+  /** @internal */
+  get [BRAND](): true {
+    return true;
+  }
 
   constructor(code: ErrorCode, message: string, options: { cause?: unknown; exitCode?: number } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });

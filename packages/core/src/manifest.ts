@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { DumpError, StorageError } from './errors.js';
 import type { Storage } from './storage.js';
 
@@ -19,9 +19,9 @@ const manifestSchema = z.object({
   version: z.literal(1),
   key: z.string(),
   /** Bytes as stored (after any compression stage). */
-  size: z.number().int().nonnegative(),
+  size: z.int().check(z.nonnegative()),
   /** Hex sha256 of the stored bytes. */
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
   createdAt: z.string(),
   pgDumpVersion: z.string(),
   serverVersion: z.string(),
@@ -30,7 +30,7 @@ const manifestSchema = z.object({
   /** Tables whose rows were left out. */
   exclude: z.array(z.string()),
   /** The dumped database's name (not a secret; the connection is never recorded). */
-  database: z.string().optional(),
+  database: z.optional(z.string()),
 });
 
 /** What a manifest records. */

@@ -3,7 +3,9 @@
  * pgclone parses registers its password here, and every line pgclone prints goes through {@link redact}.
  */
 
-const secrets = new Set<string>();
+// One registry per process, shared by every copy of this module (the CLI's bundle and a `pgclone` a config file imports).
+const REGISTRY = Symbol.for('pgclone.secrets');
+const secrets: Set<string> = ((globalThis as { [REGISTRY]?: Set<string> })[REGISTRY] ??= new Set<string>());
 const MASK = '***';
 
 /** Remembers a secret so that {@link redact} hides it wherever it shows up later. */

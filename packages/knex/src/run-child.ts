@@ -1,6 +1,6 @@
 import { fork } from 'node:child_process';
+import { createRequire } from 'node:module';
 import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { AdapterError, type Reporter, type ReservedHook } from '@pgclone/core';
 import type { TaskTarget } from './run-task.js';
 
@@ -17,7 +17,6 @@ export interface ChildJob {
 /** What the child sends back. */
 export type ChildMessage = { type: 'line'; text: string } | { type: 'info'; text: string } | { type: 'error'; message: string };
 
-const CHILD = fileURLToPath(new URL('./child.js', import.meta.url));
 
 /**
  * Runs a Knex task in a child Node process (see `child.ts`). Its stdout and stderr lines are reported as `output`
@@ -28,8 +27,10 @@ export function runInChild(
   options: { cwd: string; env: NodeJS.ProcessEnv; reporter: Reporter; signal?: AbortSignal | undefined },
 ): Promise<void> {
   const { reporter } = options;
+  // By package name, not `./child.js` beside this file: the pgclone CLI runs this module from its bundle.
+  const script = createRequire(import.meta.url).resolve('@pgclone/knex/child');
   return new Promise((resolve, reject) => {
-    const child = fork(CHILD, [], {
+    const child = fork(script, [], {
       cwd: options.cwd,
       env: options.env,
       execArgv: [],

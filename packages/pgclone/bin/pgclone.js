@@ -14,4 +14,4 @@ if (args.length === 1 && (args[0] === '--help' || args[0] === '-h') && (process.
   }
 }
 if (help) process.stdout.write(help);
-else await import('../dist/cli.js');
+else await import('../dist/bundle/cli.js'); // one file: see scripts/bundle-cli.mjs

@@ -6,7 +6,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 
 const target = new URL('../dist/help.txt', import.meta.url);
 rmSync(target, { force: true }); // never leave the help of an earlier build behind
-const main = new URL('../dist/cli/main.js', import.meta.url).href;
+const main = new URL('../dist/cli/main.js', import.meta.url).href; // the same yargs setup the bundle carries
 const run = spawnSync(process.execPath, ['--input-type=module', '-e', `const { main } = await import(${JSON.stringify(main)}); process.exitCode = await main(['--help']);`], {
   encoding: 'utf8',
   stdio: ['ignore', 'pipe', 'inherit'],

@@ -7,9 +7,11 @@ import { openStorage } from '@pgclone/storage';
  */
 async function loadAdapterFactories(): Promise<AdapterFactory[]> {
   const factories: AdapterFactory[] = [];
-  for (const specifier of ['@pgclone/knex', '@pgclone/prisma']) {
+  // Literal specifiers, so that the CLI's bundle (scripts/bundle-cli.mjs) carries the adapters instead of loading a
+  // second, unbundled copy of core through them.
+  for (const load of [() => import('@pgclone/knex'), () => import('@pgclone/prisma')]) {
     try {
-      const mod = (await import(specifier)) as { adapterFactory?: AdapterFactory };
+      const mod = (await load()) as { adapterFactory?: AdapterFactory };
       if (mod.adapterFactory) factories.push(mod.adapterFactory);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;

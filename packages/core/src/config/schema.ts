@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import en from 'zod/v4/locales/en.js';
 import { COMPRESSION_HELP, parseCompression } from '../compression-spec.js';
 
 /**
@@ -18,15 +19,20 @@ export interface HookContext {
 /** A hook: a shell command, a reserved adapter name (`migrate`, `seed`), or a function in JS/TS configs. */
 export type Hook = string | ((context: HookContext) => unknown);
 
+// zod's "mini" build: the same validation as classic zod, as functions a bundler keeps only when used (the CLI's
+// bundle would otherwise carry ~730 KB of zod, parsed at every command). Its English messages are configured here.
+z.config(en());
+
+const nonEmpty = () => z.string().check(z.minLength(1));
 const hook = z.union([
-  z.string().min(1, 'a hook command cannot be empty'),
+  z.string().check(z.minLength(1, 'a hook command cannot be empty')),
   z.custom<(context: HookContext) => unknown>((v) => typeof v === 'function', 'expected a command or a function'),
 ]);
 const hooks = z.array(hook);
-const millis = z.number().int().nonnegative();
+const millis = z.int().check(z.nonnegative());
 const connection = z.union([
-  z.string().min(1),
-  z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name') }),
+  nonEmpty(),
+  z.strictObject({ env: z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')) }),
 ]);
 
 const MIB = 1024 * 1024;
@@ -34,51 +40,53 @@ const BYTE_UNITS: Record<string, number> = {
   '': 1, b: 1, k: 1024, ki: 1024, kib: 1024, kb: 1000, m: MIB, mi: MIB, mib: MIB, mb: 1e6, g: 1024 * MIB, gi: 1024 * MIB, gib: 1024 * MIB, gb: 1e9,
 };
 /** A size in bytes: a whole number, or a string such as `"64MiB"`, `"1.5 GiB"`, `"100MB"`. */
-const byteSize = z
-  .union([
-    z.number().int().positive(),
-    z.string().regex(/^\s*\d+(\.\d+)?\s*([kmg]i?b?|b)?\s*$/i, 'expected bytes, or a size such as "64MiB"'),
-  ])
-  .transform((v) => {
+const byteSize = z.pipe(
+  z.union([
+    z.int().check(z.positive()),
+    z.string().check(z.regex(/^\s*\d+(\.\d+)?\s*([kmg]i?b?|b)?\s*$/i, 'expected bytes, or a size such as "64MiB"')),
+  ]),
+  z.transform((v: number | string) => {
     if (typeof v === 'number') return v;
     const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(v)!;
     return Math.round(Number(m[1]) * BYTE_UNITS[m[2]!.toLowerCase()]!);
-  });
+  }),
+);
 
 /**
  * `s3`: how to reach an `s3://` storage location. Credentials never go here: the AWS SDK finds them (environment,
  * shared config/credentials files and `profile`, SSO, instance roles).
  */
-export const s3SettingsSchema = z
-  .strictObject({
+export const s3SettingsSchema = z.partial(
+  z.strictObject({
     /** Endpoint of an S3-compatible service (MinIO, R2, Spaces, Ceph…); AWS S3 when absent. */
-    endpoint: z.string().url('expected a URL such as "https://s3.example.com"'),
-    region: z.string().min(1),
+    endpoint: z.url('expected a URL such as "https://s3.example.com"'),
+    region: nonEmpty(),
     /** Path-style URLs (`endpoint/bucket/key`), needed by MinIO and most self-hosted services. */
     forcePathStyle: z.boolean(),
     /** A profile of the shared AWS config/credentials files. */
-    profile: z.string().min(1),
+    profile: nonEmpty(),
     /** Multipart part size (bytes or `"64MiB"`); default from the database size. */
-    partSize: byteSize.pipe(
-      z.number().min(5 * MIB, 'the S3 minimum part size is 5 MiB').max(5 * 1024 * MIB, 'the S3 maximum part size is 5 GiB'),
+    partSize: z.pipe(
+      byteSize,
+      z.number().check(z.minimum(5 * MIB, 'the S3 minimum part size is 5 MiB'), z.maximum(5 * 1024 * MIB, 'the S3 maximum part size is 5 GiB')),
     ),
     /** Parts uploaded at once (memory is about partSize × (queueSize + 1)). */
-    queueSize: z.number().int().min(1).max(64),
+    queueSize: z.int().check(z.minimum(1), z.maximum(64)),
     requestChecksumCalculation: z.enum(['WHEN_SUPPORTED', 'WHEN_REQUIRED']),
     responseChecksumValidation: z.enum(['WHEN_SUPPORTED', 'WHEN_REQUIRED']),
-  })
-  .partial();
+  }),
+);
 
 /** The validated `s3` settings (sizes in bytes). */
 export type S3Settings = z.infer<typeof s3SettingsSchema>;
 
 /** Keys allowed both at the top level and inside each named config. */
 export const bundleShape = {
-  instance: z.string().min(1),
-  database: z.string().min(1),
-  databases: z.record(z.string().min(1), connection),
-  storageLocation: z.string().min(1),
-  exclude: z.array(z.string().min(1)),
+  instance: nonEmpty(),
+  database: nonEmpty(),
+  databases: z.record(nonEmpty(), connection),
+  storageLocation: nonEmpty(),
+  exclude: z.array(nonEmpty()),
   preDumpHooks: hooks,
   preSwapHooks: hooks,
   postSwapHooks: hooks,
@@ -89,38 +97,40 @@ export const bundleShape = {
   statementTimeout: millis,
   lockTimeout: millis,
   validateDumpKeys: z.boolean(),
-  restoreErrorAllowList: z.array(z.string().min(1)),
+  restoreErrorAllowList: z.array(nonEmpty()),
   adapter: z.enum(['knex', 'prisma']),
-  compression: z.string().refine((v) => parseCompression(v) !== undefined, `expected ${COMPRESSION_HELP}`),
-  jobs: z.number().int().min(1),
+  compression: z.string().check(z.refine((v) => parseCompression(v) !== undefined, `expected ${COMPRESSION_HELP}`)),
+  jobs: z.int().check(z.minimum(1)),
   copyStrategy: z.enum(['auto', 'wal_log', 'file_copy', 'clone']),
-  spoolDir: z.string().min(1),
+  spoolDir: nonEmpty(),
   s3: s3SettingsSchema,
   /** Test databases (`pgclone/vitest`, `testDatabase()`); see docs/testing.md. */
-  test: z
-    .strictObject({
+  test: z.partial(
+    z.strictObject({
       /** Base name of the template and the per-worker databases (default: the target database's name). */
-      name: z.string().min(1).max(30).regex(/^[A-Za-z0-9_]+$/, 'use only [A-Za-z0-9_]'),
+      name: z.string().check(z.minLength(1), z.maxLength(30), z.regex(/^[A-Za-z0-9_]+$/, 'use only [A-Za-z0-9_]')),
       /** Globs (relative to the project directory) whose files key the template: migrations, seeds, schema. */
-      files: z.array(z.string().min(1)),
+      files: z.array(nonEmpty()),
       /** Hooks that build the template (default: ["migrate"] when a Knex or Prisma project is found). */
       hooks,
       /** A dump key or prefix restored into the template before its hooks run. */
-      restore: z.string().min(1),
+      restore: nonEmpty(),
       /** When the ready-made setup file resets the worker's database. */
       reset: z.enum(['each', 'file', 'never']),
       /** Keep a spare copy so a reset is a rename (`auto`: when the template is small). */
       spare: z.union([z.boolean(), z.literal('auto')]),
-    })
-    .partial(),
+    }),
+  ),
 };
 
-const bundle = z.strictObject(bundleShape).partial();
+const bundle = z.partial(z.strictObject(bundleShape));
 
 /** The schema of a whole config file. */
-export const configSchema = bundle.extend({
-  configs: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'config names use only [A-Za-z0-9_-]'), bundle),
-}).partial();
+export const configSchema = z.partial(
+  z.extend(bundle, {
+    configs: z.record(z.string().check(z.regex(/^[A-Za-z0-9_-]+$/, 'config names use only [A-Za-z0-9_-]')), bundle),
+  }),
+);
 
 /** A bundle of options: the top level of a config file, or one of its named `configs`. */
 export type ConfigBundle = z.infer<typeof bundle>;
@@ -129,7 +139,7 @@ export type ConfigBundle = z.infer<typeof bundle>;
 export type PgcloneConfig = z.infer<typeof configSchema>;
 
 /** Formats zod issues as `path: message` for one-line errors. */
-export function describeIssues(error: z.ZodError): string {
+export function describeIssues(error: z.core.$ZodError): string {
   return error.issues
     .map((issue) => {
       const path = issue.path.map(String).join('.');

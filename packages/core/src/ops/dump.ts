@@ -56,20 +56,22 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
 
   reporter.step('check', `Checking ${conn.database} and pg_dump`, conn.database);
   const admin = await connectAdmin(opts, conn);
+  const serverMajor = admin.serverMajor;
+  const serverVersion = admin.serverVersion;
+  // `pg_dump --version` (a process start) runs while the server answers; its failure is awaited below.
+  const locating = locateToolForServer('pg_dump', serverMajor, prepared.env);
+  locating.catch(() => {});
   let databaseBytes: number;
-  let serverMajor: number;
-  let serverVersion: number;
   try {
     if (!(await admin.exists(conn.database))) {
       throw new PgcloneError('DATABASE_NOT_FOUND', `Database ${JSON.stringify(conn.database)} does not exist; nothing to dump`);
     }
     databaseBytes = await admin.databaseSize(conn.database);
-    serverMajor = admin.serverMajor;
-    serverVersion = admin.serverVersion;
   } finally {
-    await admin.close();
+    // Not awaited: the server takes ~10 ms to end the session, and nothing below depends on it.
+    void admin.close().catch(() => {});
   }
-  const pgDump = await locateToolForServer('pg_dump', serverMajor, prepared.env);
+  const pgDump = await locating;
   const { compression, notice } = planDumpCompression(perf.compression, pgDump.major, prepared.env);
   if (notice) reporter.warn(notice);
   const storage = await openStorage(prepared);

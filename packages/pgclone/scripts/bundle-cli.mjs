@@ -1,0 +1,46 @@
+// Bundles the three command-line entries (pgclone, knex-pgclone, prisma-pgclone) into dist/bundle/, which the
+// committed bins import. Why: Node 20 loads ES modules one file at a time, and the CLI's graph is ~260 of them (zod
+// alone ~95, yargs ~50, core ~55): ~300 ms of every command before pg_dump or CREATE DATABASE even starts. One bundle
+// loads in a fraction of that (bench/README.md has the numbers). Prisma's and drizzle-kit's CLIs ship the same way.
+//
+// The programmatic API (dist/index.js) stays unbundled: it shares @pgclone/core with whatever else the host imports.
+// A process may hold both copies (a config file that imports `pgclone`): PgcloneError's `instanceof` and the secret
+// registry work across copies (core/src/errors.ts, core/src/redact.ts).
+import { build } from 'esbuild';
+import { rmSync, writeFileSync } from 'node:fs';
+
+const outdir = new URL('../dist/bundle/', import.meta.url).pathname;
+rmSync(outdir, { recursive: true, force: true });
+
+const { metafile } = await build({
+  entryPoints: {
+    cli: new URL('../dist/cli.js', import.meta.url).pathname,
+    'knex-cli': new URL('../dist/knex-cli.js', import.meta.url).pathname,
+    'prisma-cli': new URL('../dist/prisma-cli.js', import.meta.url).pathname,
+  },
+  outdir,
+  bundle: true,
+  // Chunks keep lazily imported parts (the S3 backend, the adapters' heavier halves) out of the start-up path.
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  // Loaded only when used, from this package's own dependencies: the AWS SDK (s3:// locations), jiti (TypeScript
+  // config files and knexfiles), cli-progress (a TTY), and pg's optional native binding (never installed);
+  // cosmiconfig's own TypeScript loader, which pgclone never uses (jiti loads .ts configs), would pull in typescript.
+  external: ['@aws-sdk/*', 'jiti', 'cli-progress', 'pg-native', 'typescript'],
+  // pg tells Node from Cloudflare Workers by constructing a fetch `Response`, which on Node 20 loads undici: ~30 ms
+  // of every command. Nothing else in the bundle uses `Response` (checked when this was written), and it never runs
+  // on Workers.
+  define: { Response: 'undefined' },
+  // CommonJS dependencies (pg, cosmiconfig's helpers) call `require`, which an ES module does not have.
+  banner: { js: "import { createRequire as __pgcloneRequire } from 'node:module'; const require = __pgcloneRequire(import.meta.url);" },
+  sourcemap: 'linked',
+  legalComments: 'none',
+  minifyWhitespace: true,
+  minifySyntax: true,
+  logLevel: 'warning',
+  metafile: true,
+});
+// What each file imports from outside the bundle: test/cli-bundle.test.ts checks it.
+writeFileSync(new URL('meta.json', `file://${outdir}`), JSON.stringify(metafile));
