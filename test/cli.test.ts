@@ -3,7 +3,8 @@ import { accessSync, constants, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from './support/cli.js';
+import { spawn } from 'node:child_process';
+import { cliEnv, collectOutput, PGCLONE_BIN, runCli } from './support/cli.js';
 import { keyAt, layDump, plainDump, removeDir, repoRoot, tempDir, userNames, usersDatabase } from './support/fixtures.js';
 import { dbUrl, dropDatabases, uniqueName } from './support/pg.js';
 
@@ -68,6 +69,19 @@ describe('help and exit codes', () => {
     expect(noKey.code).not.toBe(0);
     expect(noKey.stderr).toContain('No dump key given: pass a key, a prefix or a :local name');
     expect((await cli('ls')).code).toBe(0);
+  });
+
+  it('a reader that closes the pipe early (pgclone ls | head -1) is not an error', async () => {
+    const storage = tempDir('cli-pipe');
+    const dump = path.join(storage, 'source.dump');
+    writeFileSync(dump, 'not read by ls');
+    for (const stamp of ['2026-01-01-00-00-00-000000', '2026-01-02-00-00-00-000000']) layDump(storage, keyAt(stamp), dump);
+    const child = spawn(process.execPath, [PGCLONE_BIN, 'ls', '-s', storage], { cwd, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy(); // closed before pgclone writes its first line: that write fails with EPIPE
+    const result = await collectOutput(child);
+    removeDir(storage);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
   });
 });
 

@@ -1,5 +1,8 @@
 import { prismaAdapterFactory } from '@pgclone/prisma';
 import { main } from './cli/main.js';
+import { ignoreClosedOutput } from './cli/closed-output.js';
+
+ignoreClosedOutput(process.stdout, process.stderr);
 
 // `prisma-pgclone`: the pgclone CLI for a Prisma project, taking Prisma's own `--schema` and `--config` flags.
 // pgclone's named configs keep `-c` (long form `--config-name`), since `--config` is Prisma's.

@@ -121,6 +121,11 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
       }
     }
 
+    // A wrapped or remote dump is spooled (decompressed) for pg_restore -j while the temporary database is created
+    // and the settings applied: the spool is the longer wait, and neither needs the other. `pgRestore` below takes
+    // the same input; a failure before then stops it (`archive.dispose()`).
+    if (archive && !options.dryRun) archive.restoreInput(usefulJobs(toc, perf.jobs)).catch(() => {});
+
     const existing = new Set((await admin.listDatabases()).map((d) => d.name));
     const plan: RestorePlan = planRestore({
       target,

@@ -51,6 +51,8 @@ export class DumpInput {
   #outer: ArchiveHeader | undefined;
   #restoreInput: Promise<RestoreInput> | undefined;
   #spool: Spool | undefined;
+  // Stops a spool still being written when the restore ends early (it may start before the temporary database).
+  readonly #disposing = new AbortController();
 
   constructor(options: DumpInputOptions) {
     this.#o = options;
@@ -95,8 +97,10 @@ export class DumpInput {
     return this.#restoreInput;
   }
 
-  /** Removes the spool, if any. */
+  /** Stops a spool being written and removes the spool, if any. */
   async dispose(): Promise<void> {
+    this.#disposing.abort();
+    await this.#restoreInput?.catch(() => {});
     const spool = this.#spool;
     this.#spool = undefined;
     await spool?.dispose();
@@ -129,7 +133,7 @@ export class DumpInput {
       return stream();
     }
     const meter = new ProgressMeter(reporter, 'download', 'bytes', stored);
-    const signal = this.#o.signal ? { signal: this.#o.signal } : {};
+    const signal = { signal: this.#o.signal ? AbortSignal.any([this.#o.signal, this.#disposing.signal]) : this.#disposing.signal };
     const wrapper = this.wrapper;
     const cli = wrapper !== 'none' ? decompressorProgram(wrapper, this.#o.env) : undefined;
     if (wrapper === 'lz4' && !cli) throw lz4Missing();
