@@ -1,6 +1,6 @@
 // Bundles the three command-line entries (pgclone, knex-pgclone, prisma-pgclone) into dist/bundle/, which the
 // committed bins import. Why: Node 20 loads ES modules one file at a time, and the CLI's graph is ~260 of them (zod
-// alone ~95, yargs ~50, core ~55): ~300 ms of every command before pg_dump or CREATE DATABASE even starts. One bundle
+// alone ~95, yargs ~50, core ~55): ~200 ms of every command before pg_dump or CREATE DATABASE even starts. One bundle
 // loads in a fraction of that (bench/README.md has the numbers). Prisma's and drizzle-kit's CLIs ship the same way.
 //
 // The programmatic API (dist/index.js) stays unbundled: it shares @pgclone/core with whatever else the host imports.
@@ -8,6 +8,23 @@
 // registry work across copies (core/src/errors.ts, core/src/redact.ts).
 import { build } from 'esbuild';
 import { rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+
+// pg tells Node from Cloudflare Workers by constructing a fetch `Response`, which on Node 20 loads undici: ~30 ms of
+// every command. The CLI never runs on Workers, so that probe is cut from pg's own file (and only there).
+const WORKERS_PROBE = "typeof Response === 'function'";
+const skipWorkersProbe = {
+  name: 'skip-workers-probe',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]pg[\\/]lib[\\/]stream\.js$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      if (!source.includes(WORKERS_PROBE)) {
+        return { contents: source, loader: 'js', warnings: [{ text: `pg's Workers probe changed; ${args.path} is bundled as it is` }] };
+      }
+      return { contents: source.replace(WORKERS_PROBE, 'false'), loader: 'js' };
+    });
+  },
+};
 
 const outdir = new URL('../dist/bundle/', import.meta.url).pathname;
 rmSync(outdir, { recursive: true, force: true });
@@ -29,10 +46,7 @@ const { metafile } = await build({
   // config files and knexfiles), cli-progress (a TTY), and pg's optional native binding (never installed);
   // cosmiconfig's own TypeScript loader, which pgclone never uses (jiti loads .ts configs), would pull in typescript.
   external: ['@aws-sdk/*', 'jiti', 'cli-progress', 'pg-native', 'typescript'],
-  // pg tells Node from Cloudflare Workers by constructing a fetch `Response`, which on Node 20 loads undici: ~30 ms
-  // of every command. Nothing else in the bundle uses `Response` (checked when this was written), and it never runs
-  // on Workers.
-  define: { Response: 'undefined' },
+  plugins: [skipWorkersProbe],
   // CommonJS dependencies (pg, cosmiconfig's helpers) call `require`, which an ES module does not have.
   banner: { js: "import { createRequire as __pgcloneRequire } from 'node:module'; const require = __pgcloneRequire(import.meta.url);" },
   sourcemap: 'linked',
