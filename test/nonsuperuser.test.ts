@@ -90,8 +90,24 @@ describe('a role that owns its database and has CREATEDB', () => {
   it('waits for such sessions to end on their own within lockTimeout', async () => {
     const db = await ownedDatabase();
     const other = await foreignSession(db, 'short-job');
-    const run = runCli(['restore', key], { cwd: configDir({ lockTimeout: 20_000 }), env: { DATABASE_URL: asRole(db) } });
-    await waitFor(async () => (await sql('postgres', `SELECT 1 FROM pg_database WHERE datname = $1 AND NOT datallowconn`, [db])).length > 0, 60_000);
+    // The session ends only once pgclone has named it: ended any earlier (between blocking N and listing its
+    // sessions), there would be nothing to wait for or to name.
+    let named!: Promise<void>;
+    const run = runCli(['restore', key], {
+      cwd: configDir({ lockTimeout: 20_000 }),
+      env: { DATABASE_URL: asRole(db) },
+      onSpawn: (child) => {
+        named = new Promise((resolve) => {
+          let stderr = '';
+          child.stderr!.on('data', (d) => {
+            stderr += d;
+            if (stderr.includes('"short-job"')) resolve();
+          });
+        });
+      },
+    });
+    await Promise.race([named, run]);
+    expect(await sql('postgres', `SELECT 1 FROM pg_database WHERE datname = $1 AND NOT datallowconn`, [db])).toHaveLength(1);
     await other.end();
     const done = await run;
     expect(done.code, done.stderr).toBe(0);
