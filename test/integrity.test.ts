@@ -136,6 +136,19 @@ describe('restore checks the dump against its manifest before the swap', () => {
     expect(await rows(db)).toBe(5);
   });
 
+  it('a manifest with a bad field is refused with a message naming the field', async () => {
+    const k = tamper((p) => {
+      const manifest = JSON.parse(readFileSync(`${p}.manifest.json`, 'utf8')) as Record<string, unknown>;
+      writeFileSync(`${p}.manifest.json`, JSON.stringify({ ...manifest, size: -1 }));
+    });
+    const db = await target();
+    const run = await runCli(['--json', 'restore', k], { cwd, env: env(db) });
+    expect(errorCode(run.stderr)).toBe('DUMP_CORRUPT');
+    expect(run.stderr).toContain('is not valid');
+    expect(run.stderr).toContain('size: Too small: expected number to be >=0');
+    expect(await rows(db)).toBe(5);
+  });
+
   it('checks the bytes pg_restore streams when the storage has no local path (as S3)', async () => {
     const local = new LocalStorage(root);
     const streamed: Storage = {

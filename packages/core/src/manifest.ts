@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import * as z from 'zod/mini';
+import { describeIssues } from './config/schema.js';
 import { DumpError, StorageError } from './errors.js';
 import type { Storage } from './storage.js';
 
@@ -66,7 +67,9 @@ export async function readManifest(storage: Storage, key: string): Promise<DumpM
   try {
     parsed = manifestSchema.parse(JSON.parse(Buffer.concat(chunks).toString('utf8')));
   } catch (error) {
-    throw new DumpError('DUMP_CORRUPT', `The manifest of ${key} is not valid (${manifestKey}): ${(error as Error).message.split('\n')[0]}`);
+    // A zod error's message is its issues as multi-line JSON: say them as `path: message` instead.
+    const reason = error instanceof SyntaxError ? error.message : describeIssues(error as z.core.$ZodError);
+    throw new DumpError('DUMP_CORRUPT', `The manifest of ${key} is not valid (${manifestKey}): ${reason}`);
   }
   if (parsed.key !== key) {
     throw new DumpError('DUMP_CORRUPT', `The manifest ${manifestKey} describes ${JSON.stringify(parsed.key)}, not ${key}`);

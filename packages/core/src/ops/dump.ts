@@ -69,7 +69,7 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
     databaseBytes = await admin.databaseSize(conn.database);
   } finally {
     // Not awaited: the server takes ~10 ms to end the session, and nothing below depends on it.
-    void admin.close().catch(() => {});
+    void admin.close();
   }
   const pgDump = await locating;
   const { compression, notice } = planDumpCompression(perf.compression, pgDump.major, prepared.env);
