@@ -15,6 +15,7 @@ import {
   type StorageWriter,
   type StoredObject,
 } from '@pgclone/core';
+import { UNFINISHED_WRITE_STALE_MS } from './stale.js';
 
 /** Prefix of in-progress files: hidden, never a valid key, cleaned by `pgclone doctor` and the next dump. */
 export const PARTIAL_PREFIX = '.pgclone-partial-';
@@ -22,8 +23,6 @@ export const PARTIAL_PREFIX = '.pgclone-partial-';
 /** Bytes written between two background flushes of a dump being written (see `write`). */
 const FLUSH_EVERY = 32 * 1024 * 1024;
 
-/** A partial file whose writer cannot be checked (another host, older naming) is stale once untouched this long. */
-export const PARTIAL_STALE_MS = 24 * 60 * 60 * 1000;
 
 /**
  * Dumps as files under a directory. A write goes to a hidden partial file beside its final path and is renamed into
@@ -182,7 +181,7 @@ export class LocalStorage implements Storage {
         const owner = parseOwnerTag(rest);
         const tagged = /^\d+@[0-9a-f]{8}-[0-9a-f]{8}-(.+)$/.exec(rest);
         const state = owner && tagged ? ownerState(owner) : 'unknown';
-        const stale = state === 'dead' || (state === 'unknown' && Date.now() - s.mtimeMs > PARTIAL_STALE_MS);
+        const stale = state === 'dead' || (state === 'unknown' && Date.now() - s.mtimeMs > UNFINISHED_WRITE_STALE_MS);
         out.push({
           id: full,
           ...(tagged ? { key: dirKey ? `${dirKey}/${tagged[1]}` : tagged[1]! } : {}),

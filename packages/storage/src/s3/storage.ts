@@ -7,6 +7,7 @@ import { describeS3Error, isNotFound } from './errors.js';
 import { formatS3Location, parseS3Location, type S3Location } from './location.js';
 import { choosePartSize, DEFAULT_QUEUE_SIZE } from './part-size.js';
 import { openUpload } from './upload.js';
+import { UNFINISHED_WRITE_STALE_MS } from '../stale.js';
 
 /**
  * Dumps as objects under `s3://bucket/prefix/` on AWS S3 or any S3-compatible service. Keys given to this class are
@@ -123,7 +124,7 @@ export class S3Storage implements Storage {
             id: upload.UploadId,
             key,
             ...(started ? { modified: started } : {}),
-            stale: started !== undefined && Date.now() - started.getTime() > INCOMPLETE_UPLOAD_STALE_MS,
+            stale: started !== undefined && Date.now() - started.getTime() > UNFINISHED_WRITE_STALE_MS,
             display: `${this.display}${key} (multipart upload started ${started?.toISOString() ?? 'at an unknown time'})`,
           });
         }
@@ -174,8 +175,6 @@ export class S3Storage implements Storage {
   }
 }
 
-/** An unfinished multipart upload older than this cannot belong to a running dump. */
-const INCOMPLETE_UPLOAD_STALE_MS = 24 * 60 * 60 * 1000;
 
 /** Opens `s3://bucket/prefix/` with the `s3` settings of the pgclone config (validated again here for API callers). */
 export async function openS3Storage(location: string, settings: unknown): Promise<S3Storage> {
