@@ -63,11 +63,16 @@ describe('the CLI bundle', () => {
 
 describe('the CLI at run time', () => {
   it('loads its modules from the bundle only', () => {
-    // A load hook lists every module the CLI loads while it lists dumps (config search, adapters, storage).
+    // A load hook lists every ES module the CLI loads while it lists dumps (config search, adapters, storage), and
+    // the require cache, at exit, every CommonJS one (a bundled dependency may require an optional one by name).
     const dir = mkdtempSync(path.join(os.tmpdir(), 'pgclone-bundle-'));
     const hook = `data:text/javascript,${encodeURIComponent(`
-      import { register } from 'node:module';
+      import { createRequire, register } from 'node:module';
       import { appendFileSync } from 'node:fs';
+      const cache = createRequire(process.cwd() + '/').cache;
+      process.on('exit', () => appendFileSync(process.env.LOADED_LIST, Object.keys(cache).map((f) => 'file://' + f + '\\n').join('')));
+      const Segmenter = Intl.Segmenter;
+      Intl.Segmenter = class extends Segmenter { constructor(...a) { appendFileSync(process.env.LOADED_LIST, 'Intl.Segmenter\\n'); super(...a); } };
       const { port1, port2 } = new MessageChannel();
       port1.on('message', (url) => appendFileSync(process.env.LOADED_LIST, url + '\\n'));
       port1.unref();
@@ -83,5 +88,12 @@ describe('the CLI at run time', () => {
     const files = readFileSync(list, 'utf8').split('\n').filter((u) => u.startsWith('file:'));
     expect(files.length).toBeGreaterThan(2); // the hook saw the bin and the bundle
     expect(files.filter((u) => !u.includes('/packages/pgclone/bin/') && !u.includes('/packages/pgclone/dist/bundle/'))).toEqual([]);
+    // yargs' text layout (cliui, string-width) builds an Intl.Segmenter and a Unicode emoji regex as it loads, ~50 ms;
+    // the bundle loads it only when a command's help is rendered (scripts/bundle-cli.mjs).
+    expect(readFileSync(list, 'utf8')).not.toContain('Intl.Segmenter');
+    const help = spawnSync(process.execPath, ['--import', hook, PGCLONE_BIN, 'dump', '--help'], { cwd: dir, env: { ...process.env, LOADED_LIST: list }, encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/--storage-location +Where dumps live/); // laid out in columns, by the loaded cliui
+    expect(readFileSync(list, 'utf8')).toContain('Intl.Segmenter'); // the check sees it when it is built
   });
 });

@@ -9,6 +9,7 @@
 import { build } from 'esbuild';
 import { rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 
 // pg tells Node from Cloudflare Workers by constructing a fetch `Response`, which on Node 20 loads undici: ~30 ms of
 // every command. The CLI never runs on Workers, so that probe is cut from pg's own file (and only there).
@@ -23,6 +24,28 @@ const skipWorkersProbe = {
       }
       return { contents: source.replace(WORKERS_PROBE, 'false'), loader: 'js' };
     });
+  },
+};
+
+// yargs' platform shim imports cliui and string-width, which lay out help and error text. At load, their string-width
+// copies build an Intl.Segmenter and a Unicode emoji regex: ~50 ms of every command, though only help and usage errors
+// use them. Here those two imports become stubs that load the real module on first call (esbuild turns a bundled
+// module reached by `require` into one evaluated on demand).
+const YARGS_SHIM = /[\\/]yargs[\\/]lib[\\/]platform-shims[\\/]esm\.mjs$/;
+const lazyTextLayout = {
+  name: 'lazy-text-layout',
+  setup(build) {
+    build.onResolve({ filter: /^(cliui|string-width)$/ }, async (args) => {
+      if (!YARGS_SHIM.test(args.importer)) return undefined;
+      const real = await build.resolve(args.path, { kind: 'import-statement', resolveDir: args.resolveDir });
+      if (real.errors.length > 0) return { errors: real.errors };
+      return { path: real.path, namespace: 'lazy-text-layout' };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'lazy-text-layout' }, (args) => ({
+      contents: `let real;\nexport default function lazy(...args) {\n  real ??= require(${JSON.stringify(args.path)}).default;\n  return real(...args);\n}\n`,
+      loader: 'js',
+      resolveDir: path.dirname(args.path),
+    }));
   },
 };
 
@@ -46,7 +69,7 @@ const { metafile } = await build({
   // config files and knexfiles), cli-progress (a TTY), and pg's optional native binding (never installed);
   // cosmiconfig's own TypeScript loader, which pgclone never uses (jiti loads .ts configs), would pull in typescript.
   external: ['@aws-sdk/*', 'jiti', 'cli-progress', 'pg-native', 'typescript'],
-  plugins: [skipWorkersProbe],
+  plugins: [skipWorkersProbe, lazyTextLayout],
   // CommonJS dependencies (pg, cosmiconfig's helpers) call `require`, which an ES module does not have.
   banner: { js: "import { createRequire as __pgcloneRequire } from 'node:module'; const require = __pgcloneRequire(import.meta.url);" },
   sourcemap: 'linked',

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { glob } from 'tinyglobby';
 import { ConfigError, describeHook, type Adapter, type Hook } from '@pgclone/core';
 
 /** The ORMs' conventional folders, used when neither `test.files` nor the adapter names the template's inputs. */
@@ -45,6 +44,9 @@ export async function templateHash(input: {
       return isDir ? `${p.replace(/\/+$/, '')}/**` : p;
     }),
   );
+  // Loaded here, not at the top: the CLI's bundle carries this module, and fdir (under tinyglobby) resolves picomatch
+  // from node_modules as it loads, which every command would pay for.
+  const { glob } = await import('tinyglobby');
   const files = (
     await glob(patterns, { cwd: input.baseDir, onlyFiles: true, dot: true, ignore: ['**/node_modules/**', '**/.git/**'] })
   ).sort();
