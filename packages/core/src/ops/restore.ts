@@ -71,6 +71,10 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
   const storage = isLocal ? undefined : await openStorage(prepared);
 
   const admin = await connectAdmin(opts, conn, reporter);
+  // `pg_restore --version` (~35 ms) runs while the locks are taken and the key resolved; awaited where it is needed,
+  // so a bad key still fails first.
+  const pgRestoreFound = isLocal ? undefined : locateTool('pg_restore', admin.serverMajor, prepared.env);
+  pgRestoreFound?.catch(() => {});
   let archive: DumpInput | undefined;
   let verifier: DumpVerifier | undefined;
   try {
@@ -107,7 +111,7 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
       });
     }
 
-    const pgRestore = archive ? await locateTool('pg_restore', admin.serverMajor, prepared.env) : undefined;
+    const pgRestore = archive ? await pgRestoreFound : undefined;
     let toc: string[] = [];
     if (archive && pgRestore) {
       reporter.step('verify', `Checking ${archive.key}`, target);
