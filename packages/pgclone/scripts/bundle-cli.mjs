@@ -27,9 +27,9 @@ const skipWorkersProbe = {
   },
 };
 
-// yargs' platform shim imports cliui and string-width, which lay out help and error text. At load, their string-width
-// copies build an Intl.Segmenter and a Unicode emoji regex: ~50 ms of every command, though only help and usage errors
-// use them. Here those two imports become stubs that load the real module on first call (esbuild turns a bundled
+// yargs' platform shim imports cliui and string-width, which lay out help text. At load, their string-width copies
+// build an Intl.Segmenter and a Unicode emoji regex: ~50 ms of every command, though only a rendered `--help` uses
+// them (pgclone's usage errors are one line, without yargs' help). Here those two imports become stubs that load the real module on first call (esbuild turns a bundled
 // module reached by `require` into one evaluated on demand).
 const YARGS_SHIM = /[\\/]yargs[\\/]lib[\\/]platform-shims[\\/]esm\.mjs$/;
 const lazyTextLayout = {
