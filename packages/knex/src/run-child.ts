@@ -27,7 +27,8 @@ export function runInChild(
   options: { cwd: string; env: NodeJS.ProcessEnv; reporter: Reporter; signal?: AbortSignal | undefined },
 ): Promise<void> {
   const { reporter } = options;
-  // By package name, not `./child.js` beside this file: the pgclone CLI runs this module from its bundle.
+  // By package name, not `./child.js` beside this file: the pgclone CLI runs this module from its bundle, whose build
+  // replaces this very expression with its own bundled child (pgclone/scripts/bundle-cli.mjs).
   const script = createRequire(import.meta.url).resolve('@pgclone/knex/child');
   return new Promise((resolve, reject) => {
     const child = fork(script, [], {

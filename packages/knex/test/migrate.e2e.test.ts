@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -70,8 +70,18 @@ export async function down(knex) { await knex.schema.alterTable('users', (t) => 
 `,
     });
 
-    const restored = await knexPgclone(['restore', 'dev', '--reversible'], { cwd: project });
+    // Every Node process of the run writes down its main script: the CLI's, and the migration child's.
+    const scripts = path.join(project, 'scripts.txt');
+    const hook = `data:text/javascript,${encodeURIComponent(`import { appendFileSync } from 'node:fs'; appendFileSync(process.env.PGCLONE_TEST_SCRIPTS, process.argv[1] + '\\n');`)}`;
+    const restored = await knexPgclone(['restore', 'dev', '--reversible'], {
+      cwd: project,
+      env: { NODE_OPTIONS: `--import=${hook}`, PGCLONE_TEST_SCRIPTS: scripts },
+    });
     expect(restored.code, restored.stderr).toBe(0);
+    // The CLI forks the bundled child beside its bundle (one file to load, not the ~250 modules of the unbundled one).
+    const mains = readFileSync(scripts, 'utf8').trim().split('\n');
+    expect(mains.filter((m) => m.endsWith(path.join('pgclone', 'dist', 'bundle', 'knex-child.js')))).toHaveLength(1);
+    expect(mains.filter((m) => m.endsWith(path.join('knex', 'dist', 'child.js')))).toEqual([]);
     expect(restored.lines.at(-1)).toBe(key);
     expect(restored.stderr).toContain('Running migration 003_nickname.js');
     expect(restored.stderr).toContain('nickname added');

@@ -1,13 +1,15 @@
-// Bundles the three command-line entries (pgclone, knex-pgclone, prisma-pgclone) into dist/bundle/, which the
-// committed bins import. Why: Node 20 loads ES modules one file at a time, and the CLI's graph is ~260 of them (zod
-// alone ~95, yargs ~50, core ~55): ~200 ms of every command before pg_dump or CREATE DATABASE even starts. One bundle
-// loads in a fraction of that (bench/README.md has the numbers). Prisma's and drizzle-kit's CLIs ship the same way.
+// Bundles the three command-line entries (pgclone, knex-pgclone, prisma-pgclone), and the Knex adapter's child
+// process, into dist/bundle/, which the committed bins import. Why: Node 20 loads ES modules one file at a time, and
+// the CLI's graph is ~260 of them (zod alone ~95, yargs ~50, core ~55): ~200 ms of every command before pg_dump or
+// CREATE DATABASE even starts. One bundle loads in a fraction of that (bench/README.md has the numbers). Prisma's and
+// drizzle-kit's CLIs ship the same way.
 //
 // The programmatic API (dist/index.js) stays unbundled: it shares @pgclone/core with whatever else the host imports.
 // A process may hold both copies (a config file that imports `pgclone`): PgcloneError's `instanceof` and the secret
 // registry work across copies (core/src/errors.ts, core/src/redact.ts).
 import { build } from 'esbuild';
 import { rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -49,6 +51,23 @@ const lazyTextLayout = {
   },
 };
 
+// The Knex adapter forks its child script (migrations, seeds) by package name (knex/src/run-child.ts). From the bundle
+// it forks the bundled copy beside it instead: the unbundled child loads ~250 modules, ~0.3 s of every Knex hook.
+const KNEX_CHILD_LOOKUP = "createRequire(import.meta.url).resolve('@pgclone/knex/child')";
+const bundledKnexChild = {
+  name: 'bundled-knex-child',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]knex[\\/]dist[\\/]run-child\.js$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      if (!source.includes(KNEX_CHILD_LOOKUP)) {
+        return { errors: [{ text: `${args.path} no longer finds its child with ${KNEX_CHILD_LOOKUP}: update scripts/bundle-cli.mjs` }] };
+      }
+      // `require` is the bundle's own (see the banner): relative to the chunk, in dist/bundle/.
+      return { contents: source.replace(KNEX_CHILD_LOOKUP, "require.resolve('./knex-child.js')"), loader: 'js' };
+    });
+  },
+};
+
 const outdir = new URL('../dist/bundle/', import.meta.url).pathname;
 rmSync(outdir, { recursive: true, force: true });
 
@@ -57,6 +76,7 @@ const { metafile } = await build({
     cli: new URL('../dist/cli.js', import.meta.url).pathname,
     'knex-cli': new URL('../dist/knex-cli.js', import.meta.url).pathname,
     'prisma-cli': new URL('../dist/prisma-cli.js', import.meta.url).pathname,
+    'knex-child': createRequire(import.meta.url).resolve('@pgclone/knex/child'),
   },
   outdir,
   bundle: true,
@@ -69,7 +89,7 @@ const { metafile } = await build({
   // config files and knexfiles), cli-progress (a TTY), and pg's optional native binding (never installed);
   // cosmiconfig's own TypeScript loader, which pgclone never uses (jiti loads .ts configs), would pull in typescript.
   external: ['@aws-sdk/*', 'jiti', 'cli-progress', 'pg-native', 'typescript'],
-  plugins: [skipWorkersProbe, lazyTextLayout],
+  plugins: [skipWorkersProbe, lazyTextLayout, bundledKnexChild],
   // CommonJS dependencies (pg, cosmiconfig's helpers) call `require`, which an ES module does not have.
   banner: { js: "import { createRequire as __pgcloneRequire } from 'node:module'; const require = __pgcloneRequire(import.meta.url);" },
   sourcemap: 'linked',
