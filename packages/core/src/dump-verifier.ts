@@ -56,6 +56,7 @@ export class DumpVerifier {
       }
       return source;
     }
+    if (!('open' in source)) return source; // a program's pipe: its stored bytes are hashed as they are read (tap)
     return {
       open: async (): Promise<Readable> => {
         const input = await source.open();

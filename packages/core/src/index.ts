@@ -23,7 +23,7 @@ export { quoteIdent, quoteLiteral, quoteConninfo } from './pg/ident.js';
 export { locateTool, locateToolForServer, spawnTool, type Tool, type ToolName } from './pg/tools.js';
 export { parseArchiveHeader, assertArchiveReadable, maxArchiveVersion, databaseSettingsFromScript, HEADER_BYTES, type ArchiveHeader } from './pg/archive.js';
 export { alterDatabaseSetting, splitList } from './pg/settings.js';
-export { readToc, readArchiveSettings, runPgRestore, type ArchiveSource } from './pg/pg-restore.js';
+export { readToc, readArchiveSettings, runPgRestore, type ArchivePipe, type ArchiveSource } from './pg/pg-restore.js';
 export { planRestore, selectRestoreHooks, describePlan, describeAction, type RestorePlan, type PlanStep, type PlanAction, type RestoreSource, type ObservedState } from './plan/restore.js';
 export { executePlan, type ExecuteIo } from './plan/execute.js';
 export { prepare, requireConnection, targetDatabase, connectAdmin, type Runtime, type Prepared } from './ops/prepare.js';

@@ -8,7 +8,7 @@ import type { Storage } from '../storage.js';
 import { HEADER_BYTES, parseArchiveHeader, type ArchiveHeader } from './archive.js';
 import { addDataOffsets } from './archive-offsets.js';
 import { decompressorProgram, decompressStage, lz4Missing, startProgram, type Stage, type Wrapper } from './compression.js';
-import type { ArchiveSource } from './pg-restore.js';
+import type { ArchivePipe, ArchiveSource } from './pg-restore.js';
 import { SpoolSpaceError, spoolFits, spoolThroughProgram, spoolToFile, WRAPPED_EXPANSION, type Spool } from './spool.js';
 
 /** Options of a {@link DumpInput}. */
@@ -114,7 +114,10 @@ export class DumpInput {
     const stored = (await storage.stat(key))?.size;
     const stream = (): RestoreInput => {
       const meter = new ProgressMeter(reporter, 'download', 'bytes', stored);
-      return { source: { open: () => this.#open({ full: true, meter }) }, jobs: 1, mode: 'stream' };
+      // A decompressor program writes straight into pg_restore's stdin: only the stored bytes pass through Node.
+      const cli = this.wrapper !== 'none' ? decompressorProgram(this.wrapper, this.#o.env) : undefined;
+      const source: ArchiveSource = cli ? { pipe: () => this.#pipe(cli, meter) } : { open: () => this.#open({ full: true, meter }) };
+      return { source, jobs: 1, mode: 'stream' };
     };
     if (jobs <= 1) return stream();
 
@@ -183,6 +186,22 @@ export class DumpInput {
     );
     metered.on('close', () => stored.destroy());
     return metered;
+  }
+
+  /** Starts the decompressor program on the stored bytes; its stdout is left for pg_restore to read directly. */
+  async #pipe(cli: { program: string; args: string[] }, meter: ProgressMeter): Promise<ArchivePipe> {
+    const stored = await this.#openStored({ full: true, meter });
+    const program = startProgram(cli.program, cli.args, this.#o.env, { code: 'DUMP_INVALID', what: `${this.wrapper} decompression` });
+    const fed = pipeline(stored, program.child.stdin!).catch((error: unknown) => {
+      const code = (error as NodeJS.ErrnoException).code;
+      // The program stopped reading (it failed, or pg_restore went away): its exit status says why.
+      if (code === 'EPIPE' || code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE') return;
+      program.stop();
+      throw error;
+    });
+    const done = Promise.all([program.done, fed]).then(() => undefined);
+    done.catch(() => {}); // observed by pg_restore's runner
+    return { stdout: program.child.stdout!, done };
   }
 
   /**

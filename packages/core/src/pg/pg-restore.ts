@@ -10,8 +10,19 @@ import { quoteConninfo } from './ident.js';
 import { isItemLine, isVerboseLine } from './restore-progress.js';
 import { spawnTool, type Tool } from './tools.js';
 
-/** Where pg_restore reads an archive from: a seekable file, or a stream opened on demand. */
-export type ArchiveSource = { path: string } | { open: () => Promise<Readable> };
+/**
+ * Where pg_restore reads an archive from: a seekable file, a stream opened on demand, or the output of a program
+ * started on demand (a decompressor), which pg_restore reads directly.
+ */
+export type ArchiveSource = { path: string } | { open: () => Promise<Readable> } | { pipe: () => Promise<ArchivePipe> };
+
+/** A running program whose stdout becomes pg_restore's stdin, so that its output never passes through Node. */
+export interface ArchivePipe {
+  /** The program's stdout. pg_restore takes it over; this process's end is closed once pg_restore has it. */
+  stdout: Readable;
+  /** Settles once the program and whatever feeds it are done; rejects with the first failure. */
+  done: Promise<void>;
+}
 
 interface ToolRun {
   tool: Tool;
@@ -28,21 +39,33 @@ interface ToolRun {
 
 async function runWithArchive(run: ToolRun): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string[]; stdout: string }> {
   const fromFile = 'path' in run.source;
+  const piped = 'pipe' in run.source ? await run.source.pipe() : undefined;
   const running = spawnTool(run.tool, fromFile ? [...run.args, (run.source as { path: string }).path] : run.args, {
     env: run.env,
-    stdin: fromFile ? 'ignore' : 'pipe',
+    stdin: fromFile ? 'ignore' : (piped?.stdout ?? 'pipe'),
     stdout: run.captureStdout ? 'pipe' : 'ignore',
     ...(run.onStderr ? { onStderr: run.onStderr } : {}),
     ...(run.keepStderr ? { keepStderr: run.keepStderr } : {}),
   });
+  piped?.stdout.destroy(); // pg_restore holds the read end now: the program sees its reader go when pg_restore exits
   const onAbort = () => running.child.kill('SIGTERM');
   run.signal?.addEventListener('abort', onAbort, { once: true });
+  // A program failing while pg_restore still reads it (a corrupt dump, a broken download) is the cause: pg_restore, cut
+  // off, would only report a truncated archive. One failing after pg_restore has gone has only lost its reader.
+  let pipeFailure: unknown;
+  let toolExited = false;
+  running.child.once('exit', () => (toolExited = true));
+  piped?.done.catch((error: unknown) => {
+    if (toolExited) return;
+    pipeFailure = error;
+    running.child.kill('SIGTERM');
+  });
   let stdout = '';
   running.child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
   let feed: Promise<void> = Promise.resolve();
   let input: Readable | undefined;
-  if (!fromFile) {
-    input = await (run.source as { open: () => Promise<Readable> }).open();
+  if ('open' in run.source) {
+    input = await run.source.open();
     const stdin = running.child.stdin!;
     stdin.on('error', () => {}); // EPIPE when the tool stops reading early
     feed = pipeline(input, stdin).catch((error: unknown) => {
@@ -58,6 +81,15 @@ async function runWithArchive(run: ToolRun): Promise<{ code: number | null; sign
     const exit = await running.done;
     input?.destroy();
     await feed;
+    if (piped) {
+      const failure = await piped.done.then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      if (pipeFailure !== undefined) throw pipeFailure;
+      // pg_restore read a whole archive, yet the program failed at its end (a zstd frame checksum): still a failure.
+      if (failure !== undefined && exit.code === 0) throw failure;
+    }
     return { ...exit, stdout };
   } finally {
     run.signal?.removeEventListener('abort', onAbort);

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { PgcloneError } from '../errors.js';
 import { lineSplitter } from '../lines.js';
 
@@ -79,7 +79,8 @@ export function spawnTool(
   args: string[],
   options: {
     env: NodeJS.ProcessEnv;
-    stdin?: 'pipe' | 'ignore';
+    /** `pipe`, `ignore`, or another process's stdout pipe for the tool to read directly. */
+    stdin?: 'pipe' | 'ignore' | Readable;
     /** `pipe`, `ignore`, or another process's stdin pipe for pg_dump to write into directly. */
     stdout?: 'pipe' | 'ignore' | Writable;
     onStderr?: (line: string) => void;
