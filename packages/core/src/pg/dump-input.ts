@@ -42,6 +42,9 @@ export interface RestoreInput {
  *
  *     storage.read → [tapStored] → [download meter] → [decompress] → spool file | pg_restore stdin
  *
+ * A decompressor program (zstd, lz4) writes to the spool file or pg_restore's stdin itself, so the uncompressed bytes
+ * never pass through Node.
+ *
  * A plain archive in local storage is handed to pg_restore as its own file (seekable: `-j`). Anything else is spooled
  * (decompressed) to a temporary file for `-j` when `jobs` > 1 and the disk has room, else streamed into a single-job
  * pg_restore. The wrapper (gzip, zstd, lz4 around the archive) is recognised by its magic bytes.
