@@ -115,16 +115,18 @@ export class DumpInput {
     const local = this.#localPlainPath();
     if (local) return { source: { path: local }, jobs, mode: 'file' };
     const stored = (await storage.stat(key))?.size;
+    const wrapper = this.wrapper;
+    // A decompressor program writes the spool file or pg_restore's stdin itself; otherwise (gzip, zstd without its
+    // program) the bytes pass through Node.
+    const cli = wrapper !== 'none' ? decompressorProgram(wrapper, this.#o.env) : undefined;
     const stream = (): RestoreInput => {
       const meter = new ProgressMeter(reporter, 'download', 'bytes', stored);
-      // A decompressor program writes straight into pg_restore's stdin: only the stored bytes pass through Node.
-      const cli = this.wrapper !== 'none' ? decompressorProgram(this.wrapper, this.#o.env) : undefined;
       const source: ArchiveSource = cli ? { pipe: () => this.#pipe(cli, meter) } : { open: () => this.#open({ full: true, meter }) };
       return { source, jobs: 1, mode: 'stream' };
     };
     if (jobs <= 1) return stream();
 
-    const estimate = (stored ?? 0) * (this.wrapper === 'none' ? 1 : WRAPPED_EXPANSION);
+    const estimate = (stored ?? 0) * (wrapper === 'none' ? 1 : WRAPPED_EXPANSION);
     const space = await spoolFits(spoolDir, estimate).catch((error: unknown) => ({ error }));
     if ('error' in space) {
       reporter.info(`Cannot check the free space in ${spoolDir} (${(space.error as Error).message}): restoring ${key} from the stream with one job`);
@@ -140,11 +142,8 @@ export class DumpInput {
     }
     const meter = new ProgressMeter(reporter, 'download', 'bytes', stored);
     const signal = { signal: this.#o.signal ? AbortSignal.any([this.#o.signal, this.#disposing.signal]) : this.#disposing.signal };
-    const wrapper = this.wrapper;
-    const cli = wrapper !== 'none' ? decompressorProgram(wrapper, this.#o.env) : undefined;
     if (wrapper === 'lz4' && !cli) throw lz4Missing();
     try {
-      // A decompressor program writes the spool file itself; otherwise (gzip, zstd without its program) Node does.
       this.#spool = cli
         ? await spoolThroughProgram(
             await this.#openStored({ full: true, meter }),
