@@ -17,7 +17,6 @@ export interface ChildJob {
 /** What the child sends back. */
 export type ChildMessage = { type: 'line'; text: string } | { type: 'info'; text: string } | { type: 'error'; message: string };
 
-
 /**
  * Runs a Knex task in a child Node process (see `child.ts`). Its stdout and stderr lines are reported as `output`
  * events from `knex`; the job (target credentials included) travels over the IPC channel, never in argv.

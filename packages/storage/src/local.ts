@@ -23,7 +23,6 @@ export const PARTIAL_PREFIX = '.pgclone-partial-';
 /** Bytes written between two background flushes of a dump being written (see `write`). */
 const FLUSH_EVERY = 32 * 1024 * 1024;
 
-
 /**
  * Dumps as files under a directory. A write goes to a hidden partial file beside its final path and is renamed into
  * place (atomic on one filesystem) only when complete and flushed to disk.

@@ -175,7 +175,6 @@ export class S3Storage implements Storage {
   }
 }
 
-
 /** Opens `s3://bucket/prefix/` with the `s3` settings of the pgclone config (validated again here for API callers). */
 export async function openS3Storage(location: string, settings: unknown): Promise<S3Storage> {
   const parsed = parseS3Location(location);
