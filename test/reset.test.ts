@@ -6,6 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { close, copy, restore, settled, type ResetResult } from 'pgclone';
 import { collectOutput, type CliResult } from './support/cli.js';
+import { startCluster } from './support/cluster.js';
 import { createDatabase, databases, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
 
 /** Runs an ES module script in a child node process (so that `pgclone` is a fresh import) and collects stdout. */
@@ -210,4 +211,56 @@ describe('restore(":snapshot") fast path', () => {
     expect('usedSpare' in result).toBe(false);
     expect(result.plan.some((line) => line.startsWith('post-swap-hooks'))).toBe(true);
   });
+});
+
+describe('restore(":snapshot") fast path on a server whose autovacuum visits every second', () => {
+  // Its own small cluster: autovacuum_naptime is server-wide, and one second of it would disturb the other tests.
+  let server: Awaited<ReturnType<typeof startCluster>>;
+  const url = (database: string) => {
+    const { host, port, user, password } = server.info;
+    return `postgresql://${user}:${encodeURIComponent(password)}@${host}:${port}/${database}`;
+  };
+  const query = async (database: string, text: string) => {
+    const client = new pg.Client({ connectionString: url(database) });
+    await client.connect();
+    try {
+      return (await client.query(text)).rows;
+    } finally {
+      await client.end();
+    }
+  };
+  const xacts = async (database: string) =>
+    Number((await query('postgres', `SELECT pg_stat_get_db_xact_commit(oid) AS n FROM pg_database WHERE datname = '${database}'`))[0].n);
+
+  beforeAll(async () => {
+    server = await startCluster({ settings: { autovacuum_naptime: '1' } });
+  }, 60_000);
+  afterAll(async () => {
+    await close({ dropSpares: true });
+    await server?.stop();
+  });
+
+  it('uses the spare although autovacuum ran transactions in the snapshot since it was made', async () => {
+    await query('postgres', 'CREATE DATABASE app');
+    await query('app', `CREATE TABLE item (id int PRIMARY KEY); INSERT INTO item SELECT generate_series(1, 500)`);
+    const env = { DATABASE_URL: url('app') };
+    await copy(':fx', { cwd, env });
+    // Autovacuum visits only databases it has statistics for: a session on the snapshot gives it some.
+    await query('fx', 'SELECT 1');
+    await restore(':fx', { cwd, env });
+    await settled();
+    // Autovacuum's visits are transactions in the snapshot, with no client session on it.
+    const before = await xacts('fx');
+    for (let waited = 0; (await xacts('fx')) === before; waited += 200) {
+      expect(waited, 'autovacuum did not visit the snapshot').toBeLessThan(20_000);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const result = (await restore(':fx', { cwd, env })) as ResetResult;
+    expect(result.usedSpare).toBe(true);
+    expect(await query('app', 'SELECT count(*)::int AS n FROM item')).toEqual([{ n: 500 }]);
+    // A client session on the snapshot still makes the spare unusable.
+    await settled();
+    await query('fx', 'SELECT 1');
+    expect(((await restore(':fx', { cwd, env })) as ResetResult).usedSpare).toBe(false);
+  }, 60_000);
 });

@@ -15,7 +15,7 @@ import { repairLeftovers } from './repair.js';
  * The spare `N__spare` is a copy of S made in the background after each reset, so that the next reset is only:
  *  1. lock      pgclone's advisory lock on N (the one every operation on N takes);
  *  2. check     one query: N, S, the spare and leftovers; the spare is used only if it was copied from this very S
- *               (same OID, no transaction in S since, nobody connected to S now: its comment records all three);
+ *               (same OID, no session on S since, nobody connected to S now: its comment records the first two);
  *  3. block     `ALLOW_CONNECTIONS false` on N, end N's sessions (the caller's pool included) and wait until gone;
  *  4. swap      one transaction: N → `N__swap`, `N__spare` → N (connections allowed, comment cleared).
  * Without a valid spare, step 4 swaps in `N__temp`, copied from S during the call (`CREATE DATABASE … TEMPLATE`).
@@ -81,22 +81,50 @@ interface DbRow {
   allowconn: boolean;
   istemplate: boolean;
   comment: string | null;
-  xacts: string;
-  sessions: number;
+  /** What tells whether anyone could have written to the database since: see {@link activitySql}. */
+  activity: string;
+  /** Sessions connected now, other than ours and autovacuum's. */
+  connected: number;
   bytes: string | null;
 }
 
-const STATE_SQL = `
+/**
+ * The database's activity counter as SQL. From PostgreSQL 14, the client sessions ever opened on it (nobody writes
+ * to a database without a session on it; a session's count reaches the statistics at the latest as it ends, before
+ * it leaves pg_stat_activity), with the server's start and the statistics' last reset, either of which may lose
+ * counts. Before 14, its transaction count, which autovacuum's visits also raise (a spare is then remade, never
+ * wrongly used). Not the transaction count from 14 on: autovacuum visits every database once per naptime, which
+ * made a spare unusable for no reason (test/reset.test.ts, seen in CI).
+ */
+function activitySql(serverMajor: number): string {
+  if (serverMajor < 14) return `'xacts ' || (pg_stat_get_db_xact_commit(d.oid) + pg_stat_get_db_xact_rollback(d.oid))`;
+  return `'sessions ' || pg_stat_get_db_sessions(d.oid) || ' since ' || extract(epoch FROM pg_postmaster_start_time())
+          || ' reset ' || coalesce(extract(epoch FROM pg_stat_get_db_stat_reset_time(d.oid))::text, '-')`;
+}
+
+/**
+ * N, S, the spare and leftovers. The sessions are read before the activity counters, whatever the plan: a row leaves
+ * the join only after `live` is computed, and the counters are evaluated on the join's output. (Read the other way
+ * round, a session on S that wrote and ended between the two reads would be seen neither connected nor counted.)
+ * Both readings then hold for the rest of the transaction.
+ */
+function stateSql(serverMajor: number): string {
+  return `
+  WITH live AS (
+    SELECT a.datid, count(*)::int AS n FROM pg_stat_activity a
+     WHERE a.pid <> pg_backend_pid() AND a.backend_type <> 'autovacuum worker' GROUP BY a.datid)
   SELECT d.datname, d.oid::text AS oid, d.datallowconn AS allowconn, d.datistemplate AS istemplate,
          shobj_description(d.oid, 'pg_database') AS comment,
-         (pg_stat_get_db_xact_commit(d.oid) + pg_stat_get_db_xact_rollback(d.oid))::text AS xacts,
-         (SELECT count(*) FROM pg_stat_activity a WHERE a.datid = d.oid AND a.pid <> pg_backend_pid())::int AS sessions,
+         coalesce(live.n, 0) AS connected,
+         ${activitySql(serverMajor)} AS activity,
          CASE WHEN $2 AND d.datname = $3 THEN pg_database_size(d.oid)::text END AS bytes
-    FROM pg_database d WHERE d.datname = ANY($1)`;
+    FROM pg_database d LEFT JOIN live ON live.datid = d.oid
+   WHERE d.datname = ANY($1)`;
+}
 
-/** The comment a spare carries: which snapshot it copies, and that snapshot's transaction count then. */
+/** The comment a spare carries: which snapshot it copies, and that snapshot's activity counter then. */
 function spareComment(source: DbRow): string {
-  return `pgclone spare: copy of ${JSON.stringify(source.datname)} oid ${source.oid} xacts ${source.xacts}`;
+  return `pgclone spare: copy of ${JSON.stringify(source.datname)} oid ${source.oid} ${source.activity}`;
 }
 
 /**
@@ -204,7 +232,7 @@ export class SnapshotResetter {
   async #state(source: string, withSize = false): Promise<Map<string, DbRow>> {
     const n = restoreNames(this.target);
     const names = [n.live, n.temp, n.swap, n.stage, spareName(this.target), source];
-    const rows = await this.#admin.query<DbRow>(STATE_SQL, [names, withSize, source]);
+    const rows = await this.#admin.query<DbRow>(stateSql(this.#admin.serverMajor), [names, withSize, source]);
     return new Map(rows.map((r) => [r.datname, r]));
   }
 
@@ -234,7 +262,7 @@ export class SnapshotResetter {
         throw new KeyError('KEY_NOT_FOUND', `Local database ${JSON.stringify(source)} does not exist ("pgclone ls --local" lists them)`);
       }
       const spareRow = state.get(spare);
-      const spareValid = spareRow !== undefined && src.sessions === 0 && spareRow.comment === spareComment(src);
+      const spareValid = spareRow !== undefined && src.connected === 0 && spareRow.comment === spareComment(src);
       const checkMs = mark() - t;
 
       let incoming: string;
@@ -343,7 +371,7 @@ export class SnapshotResetter {
     const wanted = src !== undefined && (policy === true || (policy === 'auto' && Number(src.bytes ?? Infinity) <= SPARE_MAX_BYTES));
     if (existing && (!wanted || existing.comment !== spareComment(src!))) await admin.drop(spare);
     if (!wanted || !src || (existing && existing.comment === spareComment(src))) return;
-    if (src.sessions > 0) {
+    if (src.connected > 0) {
       // Someone is connected to the snapshot: leave them alone; the next reset copies during the call.
       options.reporter.info(`No spare copy of ${source} made: it has open sessions`);
       return;

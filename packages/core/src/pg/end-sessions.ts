@@ -6,9 +6,12 @@ import type { Admin } from './admin.js';
 // RENAME/DROP DATABASE check (and wait on, in steps of 100 ms), so an empty answer means they will not wait; a pid
 // that is gone just yields a warning and `false`. Sending the signal again is harmless.
 const ROUND_SQL = `
-  SELECT pid FROM (
-    SELECT unnest($2::int[]) AS pid
-    UNION SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()
+  SELECT pid, autovacuum FROM (
+    SELECT pid, bool_or(autovacuum) AS autovacuum FROM (
+      SELECT unnest($2::int[]) AS pid, false AS autovacuum
+      UNION ALL
+      SELECT pid, backend_type = 'autovacuum worker' FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()
+    ) u GROUP BY pid
   ) s
   WHERE CASE
     -- a pid seen before that now belongs to a session on another database (reused): not ours to end
@@ -16,27 +19,39 @@ const ROUND_SQL = `
     ELSE pg_terminate_backend(pid)
   END`;
 
+interface Session {
+  pid: number;
+  autovacuum: boolean;
+}
+
 /**
  * Ends every other session on `database` and waits until PostgreSQL has let them go, polling after 1, 2, 4 … ms
  * (at most 50 ms apart) instead of a fixed interval: a terminated backend is usually gone within a few
  * milliseconds, and a reset should not wait longer than that. Throws `DATABASE_BUSY` naming the sessions still
  * there after `timeoutMs` (sessions of other roles that this role may not end stay, and are named the same way).
- * Returns how many sessions it ended.
+ * Returns how many sessions it ended, not counting autovacuum workers (ended too, as PostgreSQL would end them for
+ * the rename, but not anyone's session: they visit every database now and then).
  */
 export async function endSessionsQuickly(admin: Admin, database: string, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   const ended = new Set<number>();
+  const sessions = new Set<number>();
   let delay = 1;
   for (;;) {
-    let remaining: number[];
+    let found: Session[];
     try {
-      remaining = (await admin.query<{ pid: number }>(ROUND_SQL, [database, [...ended]])).map((r) => r.pid);
+      found = await admin.query<Session>(ROUND_SQL, [database, [...ended]]);
     } catch {
       // One of them is not ours to end (another role's session): signal one by one, skipping those.
-      remaining = await oneByOne(admin, database);
+      found = await oneByOne(admin, database);
     }
-    if (remaining.length === 0) return ended.size;
-    for (const pid of remaining) ended.add(pid);
+    if (found.length === 0) return sessions.size;
+    // A pid is first seen in pg_stat_activity, where its kind is known; later rounds may only know the pid.
+    for (const { pid, autovacuum } of found) {
+      if (!ended.has(pid) && !autovacuum) sessions.add(pid);
+      ended.add(pid);
+    }
+    const remaining = found.map((s) => s.pid);
     if (Date.now() >= deadline) {
       throw new PgcloneError(
         'DATABASE_BUSY',
@@ -48,11 +63,11 @@ export async function endSessionsQuickly(admin: Admin, database: string, timeout
   }
 }
 
-async function oneByOne(admin: Admin, database: string): Promise<number[]> {
-  const sessions = await admin.query<{ pid: number }>(
-    'SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+async function oneByOne(admin: Admin, database: string): Promise<Session[]> {
+  const sessions = await admin.query<Session>(
+    `SELECT pid, backend_type = 'autovacuum worker' AS autovacuum FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
     [database],
   );
   for (const { pid } of sessions) await admin.query('SELECT pg_terminate_backend($1)', [pid]).catch(() => {});
-  return sessions.map((s) => s.pid);
+  return sessions;
 }
