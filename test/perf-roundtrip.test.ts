@@ -1,12 +1,12 @@
 import { closeSync, mkdtempSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
-import { addDataOffsets, findProgram } from '@pgclone/core';
+import { execFileSync, spawn } from 'node:child_process';
+import { addDataOffsets, Admin, findProgram, parseConnection, pollCopyBytes, readDataSizes } from '@pgclone/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.js';
 import { createPerfFixture, fingerprint, handMadeKey, writeHandMadeDump } from './support/perf-fixture.js';
-import { cluster, dbUrl, dropDatabases, uniqueName } from './support/pg.js';
+import { cluster, createDatabase, dbUrl, dropDatabases, sql, uniqueName } from './support/pg.js';
 
 /** What the stored bytes start with. */
 function magicOf(file: string): 'PGDMP' | 'gzip' | 'zstd' | 'lz4' | 'other' {
@@ -74,10 +74,18 @@ describe('round trip of every compression and job setting', () => {
           const events = restored.stderr
             .split('\n')
             .filter((l) => l.startsWith('{'))
-            .map((l) => JSON.parse(l) as { event: string; phase?: string; final?: boolean; done?: number; total?: number });
-          const last = events.filter((e) => e.event === 'progress' && e.phase === 'restore').at(-1);
+            .map((l) => JSON.parse(l) as { event: string; phase?: string; final?: boolean; done?: number; total?: number; unit?: string; items?: unknown });
+          const restoring = events.filter((e) => e.event === 'progress' && e.phase === 'restore');
+          const last = restoring.at(-1);
           expect(last?.final).toBe(true);
           expect(last?.done).toBe(last?.total);
+          // A spool is indexed: its data sizes are known, and the restore counts bytes of table data (items besides).
+          if (spooled) {
+            expect(last).toMatchObject({ unit: 'bytes', items: { done: expect.any(Number) as number } });
+            expect(last!.total).toBeGreaterThan(1_000_000);
+            const done = restoring.map((e) => e.done!);
+            expect(done).toEqual([...done].sort((a, b) => a - b));
+          }
         }),
       );
     });
@@ -113,14 +121,53 @@ describe('round trip of every compression and job setting', () => {
       const patchedFile = path.join(dir, `patched${z}.dump`);
       writeFileSync(patchedFile, piped);
       const result = await addDataOffsets(patchedFile);
-      expect(result).toEqual({ patched: 3 }); // items, notes, the large objects
+      expect(result).toMatchObject({ patched: 3 }); // items, notes, the large objects
+      // The data sizes found by walking the blocks are those the TOC of pg_dump's own file gives.
+      const fromFile = await readDataSizes(fileDump);
+      expect(fromFile?.sizes.size).toBe(3);
+      expect('data' in result && result.data).toEqual(fromFile);
+      expect(fromFile?.compressed).toBe(z !== '-Z0');
       const patched = readFileSync(patchedFile);
       const byFile = readFileSync(fileDump);
       expect(patched.length).toBe(byFile.length);
       const differing = [...patched.keys()].filter((i) => patched[i] !== byFile[i]);
       expect(differing.every((i) => i < 64), `bytes differ at ${differing.slice(0, 10).join(', ')}`).toBe(true);
-      expect(await addDataOffsets(fileDump)).toEqual({ patched: 0 });
+      expect(await addDataOffsets(fileDump)).toMatchObject({ patched: 0 });
+      // An archive written to a pipe has no data positions in its TOC: its sizes would need a full read.
+      writeFileSync(path.join(dir, `piped${z}.dump`), piped);
+      expect(await readDataSizes(path.join(dir, `piped${z}.dump`))).toBeUndefined();
     }
+  });
+
+  it.skipIf(cluster().major < 14)('reads how far a running COPY has got, for the restore progress inside a big table', async () => {
+    const db = `${prefix}_copying`;
+    await createDatabase(db);
+    await sql(db, 'CREATE TABLE t (id int, v text)');
+    const c = cluster();
+    const psql = spawn(path.join(c.binDir, 'psql'), ['-X', '-q', '-h', c.host, '-p', String(c.port), '-U', c.user, '-d', db, '-c', 'COPY t FROM STDIN'], {
+      env: { ...process.env, PGPASSWORD: c.password },
+      stdio: ['pipe', 'ignore', 'inherit'],
+    });
+    const exited = new Promise((resolve) => psql.on('exit', resolve));
+    const chunk = Array.from({ length: 10_000 }, (_, i) => `${i}\t${'x'.repeat(95)}\n`).join('');
+    psql.stdin.write(chunk);
+    const admin = await Admin.connect(parseConnection(dbUrl('postgres')), { lockTimeout: 5000 });
+    const seen: number[] = [];
+    const stop = pollCopyBytes(admin, db, (bytes) => seen.push(bytes));
+    try {
+      // psql keeps its last partial buffer until more input comes: most of what was written, never more.
+      for (let waited = 0; (seen.at(-1) ?? 0) < chunk.length * 0.9; waited += 100) {
+        expect(waited, `readings: ${seen.join(', ')}`).toBeLessThan(15_000);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(seen.at(-1)).toBeLessThanOrEqual(chunk.length);
+    } finally {
+      await stop();
+      psql.stdin.end();
+      await exited;
+      await admin.close();
+    }
+    expect(await sql(db, 'SELECT count(*)::int AS n FROM t')).toEqual([{ n: 10_000 }]);
   });
 
   it.skipIf(!has('zstd'))('refuses a wrapped file that is not an archive inside', async () => {

@@ -15,6 +15,8 @@ import {
   isItemLine,
   isVerboseLine,
   ParallelGzip,
+  Reporter,
+  RestoreProgress,
   parseArchiveHeader,
   parseCompression,
   planDumpCompression,
@@ -165,6 +167,90 @@ describe('restore progress lines', () => {
   });
 });
 
+describe('restore progress', () => {
+  // pg_restore 15's own lines for an archive of three tables, large objects, an index, a constraint and a
+  // materialized view (recorded with -j1 and -j2).
+  const toc = [
+    '6; 2615 16395 SCHEMA - s2 postgres',
+    '215; 1259 16385 TABLE public a postgres',
+    '218; 1259 16401 MATERIALIZED VIEW public mv postgres',
+    '216; 1259 16392 TABLE public we.ird "x" postgres',
+    '217; 1259 16396 TABLE s2 b postgres',
+    '3359; 2613 16400 BLOB - 16400 postgres',
+    '3355; 0 16385 TABLE DATA public a postgres',
+    '3356; 0 16392 TABLE DATA public we.ird "x" postgres',
+    '3357; 0 16396 TABLE DATA s2 b postgres',
+    '3360; 0 0 BLOBS - BLOBS ',
+    '3210; 2606 16391 CONSTRAINT public a a_pkey postgres',
+    '3211; 1259 16399 INDEX s2 b_v_idx postgres',
+    '3358; 0 16401 MATERIALIZED VIEW DATA public mv postgres',
+  ];
+  const data = { sizes: new Map([[3355, 1000], [3356, 10], [3357, 500], [3360, 90]]), compressed: false };
+  const events = () => {
+    const seen: ProgressEvent[] = [];
+    return { seen, reporter: new Reporter('restore', (e) => e.event === 'progress' && seen.push(e)) };
+  };
+
+  it('counts the bytes of finished items with -j, and what the running COPYs have read', () => {
+    const { seen, reporter } = events();
+    const progress = new RestoreProgress(reporter, toc, data, true);
+    expect(progress.wantsCopyBytes).toBe(true);
+    const at: number[] = [];
+    const feed = (line: string) => {
+      progress.line(`pg_restore: ${line}`);
+      at.push(progress.done);
+    };
+    for (const line of ['creating SCHEMA "s2"', 'creating TABLE "public.a"', 'executing BLOB 16400', 'entering main parallel loop']) feed(line);
+    feed('launching item 3355 TABLE DATA a');
+    feed('launching item 3357 TABLE DATA b');
+    progress.setCopyBytes(1400); // both COPYs running
+    at.push(progress.done);
+    feed('finished item 3357 TABLE DATA b');
+    feed('launching item 3211 INDEX b_v_idx');
+    feed('finished item 3211 INDEX b_v_idx');
+    progress.setCopyBytes(2000); // a stale reading, beyond the one COPY still running: capped at its size
+    at.push(progress.done);
+    feed('launching item 3360 BLOBS BLOBS');
+    feed('finished item 3360 BLOBS BLOBS');
+    feed('finished item 3355 TABLE DATA a');
+    expect(at).toEqual([0, 0, 0, 0, 0, 0, 1400, 1400, 1400, 1400, 1500, 1500, 1500, 1590]);
+    progress.finish();
+    expect(seen.at(-1)).toMatchObject({ phase: 'restore', unit: 'bytes', done: 1600, total: 1600, final: true, items: { done: 13, total: 13 } });
+  });
+
+  it('counts data items in TOC order without -j, each ending at the next item', () => {
+    const { reporter } = events();
+    const progress = new RestoreProgress(reporter, toc, data, false);
+    const at: number[] = [];
+    for (const line of [
+      'creating TABLE "s2.b"',
+      'processing data for table "public.a"',
+      'processing data for table "public.we.ird "x""',
+      'processing data for table "s2.b"',
+      'processing BLOBS',
+      'restoring large object with OID 16400',
+      'creating CONSTRAINT "public.a a_pkey"',
+    ]) {
+      progress.line(`pg_restore: ${line}`);
+      at.push(progress.done);
+    }
+    expect(at).toEqual([0, 0, 1000, 1010, 1510, 1510, 1600]);
+  });
+
+  it('counts items when the sizes are not known', () => {
+    const { seen, reporter } = events();
+    const progress = new RestoreProgress(reporter, toc, undefined, true);
+    expect(progress.wantsCopyBytes).toBe(false);
+    progress.line('pg_restore: creating TABLE "public.a"');
+    progress.line('pg_restore: launching item 3355 TABLE DATA a');
+    progress.line('pg_restore: processing data for table "public.a"');
+    expect(progress.done).toBe(2);
+    progress.finish();
+    expect(seen.at(-1)).toMatchObject({ unit: 'items', done: 13, total: 13, final: true });
+    expect(seen.at(-1)).not.toHaveProperty('items');
+  });
+});
+
 describe('progress rendering', () => {
   const event = (done: number, extra: Partial<ProgressEvent> = {}): ProgressEvent => ({
     event: 'progress',
@@ -181,6 +267,8 @@ describe('progress rendering', () => {
     expect(describeProgress(event(50_000_000), 10_000_000)).toEqual({ amount: '50.0 MB of ~200 MB', percent: 25, rate: '10.0 MB/s', eta: '15 s' });
     expect(describeProgress({ ...event(3), unit: 'items', total: 58, estimated: false, phase: 'restore' }, 2)).toEqual({ amount: '3 of 58 items', percent: 5 });
     expect(formatDuration(185)).toBe('3 min 05 s');
+    const restore = { ...event(52_000_000), phase: 'restore' as const, total: 130_000_000, estimated: false, items: { done: 30, total: 58 } };
+    expect(describeProgress(restore, 13_000_000)).toEqual({ amount: '52.0 MB of 130 MB, 30 of 58 items', percent: 40, rate: '13.0 MB/s', eta: '6.0 s' });
   });
 
   it('prints a plain line per phase every interval when stderr is not a terminal, and a closing line', () => {

@@ -49,6 +49,11 @@ export interface ProgressEvent {
   /** True on the phase's last event. */
   final?: boolean;
   unit: 'bytes' | 'items';
+  /**
+   * A restore measured in bytes (of the archive's table data) also counts its table-of-contents items: schema, data,
+   * indexes, constraints.
+   */
+  items?: { done: number; total: number };
 }
 
 /** Any event. */
@@ -93,7 +98,7 @@ export class Reporter {
     done: number,
     total: number | undefined,
     unit: ProgressEvent['unit'],
-    flags: { estimated?: boolean; final?: boolean } = {},
+    flags: { estimated?: boolean; final?: boolean; items?: { done: number; total: number } } = {},
   ): void {
     this.#emit({ event: 'progress', operation: this.operation, phase, done, ...(total !== undefined ? { total } : {}), ...flags, unit });
   }

@@ -41,11 +41,11 @@ export {
   type Stage,
   type Wrapper,
 } from './pg/compression.js';
-export { addDataOffsets, type OffsetsResult } from './pg/archive-offsets.js';
+export { addDataOffsets, readDataSizes, type DataSizes, type OffsetsResult } from './pg/archive-offsets.js';
 export { DumpInput, type DumpInputOptions, type RestoreInput } from './pg/dump-input.js';
 export { spoolToFile, spoolFits, spoolReserve, SpoolSpaceError, WRAPPED_EXPANSION, type Spool } from './pg/spool.js';
 export { chooseCopyMethod, copyDatabase, serverCanClone, FILE_COPY_MIN_BYTES, type CopyMethod, type CopyStrategyOption } from './pg/copy-method.js';
-export { isItemLine, isVerboseLine } from './pg/restore-progress.js';
+export { isItemLine, isVerboseLine, RestoreProgress } from './pg/restore-progress.js';
 export { resolvePerfOptions, type PerfOptions } from './config/perf.js';
 export { ProgressMeter, meterStream } from './progress.js';
 export { ls } from './ops/ls.js';
@@ -56,6 +56,7 @@ export { repairLeftovers } from './ops/repair.js';
 export { loadProject, type ProjectQuery, type ProjectContext } from './ops/prepare.js';
 export { SnapshotResetter, SPARE_MAX_BYTES, type CopyStrategy, type SnapshotResetOptions, type SnapshotResetOutcome, type ResetTimings, type SparePolicy } from './ops/reset.js';
 export { endSessionsQuickly } from './pg/end-sessions.js';
+export { pollCopyBytes } from './pg/copy-progress.js';
 export { localDatabaseOf, resolveDumpKey } from './ops/resolve-key.js';
 export { inspectLeftovers, repairLeftover, type Leftover } from './ops/repair.js';
 export { removeStaleWrites, removeStaleScratch } from './ops/leftover-files.js';

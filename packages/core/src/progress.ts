@@ -17,6 +17,8 @@ export class ProgressMeter {
   #done = 0;
   #last = 0;
   #finished = false;
+  /** Items done and in all, sent along with a count in bytes (a restore's). */
+  items: { done: number; total: number } | undefined;
 
   constructor(
     reporter: Reporter,
@@ -69,6 +71,7 @@ export class ProgressMeter {
     this.#reporter.progress(this.#phase, this.#done, this.#total, this.#unit, {
       ...(this.#estimated && !final ? { estimated: true } : {}),
       ...(final ? { final: true } : {}),
+      ...(this.items ? { items: { ...this.items } } : {}),
     });
   }
 }

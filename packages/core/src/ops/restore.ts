@@ -9,9 +9,10 @@ import { resolvePerfOptions } from '../config/perf.js';
 import { assertArchiveReadable } from '../pg/archive.js';
 import { copyDatabase } from '../pg/copy-method.js';
 import { DumpInput } from '../pg/dump-input.js';
-import { readArchiveSettings, readToc, runPgRestore, usefulJobs } from '../pg/pg-restore.js';
+import { pollCopyBytes } from '../pg/copy-progress.js';
+import { readArchiveSettings, readToc, restoresInParallel, runPgRestore, usefulJobs } from '../pg/pg-restore.js';
+import { RestoreProgress } from '../pg/restore-progress.js';
 import { locateTool, type Tool } from '../pg/tools.js';
-import { ProgressMeter } from '../progress.js';
 import { executePlan } from '../plan/execute.js';
 import { describePlan, planRestore, selectRestoreHooks, type RestorePlan, type RestoreSource } from '../plan/restore.js';
 import type { Storage } from '../storage.js';
@@ -174,23 +175,30 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
         }
         // A spooled dump was read in full already: refuse a corrupt one before pg_restore starts.
         if (input.mode === 'spool') await verifier!.settled();
-        const items = new ProgressMeter(reporter, 'restore', 'items', toc.length);
-        const outcome = await verifier!.during((corrupt) =>
-          runPgRestore({
-            tool: pgRestore!,
-            // The stored file itself is hashed alongside pg_restore; spool and stream reads are hashed by tapStored.
-            source: input.mode === 'file' ? verifier!.wrap(input.source) : input.source,
-            jobs: input.jobs,
-            env: toolEnv(database),
-            database,
-            key,
-            allowList: opts.restoreErrorAllowList,
-            onStderr: (line) => reporter.output('pg_restore', line),
-            onItem: () => items.add(1),
-            signal: options.signal ? AbortSignal.any([options.signal, corrupt]) : corrupt,
-          }),
-        );
-        items.finish();
+        // The stored file itself is hashed alongside pg_restore; spool and stream reads are hashed by tapStored.
+        const restoreSource = input.mode === 'file' ? verifier!.wrap(input.source) : input.source;
+        const progress = new RestoreProgress(reporter, toc, input.data, restoresInParallel({ jobs: input.jobs, source: restoreSource }));
+        const stopPolling = progress.wantsCopyBytes ? pollCopyBytes(admin, database, (bytes) => progress.setCopyBytes(bytes)) : undefined;
+        let outcome;
+        try {
+          outcome = await verifier!.during((corrupt) =>
+            runPgRestore({
+              tool: pgRestore!,
+              source: restoreSource,
+              jobs: input.jobs,
+              env: toolEnv(database),
+              database,
+              key,
+              allowList: opts.restoreErrorAllowList,
+              onStderr: (line) => reporter.output('pg_restore', line),
+              onVerbose: (line) => progress.line(line),
+              signal: options.signal ? AbortSignal.any([options.signal, corrupt]) : corrupt,
+            }),
+          );
+        } finally {
+          await stopPolling?.();
+        }
+        progress.finish();
         for (const e of outcome.allowedErrors) reporter.warn(`pg_restore error allowed by restoreErrorAllowList: ${e}`);
       },
       archiveSettings: () => readArchiveSettings(pgRestore!, archive!.settingsSource(), toolEnv('postgres')),

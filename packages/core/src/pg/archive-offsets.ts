@@ -23,14 +23,15 @@ import { open, type FileHandle } from 'node:fs/promises';
 
 const K_OFFSET_POS_NOT_SET = 1;
 const K_OFFSET_POS_SET = 2;
+const K_OFFSET_NO_DATA = 3;
 const BLK_DATA = 1;
 const BLK_BLOBS = 3;
 /** Archive versions whose TOC layout this reader knows (pg_dump 10 to 17). */
 const MIN_VERSION = [1, 12] as const;
 const MAX_VERSION = [1, 16] as const;
 
-/** What {@link addDataOffsets} did. */
-export type OffsetsResult = { patched: number } | { skipped: string };
+/** What {@link addDataOffsets} did: how many offsets it wrote, and the data sizes it found on the way. */
+export type OffsetsResult = { patched: number; data: DataSizes } | { skipped: string };
 
 class Unsupported extends Error {}
 
@@ -125,6 +126,96 @@ interface TocEntry {
   /** File position of the offset flag byte. */
   flagAt: number;
   flag: number;
+  /** The data block's position, when the TOC has it. */
+  offset?: number;
+}
+
+/** The header and table of contents of a custom-format archive. */
+interface Layout {
+  intSize: number;
+  offSize: number;
+  /** Whether pg_dump compressed the data blocks itself (then their sizes are not the COPY data's). */
+  compressed: boolean;
+  entries: TocEntry[];
+}
+
+/** Reads the header and the TOC; `r` is left at the first data block. Throws {@link Unsupported}. */
+async function readLayout(r: Reader): Promise<Layout> {
+  const magic = [await r.byte(), await r.byte(), await r.byte(), await r.byte(), await r.byte()];
+  if (Buffer.from(magic).toString('latin1') !== 'PGDMP') throw new Unsupported('not a pg_dump archive');
+  const [vmaj, vmin] = [await r.byte(), await r.byte(), await r.byte()] as const;
+  if (vmaj !== 1 || vmin < MIN_VERSION[1] || vmin > MAX_VERSION[1]) throw new Unsupported(`archive version ${vmaj}.${vmin}`);
+  const intSize = await r.byte();
+  const offSize = await r.byte();
+  const format = await r.byte();
+  if (format !== 1) throw new Unsupported(`archive format ${format}`);
+  if (intSize < 1 || intSize > 8 || offSize < 1 || offSize > 8) throw new Unsupported('unusual integer sizes');
+  // 1.15 names the algorithm (0 none); before, a zlib level (0 none, -1 default).
+  const compression = vmin >= 15 ? await r.byte() : await r.int(intSize);
+  for (let i = 0; i < 7; i++) await r.int(intSize); // creation time
+  await r.str(intSize); // database name
+  await r.str(intSize); // server version
+  await r.str(intSize); // pg_dump version
+
+  const count = await r.int(intSize);
+  if (count < 0) throw new Unsupported('bad TOC count');
+  const entries: TocEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    const dumpId = await r.int(intSize);
+    if (dumpId <= 0) throw new Unsupported('bad TOC entry');
+    await r.int(intSize); // had dumper
+    await r.str(intSize); // table oid
+    await r.str(intSize); // oid
+    await r.str(intSize); // tag
+    await r.str(intSize); // desc
+    await r.int(intSize); // section
+    for (let s = 0; s < 5; s++) await r.str(intSize); // defn, dropStmt, copyStmt, namespace, tablespace
+    if (vmin >= 14) await r.str(intSize); // table access method
+    if (vmin >= 16) await r.int(intSize); // relkind
+    await r.str(intSize); // owner
+    await r.str(intSize); // with oids
+    while ((await r.str(intSize)) !== null); // dependencies, NULL-terminated
+    const flagAt = r.pos;
+    const flag = await r.byte();
+    let offset = 0;
+    for (let b = 0, scale = 1; b < offSize; b++, scale *= 256) offset += (await r.byte()) * scale;
+    entries.push({ dumpId, flagAt, flag, ...(flag === K_OFFSET_POS_SET ? { offset } : {}) });
+  }
+  return { intSize, offSize, compressed: compression !== 0, entries };
+}
+
+/** Walks the data blocks from `r`'s position to the end: each block's dump id and position. */
+async function walkBlocks(r: Reader, intSize: number, size: number): Promise<Map<number, number>> {
+  const blocks = new Map<number, number>();
+  const skipChunks = () => r.skipChunks(intSize);
+  while (!r.atEnd) {
+    const at = r.pos;
+    const type = await r.byte();
+    const id = await r.int(intSize);
+    if (type === BLK_DATA) await skipChunks();
+    else if (type === BLK_BLOBS) while ((await r.int(intSize)) !== 0) await skipChunks();
+    else throw new Unsupported(`unknown block type ${type}`);
+    blocks.set(id, at);
+  }
+  if (r.pos !== size) throw new Unsupported('trailing bytes');
+  return blocks;
+}
+
+/**
+ * The stored size of each item's data, by dump id: the data blocks follow one another to the end of the file, so a
+ * block ends where the next one starts.
+ */
+function blockSizes(starts: Map<number, number>, fileSize: number): Map<number, number> {
+  const sorted = [...starts].sort((a, b) => a[1] - b[1]);
+  return new Map(sorted.map(([id, at], i) => [id, (sorted[i + 1]?.[1] ?? fileSize) - at]));
+}
+
+/** How much data each table-of-contents item of an archive carries. */
+export interface DataSizes {
+  /** Bytes of each item's data block in the archive, by dump id (items without data are absent). */
+  sizes: Map<number, number>;
+  /** Whether pg_dump compressed the blocks itself; when not, a block is about the size of its COPY data. */
+  compressed: boolean;
 }
 
 /** Writes the positions of the data blocks into the TOC of the custom-format archive `file` (see above). */
@@ -133,81 +224,51 @@ export async function addDataOffsets(file: string): Promise<OffsetsResult> {
   try {
     const { size } = await handle.stat();
     const r = new Reader(handle, size);
-    // Header.
-    const magic = [await r.byte(), await r.byte(), await r.byte(), await r.byte(), await r.byte()];
-    if (Buffer.from(magic).toString('latin1') !== 'PGDMP') return { skipped: 'not a pg_dump archive' };
-    const version = [await r.byte(), await r.byte(), await r.byte()] as const;
-    const [vmaj, vmin] = version;
-    if (vmaj !== 1 || vmin < MIN_VERSION[1] || vmin > MAX_VERSION[1]) return { skipped: `archive version ${vmaj}.${vmin}` };
-    const intSize = await r.byte();
-    const offSize = await r.byte();
-    const format = await r.byte();
-    if (format !== 1) return { skipped: `archive format ${format}` };
-    if (intSize < 1 || intSize > 8 || offSize < 1 || offSize > 8) return { skipped: 'unusual integer sizes' };
-    if (vmin >= 15) await r.byte();
-    else await r.int(intSize);
-    for (let i = 0; i < 7; i++) await r.int(intSize); // creation time
-    await r.str(intSize); // database name
-    await r.str(intSize); // server version
-    await r.str(intSize); // pg_dump version
-
-    // Table of contents.
-    const count = await r.int(intSize);
-    if (count < 0) return { skipped: 'bad TOC count' };
-    const entries: TocEntry[] = [];
-    for (let i = 0; i < count; i++) {
-      const dumpId = await r.int(intSize);
-      if (dumpId <= 0) return { skipped: 'bad TOC entry' };
-      await r.int(intSize); // had dumper
-      await r.str(intSize); // table oid
-      await r.str(intSize); // oid
-      await r.str(intSize); // tag
-      await r.str(intSize); // desc
-      await r.int(intSize); // section
-      for (let s = 0; s < 5; s++) await r.str(intSize); // defn, dropStmt, copyStmt, namespace, tablespace
-      if (vmin >= 14) await r.str(intSize); // table access method
-      if (vmin >= 16) await r.int(intSize); // relkind
-      await r.str(intSize); // owner
-      await r.str(intSize); // with oids
-      while ((await r.str(intSize)) !== null); // dependencies, NULL-terminated
-      const flagAt = r.pos;
-      const flag = await r.byte();
-      r.skip(offSize);
-      entries.push({ dumpId, flagAt, flag });
-    }
-
-    // Data blocks.
-    const blocks = new Map<number, number>();
-    const skipChunks = () => r.skipChunks(intSize);
-    while (!r.atEnd) {
-      const at = r.pos;
-      const type = await r.byte();
-      const id = await r.int(intSize);
-      if (type === BLK_DATA) await skipChunks();
-      else if (type === BLK_BLOBS) while ((await r.int(intSize)) !== 0) await skipChunks();
-      else return { skipped: `unknown block type ${type}` };
-      blocks.set(id, at);
-    }
-    if (r.pos !== size) return { skipped: 'trailing bytes' };
-
+    const layout = await readLayout(r);
+    const blocks = await walkBlocks(r, layout.intSize, size);
     // Patch the offsets of the blocks found (fixed-size fields: the TOC keeps its length).
     let patched = 0;
-    for (const entry of entries) {
+    for (const entry of layout.entries) {
       const at = blocks.get(entry.dumpId);
       if (at === undefined || entry.flag !== K_OFFSET_POS_NOT_SET) continue;
-      const field = Buffer.alloc(1 + offSize);
+      const field = Buffer.alloc(1 + layout.offSize);
       field[0] = K_OFFSET_POS_SET;
       let rest = at;
-      for (let i = 0; i < offSize; i++) {
+      for (let i = 0; i < layout.offSize; i++) {
         field[1 + i] = rest % 256;
         rest = Math.floor(rest / 256);
       }
       await handle.write(field, 0, field.length, entry.flagAt);
       patched++;
     }
-    return { patched };
+    return { patched, data: { sizes: blockSizes(blocks, size), compressed: layout.compressed } };
   } catch (error) {
     if (error instanceof Unsupported) return { skipped: error.message };
+    throw error;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The data sizes of an archive whose TOC has every data position (one pg_dump wrote to a file, or one
+ * {@link addDataOffsets} patched), from the TOC alone; `undefined` for any other archive, which would have to be
+ * read to its end.
+ */
+export async function readDataSizes(file: string): Promise<DataSizes | undefined> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    const layout = await readLayout(new Reader(handle, size));
+    const starts = new Map<number, number>();
+    for (const entry of layout.entries) {
+      if (entry.flag === K_OFFSET_NO_DATA) continue;
+      if (entry.offset === undefined) return undefined;
+      starts.set(entry.dumpId, entry.offset);
+    }
+    return { sizes: blockSizes(starts, size), compressed: layout.compressed };
+  } catch (error) {
+    if (error instanceof Unsupported) return undefined;
     throw error;
   } finally {
     await handle.close();

@@ -6,7 +6,7 @@ import type { Reporter } from '../events.js';
 import { meterStream, ProgressMeter } from '../progress.js';
 import type { Storage } from '../storage.js';
 import { HEADER_BYTES, parseArchiveHeader, type ArchiveHeader } from './archive.js';
-import { addDataOffsets } from './archive-offsets.js';
+import { addDataOffsets, readDataSizes, type DataSizes } from './archive-offsets.js';
 import { decompressorProgram, decompressStage, lz4Missing, startProgram, type Stage, type Wrapper } from './compression.js';
 import type { ArchivePipe, ArchiveSource } from './pg-restore.js';
 import { SpoolSpaceError, spoolFits, spoolThroughProgram, spoolToFile, WRAPPED_EXPANSION, type Spool } from './spool.js';
@@ -35,6 +35,8 @@ export interface RestoreInput {
   jobs: number;
   /** How the input was prepared: the stored file itself, a spooled copy, or a stream. */
   mode: 'file' | 'spool' | 'stream';
+  /** The archive's data sizes, when its TOC has the data positions (for progress in bytes). */
+  data?: DataSizes;
 }
 
 /**
@@ -113,7 +115,10 @@ export class DumpInput {
     const { storage, key, reporter, spoolDir } = this.#o;
     if (!this.#outer) await this.header();
     const local = this.#localPlainPath();
-    if (local) return { source: { path: local }, jobs, mode: 'file' };
+    if (local) {
+      const data = await readDataSizes(local).catch(() => undefined);
+      return { source: { path: local }, jobs, mode: 'file', ...(data ? { data } : {}) };
+    }
     const stored = (await storage.stat(key))?.size;
     const wrapper = this.wrapper;
     // A decompressor program writes the spool file or pg_restore's stdin itself; otherwise (gzip, zstd without its
@@ -158,7 +163,7 @@ export class DumpInput {
       reporter.info(
         `Spooled ${key} to ${spoolDir} (${formatBytes(this.#spool.bytes)}${'patched' in offsets ? `, ${offsets.patched} data offsets indexed` : ''}) for pg_restore -j${jobs}`,
       );
-      return { source: { path: this.#spool.path }, jobs, mode: 'spool' };
+      return { source: { path: this.#spool.path }, jobs, mode: 'spool', ...('data' in offsets ? { data: offsets.data } : {}) };
     } catch (error) {
       meter.finish(false);
       if (!(error instanceof SpoolSpaceError)) throw error;

@@ -7,7 +7,7 @@ import { redact } from '../redact.js';
 import { makeScratchDir } from '../scratch.js';
 import { databaseSettingsFromScript } from './archive.js';
 import { quoteConninfo } from './ident.js';
-import { isItemLine, isVerboseLine } from './restore-progress.js';
+import { isVerboseLine } from './restore-progress.js';
 import { spawnTool, type Tool } from './tools.js';
 
 /**
@@ -158,9 +158,17 @@ export interface PgRestoreRun {
   /** Parallel jobs (needs a file source). */
   jobs?: number;
   onStderr?: (line: string) => void;
-  /** Called once per table-of-contents item restored (runs pg_restore with `--verbose`, whose lines it consumes). */
-  onItem?: () => void;
+  /**
+   * Takes the lines that only `--verbose` prints, for progress (runs pg_restore with `--verbose`; these lines are
+   * neither passed to `onStderr` nor kept for errors).
+   */
+  onVerbose?: (line: string) => void;
   signal?: AbortSignal;
+}
+
+/** Whether {@link runPgRestore} runs pg_restore with `--jobs` (it needs a file). */
+export function restoresInParallel(run: Pick<PgRestoreRun, 'jobs' | 'source'>): boolean {
+  return run.jobs !== undefined && run.jobs > 1 && 'path' in run.source;
 }
 
 /**
@@ -171,13 +179,13 @@ export async function runPgRestore(run: PgRestoreRun): Promise<{ allowedErrors: 
   const allow = run.allowList.map((p) => new RegExp(p));
   const args = ['--no-owner', '--no-acl', '-d', `dbname=${quoteConninfo(run.database)}`];
   if (allow.length === 0) args.push('--exit-on-error');
-  if (run.jobs && run.jobs > 1 && 'path' in run.source) args.push(`--jobs=${run.jobs}`);
-  if (run.onItem) args.push('--verbose');
-  const onItem = run.onItem;
-  const onStderr = onItem
+  if (restoresInParallel(run)) args.push(`--jobs=${run.jobs}`);
+  if (run.onVerbose) args.push('--verbose');
+  const onVerbose = run.onVerbose;
+  const onStderr = onVerbose
     ? (line: string) => {
-        if (!isVerboseLine(line)) return run.onStderr?.(line);
-        if (isItemLine(line)) onItem();
+        if (isVerboseLine(line)) onVerbose(line);
+        else run.onStderr?.(line);
       }
     : run.onStderr;
   const exit = await runWithArchive({
@@ -186,7 +194,7 @@ export async function runPgRestore(run: PgRestoreRun): Promise<{ allowedErrors: 
     source: run.source,
     env: run.env,
     ...(onStderr ? { onStderr } : {}),
-    ...(onItem ? { keepStderr: (line: string) => !isVerboseLine(line) } : {}),
+    ...(onVerbose ? { keepStderr: (line: string) => !isVerboseLine(line) } : {}),
     signal: run.signal,
   });
   const errors = exit.stderr.filter((l) => /^pg_restore: error:/.test(l)).map((l) => l.replace(/^pg_restore: error: /, ''));

@@ -1,7 +1,17 @@
+import type { Reporter } from '../events.js';
+import { ProgressMeter } from '../progress.js';
+import type { DataSizes } from './archive-offsets.js';
+
 /**
  * Restore progress from `pg_restore --verbose`: one `creating …`, `processing data for table …` or `executing …`
  * line per table-of-contents item restored, in single-job and parallel mode alike (measured on the bench dataset:
- * 58 such lines for 58 listed items with -j1 and -j2). The total is the item count of `pg_restore -l`.
+ * 58 such lines for 58 listed items with -j1 and -j2). The item total is the count of `pg_restore -l`.
+ *
+ * When the archive's data sizes are known (a file whose TOC has the data positions: one pg_dump wrote, or a spool
+ * pgclone indexed), progress is counted in bytes of table data, which is what takes the time: an item's bytes when
+ * it finishes — `finished item N` with `-j`; without `-j`, data items run one after the other in TOC order, each
+ * `processing data …` line ending the one before — plus the bytes the server's COPYs of unfinished items have read so
+ * far, when pgclone can ask for them ({@link RestoreProgress.setCopyBytes}).
  */
 
 const ITEM_LINE = /^pg_restore: (creating |processing data for table |executing |restoring large objects|processing BLOBS)/;
@@ -10,6 +20,12 @@ const ITEM_LINE = /^pg_restore: (creating |processing data for table |executing 
  * says where an error happened are not among them.
  */
 const VERBOSE_LINE = /^pg_restore: (?!(error|warning|detail|hint|fatal): |from TOC entry )/;
+/** A data item starting, in both modes (with `-j`, after its `launching item` line). */
+const DATA_LINE = /^pg_restore: processing (data for table |BLOBS|LARGE OBJECTS)/;
+const LAUNCHED = /^pg_restore: launching item (\d+) /;
+const FINISHED = /^pg_restore: finished item (\d+) /;
+/** The dump id that starts a `pg_restore -l` line. */
+const TOC_ID = /^(\d+);/;
 
 /** True for a line that marks one restored item. */
 export function isItemLine(line: string): boolean {
@@ -19,4 +35,109 @@ export function isItemLine(line: string): boolean {
 /** True for a line that only `--verbose` prints: counted for progress, never shown as output. */
 export function isVerboseLine(line: string): boolean {
   return VERBOSE_LINE.test(line);
+}
+
+/** Counts a running pg_restore's progress from its `--verbose` lines and emits `restore` progress events. */
+export class RestoreProgress {
+  readonly #meter: ProgressMeter;
+  readonly #sizes: Map<number, number> | undefined;
+  readonly #compressed: boolean;
+  readonly #parallel: boolean;
+  /** Data items in TOC order: the order a single-job pg_restore loads them in. */
+  readonly #dataOrder: number[];
+  #nextData = 0;
+  readonly #running = new Set<number>();
+  #items = 0;
+  readonly #itemsTotal: number;
+  #finishedBytes = 0;
+  #copyBytes = 0;
+  #shown = 0;
+
+  /**
+   * @param toc the lines of `pg_restore -l`
+   * @param data the archive's data sizes, when known: progress is then counted in bytes, else in items
+   * @param parallel whether pg_restore runs with `-j` (it then names the items it launches and finishes)
+   */
+  constructor(reporter: Reporter, toc: readonly string[], data: DataSizes | undefined, parallel: boolean) {
+    this.#itemsTotal = toc.length;
+    this.#parallel = parallel;
+    const ids = toc.map((line) => Number(TOC_ID.exec(line)?.[1] ?? NaN));
+    this.#sizes = data && ids.every((id) => !Number.isNaN(id)) ? data.sizes : undefined;
+    this.#compressed = data?.compressed ?? true;
+    this.#dataOrder = this.#sizes ? ids.filter((id) => this.#sizes!.has(id)) : [];
+    const total = this.#dataOrder.reduce((sum, id) => sum + this.#sizes!.get(id)!, 0);
+    this.#meter = this.#sizes
+      ? new ProgressMeter(reporter, 'restore', 'bytes', total)
+      : new ProgressMeter(reporter, 'restore', 'items', this.#itemsTotal);
+    if (this.#sizes) this.#meter.items = { done: 0, total: this.#itemsTotal };
+  }
+
+  /**
+   * True when progress is counted in bytes of uncompressed data blocks, which the bytes the server's COPYs have read
+   * measure: worth asking for while big tables load.
+   */
+  get wantsCopyBytes(): boolean {
+    return this.#sizes !== undefined && !this.#compressed;
+  }
+
+  /** The count so far: bytes, or items when the sizes are not known. */
+  get done(): number {
+    return this.#meter.done;
+  }
+
+  /** Takes one `--verbose` line of pg_restore. */
+  line(line: string): void {
+    if (!this.#sizes) {
+      if (isItemLine(line)) this.#meter.add(1);
+      return;
+    }
+    let changed = false;
+    if (isItemLine(line)) {
+      this.#items += 1;
+      changed = true;
+    }
+    const launched = LAUNCHED.exec(line);
+    const finished = FINISHED.exec(line);
+    if (launched && this.#sizes.has(Number(launched[1]))) this.#running.add(Number(launched[1]));
+    else if (finished) changed = this.#finish(Number(finished[1])) || changed;
+    else if (!this.#parallel && isItemLine(line)) {
+      // One job: whatever item comes next, the data item before it is done.
+      for (const id of this.#running) this.#finish(id);
+      const next = DATA_LINE.test(line) ? this.#dataOrder[this.#nextData++] : undefined;
+      if (next !== undefined) this.#running.add(next);
+    }
+    if (changed) this.#update();
+  }
+
+  /** The bytes the server's COPYs into the target have read so far (`pg_stat_progress_copy`). */
+  setCopyBytes(bytes: number): void {
+    this.#copyBytes = bytes;
+    this.#update();
+  }
+
+  /** Emits the final event (everything done, when `completed`). */
+  finish(completed = true): void {
+    if (completed && this.#meter.items) this.#meter.items = { done: this.#itemsTotal, total: this.#itemsTotal };
+    this.#meter.finish(completed);
+  }
+
+  #finish(id: number): boolean {
+    if (!this.#running.delete(id)) return false;
+    this.#finishedBytes += this.#sizes!.get(id) ?? 0;
+    // The last reading of the COPYs may include this item's: wait for the next one.
+    this.#copyBytes = 0;
+    return true;
+  }
+
+  #update(): void {
+    if (!this.#sizes) return;
+    let running = 0;
+    for (const id of this.#running) running += this.#sizes.get(id) ?? 0;
+    // A COPY reads a bit less than its data block (the archive adds a header per chunk): never more than the block.
+    const done = this.#finishedBytes + Math.min(this.#copyBytes, running);
+    // Readings lag behind the lines: never step back.
+    this.#shown = Math.max(this.#shown, done);
+    this.#meter.items = { done: this.#items, total: this.#itemsTotal };
+    this.#meter.set(this.#shown);
+  }
 }

@@ -65,12 +65,16 @@ interface PhaseState {
   bar?: SingleBar;
 }
 
-/** The numbers of one event as words: `120 MB of ~180 MB (66%), 40 MB/s, ETA 3 s`; `30 of 58 items (51%)`. */
+/**
+ * The numbers of one event as words: `120 MB of ~180 MB (66%), 40 MB/s, ETA 3 s`; `30 of 58 items (51%)`; a restore
+ * counted in bytes of table data also says its items: `52 MB of 130 MB, 30 of 58 items`.
+ */
 export function describeProgress(event: ProgressEvent, rate: number | undefined): { amount: string; percent?: number; rate?: string; eta?: string } {
   const fmt = event.unit === 'bytes' ? formatBytes : (n: number) => `${Math.round(n)}`;
   const unit = event.unit === 'items' ? ' items' : '';
   const total = event.total !== undefined && event.total > 0 ? event.total : undefined;
-  const amount = total !== undefined ? `${fmt(event.done)} of ${event.estimated ? '~' : ''}${fmt(total)}${unit}` : `${fmt(event.done)}${unit}`;
+  const items = event.unit === 'bytes' && event.items ? `, ${event.items.done} of ${event.items.total} items` : '';
+  const amount = (total !== undefined ? `${fmt(event.done)} of ${event.estimated ? '~' : ''}${fmt(total)}${unit}` : `${fmt(event.done)}${unit}`) + items;
   const percent = total !== undefined ? Math.min(100, Math.floor((event.done / total) * 100)) : undefined;
   // Items differ wildly in cost (one is a whole table, the next a comment): no rate or ETA from their count.
   const byteRate = event.unit === 'bytes' && rate !== undefined && rate > 0 ? rate : undefined;
@@ -105,7 +109,8 @@ class LineRenderer implements ProgressRenderer {
       // A closing line only for phases long enough to have shown progress.
       if (state.printed) {
         const seconds = (now - state.started) / 1000;
-        const d = describeProgress({ ...event, total: undefined }, seconds > 0 ? event.done / seconds : undefined);
+        const { total: _total, items: _items, ...amount } = event;
+        const d = describeProgress(amount, seconds > 0 ? event.done / seconds : undefined);
         this.#write(`${PHASE_LABEL[event.phase]} done: ${d.amount} in ${formatDuration(seconds)}${d.rate ? ` (${d.rate})` : ''}`);
       }
       this.#phases.delete(event.phase);
