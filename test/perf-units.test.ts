@@ -237,6 +237,20 @@ describe('restore progress', () => {
     expect(at).toEqual([0, 0, 1000, 1010, 1510, 1510, 1600]);
   });
 
+  it('holds the lines while the sizes are being found, then counts them in bytes', async () => {
+    const { seen, reporter } = events();
+    let found!: (d: typeof data) => void;
+    const progress = new RestoreProgress(reporter, toc, new Promise((resolve) => (found = resolve)), true);
+    progress.line('pg_restore: launching item 3357 TABLE DATA b');
+    progress.line('pg_restore: processing data for table "s2.b"');
+    progress.line('pg_restore: finished item 3357 TABLE DATA b');
+    expect(seen).toEqual([]);
+    found(data);
+    await progress.ready;
+    expect(progress.done).toBe(500);
+    expect(seen[0]).toMatchObject({ unit: 'bytes', total: 1600, items: { total: 13 } });
+  });
+
   it('counts items when the sizes are not known', () => {
     const { seen, reporter } = events();
     const progress = new RestoreProgress(reporter, toc, undefined, true);

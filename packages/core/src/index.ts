@@ -41,7 +41,7 @@ export {
   type Stage,
   type Wrapper,
 } from './pg/compression.js';
-export { addDataOffsets, readDataSizes, type DataSizes, type OffsetsResult } from './pg/archive-offsets.js';
+export { addDataOffsets, readDataSizes, scanDataSizes, type DataSizes, type OffsetsResult } from './pg/archive-offsets.js';
 export { DumpInput, type DumpInputOptions, type RestoreInput } from './pg/dump-input.js';
 export { spoolToFile, spoolFits, spoolReserve, SpoolSpaceError, WRAPPED_EXPANSION, type Spool } from './pg/spool.js';
 export { chooseCopyMethod, copyDatabase, serverCanClone, FILE_COPY_MIN_BYTES, type CopyMethod, type CopyStrategyOption } from './pg/copy-method.js';

@@ -178,7 +178,11 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
         // The stored file itself is hashed alongside pg_restore; spool and stream reads are hashed by tapStored.
         const restoreSource = input.mode === 'file' ? verifier!.wrap(input.source) : input.source;
         const progress = new RestoreProgress(reporter, toc, input.data, restoresInParallel({ jobs: input.jobs, source: restoreSource }));
-        const stopPolling = progress.wantsCopyBytes ? pollCopyBytes(admin, database, (bytes) => progress.setCopyBytes(bytes)) : undefined;
+        let stopPolling: (() => Promise<void>) | undefined;
+        let restoring = true;
+        void progress.ready.then(() => {
+          if (restoring && progress.wantsCopyBytes) stopPolling = pollCopyBytes(admin, database, (bytes) => progress.setCopyBytes(bytes));
+        });
         let outcome;
         try {
           outcome = await verifier!.during((corrupt) =>
@@ -196,6 +200,7 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
             }),
           );
         } finally {
+          restoring = false;
           await stopPolling?.();
         }
         progress.finish();

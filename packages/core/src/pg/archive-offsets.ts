@@ -46,9 +46,12 @@ class Reader {
   /** Current file position. */
   pos = 0;
 
-  constructor(handle: FileHandle, size: number) {
+  readonly #signal: AbortSignal | undefined;
+
+  constructor(handle: FileHandle, size: number, signal?: AbortSignal) {
     this.#handle = handle;
     this.#size = size;
+    this.#signal = signal;
   }
 
   get atEnd(): boolean {
@@ -58,6 +61,7 @@ class Reader {
   async #ensure(n: number): Promise<void> {
     if (this.pos >= this.#base && this.pos + n <= this.#base + this.#length) return;
     if (this.pos + n > this.#size) throw new Unsupported('truncated archive');
+    if (this.#signal?.aborted) throw new Unsupported('stopped');
     if (n > this.#buffer.length) this.#buffer = Buffer.alloc(n);
     const { bytesRead } = await this.#handle.read(this.#buffer, 0, this.#buffer.length, this.pos);
     this.#base = this.pos;
@@ -244,6 +248,28 @@ export async function addDataOffsets(file: string): Promise<OffsetsResult> {
     return { patched, data: { sizes: blockSizes(blocks, size), compressed: layout.compressed } };
   } catch (error) {
     if (error instanceof Unsupported) return { skipped: error.message };
+    throw error;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The data sizes of any custom-format archive `file`: from its TOC when that has the positions, else by walking its
+ * data blocks (a read of the whole file, for an archive pg_dump wrote to a pipe); `undefined` when the archive is not
+ * one this reader knows, or when `signal` stops the walk.
+ */
+export async function scanDataSizes(file: string, signal?: AbortSignal): Promise<DataSizes | undefined> {
+  const fromToc = await readDataSizes(file);
+  if (fromToc) return fromToc;
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    const r = new Reader(handle, size, signal);
+    const layout = await readLayout(r);
+    return { sizes: blockSizes(await walkBlocks(r, layout.intSize, size), size), compressed: layout.compressed };
+  } catch (error) {
+    if (error instanceof Unsupported) return undefined;
     throw error;
   } finally {
     await handle.close();

@@ -6,7 +6,7 @@ import type { Reporter } from '../events.js';
 import { meterStream, ProgressMeter } from '../progress.js';
 import type { Storage } from '../storage.js';
 import { HEADER_BYTES, parseArchiveHeader, type ArchiveHeader } from './archive.js';
-import { addDataOffsets, readDataSizes, type DataSizes } from './archive-offsets.js';
+import { addDataOffsets, scanDataSizes, type DataSizes } from './archive-offsets.js';
 import { decompressorProgram, decompressStage, lz4Missing, startProgram, type Stage, type Wrapper } from './compression.js';
 import type { ArchivePipe, ArchiveSource } from './pg-restore.js';
 import { SpoolSpaceError, spoolFits, spoolThroughProgram, spoolToFile, WRAPPED_EXPANSION, type Spool } from './spool.js';
@@ -35,8 +35,11 @@ export interface RestoreInput {
   jobs: number;
   /** How the input was prepared: the stored file itself, a spooled copy, or a stream. */
   mode: 'file' | 'spool' | 'stream';
-  /** The archive's data sizes, when its TOC has the data positions (for progress in bytes). */
-  data?: DataSizes;
+  /**
+   * The archive's data sizes (for progress in bytes): known for a spool; for a stored file, found while pg_restore
+   * starts (from the TOC, or by reading the file when pg_dump wrote it to a pipe); none for a stream.
+   */
+  data?: DataSizes | Promise<DataSizes | undefined>;
 }
 
 /**
@@ -116,8 +119,9 @@ export class DumpInput {
     if (!this.#outer) await this.header();
     const local = this.#localPlainPath();
     if (local) {
-      const data = await readDataSizes(local).catch(() => undefined);
-      return { source: { path: local }, jobs, mode: 'file', ...(data ? { data } : {}) };
+      // Read beside pg_restore, not before it; stopped by dispose() if the restore ends first.
+      const data = scanDataSizes(local, this.#disposing.signal).catch(() => undefined);
+      return { source: { path: local }, jobs, mode: 'file', data };
     }
     const stored = (await storage.stat(key))?.size;
     const wrapper = this.wrapper;

@@ -39,37 +39,49 @@ export function isVerboseLine(line: string): boolean {
 
 /** Counts a running pg_restore's progress from its `--verbose` lines and emits `restore` progress events. */
 export class RestoreProgress {
-  readonly #meter: ProgressMeter;
-  readonly #sizes: Map<number, number> | undefined;
-  readonly #compressed: boolean;
+  readonly #reporter: Reporter;
+  readonly #toc: readonly string[];
   readonly #parallel: boolean;
+  /** Set once the sizes are known (or known to be unknown); until then lines wait in `#early`. */
+  #meter: ProgressMeter | undefined;
+  #early: string[] = [];
+  #sizes: Map<number, number> | undefined;
+  #compressed = true;
   /** Data items in TOC order: the order a single-job pg_restore loads them in. */
-  readonly #dataOrder: number[];
+  #dataOrder: number[] = [];
   #nextData = 0;
   readonly #running = new Set<number>();
   #items = 0;
-  readonly #itemsTotal: number;
   #finishedBytes = 0;
   #copyBytes = 0;
   #shown = 0;
+  /** Resolves once progress is counted, in bytes or in items. */
+  readonly ready: Promise<void>;
 
   /**
    * @param toc the lines of `pg_restore -l`
-   * @param data the archive's data sizes, when known: progress is then counted in bytes, else in items
+   * @param data the archive's data sizes, or their promise (lines are held until it settles): progress is then
+   *   counted in bytes, else in items
    * @param parallel whether pg_restore runs with `-j` (it then names the items it launches and finishes)
    */
-  constructor(reporter: Reporter, toc: readonly string[], data: DataSizes | undefined, parallel: boolean) {
-    this.#itemsTotal = toc.length;
+  constructor(
+    reporter: Reporter,
+    toc: readonly string[],
+    data: DataSizes | Promise<DataSizes | undefined> | undefined,
+    parallel: boolean,
+  ) {
+    this.#reporter = reporter;
+    this.#toc = toc;
     this.#parallel = parallel;
-    const ids = toc.map((line) => Number(TOC_ID.exec(line)?.[1] ?? NaN));
-    this.#sizes = data && ids.every((id) => !Number.isNaN(id)) ? data.sizes : undefined;
-    this.#compressed = data?.compressed ?? true;
-    this.#dataOrder = this.#sizes ? ids.filter((id) => this.#sizes!.has(id)) : [];
-    const total = this.#dataOrder.reduce((sum, id) => sum + this.#sizes!.get(id)!, 0);
-    this.#meter = this.#sizes
-      ? new ProgressMeter(reporter, 'restore', 'bytes', total)
-      : new ProgressMeter(reporter, 'restore', 'items', this.#itemsTotal);
-    if (this.#sizes) this.#meter.items = { done: 0, total: this.#itemsTotal };
+    if (data instanceof Promise) {
+      this.ready = data.then(
+        (sizes) => this.#start(sizes),
+        () => this.#start(undefined),
+      );
+    } else {
+      this.#start(data);
+      this.ready = Promise.resolve();
+    }
   }
 
   /**
@@ -82,11 +94,15 @@ export class RestoreProgress {
 
   /** The count so far: bytes, or items when the sizes are not known. */
   get done(): number {
-    return this.#meter.done;
+    return this.#meter?.done ?? 0;
   }
 
   /** Takes one `--verbose` line of pg_restore. */
   line(line: string): void {
+    if (!this.#meter) {
+      this.#early.push(line);
+      return;
+    }
     if (!this.#sizes) {
       if (isItemLine(line)) this.#meter.add(1);
       return;
@@ -115,10 +131,31 @@ export class RestoreProgress {
     this.#update();
   }
 
-  /** Emits the final event (everything done, when `completed`). */
+  /** Emits the final event (everything done, when `completed`). Sizes still being found are given up on. */
   finish(completed = true): void {
-    if (completed && this.#meter.items) this.#meter.items = { done: this.#itemsTotal, total: this.#itemsTotal };
-    this.#meter.finish(completed);
+    if (!this.#meter) this.#start(undefined);
+    const meter = this.#meter!;
+    if (completed && meter.items) meter.items = { done: this.#toc.length, total: this.#toc.length };
+    meter.finish(completed);
+  }
+
+  #start(data: DataSizes | undefined): void {
+    if (this.#meter) return;
+    const ids = this.#toc.map((line) => Number(TOC_ID.exec(line)?.[1] ?? NaN));
+    const sizes = data && ids.every((id) => !Number.isNaN(id)) ? data.sizes : undefined;
+    if (sizes) {
+      this.#sizes = sizes;
+      this.#compressed = data!.compressed;
+      this.#dataOrder = ids.filter((id) => sizes.has(id));
+      const total = this.#dataOrder.reduce((sum, id) => sum + sizes.get(id)!, 0);
+      this.#meter = new ProgressMeter(this.#reporter, 'restore', 'bytes', total);
+      this.#meter.items = { done: 0, total: this.#toc.length };
+    } else {
+      this.#meter = new ProgressMeter(this.#reporter, 'restore', 'items', this.#toc.length);
+    }
+    const early = this.#early;
+    this.#early = [];
+    for (const line of early) this.line(line);
   }
 
   #finish(id: number): boolean {
@@ -130,14 +167,14 @@ export class RestoreProgress {
   }
 
   #update(): void {
-    if (!this.#sizes) return;
+    if (!this.#sizes || !this.#meter) return;
     let running = 0;
     for (const id of this.#running) running += this.#sizes.get(id) ?? 0;
     // A COPY reads a bit less than its data block (the archive adds a header per chunk): never more than the block.
     const done = this.#finishedBytes + Math.min(this.#copyBytes, running);
     // Readings lag behind the lines: never step back.
     this.#shown = Math.max(this.#shown, done);
-    this.#meter.items = { done: this.#items, total: this.#itemsTotal };
+    this.#meter.items = { done: this.#items, total: this.#toc.length };
     this.#meter.set(this.#shown);
   }
 }
