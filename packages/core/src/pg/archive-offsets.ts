@@ -259,15 +259,27 @@ export async function addDataOffsets(file: string): Promise<OffsetsResult> {
  * data blocks (a read of the whole file, for an archive pg_dump wrote to a pipe); `undefined` when the archive is not
  * one this reader knows, or when `signal` stops the walk.
  */
-export async function scanDataSizes(file: string, signal?: AbortSignal): Promise<DataSizes | undefined> {
-  const fromToc = await readDataSizes(file);
-  if (fromToc) return fromToc;
+export function scanDataSizes(file: string, signal?: AbortSignal): Promise<DataSizes | undefined> {
+  return dataSizes(file, true, signal);
+}
+
+/**
+ * The data sizes of an archive whose TOC has every data position (one pg_dump wrote to a file, or one
+ * {@link addDataOffsets} patched), from the TOC alone; `undefined` for any other archive, which would have to be
+ * read to its end.
+ */
+export function readDataSizes(file: string): Promise<DataSizes | undefined> {
+  return dataSizes(file, false);
+}
+
+async function dataSizes(file: string, walk: boolean, signal?: AbortSignal): Promise<DataSizes | undefined> {
   const handle = await open(file, 'r');
   try {
     const { size } = await handle.stat();
     const r = new Reader(handle, size, signal);
     const layout = await readLayout(r);
-    return { sizes: blockSizes(await walkBlocks(r, layout.intSize, size), size), compressed: layout.compressed };
+    const sizes = tocSizes(layout, size) ?? (walk ? blockSizes(await walkBlocks(r, layout.intSize, size), size) : undefined);
+    return sizes && { sizes, compressed: layout.compressed };
   } catch (error) {
     if (error instanceof Unsupported) return undefined;
     throw error;
@@ -276,27 +288,13 @@ export async function scanDataSizes(file: string, signal?: AbortSignal): Promise
   }
 }
 
-/**
- * The data sizes of an archive whose TOC has every data position (one pg_dump wrote to a file, or one
- * {@link addDataOffsets} patched), from the TOC alone; `undefined` for any other archive, which would have to be
- * read to its end.
- */
-export async function readDataSizes(file: string): Promise<DataSizes | undefined> {
-  const handle = await open(file, 'r');
-  try {
-    const { size } = await handle.stat();
-    const layout = await readLayout(new Reader(handle, size));
-    const starts = new Map<number, number>();
-    for (const entry of layout.entries) {
-      if (entry.flag === K_OFFSET_NO_DATA) continue;
-      if (entry.offset === undefined) return undefined;
-      starts.set(entry.dumpId, entry.offset);
-    }
-    return { sizes: blockSizes(starts, size), compressed: layout.compressed };
-  } catch (error) {
-    if (error instanceof Unsupported) return undefined;
-    throw error;
-  } finally {
-    await handle.close();
+/** The data sizes from the TOC's positions, when it has every one. */
+function tocSizes(layout: Layout, fileSize: number): Map<number, number> | undefined {
+  const starts = new Map<number, number>();
+  for (const entry of layout.entries) {
+    if (entry.flag === K_OFFSET_NO_DATA) continue;
+    if (entry.offset === undefined) return undefined;
+    starts.set(entry.dumpId, entry.offset);
   }
+  return blockSizes(starts, fileSize);
 }
