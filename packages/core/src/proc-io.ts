@@ -13,3 +13,12 @@ export async function bytesReadBy(pid: number | undefined): Promise<number | und
     return undefined;
   }
 }
+
+/**
+ * True for the errors a write into a child's stdin fails with once the child stopped reading: EPIPE, ECONNRESET
+ * (Node's stdio pipes are sockets) or a premature close. The child's own exit status then says why.
+ */
+export function isReaderGone(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'EPIPE' || code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE';
+}

@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { formatBytes } from '../format.js';
 import { DumpError } from '../errors.js';
 import type { Reporter } from '../events.js';
+import { isReaderGone } from '../proc-io.js';
 import { meterStream, ProgressMeter } from '../progress.js';
 import type { Storage } from '../storage.js';
 import { HEADER_BYTES, parseArchiveHeader, type ArchiveHeader } from './archive.js';
@@ -204,9 +205,8 @@ export class DumpInput {
     const stored = await this.#openStored({ full: true, meter });
     const program = startProgram(cli.program, cli.args, this.#o.env, { code: 'DUMP_INVALID', what: `${this.wrapper} decompression` });
     const fed = pipeline(stored, program.child.stdin!).catch((error: unknown) => {
-      const code = (error as NodeJS.ErrnoException).code;
       // The program stopped reading (it failed, or pg_restore went away): its exit status says why.
-      if (code === 'EPIPE' || code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE') return;
+      if (isReaderGone(error)) return;
       program.stop();
       throw error;
     });

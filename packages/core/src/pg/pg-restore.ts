@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DumpError, PgcloneError } from '../errors.js';
+import { isReaderGone } from '../proc-io.js';
 import { redact } from '../redact.js';
 import { makeScratchDir } from '../scratch.js';
 import { databaseSettingsFromScript } from './archive.js';
@@ -70,8 +71,7 @@ async function runWithArchive(run: ToolRun): Promise<{ code: number | null; sign
     stdin.on('error', () => {}); // EPIPE when the tool stops reading early
     feed = pipeline(input, stdin).catch((error: unknown) => {
       if (run.partialRead) return;
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE') return; // the tool's own error says more
+      if (isReaderGone(error)) return; // the tool's own error says more
       running.child.kill('SIGTERM');
       throw error;
     });
