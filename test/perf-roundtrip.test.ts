@@ -1,8 +1,10 @@
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
-import { addDataOffsets, Admin, findProgram, parseConnection, pollCopyBytes, readDataSizes, scanDataSizes } from '@pgclone/core';
+import { open } from 'node:fs/promises';
+import { addDataOffsets, Admin, findProgram, parseConnection, pollCopyBytes, readDataSizes, scanDataSizes, watchDump } from '@pgclone/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.js';
 import { createPerfFixture, fingerprint, handMadeKey, writeHandMadeDump } from './support/perf-fixture.js';
@@ -59,6 +61,14 @@ describe('round trip of every compression and job setting', () => {
       expect(magicOf(file)).toBe(expectedMagic);
       const named = compression.replace(/^(zstd|lz4)$/, '$1:1').replace(/^gzip$/, 'gzip:6');
       expect(result.compression).toContain(compression === 'auto' ? (wrapped === 'gzip' ? 'gzip:' : 'zstd:1') : named);
+      // A plain archive on local storage is written by pg_dump to a file, so its table of contents has every data
+      // offset that `pg_restore -j` needs (a piped archive has none); the manifest's checksum is that file's.
+      if (expectedMagic === 'PGDMP') {
+        const sizes = await readDataSizes(file);
+        expect(sizes?.sizes.size).toBeGreaterThan(0);
+        const manifest = JSON.parse(readFileSync(`${file}.manifest.json`, 'utf8')) as { sha256: string; size: number };
+        expect(manifest).toMatchObject({ size: statSync(file).size, sha256: createHash('sha256').update(readFileSync(file)).digest('hex') });
+      }
 
       // Both job settings at once, into two databases: the round trips are independent.
       await Promise.all(
@@ -176,6 +186,44 @@ describe('round trip of every compression and job setting', () => {
       await admin.close();
     }
     expect(await sql(db, 'SELECT count(*)::int AS n FROM t')).toEqual([{ n: 10_000 }]);
+  });
+
+  it.skipIf(cluster().major < 14)('follows a running pg_dump from the server, for the bar of a dump written to a file', async () => {
+    const db = `${prefix}_dumping`;
+    await createDatabase(db);
+    await sql(db, "CREATE TABLE t AS SELECT i AS id, repeat('x', 95) AS v FROM generate_series(1, 200000) i");
+    const c = cluster();
+    // pg_dump writes into a FIFO that is opened but not read: it stops inside the table's COPY until it is drained.
+    const fifo = path.join(cwd, 'dump.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const pgDump = spawn(path.join(c.binDir, 'pg_dump'), ['-Fc', '-Z0', '--no-sync', '-h', c.host, '-p', String(c.port), '-U', c.user, '-d', db, '-f', fifo], {
+      env: { ...process.env, PGPASSWORD: c.password, PGAPPNAME: 'pgclone-test-dump' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const exited = new Promise<number | null>((resolve) => pgDump.on('exit', resolve));
+    const reader = await open(fifo, 'r');
+    const totals: number[] = [];
+    const seen: number[] = [];
+    const watch = watchDump(parseConnection(dbUrl(db)), [], 'pgclone-test-dump', { onTotal: (t) => totals.push(t), onCopied: (b) => seen.push(b) });
+    try {
+      for (let waited = 0; (seen.at(-1) ?? 0) === 0; waited += 100) {
+        expect(waited, `readings: ${seen.join(', ')}`).toBeLessThan(15_000);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(totals).toEqual([expect.any(Number)]);
+      expect(totals[0]).toBeGreaterThan(20_000_000); // the table on disk: 200 000 rows of ~130 bytes
+      let drained = 0;
+      for await (const chunk of reader.createReadStream()) drained += (chunk as Buffer).length;
+      expect(await exited).toBe(0);
+      expect(drained).toBeGreaterThan(200_000 * 100);
+      // Readings only grow, and never pass the table's COPY text (id, tab, 95 x, newline).
+      expect(seen).toEqual([...seen].sort((a, b) => a - b));
+      const copyText = Array.from({ length: 200_000 }, (_, i) => String(i + 1).length + 97).reduce((a, b) => a + b, 0);
+      expect(seen.at(-1)).toBeLessThanOrEqual(copyText);
+    } finally {
+      watch.stop();
+      pgDump.kill();
+    }
   });
 
   it.skipIf(!has('zstd'))('refuses a wrapped file that is not an archive inside', async () => {

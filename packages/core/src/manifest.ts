@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
+import { createReadStream } from 'node:fs';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import * as z from 'zod/mini';
 import { describeIssues } from './config/schema.js';
 import { DumpError, StorageError } from './errors.js';
@@ -123,10 +124,19 @@ export function assertMatchesManifest(manifest: DumpManifest, actual: { size: nu
 
 /** Reads the whole object and returns its size and sha256. */
 export async function hashObject(storage: Storage, key: string, signal?: AbortSignal): Promise<{ size: number; sha256: string }> {
+  return hashStream(await storage.read(key), `Checking ${key}`, signal);
+}
+
+/** Reads a local file (a dump about to be committed) and returns its size and sha256. */
+export async function hashFile(file: string, signal?: AbortSignal): Promise<{ size: number; sha256: string }> {
+  return hashStream(createReadStream(file, { highWaterMark: 1 << 20 }), `Checksumming ${file}`, signal);
+}
+
+async function hashStream(stream: Readable, what: string, signal?: AbortSignal): Promise<{ size: number; sha256: string }> {
   const hash = createHash('sha256');
   let size = 0;
-  const stream = await storage.read(key);
-  const onAbort = () => stream.destroy(new DumpError('INTERRUPTED', `Checking ${key} was interrupted`));
+  const onAbort = () => stream.destroy(new DumpError('INTERRUPTED', `${what} was interrupted`));
+  if (signal?.aborted) onAbort();
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     for await (const chunk of stream) {

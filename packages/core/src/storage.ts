@@ -18,6 +18,11 @@ export interface Storage {
    * nothing under `key`.
    */
   write(key: string, hints?: WriteHints): Promise<StorageWriter>;
+  /**
+   * Optional, for a filesystem backend: a write that a program fills by path instead of through a stream (`pg_dump
+   * -f`, whose seekable output records each table's data offset), with the same visibility rules as {@link write}.
+   */
+  writeToPath?(key: string): Promise<PathWriter>;
   /** Deletes an object; deleting a missing object is not an error. */
   delete(key: string): Promise<void>;
   /** A local file path for `key` when the backend is a filesystem (lets pg_restore seek), else `undefined`. */
@@ -68,6 +73,16 @@ export interface StorageWriter {
   /** Waits for all data to be stored and makes it visible under the key. */
   commit(): Promise<void>;
   /** Discards everything written; nothing remains under the key. */
+  abort(reason?: unknown): Promise<void>;
+}
+
+/** An open write to a local file: let a program write `path`, then `commit()` or `abort()`. */
+export interface PathWriter {
+  /** The file to write (hidden until the commit; never the key's own path). */
+  readonly path: string;
+  /** Flushes the file to disk and makes it visible under the key. */
+  commit(): Promise<void>;
+  /** Discards the file; nothing remains under the key. */
   abort(reason?: unknown): Promise<void>;
 }
 

@@ -1,7 +1,9 @@
 // Locating pg_dump/pg_restore with the real binaries of this machine.
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { PgcloneError } from '../src/errors.js';
 import { locateTool, locateToolForServer } from '../src/pg/tools.js';
@@ -46,5 +48,38 @@ describe('locating the PostgreSQL tools', () => {
     expect(error.message).toContain(`older than the PostgreSQL ${major + 1} server`);
     expect(error.message).toMatch(new RegExp(`version ${major}\\.\\d+`));
     await expect(locateToolForServer('pg_dump', major, { PGCLONE_PG_BIN: binDir })).resolves.toMatchObject({ major });
+  });
+});
+
+describe('running the PostgreSQL tools', () => {
+  // pg_restore opening a FIFO that nobody writes blocks for ever: only the launcher's parent-death signal ends it.
+  it.runIf(process.platform === 'linux')('a tool ends when the pgclone process that started it is killed', async () => {
+    const fifo = path.join(dir, 'never-written.fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const core = pathToFileURL(path.resolve(import.meta.dirname, '../dist/index.js')).href;
+    const script = `
+      const { locateTool, spawnTool } = await import(${JSON.stringify(core)});
+      const tool = await locateTool('pg_restore', ${major}, { PGCLONE_PG_BIN: ${JSON.stringify(binDir)}, PATH: process.env.PATH });
+      const running = spawnTool(tool, ['-l', ${JSON.stringify(fifo)}], { env: process.env });
+      console.log(JSON.stringify({ pid: running.child.pid, launcher: tool.launcher ?? null }));
+      setInterval(() => {}, 1000);`;
+    const parent = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const first = await new Promise<string>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(d.toString())));
+    const { pid, launcher } = JSON.parse(first) as { pid: number; launcher: string[] | null };
+    expect(launcher?.slice(1)).toEqual(['--pdeathsig', 'TERM', '--']);
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+      } catch {
+        return false;
+      }
+    };
+    expect(alive()).toBe(true);
+    expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]).toBe(path.join(binDir, 'pg_restore'));
+    parent.kill('SIGKILL');
+    const deadline = Date.now() + 5000;
+    while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(alive()).toBe(false);
   });
 });

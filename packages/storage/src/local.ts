@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, fdatasync } from 'node:fs';
+import { createReadStream, fdatasync, fstatSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -11,6 +11,7 @@ import {
   parseOwnerTag,
   StorageError,
   type IncompleteWrite,
+  type PathWriter,
   type Storage,
   type StorageWriter,
   type StoredObject,
@@ -96,6 +97,57 @@ export class LocalStorage implements Storage {
   }
 
   async write(key: string): Promise<StorageWriter> {
+    const partial = await this.#createPartial(key);
+    const stream = partial.handle.createWriteStream();
+    const flusher = backgroundFlush(partial.handle.fd, () => stream.bytesWritten);
+    stream.once('close', flusher.stop);
+    return {
+      stream,
+      async commit() {
+        if (!stream.writableFinished) await finished(stream);
+        await partial.commit(flusher);
+      },
+      async abort() {
+        if (partial.settled) return;
+        stream.destroy();
+        await partial.abort(flusher);
+      },
+    };
+  }
+
+  /**
+   * Like {@link write}, but a program fills the file by its path: `pg_dump -f` writes a seekable file, so it records
+   * each table's data offset in the archive's table of contents, which `pg_restore -j` needs to load tables in
+   * parallel without reading through the archive first.
+   */
+  async writeToPath(key: string): Promise<PathWriter> {
+    const partial = await this.#createPartial(key);
+    const { handle } = partial;
+    // The program writes through its own descriptor: the file's size says how far it got.
+    const flusher = backgroundFlush(handle.fd, () => fstatSync(handle.fd).size);
+    let closed = false;
+    const close = async () => {
+      flusher.stop();
+      if (closed) return;
+      closed = true;
+      await handle.close();
+    };
+    return {
+      path: partial.path,
+      async commit() {
+        await partial.commit(flusher);
+        await close();
+      },
+      async abort() {
+        if (partial.settled) return;
+        await partial.abort(flusher);
+        await close();
+      },
+    };
+  }
+
+  /** A new partial file beside `key`'s final path, and how to commit (flush, then rename) or discard it. */
+  async #createPartial(key: string) {
     const final = this.pathOf(key);
     const dir = path.dirname(final);
     try {
@@ -111,30 +163,12 @@ export class LocalStorage implements Storage {
     } catch (error) {
       throw new StorageError(`Cannot write ${partial}: ${(error as Error).message}`, { cause: error });
     }
-    const stream = handle.createWriteStream();
-    const fd = handle.fd;
-    // The commit's fsync must not wait for the whole dump: left alone, the kernel starts writing it back only ~30 s
-    // later, so a 1 GB dump would spend its last second in fsync. One fdatasync at a time, every FLUSH_EVERY bytes,
-    // writes back behind the dump while it runs; the commit then flushes only the last stretch.
-    let flushedUpTo = 0;
-    let flushing = false;
-    const flusher = setInterval(() => {
-      if (flushing || stream.bytesWritten - flushedUpTo < FLUSH_EVERY) return;
-      const upTo = stream.bytesWritten;
-      flushing = true;
-      fdatasync(fd, () => {
-        flushing = false;
-        flushedUpTo = upTo;
-      });
-    }, 100);
-    flusher.unref();
-    stream.once('close', () => clearInterval(flusher));
-    let settled = false;
-    return {
-      stream,
-      async commit() {
-        if (!stream.writableFinished) await finished(stream);
-        clearInterval(flusher);
+    const state = {
+      path: partial,
+      handle,
+      settled: false,
+      async commit(flusher: { stop(): void }) {
+        flusher.stop();
         // fsync before the rename, so a crash never leaves a complete-looking but empty file under the key.
         const written = await open(partial, 'r');
         try {
@@ -143,15 +177,15 @@ export class LocalStorage implements Storage {
           await written.close();
         }
         await rename(partial, final);
-        settled = true;
+        state.settled = true;
       },
-      async abort() {
-        if (settled) return;
-        settled = true;
-        stream.destroy();
+      async abort(flusher: { stop(): void }) {
+        state.settled = true;
+        flusher.stop();
         await unlink(partial).catch(() => {});
       },
     };
+    return state;
   }
 
   async delete(key: string): Promise<void> {
@@ -201,4 +235,31 @@ export class LocalStorage implements Storage {
     }
     await rm(full, { force: true });
   }
+}
+
+/**
+ * The commit's fsync must not wait for the whole dump: left alone, the kernel starts writing it back only ~30 s
+ * later, so a 1 GB dump would spend its last second in fsync. One fdatasync at a time, every FLUSH_EVERY bytes,
+ * writes back behind the dump while it runs; the commit then flushes only the last stretch.
+ */
+function backgroundFlush(fd: number, written: () => number): { stop(): void } {
+  let flushedUpTo = 0;
+  let flushing = false;
+  const timer = setInterval(() => {
+    if (flushing) return;
+    let upTo: number;
+    try {
+      upTo = written();
+    } catch {
+      return; // the descriptor is closing: the commit or abort takes over
+    }
+    if (upTo - flushedUpTo < FLUSH_EVERY) return;
+    flushing = true;
+    fdatasync(fd, () => {
+      flushing = false;
+      flushedUpTo = upTo;
+    });
+  }, 100);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
 }

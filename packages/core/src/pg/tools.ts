@@ -15,6 +15,12 @@ export interface Tool {
   /** Full version string (`15.18`). */
   version: string;
   major: number;
+  /**
+   * Runs the tool so that it ends when pgclone does (Linux: `setpriv --pdeathsig TERM --`), where that works. A
+   * pg_dump writing a file, or a pg_restore reading one, has no pipe to pgclone that would break when pgclone is
+   * killed, and would otherwise go on dumping into a discarded file or restoring into an abandoned database.
+   */
+  launcher?: string[];
 }
 
 const INSTALL_HINT =
@@ -35,10 +41,28 @@ export async function locateTool(name: ToolName, serverMajor: number, env: NodeJ
   if (!found) {
     throw new PgcloneError('TOOL_MISSING', `${name} not found (looked in ${env.PGCLONE_PG_BIN ? '$PGCLONE_PG_BIN, ' : ''}/usr/lib/postgresql/${serverMajor}/bin and PATH): ${INSTALL_HINT}`);
   }
-  const { stdout } = await runCapture(found, ['--version'], env);
+  // The version check runs through the launcher, which tests the launcher too (setpriv before 2.33 has no --pdeathsig).
+  const launcher = parentDeathLauncher(env);
+  let launched = launcher ? await runCapture(launcher[0]!, [...launcher.slice(1), found, '--version'], env).catch(() => undefined) : undefined;
+  if (launched && (launched.code !== 0 || !parseVersion(launched.stdout))) launched = undefined;
+  const { stdout } = launched ?? (await runCapture(found, ['--version'], env));
+  const version = parseVersion(stdout);
+  if (!version) throw new PgcloneError('TOOL_MISSING', `${found} --version printed no version: ${stdout.trim()}`);
+  return { name, path: found, ...version, ...(launched ? { launcher } : {}) };
+}
+
+function parseVersion(stdout: string): { version: string; major: number } | undefined {
   const m = /\)\s+(\d+)(?:\.(\d+))?/.exec(stdout) ?? /(\d+)\.(\d+)/.exec(stdout);
-  if (!m) throw new PgcloneError('TOOL_MISSING', `${found} --version printed no version: ${stdout.trim()}`);
-  return { name, path: found, version: m[2] ? `${m[1]}.${m[2]}` : m[1]!, major: Number(m[1]) };
+  return m ? { version: m[2] ? `${m[1]}.${m[2]}` : m[1]!, major: Number(m[1]) } : undefined;
+}
+
+/** `setpriv --pdeathsig TERM --` on Linux where util-linux's setpriv is installed; elsewhere nothing. */
+function parentDeathLauncher(env: NodeJS.ProcessEnv): string[] | undefined {
+  if (process.platform !== 'linux') return undefined;
+  const setpriv = ['/usr/bin/setpriv', '/bin/setpriv', ...(env.PATH ?? '').split(path.delimiter).filter(Boolean).map((d) => path.join(d, 'setpriv'))].find(
+    (c) => existsSync(c),
+  );
+  return setpriv ? [setpriv, '--pdeathsig', 'TERM', '--'] : undefined;
 }
 
 /** Locates `name` and refuses one older than the server (an old pg_dump cannot dump a newer server). */
@@ -88,7 +112,8 @@ export function spawnTool(
     keepStderr?: (line: string) => boolean;
   },
 ): RunningTool {
-  const child = spawn(tool.path, args, {
+  const [file, ...prefix] = tool.launcher ?? [];
+  const child = spawn(file ?? tool.path, file ? [...prefix, tool.path, ...args] : args, {
     env: options.env,
     stdio: [options.stdin ?? 'ignore', options.stdout ?? 'ignore', 'pipe'],
   });
