@@ -121,6 +121,20 @@ describe('round trip of every compression and job setting', () => {
     });
   });
 
+  it('copies a local plain archive written through a pipe, with its data offsets, for -j; -j1 reads it in place', async () => {
+    const key = handMadeKey(50);
+    const file = writeHandMadeDump(source, path.join(cwd, '.pgclone'), key);
+    expect(await readDataSizes(file)).toBeUndefined(); // pg_dump wrote to a pipe: no offsets
+    const parallel = await runCli(['restore', key, '-j', '2'], { cwd, env: { DATABASE_URL: dbUrl(`${prefix}_pipedj2`) } });
+    expect(parallel.code, parallel.stderr).toBe(0);
+    expect(parallel.stderr).toMatch(new RegExp(`${key} has no data offsets in its table of contents .*: copied it to .* with \\d+ data offsets indexed, for pg_restore -j2`));
+    expect(await fingerprint(`${prefix}_pipedj2`)).toEqual(expected);
+    const single = await runCli(['restore', key, '-j', '1'], { cwd, env: { DATABASE_URL: dbUrl(`${prefix}_pipedj1`) } });
+    expect(single.code, single.stderr).toBe(0);
+    expect(single.stderr).not.toContain('copied it');
+    expect(await fingerprint(`${prefix}_pipedj1`)).toEqual(expected);
+  });
+
   it('writes the data offsets pg_dump leaves out when writing to a pipe, exactly as pg_dump writes them to a file', async () => {
     const c = cluster();
     const dir = mkdtempSync(path.join(os.tmpdir(), 'pgclone-offsets-'));

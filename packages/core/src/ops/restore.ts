@@ -175,8 +175,9 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
         }
         // A spooled dump was read in full already: refuse a corrupt one before pg_restore starts.
         if (input.mode === 'spool') await verifier!.settled();
-        // The stored file itself is hashed alongside pg_restore; spool and stream reads are hashed by tapStored.
-        const restoreSource = input.mode === 'file' ? verifier!.wrap(input.source) : input.source;
+        // The stored file itself is hashed alongside pg_restore (also when pg_restore reads a copy of it); spool and
+        // stream reads are hashed by tapStored.
+        const restoreSource = input.mode === 'file' || input.mode === 'copy' ? verifier!.wrap(input.source) : input.source;
         const progress = new RestoreProgress(reporter, toc, input.data, restoresInParallel({ jobs: input.jobs, source: restoreSource }));
         let stopPolling: (() => Promise<void>) | undefined;
         let restoring = true;

@@ -1,5 +1,5 @@
-import { createWriteStream } from 'node:fs';
-import { mkdtemp, open, rm, stat, statfs } from 'node:fs/promises';
+import { constants, createWriteStream } from 'node:fs';
+import { copyFile, mkdtemp, open, rm, stat, statfs } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
@@ -143,4 +143,23 @@ export async function spoolThroughProgram(
     clearInterval(timer);
   }
   return { path: file, bytes: (await stat(file)).size, dispose };
+}
+
+/**
+ * Copies a local file into a new spool directory under `dir`: the kernel copies it (a reflink where the filesystem
+ * shares blocks), nothing passes through Node. The space was checked by the caller; a full disk throws
+ * {@link SpoolSpaceError}.
+ */
+export async function copyToSpool(file: string, dir: string): Promise<Spool> {
+  const spoolDir = await mkdtemp(path.join(dir, `pgclone-${process.pid}@${os.hostname()}-spool-`));
+  const copy = path.join(spoolDir, 'archive.dump');
+  const dispose = () => rm(spoolDir, { recursive: true, force: true });
+  try {
+    await copyFile(file, copy, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+  } catch (error) {
+    await dispose();
+    if ((error as NodeJS.ErrnoException).code === 'ENOSPC') throw new SpoolSpaceError(`${dir} is full`, { cause: error });
+    throw error;
+  }
+  return { path: copy, bytes: (await stat(copy)).size, dispose };
 }
