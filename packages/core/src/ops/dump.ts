@@ -106,11 +106,14 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
   // find every table (measured on the dataset: 9.2–9.4 s instead of 7.2–7.7 s uncompressed, 8.3–8.7 s instead of
   // 7.2–7.9 s with gzip). A wrapped dump is spooled, and its offsets added, when it is restored.
   const toPath = !compression.outer && storage.writeToPath ? storage.writeToPath.bind(storage) : undefined;
-  // The bar's total arrives while pg_dump already runs: the estimate costs a connection, the dump should not wait.
-  // pg_dump writing a file is followed by its COPYs on the server, as pgclone does not see its output.
+  // The bar counts the archive before any compression, like its total (an estimate from the table sizes, which
+  // arrives while pg_dump already runs: it costs a connection, the dump should not wait). pgclone sees those bytes
+  // only when it compresses outside pg_dump; a pg_dump that compresses itself or writes the file is followed by its
+  // COPYs on the server (PostgreSQL 14+; before, a streamed dump counts what pg_dump writes).
+  const followCopies = !compression.outer && serverMajor >= 14;
   const watch = watchDump(conn, opts.exclude, env.PGAPPNAME || 'pg_dump', {
     onTotal: (bytes) => meter.setTotal(bytes),
-    ...(toPath ? { onCopied: (bytes: number) => meter.set(bytes) } : {}),
+    ...(followCopies ? { onCopied: (bytes: number) => meter.set(bytes) } : {}),
   });
   const run: DumpRun = {
     pgDump,
@@ -122,6 +125,7 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
     compression,
     reporter,
     meter,
+    meterStream: !followCopies,
     expectedBytes: databaseBytes,
     ...(options.signal ? { signal: options.signal } : {}),
   };
@@ -129,6 +133,9 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
   try {
     stored = toPath ? await dumpToPath(toPath, run) : await dumpToStream(storage, run);
     watch.stop();
+    // A table that finished between two readings counts only as far as it was last seen: the archive pg_dump wrote
+    // is the better count for the end (exact when uncompressed, and never nothing for a dump too short to be seen).
+    if (followCopies) meter.set(Math.max(meter.done, stored.bytes));
     meter.finish();
   } catch (error) {
     watch.stop();
@@ -179,6 +186,8 @@ interface DumpRun {
   compression: DumpCompression;
   reporter: Reporter;
   meter: ProgressMeter;
+  /** Whether the meter counts pg_dump's output as it passes (else it is set from elsewhere). */
+  meterStream: boolean;
   expectedBytes: number;
   signal?: AbortSignal;
 }
@@ -247,7 +256,12 @@ async function dumpToStream(storage: Storage, run: DumpRun): Promise<StoredDump>
       callback(null, chunk);
     },
   });
-  const stages = [...(program ? [] : [meterStream(run.meter)]), ...(inProcess ? [inProcess.stream] : []), ...(uploadMeter ? [counter] : []), hashing];
+  const stages = [
+    ...(program || !run.meterStream ? [] : [meterStream(run.meter)]),
+    ...(inProcess ? [inProcess.stream] : []),
+    ...(uploadMeter ? [counter] : []),
+    hashing,
+  ];
   try {
     const [piped, exit, compressed] = await Promise.allSettled([
       (pipeline as unknown as (...streams: unknown[]) => Promise<void>)(source, ...stages, writer.stream),
@@ -262,7 +276,8 @@ async function dumpToStream(storage: Storage, run: DumpRun): Promise<StoredDump>
     if (piped.status === 'rejected') throw piped.reason;
     if (compressed.status === 'rejected') throw compressed.reason;
     assertDumped(exit.value, run.database);
-    if (program ? hashing.bytes === 0 : run.meter.done === 0) throw new DumpError('DUMP_FAILED', `pg_dump of ${run.database} wrote nothing`);
+    // Without a compressor, the stored bytes are pg_dump's; zlib in Node is counted before it by the meter.
+    if (inProcess ? run.meter.done === 0 : hashing.bytes === 0) throw new DumpError('DUMP_FAILED', `pg_dump of ${run.database} wrote nothing`);
     run.signal?.throwIfAborted();
     await writer.commit();
     uploadMeter?.finish();
