@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -112,6 +113,29 @@ describe('restore checks the dump against its manifest before the swap', () => {
     expect(run.code).toBe(1);
     expect(errorCode(run.stderr)).toBe('DUMP_CORRUPT');
     expect(run.stderr).toContain("does not match its manifest's sha256");
+    expect(steps(run.stderr)).not.toContain('swap');
+    expect(await rows(db)).toBe(5);
+    expect((await sql('postgres', `SELECT 1 FROM pg_database WHERE datname LIKE $1`, [`${db}\\_\\_%`])).length).toBe(0);
+  });
+
+  it('a changed byte in a plain archive written through a pipe (restored from a copy with offsets) is refused too', async () => {
+    // A plain archive as django-pgclone stores it (pg_dump -Fc into a pipe), with a manifest of its bytes.
+    const c = cluster();
+    const piped = execFileSync(path.join(c.binDir, 'pg_dump'), ['-Fc', '-h', c.host, '-p', String(c.port), '-U', c.user, '-d', src], {
+      env: { ...process.env, PGPASSWORD: c.password },
+      maxBuffer: 1 << 28,
+    });
+    const manifest = JSON.parse(readFileSync(`${file(key)}.manifest.json`, 'utf8'));
+    const k = key.replace(/\.dump$/, `${++tampered}.dump`);
+    writeFileSync(`${file(k)}.manifest.json`, JSON.stringify({ ...manifest, key: k, size: piped.length, sha256: createHash('sha256').update(piped).digest('hex') }));
+    const at = piped.length - 200; // in the table data, near the end
+    piped[at] = piped[at]! ^ 0xff;
+    writeFileSync(file(k), piped);
+    const db = await target();
+    const run = await runCli(['--json', 'restore', k, '-j', '2'], { cwd, env: env(db) });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('copied it to');
+    expect(errorCode(run.stderr)).toBe('DUMP_CORRUPT');
     expect(steps(run.stderr)).not.toContain('swap');
     expect(await rows(db)).toBe(5);
     expect((await sql('postgres', `SELECT 1 FROM pg_database WHERE datname LIKE $1`, [`${db}\\_\\_%`])).length).toBe(0);
