@@ -103,7 +103,7 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
   const env = mergeEnv(prepared.env, libpqEnv(conn));
   // A plain archive bound for a local disk is written by pg_dump itself: only a seekable output gets each table's
   // data offset into the archive's table of contents, without which `pg_restore -j` reads through the archive to
-  // find every table (measured on the dataset: 9.2–9.4 s instead of 7.2–7.7 s uncompressed, 8.3–8.7 s instead of
+  // find every table (measured on the dataset: 9.2–9.5 s instead of 7.2–7.7 s uncompressed, 8.3–8.7 s instead of
   // 7.2–7.9 s with gzip). A wrapped dump is spooled, and its offsets added, when it is restored.
   const toPath = !compression.outer && storage.writeToPath ? storage.writeToPath.bind(storage) : undefined;
   // The bar counts the archive before any compression, like its total (an estimate from the table sizes, which

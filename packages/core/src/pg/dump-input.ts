@@ -191,7 +191,7 @@ export class DumpInput {
   /**
    * A local plain archive that pg_dump wrote to a pipe (django-pgclone's, `pg_dump -Fc | …`) lacks its data offsets,
    * and each -j worker would read through it to find its table: a copy with the offsets written in costs less (the
-   * bench dataset with -j2: uncompressed, 9.2–9.4 s in place vs 7.2–7.7 s with offsets; the copy and the offsets take
+   * bench dataset with -j2: uncompressed, 9.2–9.5 s in place vs 7.2–7.7 s with offsets; the copy and the offsets take
    * ~0.3 s). The copy is restored like the stored file, whose checksum is still computed beside pg_restore. Without the
    * space for a copy, the archive is restored in place.
    */
