@@ -99,18 +99,18 @@ export class LocalStorage implements Storage {
   async write(key: string): Promise<StorageWriter> {
     const partial = await this.#createPartial(key);
     const stream = partial.handle.createWriteStream();
-    const flusher = backgroundFlush(partial.handle.fd, () => stream.bytesWritten);
-    stream.once('close', flusher.stop);
+    partial.flushBehind(() => stream.bytesWritten);
+    stream.once('close', partial.stopFlushing);
     return {
       stream,
       async commit() {
         if (!stream.writableFinished) await finished(stream);
-        await partial.commit(flusher);
+        await partial.commit();
       },
       async abort() {
         if (partial.settled) return;
         stream.destroy();
-        await partial.abort(flusher);
+        await partial.abort();
       },
     };
   }
@@ -124,29 +124,28 @@ export class LocalStorage implements Storage {
     const partial = await this.#createPartial(key);
     const { handle } = partial;
     // The program writes through its own descriptor: the file's size says how far it got.
-    const flusher = backgroundFlush(handle.fd, () => fstatSync(handle.fd).size);
-    let closed = false;
-    const close = async () => {
-      flusher.stop();
-      if (closed) return;
-      closed = true;
-      await handle.close();
-    };
+    partial.flushBehind(() => fstatSync(handle.fd).size);
     return {
       path: partial.path,
       async commit() {
-        await partial.commit(flusher);
-        await close();
+        try {
+          await partial.commit();
+        } finally {
+          await handle.close().catch(() => {});
+        }
       },
       async abort() {
         if (partial.settled) return;
-        await partial.abort(flusher);
-        await close();
+        await partial.abort();
+        await handle.close().catch(() => {});
       },
     };
   }
 
-  /** A new partial file beside `key`'s final path, and how to commit (flush, then rename) or discard it. */
+  /**
+   * A new partial file beside `key`'s final path: flushed behind its writer once told how far that got, then
+   * committed (flushed, then renamed into place) or discarded.
+   */
   async #createPartial(key: string) {
     const final = this.pathOf(key);
     const dir = path.dirname(final);
@@ -163,12 +162,19 @@ export class LocalStorage implements Storage {
     } catch (error) {
       throw new StorageError(`Cannot write ${partial}: ${(error as Error).message}`, { cause: error });
     }
+    let flusher: { stop(): void } | undefined;
     const state = {
       path: partial,
       handle,
       settled: false,
-      async commit(flusher: { stop(): void }) {
-        flusher.stop();
+      flushBehind(written: () => number) {
+        flusher = backgroundFlush(handle.fd, written);
+      },
+      stopFlushing() {
+        flusher?.stop();
+      },
+      async commit() {
+        state.stopFlushing();
         // fsync before the rename, so a crash never leaves a complete-looking but empty file under the key.
         const written = await open(partial, 'r');
         try {
@@ -179,9 +185,9 @@ export class LocalStorage implements Storage {
         await rename(partial, final);
         state.settled = true;
       },
-      async abort(flusher: { stop(): void }) {
+      async abort() {
         state.settled = true;
-        flusher.stop();
+        state.stopFlushing();
         await unlink(partial).catch(() => {});
       },
     };
