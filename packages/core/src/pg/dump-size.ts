@@ -9,8 +9,8 @@ export interface DumpWatchHandlers {
   /** About how many bytes the dump's rows are (the bar's total), once known. */
   onTotal(bytes: number): void;
   /**
-   * If given, called every quarter second with the bytes pg_dump's COPYs have sent so far (PostgreSQL 14+), for a
-   * pg_dump whose output pgclone does not see (it writes a file).
+   * If given, called every quarter second with the bytes pg_dump's COPYs have sent so far, for a pg_dump whose
+   * uncompressed output pgclone does not see. Only for PostgreSQL 14+ (`pg_stat_progress_copy`).
    */
   onCopied?(bytes: number): void;
 }
@@ -37,8 +37,7 @@ export function watchDump(conn: Connection, exclude: readonly string[], applicat
     const total = await estimateDumpBytes(client, exclude);
     if (total !== undefined && !stopped) handlers.onTotal(total);
     const onCopied = handlers.onCopied;
-    const { rows } = await client.query<{ major: number }>("SELECT current_setting('server_version_num')::int / 10000 AS major");
-    if (!onCopied || stopped || (rows[0]?.major ?? 0) < 14) return end();
+    if (!onCopied || stopped) return end();
     // A COPY shows only while it runs: each table's last reading is kept, so finished tables stay counted.
     const byTable = new Map<string, number>();
     const read = async () => {
