@@ -11,19 +11,32 @@ const POLL_MS = 500;
 export function pollCopyBytes(admin: Admin, database: string, onBytes: (bytes: number) => void): () => Promise<void> {
   if (admin.serverMajor < 14) return async () => {};
   let stopped = false;
-  let pending: Promise<void> | undefined;
-  const read = async () => {
-    const rows = await admin
-      .query<{ bytes: string }>('SELECT coalesce(sum(bytes_processed), 0)::text AS bytes FROM pg_stat_progress_copy WHERE datname = $1', [database])
-      .catch(() => []);
+  const stop = pollQueries(POLL_MS, async () => {
+    const rows = await admin.query<{ bytes: string }>(
+      'SELECT coalesce(sum(bytes_processed), 0)::text AS bytes FROM pg_stat_progress_copy WHERE datname = $1',
+      [database],
+    );
     if (!stopped && rows[0]) onBytes(Number(rows[0].bytes));
-  };
-  const timer = setInterval(() => {
-    pending ??= read().finally(() => (pending = undefined));
-  }, POLL_MS);
-  timer.unref();
+  });
   return async () => {
     stopped = true;
+    await stop();
+  };
+}
+
+/**
+ * Runs `read` every `ms` on a session that takes one query at a time: a reading still in flight skips the tick, a
+ * failed one is ignored (progress is never worth an error). The returned stop function waits for the reading in flight.
+ */
+export function pollQueries(ms: number, read: () => Promise<void>): () => Promise<void> {
+  let pending: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    pending ??= read()
+      .catch(() => {})
+      .finally(() => (pending = undefined));
+  }, ms);
+  timer.unref();
+  return async () => {
     clearInterval(timer);
     await pending;
   };

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { pgClientConfig, type Connection } from '../connection.js';
+import { pollQueries } from './copy-progress.js';
 
 /** How often a running pg_dump's COPYs are read. */
 const POLL_MS = 250;
@@ -30,8 +31,7 @@ export function watchDump(conn: Connection, exclude: readonly string[], applicat
     ended = true;
     void client.end().catch(() => {});
   };
-  let timer: NodeJS.Timeout | undefined;
-  let pending: Promise<unknown> | undefined;
+  let stopPolling: (() => Promise<void>) | undefined;
   const started = (async () => {
     await client.connect();
     const total = await estimateDumpBytes(client, exclude);
@@ -51,19 +51,13 @@ export function watchDump(conn: Connection, exclude: readonly string[], applicat
       for (const { relid, bytes } of copies.rows) byTable.set(relid, Math.max(byTable.get(relid) ?? 0, Number(bytes)));
       if (!stopped) onCopied([...byTable.values()].reduce((a, b) => a + b, 0));
     };
-    timer = setInterval(() => {
-      pending ??= read()
-        .catch(() => {})
-        .finally(() => (pending = undefined));
-    }, POLL_MS);
-    timer.unref();
+    stopPolling = pollQueries(POLL_MS, read);
   })().catch(end);
   return {
     // Not awaited by the dump: the session ends once its query in flight, if any, has returned.
     stop() {
       stopped = true;
-      clearInterval(timer);
-      void started.then(() => pending).then(end);
+      void started.then(() => stopPolling?.()).then(end);
     },
   };
 }
