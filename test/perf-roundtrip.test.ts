@@ -170,6 +170,44 @@ describe('round trip of every compression and job setting', () => {
     }
   });
 
+  it('finds the data offsets of a spool while it is still being written, and stops when its writer fails', async () => {
+    const c = cluster();
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pgclone-offsets-growing-'));
+    const env = { ...process.env, PGPASSWORD: c.password };
+    const piped = execFileSync(path.join(c.binDir, 'pg_dump'), ['-Fc', '-Z0', '-h', c.host, '-p', String(c.port), '-U', c.user, '-d', source], {
+      env,
+      maxBuffer: 1 << 30,
+    });
+    const whole = path.join(dir, 'whole.dump');
+    writeFileSync(whole, piped);
+    const expected = await addDataOffsets(whole);
+    expect(expected).toMatchObject({ patched: 3 });
+
+    // Written in pieces with pauses (the header first, then the data, cut mid-chunk), the way a decompressor fills a spool.
+    const writeSlowly = async (file: string, upTo: number) => {
+      writeFileSync(file, ''); // exists before the walk starts, like a spool file
+      const handle = await open(file, 'r+');
+      const pieces = 7;
+      for (let i = 0; i < pieces; i++) {
+        await handle.write(piped.subarray(Math.floor((upTo * i) / pieces), Math.floor((upTo * (i + 1)) / pieces)));
+        await new Promise((resolve) => setTimeout(resolve, 15));
+      }
+      await handle.close();
+    };
+    const growing = path.join(dir, 'growing.dump');
+    const writing = writeSlowly(growing, piped.length);
+    const followed = await addDataOffsets(growing, { written: writing });
+    expect(followed).toEqual(expected);
+    expect(readFileSync(growing).equals(readFileSync(whole))).toBe(true);
+
+    // A writer that fails midway ends the walk instead of leaving it waiting for bytes that never come.
+    const failing = path.join(dir, 'failing.dump');
+    const failed = writeSlowly(failing, Math.floor(piped.length / 2)).then(() => {
+      throw new Error('decompression failed');
+    });
+    expect(await addDataOffsets(failing, { written: failed })).toEqual({ skipped: 'the writer failed' });
+  });
+
   it.skipIf(cluster().major < 14)('reads how far a running COPY has got, for the restore progress inside a big table', async () => {
     const db = `${prefix}_copying`;
     await createDatabase(db);

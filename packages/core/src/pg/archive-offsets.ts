@@ -35,10 +35,22 @@ export type OffsetsResult = { patched: number; data: DataSizes } | { skipped: st
 
 class Unsupported extends Error {}
 
-/** Sequential reader over a file with a large buffer: millions of tiny chunk headers cost one read per MiB. */
+/**
+ * The end of writing a file that is read while it grows (a spool being decompressed): resolves when the writer is
+ * done, rejects when it failed.
+ */
+export type Written = Promise<unknown>;
+
+/** How long a reader that caught up with a growing file waits before looking at its size again. */
+const GROWTH_POLL_MS = 5;
+
+/**
+ * Sequential reader over a file with a large buffer: millions of tiny chunk headers cost one read per MiB. Given
+ * `written`, the file may still be growing: a read past its current end waits for the writer.
+ */
 class Reader {
   readonly #handle: FileHandle;
-  readonly #size: number;
+  #size: number;
   #buffer = Buffer.alloc(4 << 20);
   /** File position of `#buffer[0]`. */
   #base = 0;
@@ -47,20 +59,53 @@ class Reader {
   pos = 0;
 
   readonly #signal: AbortSignal | undefined;
+  /** While the writer runs: settles (never rejects) when it is done; `#writeFailed` says how it ended. */
+  #writing: Promise<void> | undefined;
+  #writeFailed = false;
 
-  constructor(handle: FileHandle, size: number, signal?: AbortSignal) {
+  constructor(handle: FileHandle, size: number, options: { signal?: AbortSignal; written?: Written } = {}) {
     this.#handle = handle;
     this.#size = size;
-    this.#signal = signal;
+    this.#signal = options.signal;
+    if (options.written) {
+      this.#writing = options.written.then(
+        () => {
+          this.#writing = undefined;
+        },
+        () => {
+          this.#writing = undefined;
+          this.#writeFailed = true;
+        },
+      );
+    }
   }
 
-  get atEnd(): boolean {
-    return this.pos >= this.#size;
+  /** The file's size (final once the writer is done). */
+  get size(): number {
+    return this.#size;
+  }
+
+  async atEnd(): Promise<boolean> {
+    return this.pos >= this.#size && !(await this.#grow(this.pos + 1));
+  }
+
+  /** Whether the file has (or, while it is written, reaches) `needed` bytes. */
+  async #grow(needed: number): Promise<boolean> {
+    while (this.#size < needed) {
+      const writing = this.#writing;
+      if (this.#signal?.aborted) throw new Unsupported('stopped');
+      this.#size = (await this.#handle.stat()).size;
+      if (this.#writeFailed) throw new Unsupported('the writer failed');
+      if (!writing) return this.#size >= needed; // done: that size is final
+      if (this.#size >= needed) break;
+      await Promise.race([writing, new Promise((resolve) => setTimeout(resolve, GROWTH_POLL_MS))]);
+    }
+    return true;
   }
 
   async #ensure(n: number): Promise<void> {
     if (this.pos >= this.#base && this.pos + n <= this.#base + this.#length) return;
-    if (this.pos + n > this.#size) throw new Unsupported('truncated archive');
+    if (!(await this.#grow(this.pos + n))) throw new Unsupported('truncated archive');
     if (this.#signal?.aborted) throw new Unsupported('stopped');
     if (n > this.#buffer.length) this.#buffer = Buffer.alloc(n);
     const { bytesRead } = await this.#handle.read(this.#buffer, 0, this.#buffer.length, this.pos);
@@ -135,7 +180,7 @@ interface TocEntry {
 }
 
 /** The header and table of contents of a custom-format archive. */
-interface Layout {
+export interface Layout {
   intSize: number;
   offSize: number;
   /** Whether pg_dump compressed the data blocks itself (then their sizes are not the COPY data's). */
@@ -189,10 +234,10 @@ async function readLayout(r: Reader): Promise<Layout> {
 }
 
 /** Walks the data blocks from `r`'s position to the end: each block's dump id and position. */
-async function walkBlocks(r: Reader, intSize: number, size: number): Promise<Map<number, number>> {
+async function walkBlocks(r: Reader, intSize: number): Promise<Map<number, number>> {
   const blocks = new Map<number, number>();
   const skipChunks = () => r.skipChunks(intSize);
-  while (!r.atEnd) {
+  while (!(await r.atEnd())) {
     const at = r.pos;
     const type = await r.byte();
     const id = await r.int(intSize);
@@ -201,7 +246,7 @@ async function walkBlocks(r: Reader, intSize: number, size: number): Promise<Map
     else throw new Unsupported(`unknown block type ${type}`);
     blocks.set(id, at);
   }
-  if (r.pos !== size) throw new Unsupported('trailing bytes');
+  if (r.pos !== r.size) throw new Unsupported('trailing bytes');
   return blocks;
 }
 
@@ -222,15 +267,42 @@ export interface DataSizes {
   compressed: boolean;
 }
 
-/** Writes the positions of the data blocks into the TOC of the custom-format archive `file` (see above). */
-export async function addDataOffsets(file: string): Promise<OffsetsResult> {
+/** Where an archive's data blocks are: what {@link writeDataOffsets} writes into its TOC. */
+export interface ArchiveIndex {
+  layout: Layout;
+  /** Each data block's position, by dump id. */
+  blocks: Map<number, number>;
+  size: number;
+}
+
+/**
+ * Reads the layout of the archive `file` and walks its data blocks; only reads. Given `written`, the file is still
+ * being written (a spool): the walk follows it and ends when the writer is done, so it costs no time after the spool.
+ * `skipped` says why an archive cannot be indexed (not one this reader knows, or the writer failed).
+ */
+export async function indexArchive(file: string, options: { written?: Written; signal?: AbortSignal } = {}): Promise<ArchiveIndex | { skipped: string }> {
+  const handle = await open(file, 'r');
+  try {
+    const r = new Reader(handle, (await handle.stat()).size, options);
+    const layout = await readLayout(r);
+    const blocks = await walkBlocks(r, layout.intSize);
+    return { layout, blocks, size: r.size };
+  } catch (error) {
+    if (error instanceof Unsupported) return { skipped: error.message };
+    throw error;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Writes the positions found by {@link indexArchive} into the TOC of `file` — the indexed archive, or a byte-for-byte
+ * copy of it (fixed-size fields: the TOC keeps its length).
+ */
+export async function writeDataOffsets(file: string, index: ArchiveIndex): Promise<{ patched: number; data: DataSizes }> {
+  const { layout, blocks, size } = index;
   const handle = await open(file, 'r+');
   try {
-    const { size } = await handle.stat();
-    const r = new Reader(handle, size);
-    const layout = await readLayout(r);
-    const blocks = await walkBlocks(r, layout.intSize, size);
-    // Patch the offsets of the blocks found (fixed-size fields: the TOC keeps its length).
     let patched = 0;
     for (const entry of layout.entries) {
       const at = blocks.get(entry.dumpId);
@@ -246,12 +318,18 @@ export async function addDataOffsets(file: string): Promise<OffsetsResult> {
       patched++;
     }
     return { patched, data: { sizes: blockSizes(blocks, size), compressed: layout.compressed } };
-  } catch (error) {
-    if (error instanceof Unsupported) return { skipped: error.message };
-    throw error;
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Writes the positions of the data blocks into the TOC of the custom-format archive `file` (see above); with
+ * `written`, while the file is still being written (the offsets are written once it is complete).
+ */
+export async function addDataOffsets(file: string, options: { written?: Written } = {}): Promise<OffsetsResult> {
+  const index = await indexArchive(file, options);
+  return 'skipped' in index ? index : writeDataOffsets(file, index);
 }
 
 /**
@@ -275,10 +353,9 @@ export function readDataSizes(file: string): Promise<DataSizes | undefined> {
 async function dataSizes(file: string, walk: boolean, signal?: AbortSignal): Promise<DataSizes | undefined> {
   const handle = await open(file, 'r');
   try {
-    const { size } = await handle.stat();
-    const r = new Reader(handle, size, signal);
+    const r = new Reader(handle, (await handle.stat()).size, signal ? { signal } : {});
     const layout = await readLayout(r);
-    const sizes = tocSizes(layout, size) ?? (walk ? blockSizes(await walkBlocks(r, layout.intSize, size), size) : undefined);
+    const sizes = tocSizes(layout, r.size) ?? (walk ? blockSizes(await walkBlocks(r, layout.intSize), r.size) : undefined);
     return sizes && { sizes, compressed: layout.compressed };
   } catch (error) {
     if (error instanceof Unsupported) return undefined;

@@ -7,7 +7,7 @@ import { isReaderGone } from '../proc-io.js';
 import { meterStream, ProgressMeter } from '../progress.js';
 import type { Storage } from '../storage.js';
 import { HEADER_BYTES, parseArchiveHeader, type ArchiveHeader } from './archive.js';
-import { addDataOffsets, readDataSizes, scanDataSizes, type DataSizes } from './archive-offsets.js';
+import { addDataOffsets, indexArchive, readDataSizes, scanDataSizes, writeDataOffsets, type DataSizes, type OffsetsResult } from './archive-offsets.js';
 import { decompressorProgram, decompressStage, lz4Missing, startProgram, type Stage, type Wrapper } from './compression.js';
 import type { ArchivePipe, ArchiveSource } from './pg-restore.js';
 import { copyToSpool, SpoolSpaceError, spoolFits, spoolThroughProgram, spoolToFile, WRAPPED_EXPANSION, type Spool } from './spool.js';
@@ -164,18 +164,22 @@ export class DumpInput {
     const meter = new ProgressMeter(reporter, 'download', 'bytes', stored);
     const signal = { signal: this.#o.signal ? AbortSignal.any([this.#o.signal, this.#disposing.signal]) : this.#disposing.signal };
     if (wrapper === 'lz4' && !cli) throw lz4Missing();
+    // Written through a pipe, the archive lacks its data offsets; without them each -j worker scans for its table.
+    // They are found while the spool is written (the walk follows the file), and written in once it is complete.
+    let indexing: Promise<OffsetsResult> | undefined;
+    const follow = (file: string, written: Promise<void>) =>
+      (indexing = addDataOffsets(file, { written }).catch((error: unknown) => ({ skipped: (error as Error).message })));
     try {
       this.#spool = cli
         ? await spoolThroughProgram(
             await this.#openStored({ full: true, meter }),
             spoolDir,
             (fd) => startProgram(cli.program, cli.args, this.#o.env, { code: 'DUMP_INVALID', what: `${wrapper} decompression`, stdout: fd }),
-            signal,
+            { ...signal, follow },
           )
-        : await spoolToFile(await this.#open({ full: true, meter }), spoolDir, signal);
+        : await spoolToFile(await this.#open({ full: true, meter }), spoolDir, { ...signal, follow });
       meter.finish();
-      // Written through a pipe, the archive lacks its data offsets; without them each -j worker scans for its table.
-      const offsets = await addDataOffsets(this.#spool.path).catch((error: unknown) => ({ skipped: (error as Error).message }));
+      const offsets = await (indexing ?? addDataOffsets(this.#spool.path)).catch((error: unknown) => ({ skipped: (error as Error).message }));
       reporter.info(
         `Spooled ${key} to ${spoolDir} (${formatBytes(this.#spool.bytes)}${'patched' in offsets ? `, ${offsets.patched} data offsets indexed` : ''}) for pg_restore -j${jobs}`,
       );
@@ -204,14 +208,18 @@ export class DumpInput {
       reporter.info(`${why}, and ${spoolDir} has no room for a copy with them: restoring it in place with pg_restore -j${jobs}`);
       return inPlace();
     }
+    // The stored file is walked while the kernel copies it; the offsets found are written into the copy.
+    const indexing = indexArchive(local, { signal: this.#disposing.signal }).catch((error: unknown) => ({ skipped: (error as Error).message }));
     try {
       this.#spool = await copyToSpool(local, spoolDir);
     } catch (error) {
+      await indexing;
       if (!(error instanceof SpoolSpaceError)) throw error;
       reporter.info(`${why}; copying it stopped (${error.message}): restoring it in place with pg_restore -j${jobs}`);
       return inPlace();
     }
-    const offsets = await addDataOffsets(this.#spool.path).catch((error: unknown) => ({ skipped: (error as Error).message }));
+    const index = await indexing;
+    const offsets = 'skipped' in index ? index : await writeDataOffsets(this.#spool.path, index).catch((error: unknown) => ({ skipped: (error as Error).message }));
     if (!('patched' in offsets)) {
       await this.#spool.dispose();
       this.#spool = undefined;

@@ -51,11 +51,38 @@ export interface Spool {
 /** How often the free space is checked while spooling. */
 const CHECK_EVERY_BYTES = 64 << 20;
 
+/** Options of the spool writers. */
+export interface SpoolOptions {
+  signal?: AbortSignal;
+  /**
+   * Called once the file exists, before anything is written, with a promise that settles when the writing ends
+   * (rejected when it failed): a reader can follow the file while it grows. What it returns is awaited before a
+   * failed spool is removed.
+   */
+  follow?: (file: string, written: Promise<void>) => Promise<unknown>;
+}
+
+/** Runs `write` with `options.follow` beside it; a failure is thrown once the follower has stopped. */
+async function writeFollowed(file: string, options: SpoolOptions, write: () => Promise<void>): Promise<void> {
+  let settle!: (error?: unknown) => void;
+  const written = new Promise<void>((resolve, reject) => (settle = (error) => (error === undefined ? resolve() : reject(error))));
+  written.catch(() => {});
+  const following = options.follow?.(file, written).catch(() => {});
+  try {
+    await write();
+    settle();
+  } catch (error) {
+    settle(error ?? new Error('spool failed'));
+    await following;
+    throw error;
+  }
+}
+
 /**
  * Writes `input` (the archive, already decompressed) to a new file in a fresh directory under `dir`, checking the
  * free space as it goes. On any failure the directory is removed; running out of room throws {@link SpoolSpaceError}.
  */
-export async function spoolToFile(input: Readable, dir: string, options: { signal?: AbortSignal } = {}): Promise<Spool> {
+export async function spoolToFile(input: Readable, dir: string, options: SpoolOptions = {}): Promise<Spool> {
   const spoolDir = await mkdtemp(path.join(dir, `pgclone-${process.pid}@${os.hostname()}-spool-`));
   const file = path.join(spoolDir, 'archive.dump');
   const dispose = () => rm(spoolDir, { recursive: true, force: true });
@@ -76,7 +103,11 @@ export async function spoolToFile(input: Readable, dir: string, options: { signa
     },
   });
   try {
-    await pipeline(input, guard, createWriteStream(file, { flags: 'wx' }), options.signal ? { signal: options.signal } : {});
+    // Created before the writer starts, so that a follower can open it at once.
+    await (await open(file, 'wx')).close();
+    await writeFollowed(file, options, () =>
+      pipeline(input, guard, createWriteStream(file, { flags: 'r+' }), options.signal ? { signal: options.signal } : {}),
+    );
   } catch (error) {
     await dispose();
     if (error instanceof SpoolSpaceError) throw error;
@@ -98,7 +129,7 @@ export async function spoolThroughProgram(
   input: Readable,
   dir: string,
   start: (fd: number) => Program,
-  options: { signal?: AbortSignal } = {},
+  options: SpoolOptions = {},
 ): Promise<Spool> {
   const spoolDir = await mkdtemp(path.join(dir, `pgclone-${process.pid}@${os.hostname()}-spool-`));
   const file = path.join(spoolDir, 'archive.dump');
@@ -126,15 +157,17 @@ export async function spoolThroughProgram(
     }, CHECK_EVERY_MS);
     const onAbort = () => running.stop();
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    const [fed, exited] = await Promise.allSettled([pipeline(input, running.child.stdin!), running.done]);
-    options.signal?.removeEventListener('abort', onAbort);
-    options.signal?.throwIfAborted();
-    if (full) throw full;
-    if (exited.status === 'rejected') {
-      if (/no space left/i.test(running.stderr())) throw new SpoolSpaceError(`${dir} is full`, { cause: exited.reason });
-      throw exited.reason;
-    }
-    if (fed.status === 'rejected') throw fed.reason;
+    await writeFollowed(file, options, async () => {
+      const [fed, exited] = await Promise.allSettled([pipeline(input, running.child.stdin!), running.done]);
+      options.signal?.removeEventListener('abort', onAbort);
+      options.signal?.throwIfAborted();
+      if (full) throw full;
+      if (exited.status === 'rejected') {
+        if (/no space left/i.test(running.stderr())) throw new SpoolSpaceError(`${dir} is full`, { cause: exited.reason });
+        throw exited.reason;
+      }
+      if (fed.status === 'rejected') throw fed.reason;
+    });
   } catch (error) {
     program?.stop();
     await dispose();
