@@ -1,5 +1,5 @@
 // The CLI contract: help, exit codes 0/1/2, results on stdout, --json results and NDJSON step events on stderr.
-import { accessSync, constants, writeFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,6 +47,20 @@ describe('help and exit codes', () => {
     expect(rendered.code).toBe(0);
     expect(rendered.stdout).toBe(live.stdout);
     expect(rendered.stdout).toContain('pgclone restore [key]');
+  });
+
+  it('--version prints the version of the pgclone package and runs nothing else', async () => {
+    const { version } = JSON.parse(readFileSync(path.join(repoRoot, 'packages/pgclone/package.json'), 'utf8')) as { version: string };
+    expect(version).toMatch(/^\d+\.\d+\.\d+/);
+    for (const args of [['--version'], ['restore', 'nothing/here', '--version']]) {
+      const r = await cli(...args);
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.stdout).toBe(`${version}\n`);
+      expect(r.stderr).toBe('');
+    }
+    expect((await cli('--help')).stdout).toMatch(/--version +Print the version of pgclone/);
+    // After `--` it is an argument, not the option.
+    expect((await cli('restore', '--', '--version')).code).not.toBe(0);
   });
 
   it('exits 2 on usage errors: no command, an unknown command, an unknown option', async () => {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import type { PgcloneEvent, Runtime } from '@pgclone/core';
 // Only the dependency-free part of core at start-up: `--help` must not load pg, zod or the AWS SDK.
@@ -57,6 +58,15 @@ function commonOptions(namedConfigOption: string): typeof common {
   return { ...rest, [namedConfigOption]: config } as unknown as typeof common;
 }
 
+/** pgclone's version, from its package.json: two levels up both from `dist/cli/` and from the bundle in `dist/bundle/`. */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
 function camelCase(flag: string): string {
   return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
@@ -69,6 +79,11 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
   const stdout = context.stdout ?? process.stdout;
   const stderr = context.stderr ?? process.stderr;
   const scriptName = context.scriptName ?? 'pgclone';
+  // Anywhere before a `--`, as with yargs' own --version: nothing else runs.
+  if (argv.slice(0, argv.includes('--') ? argv.indexOf('--') : undefined).includes('--version')) {
+    stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
   const namedConfigKey = camelCase(context.namedConfigOption ?? 'config');
   const common = commonOptions(context.namedConfigOption ?? 'config');
   let exitCode = 0;
@@ -337,7 +352,8 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
     .strict()
     .help()
     .alias('help', 'h')
-    .version(false)
+    // Listed in the help; answered above, before yargs.
+    .version('version', 'Print the version of pgclone', packageVersion())
     .wrap(Math.min(HELP_WIDTH, process.stdout.columns ?? HELP_WIDTH))
     .exitProcess(false)
     .fail((message, error) => {
