@@ -8,7 +8,7 @@ import { addDataOffsets, Admin, findProgram, parseConnection, pollCopyBytes, rea
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.js';
 import { createPerfFixture, fingerprint, handMadeKey, writeHandMadeDump } from './support/perf-fixture.js';
-import { cluster, createDatabase, dbUrl, dropDatabases, sql, uniqueName } from './support/pg.js';
+import { cluster, createDatabase, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
 
 /** What the stored bytes start with. */
 function magicOf(file: string): 'PGDMP' | 'gzip' | 'zstd' | 'lz4' | 'other' {
@@ -167,6 +167,39 @@ describe('round trip of every compression and job setting', () => {
       const stopped = new AbortController();
       stopped.abort();
       expect(await scanDataSizes(path.join(dir, `piped${z}.dump`), stopped.signal)).toBeUndefined();
+    }
+  });
+
+  it('pg_restore commits without waiting for WAL flushes, and the restored database does not keep that setting', async () => {
+    // A CHECK constraint runs for every row pg_restore loads: this one records the session's synchronous_commit.
+    const db = `${prefix}_commits`;
+    await createDatabase(db);
+    await sql(
+      db,
+      `CREATE TABLE commit_modes (mode text);
+       CREATE FUNCTION note_commit_mode() RETURNS boolean LANGUAGE plpgsql AS $$
+         BEGIN INSERT INTO public.commit_modes VALUES (current_setting('synchronous_commit')); RETURN true; END $$;
+       CREATE TABLE items (id int PRIMARY KEY, CHECK (note_commit_mode()));
+       CREATE TABLE more_items (id int PRIMARY KEY);
+       INSERT INTO items SELECT generate_series(1, 3);
+       INSERT INTO more_items SELECT generate_series(1, 3);
+       ALTER DATABASE ${ident(db)} SET work_mem = '5MB';`,
+    );
+    for (const jobs of ['1', '2']) {
+      // Without the log's rows in the dump, pg_restore -j does not truncate it before loading them.
+      const dumped = await runCli(['dump', '--compression', 'none', '-e', 'commit_modes'], { cwd, env: { DATABASE_URL: dbUrl(db) } });
+      expect(dumped.code, dumped.stderr).toBe(0);
+      const target = `${prefix}_commits_j${jobs}`;
+      const restored = await runCli(['restore', dumped.lines.at(-1)!, '-j', jobs], { cwd, env: { DATABASE_URL: dbUrl(target) } });
+      expect(restored.code, restored.stderr).toBe(0);
+      expect(await sql(target, 'SELECT mode, count(*)::int AS n FROM commit_modes GROUP BY mode')).toEqual([{ mode: 'off', n: 3 }]);
+      // The database's own settings came with the dump; nothing is left for pgclone's role.
+      const settings = await sql<{ setrole: number; setconfig: string[] }>(
+        'postgres',
+        `SELECT s.setrole::int AS setrole, s.setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = $1`,
+        [target],
+      );
+      expect(settings).toEqual([{ setrole: 0, setconfig: ['work_mem=5MB'] }]);
     }
   });
 

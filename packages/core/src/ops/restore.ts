@@ -186,19 +186,21 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
         });
         let outcome;
         try {
-          outcome = await verifier!.during((corrupt) =>
-            runPgRestore({
-              tool: pgRestore!,
-              source: restoreSource,
-              jobs: input.jobs,
-              env: toolEnv(database),
-              database,
-              key,
-              allowList: opts.restoreErrorAllowList,
-              onStderr: (line) => reporter.output('pg_restore', line),
-              onVerbose: (line) => progress.line(line),
-              signal: options.signal ? AbortSignal.any([options.signal, corrupt]) : corrupt,
-            }),
+          outcome = await admin.withAsyncCommit(database, () =>
+            verifier!.during((corrupt) =>
+              runPgRestore({
+                tool: pgRestore!,
+                source: restoreSource,
+                jobs: input.jobs,
+                env: toolEnv(database),
+                database,
+                key,
+                allowList: opts.restoreErrorAllowList,
+                onStderr: (line) => reporter.output('pg_restore', line),
+                onVerbose: (line) => progress.line(line),
+                signal: options.signal ? AbortSignal.any([options.signal, corrupt]) : corrupt,
+              }),
+            ),
           );
         } finally {
           restoring = false;
