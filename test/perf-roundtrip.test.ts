@@ -4,7 +4,24 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { open } from 'node:fs/promises';
-import { addDataOffsets, Admin, findProgram, parseConnection, pollCopyBytes, readDataSizes, scanDataSizes, watchDump } from '@pgclone/core';
+import { Readable } from 'node:stream';
+import {
+  addDataOffsets,
+  Admin,
+  DumpInput,
+  findProgram,
+  libpqEnv,
+  locateTool,
+  parseConnection,
+  pollCopyBytes,
+  readDataSizes,
+  Reporter,
+  runPgRestore,
+  scanDataSizes,
+  watchDump,
+  type Storage,
+} from '@pgclone/core';
+import { LocalStorage } from '@pgclone/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.js';
 import { createPerfFixture, fingerprint, handMadeKey, writeHandMadeDump } from './support/perf-fixture.js';
@@ -200,6 +217,57 @@ describe('round trip of every compression and job setting', () => {
         [target],
       );
       expect(settings).toEqual([{ setrole: 0, setconfig: ['work_mem=5MB'] }]);
+    }
+  });
+
+  it('offers the schema from the head of a spool still being downloaded, and restores the rest after it exactly', async () => {
+    const c = cluster();
+    const storageDir = mkdtempSync(path.join(os.tmpdir(), 'pgclone-schema-head-'));
+    const key = handMadeKey(7);
+    writeHandMadeDump(source, storageDir, key, { pgDumpArgs: ['-Z0'] });
+    // Remote-like (no local path: spooled even though plain) and slow: 64 KiB every 10 ms, about a second in all.
+    const local = new LocalStorage(storageDir);
+    const slow: Storage = {
+      display: 'slow storage',
+      list: (prefix) => local.list(prefix),
+      stat: (k) => local.stat(k),
+      write: (k, hints) => local.write(k, hints),
+      delete: (k) => local.delete(k),
+      read: async (k, range) => {
+        const whole = await local.read(k, range);
+        return Readable.from(
+          (async function* () {
+            for await (const chunk of whole as AsyncIterable<Buffer>) {
+              for (let at = 0; at < chunk.length; at += 64 << 10) {
+                await new Promise((resolve) => setTimeout(resolve, 10));
+                yield chunk.subarray(at, at + (64 << 10));
+              }
+            }
+          })(),
+        );
+      },
+    };
+    const input = new DumpInput({ storage: slow, key, env: process.env, reporter: new Reporter('restore', () => {}), jobs: 2, spoolDir: storageDir });
+    const db = `${prefix}_schemahead`;
+    await createDatabase(db);
+    try {
+      await input.header();
+      let spooled = false;
+      const preparing = input.restoreInput(2).then((ready) => ((spooled = true), ready));
+      const schema = await input.schemaSource();
+      expect(schema && 'open' in schema).toBe(true);
+      const tool = await locateTool('pg_restore', c.major);
+      const env = { ...process.env, ...libpqEnv(parseConnection(dbUrl(db))) };
+      const run = { tool, env, database: db, key, allowList: [] };
+      await runPgRestore({ ...run, source: schema!, sections: ['pre-data'] });
+      expect(spooled).toBe(false); // the tables exist before the data has arrived
+      expect(await sql(db, `SELECT count(*)::int AS n FROM items`)).toEqual([{ n: 0 }]);
+      const ready = await preparing;
+      expect(ready.mode).toBe('spool');
+      await runPgRestore({ ...run, source: ready.source, jobs: 2, sections: ['data', 'post-data'] });
+      expect(await fingerprint(db)).toEqual(expected);
+    } finally {
+      await input.dispose();
     }
   });
 

@@ -1,5 +1,6 @@
 import { libpqEnv, mergeEnv, withDatabase } from '../connection.js';
 import { GuardError, KeyError, PgcloneError } from '../errors.js';
+import type { Reporter } from '../events.js';
 import { DumpVerifier } from '../dump-verifier.js';
 import { assertSafeKey } from '../keys.js';
 import { checkHooks, describeHook, runHooks } from '../hooks.js';
@@ -7,8 +8,9 @@ import { restoreNames } from '../names.js';
 import type { RestoreOptions } from '../options.js';
 import { resolvePerfOptions } from '../config/perf.js';
 import { assertArchiveReadable } from '../pg/archive.js';
+import type { Admin } from '../pg/admin.js';
 import { copyDatabase } from '../pg/copy-method.js';
-import { DumpInput } from '../pg/dump-input.js';
+import { DumpInput, type RestoreInput } from '../pg/dump-input.js';
 import { pollCopyBytes } from '../pg/copy-progress.js';
 import { readArchiveSettings, readToc, restoresInParallel, runPgRestore, usefulJobs } from '../pg/pg-restore.js';
 import { RestoreProgress } from '../pg/restore-progress.js';
@@ -164,51 +166,21 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
       // The checksum is computed while the stored bytes are read; a mismatch stops pg_restore and fails the restore
       // before the swap.
       beforeSwap: () => verifier?.settled() ?? Promise.resolve(),
-      pgRestore: async (key, database) => {
-        let input;
-        try {
-          input = await archive!.restoreInput(usefulJobs(toc, perf.jobs));
-        } catch (error) {
-          // A corrupt wrapped dump also fails its decompression: the checksum says what really happened.
-          if (verifier?.manifest) await verifier.settled();
-          throw error;
-        }
-        // A spooled dump was read in full already: refuse a corrupt one before pg_restore starts.
-        if (input.mode === 'spool') await verifier!.settled();
-        // The stored file itself is hashed alongside pg_restore (also when pg_restore reads a copy of it); spool and
-        // stream reads are hashed by tapStored.
-        const restoreSource = input.mode === 'file' || input.mode === 'copy' ? verifier!.wrap(input.source) : input.source;
-        const progress = new RestoreProgress(reporter, toc, input.data, restoresInParallel({ jobs: input.jobs, source: restoreSource }));
-        let stopPolling: (() => Promise<void>) | undefined;
-        let restoring = true;
-        void progress.ready.then(() => {
-          if (restoring && progress.wantsCopyBytes) stopPolling = pollCopyBytes(admin, database, (bytes) => progress.setCopyBytes(bytes));
-        });
-        let outcome;
-        try {
-          outcome = await admin.withAsyncCommit(database, () =>
-            verifier!.during((corrupt) =>
-              runPgRestore({
-                tool: pgRestore!,
-                source: restoreSource,
-                jobs: input.jobs,
-                env: toolEnv(database),
-                database,
-                key,
-                allowList: opts.restoreErrorAllowList,
-                onStderr: (line) => reporter.output('pg_restore', line),
-                onVerbose: (line) => progress.line(line),
-                signal: options.signal ? AbortSignal.any([options.signal, corrupt]) : corrupt,
-              }),
-            ),
-          );
-        } finally {
-          restoring = false;
-          await stopPolling?.();
-        }
-        progress.finish();
-        for (const e of outcome.allowedErrors) reporter.warn(`pg_restore error allowed by restoreErrorAllowList: ${e}`);
-      },
+      pgRestore: (key, database) =>
+        restoreArchive({
+          admin,
+          archive: archive!,
+          verifier: verifier!,
+          toc,
+          jobs: perf.jobs,
+          tool: pgRestore!,
+          env: toolEnv(database),
+          database,
+          key,
+          allowList: opts.restoreErrorAllowList,
+          reporter,
+          ...(options.signal ? { signal: options.signal } : {}),
+        }),
       archiveSettings: () => readArchiveSettings(pgRestore!, archive!.settingsSource(), toolEnv('postgres')),
       runHooks: (phase, database, hooks) =>
         runHooks(hooks, {
@@ -227,6 +199,98 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
     await archive?.dispose();
     await admin.close();
   }
+}
+
+/** What {@link restoreArchive} needs. */
+interface ArchiveRestore {
+  admin: Admin;
+  archive: DumpInput;
+  verifier: DumpVerifier;
+  /** The archive's table of contents (`pg_restore -l`). */
+  toc: string[];
+  jobs: number;
+  tool: Tool;
+  /** pg_restore's environment, connected to `database`. */
+  env: NodeJS.ProcessEnv;
+  database: string;
+  key: string;
+  allowList: string[];
+  reporter: Reporter;
+  signal?: AbortSignal;
+}
+
+/**
+ * Plan step 2 for a dump: pg_restore into the working database, its sessions' commits not waiting for WAL flushes.
+ * A spooled dump's schema (the pre-data section) is restored from the spool's head while its data is still being
+ * spooled; the data and what follows it, with `-j`, once the spool is complete and its checksum matched.
+ */
+async function restoreArchive(r: ArchiveRestore): Promise<void> {
+  const { archive, verifier, reporter } = r;
+  const preparing = archive.restoreInput(usefulJobs(r.toc, r.jobs));
+  preparing.catch(() => {}); // awaited below
+  const base = {
+    tool: r.tool,
+    env: r.env,
+    database: r.database,
+    key: r.key,
+    allowList: r.allowList,
+    onStderr: (line: string) => reporter.output('pg_restore', line),
+  };
+  // The schema's `--verbose` lines arrive before the progress can be counted (the data sizes come with the spool).
+  let progress: RestoreProgress | undefined;
+  const early: string[] = [];
+  const onVerbose = (line: string) => (progress ? progress.line(line) : early.push(line));
+  const allowedErrors: string[] = [];
+  let stopPolling: (() => Promise<void>) | undefined;
+  let restoring = true;
+  try {
+    await r.admin.withAsyncCommit(r.database, () =>
+      verifier.during(async (corrupt) => {
+        const signal = r.signal ? AbortSignal.any([r.signal, corrupt]) : corrupt;
+        const schema = await archive.schemaSource();
+        const stopSchema = new AbortController();
+        const schemaRun = schema
+          ? runPgRestore({ ...base, source: schema, sections: ['pre-data'], onVerbose, signal: AbortSignal.any([signal, stopSchema.signal]) })
+          : undefined;
+        schemaRun?.catch(() => {}); // awaited below
+        let input: RestoreInput;
+        try {
+          // A failed schema restore does not wait for the spool.
+          input = await (schemaRun ? Promise.race([preparing, schemaRun.then(() => preparing)]) : preparing);
+          // A spooled dump was read in full already: refuse a corrupt one before its data is restored.
+          if (input.mode === 'spool') await verifier.settled();
+        } catch (error) {
+          stopSchema.abort();
+          await schemaRun?.catch(() => {});
+          throw error;
+        }
+        // The stored file itself is hashed alongside pg_restore (also when pg_restore reads a copy of it); spool and
+        // stream reads are hashed by tapStored.
+        const source = input.mode === 'file' || input.mode === 'copy' ? verifier.wrap(input.source) : input.source;
+        const counting = new RestoreProgress(reporter, r.toc, input.data, restoresInParallel({ jobs: input.jobs, source }));
+        for (const line of early.splice(0)) counting.line(line);
+        progress = counting;
+        void counting.ready.then(() => {
+          if (restoring && counting.wantsCopyBytes) stopPolling = pollCopyBytes(r.admin, r.database, (bytes) => counting.setCopyBytes(bytes));
+        });
+        if (schemaRun) allowedErrors.push(...(await schemaRun).allowedErrors);
+        const rest = await runPgRestore({
+          ...base,
+          source,
+          jobs: input.jobs,
+          ...(schemaRun ? { sections: ['data', 'post-data'] as const } : {}),
+          onVerbose,
+          signal,
+        });
+        allowedErrors.push(...rest.allowedErrors);
+      }),
+    );
+  } finally {
+    restoring = false;
+    await stopPolling?.();
+  }
+  progress?.finish();
+  for (const e of allowedErrors) reporter.warn(`pg_restore error allowed by restoreErrorAllowList: ${e}`);
 }
 
 /**

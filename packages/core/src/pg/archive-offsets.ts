@@ -275,16 +275,29 @@ export interface ArchiveIndex {
   size: number;
 }
 
+/** Options of {@link indexArchive} and {@link addDataOffsets}. */
+export interface IndexOptions {
+  /** The end of the file's writing, when it is still being written (see {@link Written}). */
+  written?: Written;
+  signal?: AbortSignal;
+  /**
+   * Called once the header and the table of contents have been read, with the position of the first data block:
+   * the bytes before it, all in the file by then, hold everything a schema-only (pre-data) restore reads.
+   */
+  onLayout?: (dataStart: number) => void;
+}
+
 /**
  * Reads the layout of the archive `file` and walks its data blocks; only reads. Given `written`, the file is still
  * being written (a spool): the walk follows it and ends when the writer is done, so it costs no time after the spool.
  * `skipped` says why an archive cannot be indexed (not one this reader knows, or the writer failed).
  */
-export async function indexArchive(file: string, options: { written?: Written; signal?: AbortSignal } = {}): Promise<ArchiveIndex | { skipped: string }> {
+export async function indexArchive(file: string, options: IndexOptions = {}): Promise<ArchiveIndex | { skipped: string }> {
   const handle = await open(file, 'r');
   try {
     const r = new Reader(handle, (await handle.stat()).size, options);
     const layout = await readLayout(r);
+    options.onLayout?.(r.pos);
     const blocks = await walkBlocks(r, layout.intSize);
     return { layout, blocks, size: r.size };
   } catch (error) {
@@ -327,7 +340,7 @@ export async function writeDataOffsets(file: string, index: ArchiveIndex): Promi
  * Writes the positions of the data blocks into the TOC of the custom-format archive `file` (see above); with
  * `written`, while the file is still being written (the offsets are written once it is complete).
  */
-export async function addDataOffsets(file: string, options: { written?: Written } = {}): Promise<OffsetsResult> {
+export async function addDataOffsets(file: string, options: IndexOptions = {}): Promise<OffsetsResult> {
   const index = await indexArchive(file, options);
   return 'skipped' in index ? index : writeDataOffsets(file, index);
 }

@@ -1,4 +1,5 @@
-import { PassThrough, type Readable } from 'node:stream';
+import { open } from 'node:fs/promises';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { formatBytes } from '../format.js';
 import { DumpError } from '../errors.js';
@@ -46,6 +47,16 @@ export interface RestoreInput {
   data?: DataSizes | Promise<DataSizes | undefined>;
 }
 
+/** The largest archive head (header and table of contents) held in memory for a schema restore: ~150,000 items. */
+const MAX_SCHEMA_HEAD = 64 << 20;
+
+/** A promise and the function that settles it; later calls do nothing. */
+function settleOnce<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
 /**
  * A stored dump on its way into pg_restore. The pipeline, per read:
  *
@@ -63,6 +74,7 @@ export class DumpInput {
   readonly #o: DumpInputOptions;
   #outer: ArchiveHeader | undefined;
   #restoreInput: Promise<RestoreInput> | undefined;
+  readonly #schema = settleOnce<ArchiveSource | undefined>();
   #spool: Spool | undefined;
   // Stops a spool still being written when the restore ends early (it may start before the temporary database).
   readonly #disposing = new AbortController();
@@ -106,8 +118,34 @@ export class DumpInput {
    * below 2 never spools: a spool is only worth its disk writes to a parallel pg_restore.
    */
   restoreInput(jobs = this.#o.jobs): Promise<RestoreInput> {
-    this.#restoreInput ??= this.#prepare(jobs);
+    if (!this.#restoreInput) {
+      this.#restoreInput = this.#prepare(jobs);
+      const noSchema = () => this.#schema.resolve(undefined);
+      this.#restoreInput.then(noSchema, noSchema);
+    }
     return this.#restoreInput;
+  }
+
+  /**
+   * The archive's head (its header and table of contents) as soon as a spool holds it, while the data is still being
+   * spooled: all that a schema-only restore (`pg_restore --section=pre-data`, which reads it from stdin) needs. Resolves
+   * to `undefined` when the restore reads no spool, or the head could not be taken. Call after {@link restoreInput}.
+   */
+  schemaSource(): Promise<ArchiveSource | undefined> {
+    return this.#schema.promise;
+  }
+
+  /** Reads the spool's head (see {@link schemaSource}); a table of contents too large to hold is not offered. */
+  async #offerSchema(file: string, dataStart: number): Promise<void> {
+    if (dataStart > MAX_SCHEMA_HEAD) return this.#schema.resolve(undefined);
+    const handle = await open(file, 'r');
+    try {
+      const head = Buffer.alloc(dataStart);
+      const { bytesRead } = await handle.read(head, 0, dataStart, 0);
+      this.#schema.resolve(bytesRead === dataStart ? { open: () => Promise.resolve(Readable.from([head])) } : undefined);
+    } finally {
+      await handle.close();
+    }
   }
 
   /** Stops a spool being written and removes the spool, if any. */
@@ -168,7 +206,10 @@ export class DumpInput {
     // They are found while the spool is written (the walk follows the file), and written in once it is complete.
     let indexing: Promise<OffsetsResult> | undefined;
     const follow = (file: string, written: Promise<void>) =>
-      (indexing = addDataOffsets(file, { written }).catch((error: unknown) => ({ skipped: (error as Error).message })));
+      (indexing = addDataOffsets(file, {
+        written,
+        onLayout: (dataStart) => void this.#offerSchema(file, dataStart).catch(() => this.#schema.resolve(undefined)),
+      }).catch((error: unknown) => ({ skipped: (error as Error).message })));
     try {
       this.#spool = cli
         ? await spoolThroughProgram(

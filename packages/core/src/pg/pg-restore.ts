@@ -157,6 +157,8 @@ export interface PgRestoreRun {
   allowList: string[];
   /** Parallel jobs (needs a file source). */
   jobs?: number;
+  /** Only these sections of the archive (`--section`); all by default. */
+  sections?: ReadonlyArray<'pre-data' | 'data' | 'post-data'>;
   onStderr?: (line: string) => void;
   /**
    * Takes the lines that only `--verbose` prints, for progress (runs pg_restore with `--verbose`; these lines are
@@ -180,6 +182,7 @@ export async function runPgRestore(run: PgRestoreRun): Promise<{ allowedErrors: 
   const args = ['--no-owner', '--no-acl', '-d', `dbname=${quoteConninfo(run.database)}`];
   if (allow.length === 0) args.push('--exit-on-error');
   if (restoresInParallel(run)) args.push(`--jobs=${run.jobs}`);
+  for (const section of run.sections ?? []) args.push(`--section=${section}`);
   if (run.onVerbose) args.push('--verbose');
   const onVerbose = run.onVerbose;
   const onStderr = onVerbose
