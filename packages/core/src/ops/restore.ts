@@ -262,6 +262,9 @@ async function restoreArchive(r: ArchiveRestore): Promise<void> {
         } catch (error) {
           stopSchema.abort();
           await schemaRun?.catch(() => {});
+          // A failed schema lets the spool finish first (unless interrupted): the checksum that says whether the dump
+          // is damaged is then the one computed on the way, not a second read of the whole dump.
+          if (!signal.aborted) await preparing.catch(() => {});
           throw error;
         }
         // The stored file itself is hashed alongside pg_restore (also when pg_restore reads a copy of it); spool and

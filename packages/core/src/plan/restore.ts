@@ -8,7 +8,8 @@ import { restoreNames } from '../names.js';
  *
  * Restore into `N` (the steps below are the plan's, in this order):
  *  1. create-temp      drop a stale `N__temp`; create it empty (dump) or as a template copy (local key).
- *  2. restore          pg_restore the dump into `N__temp` (dump only); any error fails the restore.
+ *  2. restore          pg_restore the dump into `N__temp` (dump only); any error fails the restore. From a spool,
+ *                      the schema is restored from its head while the data still arrives, the rest with -j after.
  *  3. settings         apply the archive's `ALTER DATABASE … SET` (else N's) or the local source's to `N__temp`.
  *  4. pre-swap-hooks   migrations etc. against `N__temp`; a failure keeps `N__temp` for `restore :N__temp`.
  *  5. snapshot-post    reversible dump restores: copy `N__temp` (and its settings) to `N__stage`, the future `:post`,
