@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, readSync, closeSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { findProgram, type PgcloneEvent, type Storage } from '@pgclone/core';
 import { openStorage } from '@pgclone/storage';
 import { dump, restore } from 'pgclone';
@@ -142,6 +143,55 @@ describe('fallbacks', () => {
         expect(messages.some((m) => m.startsWith('Spooled '))).toBe(jobs === 2);
         const download = events.filter((e) => e.event === 'progress' && e.phase === 'download').at(-1);
         expect(download).toMatchObject({ final: true, unit: 'bytes' });
+      }
+    });
+
+    it('an interrupted restore of a remote dump does not read the dump again to checksum it', async () => {
+      for (const jobs of [1, 2]) {
+        // Slow (64 KiB every 20 ms), so that the restore is stopped while the dump is still being read.
+        const reads: number[] = [];
+        const slow = async (location: string, settings: Record<string, unknown>): Promise<Storage> => {
+          const remote = await remoteLooking(location, settings);
+          return {
+            ...remote,
+            read: async (k, range) => {
+              reads.push(Date.now());
+              const whole = await remote.read(k, range);
+              return Readable.from(
+                (async function* () {
+                  for await (const chunk of whole as AsyncIterable<Buffer>) {
+                    for (let at = 0; at < chunk.length; at += 64 << 10) {
+                      await new Promise((resolve) => setTimeout(resolve, 20));
+                      yield chunk.subarray(at, at + (64 << 10));
+                    }
+                  }
+                })(),
+              );
+            },
+          };
+        };
+        const stop = new AbortController();
+        let stoppedAt = Infinity;
+        const target = `${prefix}_stopped_j${jobs}`;
+        const restoring = restore(key, {
+          cwd,
+          databaseUrl: dbUrl(target),
+          jobs,
+          signal: stop.signal,
+          onEvent: (e) => {
+            if (e.event === 'step' && e.step === 'restore') {
+              setTimeout(() => {
+                stoppedAt = Date.now();
+                stop.abort();
+              }, 200);
+            }
+          },
+          runtime: { openStorage: slow },
+        });
+        await expect(restoring).rejects.toThrow();
+        expect(stoppedAt).toBeLessThan(Infinity);
+        expect(reads.filter((at) => at >= stoppedAt)).toEqual([]);
+        expect((await databases()).filter((d) => d.startsWith(target))).toEqual([]);
       }
     });
 

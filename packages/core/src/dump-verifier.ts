@@ -100,15 +100,16 @@ export class DumpVerifier {
 
   /**
    * Runs `restore` (pg_restore reading the wrapped source), then requires the checksum. When both fail, the checksum's
-   * `DUMP_CORRUPT` wins.
+   * `DUMP_CORRUPT` wins — unless `interrupted` says the run was stopped, which needs no checksum (it could mean
+   * reading the whole dump again).
    */
-  async during<T>(restore: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  async during<T>(restore: (signal: AbortSignal) => Promise<T>, interrupted?: AbortSignal): Promise<T> {
     let result: T;
     try {
       result = await restore(this.#abort.signal);
     } catch (error) {
       // A damaged dump often makes pg_restore fail first; the checksum names the real cause.
-      if (this.manifest) await this.settled();
+      if (this.manifest && !interrupted?.aborted) await this.settled();
       throw error;
     }
     await this.settled();

@@ -286,7 +286,7 @@ async function restoreArchive(r: ArchiveRestore): Promise<void> {
           signal,
         });
         allowedErrors.push(...rest.allowedErrors);
-      }),
+      }, r.signal),
     );
   } finally {
     restoring = false;
