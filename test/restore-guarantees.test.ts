@@ -176,12 +176,38 @@ describe('restore into N__temp and swap', () => {
     expect(await userNames(`${t.db}__pre`)).toEqual(['live']);
     expect(await databasesLike(t.db)).toEqual([t.db, `${t.db}__post`, `${t.db}__pre`, `${t.db}__temp`]);
 
+    const doctor = await t.cli('doctor');
+    expect(doctor.stdout).toContain(`${t.db}__temp is a complete restore kept after a failed pre-swap hook`);
     const resumed = await t.cli('restore', `:${t.db}__temp`);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(await userNames(t.db)).toEqual(['dumped']);
     expect(await databasesLike(t.db)).toEqual([t.db, `${t.db}__post`, `${t.db}__pre`]);
     expect(await databaseOid(`${t.db}__pre`)).toBe(oids.pre);
     expect(await databaseOid(`${t.db}__post`)).toBe(oids.post);
+    // The mark that made N__temp resumable does not stay on the live database.
+    expect(await sql('postgres', `SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = $1`, [t.db])).toEqual([{ c: null }]);
+  });
+
+  it('an N__temp cut off before it was complete is not resumed: refused, nothing changes', async () => {
+    const t = await target('rg_cutoff');
+    layDump(store, t.key(), fixture);
+    expect((await t.cli('restore', t.key())).code).toBe(0);
+    const live = await databaseOid(t.db);
+    // What a restore killed during pg_restore leaves: N__temp with part of the data, not marked restored.
+    await sql('postgres', `CREATE DATABASE ${ident(`${t.db}__temp`)} TEMPLATE template0`);
+    const doctor = await t.cli('doctor');
+    expect(doctor.stdout).toContain(`${t.db}__temp is a restore that stopped before it was complete (it cannot be resumed)`);
+    const resumed = await t.cli('restore', `:${t.db}__temp`);
+    expect(resumed.code).toBe(1);
+    expect(resumed.stderr.trim().split('\n').at(-1)).toBe(
+      `pgclone: error: ${t.db}__temp was left by a restore that stopped before it was complete, so it cannot be resumed: restore the dump again (that drops it; so does "pgclone doctor --fix")`,
+    );
+    expect(await databaseOid(t.db)).toBe(live);
+    expect(await userNames(t.db)).toEqual(['dumped']);
+    expect(await databasesLike(t.db)).toEqual([t.db, `${t.db}__temp`]);
+    // The next restore of a dump drops it and goes on.
+    expect((await t.cli('restore', t.key())).code).toBe(0);
+    expect(await databasesLike(t.db)).toEqual([t.db]);
   });
 
   it('idle and busy sessions on N neither fail nor hang the restore, and are terminated', async () => {

@@ -23,9 +23,11 @@ describe('planRestore', () => {
     expect(actions(p, 'create-temp')).toEqual([{ kind: 'create-empty', database: 'app__temp' }]);
     expect(actions(p, 'restore')).toEqual([{ kind: 'pg-restore', key: dump.key, database: 'app__temp' }]);
     expect(actions(p, 'settings')[0]).toMatchObject({ from: 'archive', fallback: 'app', database: 'app__temp' });
+    // Last before the hooks: only a complete N__temp may be resumed.
+    expect(actions(p, 'settings').at(-1)).toEqual({ kind: 'mark-restored', database: 'app__temp' });
     expect(actions(p, 'swap')).toEqual([
       { kind: 'block', database: 'app' },
-      { kind: 'swap', renames: [['app', 'app__swap'], ['app__temp', 'app']], allowConnections: [] },
+      { kind: 'swap', renames: [['app', 'app__swap'], ['app__temp', 'app']], allowConnections: [], clearComments: ['app'] },
     ]);
     expect(actions(p, 'cleanup')).toEqual([{ kind: 'drop', database: 'app__swap', reason: expect.any(String) }]);
   });
@@ -34,7 +36,7 @@ describe('planRestore', () => {
     const p = plan([]);
     expect(steps(p)).toEqual(['create-temp', 'restore', 'settings', 'swap']);
     expect(actions(p, 'settings')[0]).not.toHaveProperty('fallback');
-    expect(actions(p, 'swap')).toEqual([{ kind: 'swap', renames: [['app__temp', 'app']], allowConnections: [] }]);
+    expect(actions(p, 'swap')).toEqual([{ kind: 'swap', renames: [['app__temp', 'app']], allowConnections: [], clearComments: ['app'] }]);
   });
 
   it('drops a stale N__temp first', () => {
@@ -59,6 +61,7 @@ describe('planRestore', () => {
       kind: 'swap',
       renames: [['app', 'app__pre'], ['app__temp', 'app'], ['app__stage', 'app__post']],
       allowConnections: ['app__pre'],
+      clearComments: ['app'],
     });
   });
 
@@ -77,7 +80,10 @@ describe('planRestore', () => {
     expect(steps(p)).toEqual(['create-temp', 'settings', 'swap', 'cleanup']);
     expect(actions(p, 'create-temp')).toEqual([{ kind: 'create-from-template', database: 'app__temp', template: 'app__post' }]);
     // The source's own settings, exactly: no fallback to N's, or :pre would not really go back.
-    expect(actions(p, 'settings')).toEqual([{ kind: 'apply-settings', database: 'app__temp', from: 'app__post' }]);
+    expect(actions(p, 'settings')).toEqual([
+      { kind: 'apply-settings', database: 'app__temp', from: 'app__post' },
+      { kind: 'mark-restored', database: 'app__temp' },
+    ]);
     expect(drops(p)).toEqual(['app__swap']);
   });
 

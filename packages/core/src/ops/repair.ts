@@ -1,6 +1,7 @@
 import type { Reporter } from '../events.js';
 import type { Admin } from '../pg/admin.js';
 import { restoreNames } from '../names.js';
+import { RESTORED_COMMENT } from '../plan/restore.js';
 
 /**
  * What an interrupted run can leave around a database `N`, and how each is repaired. Every leftover has one meaning
@@ -69,11 +70,14 @@ export async function inspectLeftovers(admin: Admin, target: string): Promise<Le
     });
   }
   if (await admin.exists(n.temp)) {
+    const resumable = (await admin.comment(n.temp)) === RESTORED_COMMENT;
     found.push({
       kind: 'temp',
       database: n.temp,
       target,
-      description: `${n.temp} is an unfinished restore (or one kept after a failed pre-swap hook; "pgclone restore :${n.temp}" resumes it)`,
+      description: resumable
+        ? `${n.temp} is a complete restore kept after a failed pre-swap hook ("pgclone restore :${n.temp}" resumes it)`
+        : `${n.temp} is a restore that stopped before it was complete (it cannot be resumed)`,
       fix: `drop ${n.temp}`,
     });
   }

@@ -16,7 +16,7 @@ import { readArchiveSettings, readToc, restoresInParallel, runPgRestore, usefulJ
 import { RestoreProgress } from '../pg/restore-progress.js';
 import { locateTool, type Tool } from '../pg/tools.js';
 import { executePlan } from '../plan/execute.js';
-import { describePlan, planRestore, selectRestoreHooks, type RestorePlan, type RestoreSource } from '../plan/restore.js';
+import { describePlan, planRestore, RESTORED_COMMENT, selectRestoreHooks, type RestorePlan, type RestoreSource } from '../plan/restore.js';
 import type { Storage } from '../storage.js';
 import { connectAdmin, openStorage, prepare, requireConnection, targetDatabase, type Runtime } from './prepare.js';
 import { removeStaleScratch } from './leftover-files.js';
@@ -96,6 +96,12 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
     if (localSource) {
       if (!(await admin.exists(localSource))) {
         throw new KeyError('KEY_NOT_FOUND', `Local database ${JSON.stringify(localSource)} does not exist ("pgclone ls --local" lists them)`);
+      }
+      // Resuming swaps N__temp in as it is: only one that holds the whole restore (cut off at a pre-swap hook).
+      if (localSource === restoreNames(target).temp && (await admin.comment(localSource)) !== RESTORED_COMMENT) {
+        throw new GuardError(
+          `${localSource} was left by a restore that stopped before it was complete, so it cannot be resumed: restore the dump again (that drops it; so does "pgclone doctor --fix")`,
+        );
       }
       source = { kind: 'local', key: keyOrPrefix, database: localSource };
     } else {

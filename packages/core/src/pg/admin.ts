@@ -4,7 +4,7 @@ import { PgcloneError, PostgresError } from '../errors.js';
 import { SYSTEM_DATABASES } from '../names.js';
 import { ownerState, ownerTag, parseOwnerTag } from '../owner.js';
 import { redact } from '../redact.js';
-import { quoteIdent } from './ident.js';
+import { quoteIdent, quoteLiteral } from './ident.js';
 
 /** A database as `ls --local` and the planners see it. */
 export interface DatabaseInfo {
@@ -188,10 +188,15 @@ export class Admin {
    * renamed", PostgreSQL's own startup recheck), and a statement that fails rolls back the whole set, so retrying
    * while a session is still leaving is safe.
    */
-  async swap(renames: readonly (readonly [from: string, to: string])[], allowConnections: readonly string[]): Promise<void> {
+  async swap(
+    renames: readonly (readonly [from: string, to: string])[],
+    allowConnections: readonly string[],
+    clearComments: readonly string[] = [],
+  ): Promise<void> {
     const statements = [
       ...renames.map(([from, to]) => `ALTER DATABASE ${quoteIdent(from)} RENAME TO ${quoteIdent(to)}`),
       ...allowConnections.map((name) => `ALTER DATABASE ${quoteIdent(name)} WITH ALLOW_CONNECTIONS true`),
+      ...clearComments.map((name) => `COMMENT ON DATABASE ${quoteIdent(name)} IS NULL`),
     ];
     await this.#retryBusy(() => this.query(statements.join(';\n')));
   }
@@ -217,6 +222,20 @@ export class Admin {
     }
     await this.query(`${alter} RESET synchronous_commit`);
     return result;
+  }
+
+  /** The comment on database `name` (`COMMENT ON DATABASE`), or null. */
+  async comment(name: string): Promise<string | null> {
+    const rows = await this.query<{ comment: string | null }>(
+      `SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`,
+      [name],
+    );
+    return rows[0]?.comment ?? null;
+  }
+
+  /** `COMMENT ON DATABASE name IS text`. */
+  async setComment(name: string, text: string): Promise<void> {
+    await this.query(`COMMENT ON DATABASE ${quoteIdent(name)} IS ${quoteLiteral(text)}`);
   }
 
   /** `ALTER DATABASE … ALLOW_CONNECTIONS`: blocks or allows new sessions (committed at once). */

@@ -5,7 +5,7 @@ import type { Admin } from '../pg/admin.js';
 import { quoteIdent } from '../pg/ident.js';
 import { alterDatabaseSetting } from '../pg/settings.js';
 import { restoreNames } from '../names.js';
-import type { PlanAction, PlanStep, RestorePlan } from './restore.js';
+import { RESTORED_COMMENT, type PlanAction, type PlanStep, type RestorePlan } from './restore.js';
 
 /** The I/O a plan needs; the executor itself only sequences it and undoes it on failure. */
 export interface ExecuteIo {
@@ -88,8 +88,11 @@ export async function executePlan(plan: RestorePlan, io: ExecuteIo): Promise<voi
             blocked = action.database;
             await admin.requireNoSessions(action.database);
             break;
+          case 'mark-restored':
+            await admin.setComment(action.database, RESTORED_COMMENT);
+            break;
           case 'swap':
-            await admin.swap(action.renames, action.allowConnections);
+            await admin.swap(action.renames, action.allowConnections, action.clearComments);
             swapped = true;
             blocked = undefined;
             break;

@@ -10,7 +10,8 @@ import { restoreNames } from '../names.js';
  *  1. create-temp      drop a stale `N__temp`; create it empty (dump) or as a template copy (local key).
  *  2. restore          pg_restore the dump into `N__temp` (dump only); any error fails the restore. From a spool,
  *                      the schema is restored from its head while the data still arrives, the rest with -j after.
- *  3. settings         apply the archive's `ALTER DATABASE … SET` (else N's) or the local source's to `N__temp`.
+ *  3. settings         apply the archive's `ALTER DATABASE … SET` (else N's) or the local source's to `N__temp`;
+ *                      then mark it restored in full (its comment): only such an `N__temp` may be resumed.
  *  4. pre-swap-hooks   migrations etc. against `N__temp`; a failure keeps `N__temp` for `restore :N__temp`.
  *  5. snapshot-post    reversible dump restores: copy `N__temp` (and its settings) to `N__stage`, the future `:post`,
  *                      so that `:pre` and `:post` are exactly the databases before and after the restore.
@@ -36,7 +37,20 @@ export type PlanAction =
   | { kind: 'apply-settings'; database: string; from: 'archive' | string; key?: string; fallback?: string }
   | { kind: 'hooks'; phase: 'pre-swap' | 'post-swap'; database: string; hooks: Hook[] }
   | { kind: 'block'; database: string }
-  | { kind: 'swap'; renames: Array<[from: string, to: string]>; allowConnections: string[] };
+  | { kind: 'mark-restored'; database: string }
+  | {
+      kind: 'swap';
+      renames: Array<[from: string, to: string]>;
+      allowConnections: string[];
+      /** Databases whose comment (the {@link RESTORED_COMMENT} of the incoming one) is cleared as they go live. */
+      clearComments: string[];
+    };
+
+/**
+ * The comment on a working database `N__temp` once it holds the whole restore (data and settings): only such a one
+ * may be resumed with `restore :N__temp`. One without it was cut off while being filled.
+ */
+export const RESTORED_COMMENT = 'pgclone: restored in full; "pgclone restore :<this name>" resumes it';
 
 /** Stable names of the steps, as `--json` step events report them. */
 export type RestoreStepName =
@@ -134,6 +148,8 @@ export function planRestore(input: {
           // without settings falls back to N's.
           ...(fromDump && has(target) ? { fallback: target } : {}),
         },
+        // Last: from here on, N__temp is complete and may be resumed (after a failed pre-swap hook).
+        { kind: 'mark-restored', database: n.temp },
       ],
     });
   }
@@ -176,7 +192,7 @@ export function planRestore(input: {
       if (has(n.post)) cleanup.push({ kind: 'drop', database: n.post, reason: 'restore point of an earlier restore' });
     }
   }
-  swap.push({ kind: 'swap', renames, allowConnections: allow });
+  swap.push({ kind: 'swap', renames, allowConnections: allow, clearComments: [target] });
   steps.push({ step: 'swap', actions: swap });
   if (cleanup.length) steps.push({ step: 'cleanup', actions: cleanup });
   if (input.postSwapHooks.length) {
@@ -205,6 +221,8 @@ export function describeAction(action: PlanAction): string {
       return `run ${action.phase} hooks on ${action.database}: ${action.hooks.map(describeHook).join(', ')}`;
     case 'block':
       return `block new sessions on ${action.database} and end the open ones`;
+    case 'mark-restored':
+      return `mark ${action.database} as restored in full`;
     case 'swap':
       return `in one transaction: ${action.renames.map(([from, to]) => `rename ${from} to ${to}`).join(', ')}`;
   }
