@@ -77,8 +77,19 @@ describe('running the PostgreSQL tools', () => {
         return false;
       }
     };
+    // The pid is the launcher's until it has exec'd pg_restore (and, mid-exec, has no command line at all): wait for that.
+    const program = () => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0];
+      } catch {
+        return undefined;
+      }
+    };
     expect(alive()).toBe(true);
-    expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]).toBe(path.join(binDir, 'pg_restore'));
+    for (const until = Date.now() + 5000; program() !== path.join(binDir, 'pg_restore') && Date.now() < until; ) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(program()).toBe(path.join(binDir, 'pg_restore'));
     parent.kill('SIGKILL');
     const deadline = Date.now() + 5000;
     while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
