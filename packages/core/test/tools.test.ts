@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync }
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { PgcloneError } from '../src/errors.js';
 import { locateTool, locateToolForServer } from '../src/pg/tools.js';
 
@@ -66,6 +66,10 @@ describe('running the PostgreSQL tools', () => {
       console.log(JSON.stringify({ pid: running.child.pid, launcher: tool.launcher ?? null }));
       setInterval(() => {}, 1000);`;
     const parent = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // Whatever fails below, neither the parent nor (through it) pg_restore may outlive the test.
+    onTestFinished(() => {
+      parent.kill('SIGKILL');
+    });
     const first = await new Promise<string>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(d.toString())));
     const { pid, launcher } = JSON.parse(first) as { pid: number; launcher: string[] | null };
     expect(launcher?.slice(1)).toEqual(['--pdeathsig', 'TERM', '--']);
