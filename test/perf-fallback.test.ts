@@ -2,13 +2,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, readSync, closeSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { findProgram, type PgcloneEvent, type Storage } from '@pgclone/core';
 import { openStorage } from '@pgclone/storage';
 import { dump, restore } from 'pgclone';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.js';
-import { createPerfFixture, fingerprint, handMadeKey, writeHandMadeDump } from './support/perf-fixture.js';
+import { createPerfFixture, fingerprint, handMadeKey, slowRemote, writeHandMadeDump } from './support/perf-fixture.js';
 import { cluster, databases, dbUrl, dropDatabases, sql, uniqueName } from './support/pg.js';
 
 const prefix = uniqueName('perffb');
@@ -150,26 +149,8 @@ describe('fallbacks', () => {
       for (const jobs of [1, 2]) {
         // Slow (64 KiB every 20 ms), so that the restore is stopped while the dump is still being read.
         const reads: number[] = [];
-        const slow = async (location: string, settings: Record<string, unknown>): Promise<Storage> => {
-          const remote = await remoteLooking(location, settings);
-          return {
-            ...remote,
-            read: async (k, range) => {
-              reads.push(Date.now());
-              const whole = await remote.read(k, range);
-              return Readable.from(
-                (async function* () {
-                  for await (const chunk of whole as AsyncIterable<Buffer>) {
-                    for (let at = 0; at < chunk.length; at += 64 << 10) {
-                      await new Promise((resolve) => setTimeout(resolve, 20));
-                      yield chunk.subarray(at, at + (64 << 10));
-                    }
-                  }
-                })(),
-              );
-            },
-          };
-        };
+        const slow = async (location: string, settings: Record<string, unknown>) =>
+          slowRemote(await openStorage(location, settings), 20, () => reads.push(Date.now()));
         const stop = new AbortController();
         let stoppedAt = Infinity;
         const target = `${prefix}_stopped_j${jobs}`;

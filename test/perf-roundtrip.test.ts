@@ -4,7 +4,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { open } from 'node:fs/promises';
-import { Readable } from 'node:stream';
 import {
   addDataOffsets,
   Admin,
@@ -19,12 +18,11 @@ import {
   runPgRestore,
   scanDataSizes,
   watchDump,
-  type Storage,
 } from '@pgclone/core';
 import { LocalStorage } from '@pgclone/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.js';
-import { createPerfFixture, fingerprint, handMadeKey, writeHandMadeDump } from './support/perf-fixture.js';
+import { createPerfFixture, fingerprint, handMadeKey, slowRemote, writeHandMadeDump } from './support/perf-fixture.js';
 import { cluster, createDatabase, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
 
 /** What the stored bytes start with. */
@@ -225,28 +223,8 @@ describe('round trip of every compression and job setting', () => {
     const storageDir = mkdtempSync(path.join(os.tmpdir(), 'pgclone-schema-head-'));
     const key = handMadeKey(7);
     writeHandMadeDump(source, storageDir, key, { pgDumpArgs: ['-Z0'] });
-    // Remote-like (no local path: spooled even though plain) and slow: 64 KiB every 10 ms, about a second in all.
-    const local = new LocalStorage(storageDir);
-    const slow: Storage = {
-      display: 'slow storage',
-      list: (prefix) => local.list(prefix),
-      stat: (k) => local.stat(k),
-      write: (k, hints) => local.write(k, hints),
-      delete: (k) => local.delete(k),
-      read: async (k, range) => {
-        const whole = await local.read(k, range);
-        return Readable.from(
-          (async function* () {
-            for await (const chunk of whole as AsyncIterable<Buffer>) {
-              for (let at = 0; at < chunk.length; at += 64 << 10) {
-                await new Promise((resolve) => setTimeout(resolve, 10));
-                yield chunk.subarray(at, at + (64 << 10));
-              }
-            }
-          })(),
-        );
-      },
-    };
+    // Remote-like (spooled even though plain) and slow: 64 KiB every 10 ms, about a second in all.
+    const slow = slowRemote(new LocalStorage(storageDir), 10);
     const input = new DumpInput({ storage: slow, key, env: process.env, reporter: new Reporter('restore', () => {}), jobs: 2, spoolDir: storageDir });
     const db = `${prefix}_schemahead`;
     await createDatabase(db);

@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import type { Storage } from '@pgclone/core';
 import { cluster, createDatabase, sql } from './pg.js';
 
 /**
@@ -60,4 +62,32 @@ export function writeHandMadeDump(db: string, storage: string, key: string, how:
   const bytes = how.pipe ? execFileSync(how.pipe[0]!, how.pipe.slice(1), { input: archive, maxBuffer: 1 << 30 }) : archive;
   writeFileSync(file, bytes);
   return file;
+}
+
+/**
+ * `storage` looking remote (no local path: pgclone spools or streams what it reads) and slow: reads arrive in 64 KiB
+ * pieces, one every `pieceMs`, like a download. `onRead` is told when each read starts.
+ */
+export function slowRemote(storage: Storage, pieceMs: number, onRead?: () => void): Storage {
+  return {
+    display: storage.display,
+    list: (prefix) => storage.list(prefix),
+    stat: (key) => storage.stat(key),
+    write: (key, hints) => storage.write(key, hints),
+    delete: (key) => storage.delete(key),
+    read: async (key, range) => {
+      onRead?.();
+      const whole = await storage.read(key, range);
+      return Readable.from(
+        (async function* () {
+          for await (const chunk of whole as AsyncIterable<Buffer>) {
+            for (let at = 0; at < chunk.length; at += 64 << 10) {
+              await new Promise((resolve) => setTimeout(resolve, pieceMs));
+              yield chunk.subarray(at, at + (64 << 10));
+            }
+          }
+        })(),
+      );
+    },
+  };
 }
