@@ -55,24 +55,20 @@ const CHECK_EVERY_BYTES = 64 << 20;
 export interface SpoolOptions {
   signal?: AbortSignal;
   /**
-   * Called once the file exists, before anything is written, with a promise that settles when the writing ends
-   * (rejected when it failed): a reader can follow the file while it grows. What it returns is awaited before a
-   * failed spool is removed.
+   * Called once the file exists, as the writing starts, with its promise (settled when the writing ends, rejected
+   * when it failed): a reader can follow the file while it grows. What it returns is awaited before a failed spool
+   * is removed.
    */
   follow?: (file: string, written: Promise<void>) => Promise<unknown>;
 }
 
 /** Runs `write` with `options.follow` beside it; a failure is thrown once the follower has stopped. */
 async function writeFollowed(file: string, options: SpoolOptions, write: () => Promise<void>): Promise<void> {
-  let settle!: (error?: unknown) => void;
-  const written = new Promise<void>((resolve, reject) => (settle = (error) => (error === undefined ? resolve() : reject(error))));
-  written.catch(() => {});
-  const following = options.follow?.(file, written).catch(() => {});
+  const writing = write();
+  const following = options.follow?.(file, writing).catch(() => {});
   try {
-    await write();
-    settle();
+    await writing;
   } catch (error) {
-    settle(error ?? new Error('spool failed'));
     await following;
     throw error;
   }
