@@ -72,6 +72,28 @@ describe('help and exit codes', () => {
     }
   });
 
+  it('a bad option value is one line that names it, exit 2, before anything runs', async () => {
+    const cases: Array<[string[], string]> = [
+      [['restore', 'nothing/here', '--jobs', 'abc'], 'pgclone: Invalid --jobs "abc": expected a number (see "pgclone --help")'],
+      [['prune', '--keep', 'many'], 'pgclone: Invalid --keep "many": expected a number (see "pgclone --help")'],
+      [['restore', 'nothing/here', '--jobs'], 'pgclone: Not enough arguments following: jobs (see "pgclone --help")'],
+      [
+        ['copy', ':snap', '--copy-strategy', 'bogus'],
+        'pgclone: Invalid values: Argument: copy-strategy, Given: "bogus", Choices: "auto", "wal_log", "file_copy", "clone" (see "pgclone --help")',
+      ],
+    ];
+    for (const [args, line] of cases) {
+      const r = await cli(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toBe(`${line}\n`); // no "Resolving" step: nothing ran
+    }
+    // A number still arrives as one: the range check of the operation names it.
+    const zero = await cli('restore', 'nothing/here', '-j', '0');
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toBe('pgclone: error: Invalid jobs 0: expected a whole number of at least 1\n');
+  });
+
   it('exits 1 on errors with one line on stderr, and 0 on success', async () => {
     const missing = await cli('restore', 'nothing/here');
     expect(missing.code).toBe(1);

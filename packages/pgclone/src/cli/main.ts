@@ -51,6 +51,23 @@ const copyStrategyOption = {
   describe: 'How database copies are made (default auto: WAL_LOG for small, FILE_COPY or clone for large)',
 } as const;
 
+/**
+ * A numeric option. Declared without yargs' `number` type, which turns `abc` into NaN: the error would not name what
+ * was given. Ranges are checked where the value is used (the API checks the same values).
+ */
+function numberOption(name: string, describe: string) {
+  return {
+    describe,
+    requiresArg: true,
+    coerce: (given: unknown): number => {
+      const value = Array.isArray(given) ? given.at(-1) : given; // repeated: the last one wins
+      const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+      if (!Number.isFinite(n)) throw new Error(`Invalid --${name} ${JSON.stringify(value)}: expected a number`);
+      return n;
+    },
+  } as const;
+}
+
 /** {@link common} with the named-config option under another long name (the `-c` alias stays). */
 function commonOptions(namedConfigOption: string): typeof common {
   if (namedConfigOption === 'config') return common;
@@ -212,7 +229,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
           .option('pre-swap-hook', { type: 'string', array: true, describe: 'Command run on the restored copy before the swap (repeatable; "" disables the defaults)' })
           .option('post-swap-hook', { type: 'string', array: true, describe: 'Command run after the swap (repeatable; "" disables the defaults)' })
           .option('dry-run', { type: 'boolean', describe: 'Print the plan and change nothing' })
-          .option('jobs', { alias: 'j', type: 'number', describe: 'Parallel pg_restore jobs (default: the number of cores, at most 8)' })
+          .option('jobs', { alias: 'j', ...numberOption('jobs', 'Parallel pg_restore jobs (default: the number of cores, at most 8)') })
           .option('spool-dir', { type: 'string', describe: 'Directory for the temporary archive of a parallel restore (default: OS temp)' })
           .option('copy-strategy', copyStrategyOption)
           .option(common),
@@ -254,7 +271,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
       (y) =>
         y
           .positional('prefix', { type: 'string', describe: 'Only groups under this prefix (whole path segments)' })
-          .option('keep', { type: 'number', describe: 'Keep the newest N dumps of each group' })
+          .option('keep', numberOption('keep', 'Keep the newest N dumps of each group'))
           .option('older-than', { type: 'string', describe: 'Delete only dumps older than this (30d, 12h, 2w, 1d12h)' })
           .option('yes', { alias: 'y', type: 'boolean', describe: 'Delete for real (otherwise only show what would go)' })
           .option(common),
@@ -357,7 +374,8 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
     .wrap(Math.min(HELP_WIDTH, process.stdout.columns ?? HELP_WIDTH))
     .exitProcess(false)
     .fail((message, error) => {
-      if (error) throw error;
+      // yargs' own errors (YError: a failed coerce, a missing option value) are usage errors too; a command's are not.
+      if (error && error.name !== 'YError') throw error;
       throw Object.assign(new Error(message), { usage: true });
     });
 
@@ -372,7 +390,8 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
   } catch (error) {
     const usage = (error as { usage?: boolean }).usage;
     if (usage) {
-      stderr.write(`${scriptName}: ${(error as Error).message} (see "${scriptName} --help")\n`);
+      // One line, whatever yargs wrote ("Invalid values:\n  Argument: …, Given: …, Choices: …").
+      stderr.write(`${scriptName}: ${(error as Error).message.trim().replace(/\s*\n\s*/g, ' ')} (see "${scriptName} --help")\n`);
       exitCode = 2;
     } else {
       printer ??= createPrinter({ json: argv.includes('--json'), quiet: false, stdout, stderr, scriptName });
