@@ -66,6 +66,21 @@ describe('config schema', () => {
     expect(configError(() => validateConfig({ adapter: 'sequelize' }, 'f')).message).toContain('adapter');
     expect(configError(() => validateConfig({ configs: { '../x': {} } }, 'f')).message).toContain('configs');
   });
+  it('names the bad value too, unless it is not a scalar or its key may hold a secret', () => {
+    expect(configError(() => validateConfig({ compression: 'zstd:50' }, 'f')).message).toBe(
+      'Invalid pgclone config in f: compression: expected auto, none, gzip[:1-9], zstd[:1-19] or lz4[:1-12] (got "zstd:50")',
+    );
+    expect(configError(() => validateConfig({ configs: { ci: { jobs: -1 } } }, 'f')).message).toMatch(/configs\.ci\.jobs: .* \(got -1\)$/);
+    expect(configError(() => validateConfig({ exclude: ['a', ''] }, 'f')).message).toMatch(/exclude\.1: .* \(got ""\)$/);
+    expect(configError(() => validateConfig({ jobs: { n: 2 } }, 'f')).message).not.toContain('got');
+    // A URL's password is redacted; a key named like a secret never shows its value.
+    const url = configError(() => validateConfig({ databases: { x: { env: 'postgres://u:hunter2@h/db' } } }, 'f')).message;
+    expect(url).toContain('(got "postgres://u:***@h/db")');
+    expect(url).not.toContain('hunter2');
+    const hook = configError(() => validateConfig({ test: { hooks: [''], name: 'password!' } }, 'f')).message;
+    expect(hook).toContain('test.name: use only [A-Za-z0-9_] (got "password!")');
+    expect(configError(() => validateConfig({ s3: { secretAccessKey: 'AKIAXXXX' } }, 'f')).message).not.toContain('AKIAXXXX');
+  });
 });
 
 describe('resolveOptions', () => {

@@ -75,7 +75,7 @@ export async function loadConfig(options: { cwd: string; configFile?: string }):
 export function validateConfig(value: unknown, source: string): PgcloneConfig {
   const parsed = configSchema.safeParse(value ?? {});
   if (!parsed.success) {
-    throw new ConfigError('CONFIG_INVALID', `Invalid pgclone config in ${source}: ${describeIssues(parsed.error)}`);
+    throw new ConfigError('CONFIG_INVALID', `Invalid pgclone config in ${source}: ${describeIssues(parsed.error, value ?? {})}`);
   }
   return parsed.data;
 }

@@ -28,7 +28,7 @@ export function resolvePerfOptions(options: AnyOptions, resolved: ResolvedOption
   const compression = parseCompression(compressionText);
   if (!compression) throw new UsageError(`Invalid compression ${JSON.stringify(compressionText)}: expected ${COMPRESSION_HELP}`);
   const jobs = options.jobs ?? bundle.jobs ?? Math.min(os.availableParallelism(), DEFAULT_MAX_JOBS);
-  if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`Invalid jobs ${JSON.stringify(jobs)}: expected a whole number of at least 1`);
+  if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`Invalid jobs ${typeof jobs === 'number' ? String(jobs) : JSON.stringify(jobs)}: expected a whole number of at least 1`);
   const copyStrategy = options.copyStrategy ?? bundle.copyStrategy ?? 'auto';
   if (!['auto', 'wal_log', 'file_copy', 'clone'].includes(copyStrategy)) {
     throw new UsageError(`Invalid copyStrategy ${JSON.stringify(copyStrategy)}: expected auto, wal_log, file_copy or clone`);

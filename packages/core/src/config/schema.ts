@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
 import { COMPRESSION_HELP, parseCompression } from '../compression-spec.js';
+import { redact } from '../redact.js';
 
 /**
  * The one place that lists every config key. `pgclone.config.*`, `.pgclonerc*`, `package.json#pgclone`, named
@@ -138,8 +139,11 @@ export type ConfigBundle = z.infer<typeof bundle>;
 /** A whole config file. */
 export type PgcloneConfig = z.infer<typeof configSchema>;
 
-/** Formats zod issues as `path: message` for one-line errors. */
-export function describeIssues(error: z.core.$ZodError): string {
+/**
+ * Formats zod issues as `path: message` for one-line errors, with the value given where it is a scalar of `input`
+ * (`compression: expected … (got "zstd:50")`): never for keys that may hold a secret, and redacted.
+ */
+export function describeIssues(error: z.core.$ZodError, input?: unknown): string {
   return error.issues
     .map((issue) => {
       const path = issue.path.map(String).join('.');
@@ -147,7 +151,20 @@ export function describeIssues(error: z.core.$ZodError): string {
         const keys = issue.keys.map((k) => JSON.stringify(k)).join(', ');
         return `unknown key${issue.keys.length > 1 ? 's' : ''} ${keys}${path ? ` in ${path}` : ''}`;
       }
-      return `${path || '(root)'}: ${issue.message}`;
+      return `${path || '(root)'}: ${issue.message}${given(input, issue.path)}`;
     })
     .join('; ');
+}
+
+/** ` (got <value>)` for the scalar at `path` in `input`; empty for objects, functions and secret-like keys. */
+function given(input: unknown, path: readonly PropertyKey[]): string {
+  if (input === undefined || path.some((p) => typeof p === 'string' && /secret|password|token|credential/i.test(p))) return '';
+  let value: unknown = input;
+  for (const p of path) {
+    if (value === null || typeof value !== 'object') return '';
+    value = (value as Record<PropertyKey, unknown>)[p];
+  }
+  if (value === undefined || typeof value === 'function' || (typeof value === 'object' && value !== null)) return '';
+  const text = typeof value === 'bigint' ? String(value) : JSON.stringify(value);
+  return ` (got ${redact(text.length > 80 ? `${text.slice(0, 79)}…` : text)})`;
 }

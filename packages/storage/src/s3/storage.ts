@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { AbortMultipartUploadCommand, DeleteObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
-import { assertSafeKey, isPgcloneError, s3SettingsSchema, StorageError, type IncompleteWrite, type S3Settings, type Storage, type StorageWriter, type StoredObject, type WriteHints } from '@pgclone/core';
+import { assertSafeKey, describeIssues, isPgcloneError, s3SettingsSchema, StorageError, type IncompleteWrite, type S3Settings, type Storage, type StorageWriter, type StoredObject, type WriteHints } from '@pgclone/core';
 import { createS3Connection, type S3Connection } from './client.js';
 import { openDownload } from './download.js';
 import { describeS3Error, isNotFound } from './errors.js';
@@ -180,7 +180,7 @@ export async function openS3Storage(location: string, settings: unknown): Promis
   const parsed = parseS3Location(location);
   const checked = s3SettingsSchema.safeParse(settings ?? {});
   if (!checked.success) {
-    throw new StorageError(`Invalid "s3" settings: ${checked.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    throw new StorageError(`Invalid "s3" settings: ${describeIssues(checked.error, settings ?? {})}`);
   }
   return new S3Storage(parsed, await createS3Connection(checked.data), checked.data);
 }
