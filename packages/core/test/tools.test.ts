@@ -6,7 +6,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { PgcloneError } from '../src/errors.js';
-import { locateTool, locateToolForServer } from '../src/pg/tools.js';
+import { locateTool, locateToolForServer, prefixRepairer } from '../src/pg/tools.js';
+import { isItemLine } from '../src/pg/restore-progress.js';
 
 const { binDir, major } = inject('pg');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'pgclone-tools-'));
@@ -98,5 +99,32 @@ describe('running the PostgreSQL tools', () => {
     const deadline = Date.now() + 5000;
     while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(alive()).toBe(false);
+  });
+});
+
+describe("the stderr of pg_restore's parallel workers", () => {
+  it('two interleaved messages come out as two prefixed lines; continuation lines stay as they are', () => {
+    const repair = prefixRepairer('pg_restore');
+    const lines = [
+      'pg_restore: launching item 4 FK CONSTRAINT users users_organization_id_fkey',
+      'pg_restore: pg_restore: creating FK CONSTRAINT "public.users users_organization_id_fkey"',
+      'executing SEQUENCE SET users_id_seq',
+      'pg_restore: error: could not execute query: ERROR:  syntax error at or near "x"',
+      'LINE 1: x',
+      'pg_restore:pg_restore: error: could not execute query: ERROR:  relation "t" does not exist',
+      'DETAIL:  something',
+      'finished item 7 TABLE DATA t',
+    ].map(repair);
+    expect(lines).toEqual([
+      'pg_restore: launching item 4 FK CONSTRAINT users users_organization_id_fkey',
+      'pg_restore: creating FK CONSTRAINT "public.users users_organization_id_fkey"',
+      'pg_restore: executing SEQUENCE SET users_id_seq',
+      'pg_restore: error: could not execute query: ERROR:  syntax error at or near "x"',
+      'LINE 1: x',
+      'pg_restore: error: could not execute query: ERROR:  relation "t" does not exist',
+      'DETAIL:  something',
+      'pg_restore: finished item 7 TABLE DATA t',
+    ]);
+    expect(lines.filter(isItemLine)).toHaveLength(2); // both halves of the interleaving count as restored items
   });
 });

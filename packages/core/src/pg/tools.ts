@@ -118,7 +118,9 @@ export function spawnTool(
     stdio: [options.stdin ?? 'ignore', options.stdout ?? 'ignore', 'pipe'],
   });
   const stderr: string[] = [];
-  const lines = lineSplitter((line) => {
+  const repair = prefixRepairer(tool.name);
+  const lines = lineSplitter((raw) => {
+    const line = repair(raw);
     if (options.keepStderr?.(line) ?? true) stderr.push(line);
     options.onStderr?.(line);
   });
@@ -133,4 +135,31 @@ export function spawnTool(
     });
   });
   return { child, done };
+}
+
+/**
+ * Mends the stderr lines of a tool whose parallel workers share one stderr (`pg_restore -j`). Each message is written
+ * as its `name: ` prefix, then its text: two writes, so two workers' messages can interleave into
+ * `pg_restore: pg_restore: creating FK CONSTRAINT …` followed by a bare `executing SEQUENCE SET …`, which neither the
+ * progress nor the error check would recognise (seen once in a spooled `-j2` restore, printed under the bar). The extra
+ * prefix goes back to the next line that lacks one and starts like a message: lowercase, unlike the server's `LINE 1:`
+ * or `DETAIL:` lines that continue an error.
+ */
+export function prefixRepairer(name: ToolName): (line: string) => string {
+  const prefix = `${name}: `;
+  const repeated = new RegExp(`^(?:${name}: ?)+`); // tool names are plain words
+  let owed = 0;
+  return (line) => {
+    const m = repeated.exec(line);
+    const count = m ? m[0].split(`${name}:`).length - 1 : 0;
+    if (count > 1) {
+      owed += count - 1;
+      return prefix + line.slice(m![0].length);
+    }
+    if (count === 0 && owed > 0 && /^[a-z]/.test(line)) {
+      owed -= 1;
+      return prefix + line;
+    }
+    return line;
+  };
 }
