@@ -169,6 +169,18 @@ describe('round trip of every compression and job setting', () => {
       expect(fromFile?.sizes.size).toBe(3);
       expect('data' in result && result.data).toEqual(fromFile);
       expect(fromFile?.compressed).toBe(z !== '-Z0');
+      // Restore progress counts each index and constraint as half the data of the tables it reads (a foreign key: both).
+      const list = execFileSync(path.join(c.binDir, 'pg_restore'), ['-l', fileDump], { encoding: 'utf8' }).split('\n');
+      const id = (item: string) => Number(list.find((l) => l.includes(` ${item} `))!.split(';')[0]);
+      const half = (...tables: string[]) => Math.round(tables.reduce((sum, t) => sum + fromFile!.sizes.get(id(`TABLE DATA public ${t}`))!, 0) * 0.5);
+      expect(fromFile?.builds).toEqual(
+        new Map([
+          [id('CONSTRAINT public items items_pkey'), half('items')],
+          [id('CONSTRAINT public notes notes_pkey'), half('notes')],
+          [id('INDEX public notes_note_idx'), half('notes')],
+          [id('FK CONSTRAINT public notes notes_item_id_fkey'), half('notes', 'items')],
+        ]),
+      );
       const patched = readFileSync(patchedFile);
       const byFile = readFileSync(fileDump);
       expect(patched.length).toBe(byFile.length);

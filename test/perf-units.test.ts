@@ -237,6 +237,35 @@ describe('restore progress', () => {
     expect(at).toEqual([0, 0, 1000, 1010, 1510, 1510, 1600]);
   });
 
+  it('counts each index and constraint build at its estimated cost, with -j and without', () => {
+    const withBuilds = { ...data, builds: new Map([[3210, 500], [3211, 250]]) };
+    const parallel = events();
+    const j2 = new RestoreProgress(parallel.reporter, toc, withBuilds, true);
+    for (const line of ['launching item 3357 TABLE DATA b', 'finished item 3357 TABLE DATA b', 'launching item 3211 INDEX b_v_idx']) j2.line(`pg_restore: ${line}`);
+    expect(j2.done).toBe(500);
+    j2.line('pg_restore: finished item 3211 INDEX b_v_idx');
+    expect(j2.done).toBe(750);
+    expect(parallel.seen[0]).toMatchObject({ total: 2350, estimated: true }); // the builds' cost is a guess
+    j2.finish();
+    expect(parallel.seen.at(-1)).toMatchObject({ done: 2350, total: 2350, final: true });
+
+    const single = new RestoreProgress(events().reporter, toc, withBuilds, false);
+    const at: number[] = [];
+    for (const line of [
+      'processing data for table "public.a"',
+      'processing data for table "public.we.ird "x""',
+      'processing data for table "s2.b"',
+      'processing BLOBS',
+      'creating CONSTRAINT "public.a a_pkey"', // the blobs are done; the constraint starts
+      'creating INDEX "s2.b_v_idx"', // the constraint is done
+      'creating FK CONSTRAINT "s2.b b_a_fkey"', // not among the builds: only ends the index
+    ]) {
+      single.line(`pg_restore: ${line}`);
+      at.push(single.done);
+    }
+    expect(at).toEqual([0, 1000, 1010, 1510, 1600, 2100, 2350]);
+  });
+
   it('holds the lines while the sizes are being found, then counts them in bytes', async () => {
     const { seen, reporter } = events();
     let found!: (d: typeof data) => void;

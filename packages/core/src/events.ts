@@ -50,8 +50,8 @@ export interface ProgressEvent {
   final?: boolean;
   unit: 'bytes' | 'items';
   /**
-   * A restore measured in bytes (of the archive's table data) also counts its table-of-contents items: schema, data,
-   * indexes, constraints.
+   * A restore measured in bytes (of the archive's table data, plus each index and constraint build at an estimated
+   * cost of half its tables' bytes) also counts its table-of-contents items: schema, data, indexes, constraints.
    */
   items?: { done: number; total: number };
 }

@@ -11,7 +11,9 @@ import type { DataSizes } from './archive-offsets.js';
  * pgclone indexed), progress is counted in bytes of table data, which is what takes the time: an item's bytes when
  * it finishes — `finished item N` with `-j`; without `-j`, data items run one after the other in TOC order, each
  * `processing data …` line ending the one before — plus the bytes the server's COPYs of unfinished items have read so
- * far, when pgclone can ask for them ({@link RestoreProgress.setCopyBytes}).
+ * far, when pgclone can ask for them ({@link RestoreProgress.setCopyBytes}). Each index and constraint on a table with
+ * data counts too, when it finishes, as an estimate of its cost in bytes of that table (`BUILD_COST`): building them
+ * takes longer than loading the data (the total is then marked an estimate).
  */
 
 const ITEM_LINE = /^pg_restore: (creating |processing data for table |executing |restoring large objects|processing BLOBS)/;
@@ -22,6 +24,8 @@ const ITEM_LINE = /^pg_restore: (creating |processing data for table |executing 
 const VERBOSE_LINE = /^pg_restore: (?!(error|warning|detail|hint|fatal): |from TOC entry )/;
 /** A data item starting, in both modes (with `-j`, after its `launching item` line). */
 const DATA_LINE = /^pg_restore: processing (data for table |BLOBS|LARGE OBJECTS)/;
+/** An index or constraint starting without `-j` (with `-j`, after its `launching item` line). */
+const BUILD_LINE = /^pg_restore: creating (INDEX|CONSTRAINT|FK CONSTRAINT|INDEX ATTACH) /;
 const LAUNCHED = /^pg_restore: launching item (\d+) /;
 const FINISHED = /^pg_restore: finished item (\d+) /;
 /** The dump id that starts a `pg_restore -l` line. */
@@ -46,13 +50,20 @@ export class RestoreProgress {
   #meter: ProgressMeter | undefined;
   #early: string[] = [];
   #sizes: Map<number, number> | undefined;
+  /** The estimated cost of each index and constraint build, counted when it finishes (see `BUILD_COST`). */
+  #builds = new Map<number, number>();
   #compressed = true;
   /** Data items in TOC order: the order a single-job pg_restore loads them in. */
   #dataOrder: number[] = [];
   #nextData = 0;
+  /** Builds in TOC order: the order a single-job pg_restore runs them in. */
+  #buildOrder: number[] = [];
+  #nextBuild = 0;
   readonly #running = new Set<number>();
   #items = 0;
   #finishedBytes = 0;
+  /** The bytes of table data plus the builds' cost, once the sizes are known. */
+  #total: number | undefined;
   #copyBytes = 0;
   #shown = 0;
   /** Resolves once progress is counted, in bytes or in items. */
@@ -114,12 +125,16 @@ export class RestoreProgress {
     }
     const launched = LAUNCHED.exec(line);
     const finished = FINISHED.exec(line);
-    if (launched && this.#sizes.has(Number(launched[1]))) this.#running.add(Number(launched[1]));
+    if (launched && (this.#sizes.has(Number(launched[1])) || this.#builds.has(Number(launched[1])))) this.#running.add(Number(launched[1]));
     else if (finished) changed = this.#finish(Number(finished[1])) || changed;
     else if (!this.#parallel && isItemLine(line)) {
       // One job: whatever item comes next, the data item before it is done.
       for (const id of this.#running) this.#finish(id);
-      const next = DATA_LINE.test(line) ? this.#dataOrder[this.#nextData++] : undefined;
+      const next = DATA_LINE.test(line)
+        ? this.#dataOrder[this.#nextData++]
+        : BUILD_LINE.test(line)
+          ? this.#buildOrder[this.#nextBuild++]
+          : undefined;
       if (next !== undefined) this.#running.add(next);
     }
     if (changed) this.#update();
@@ -136,6 +151,7 @@ export class RestoreProgress {
     if (!this.#meter) this.#start(undefined);
     const meter = this.#meter!;
     if (completed && meter.items) meter.items = { done: this.#toc.length, total: this.#toc.length };
+    if (completed && this.#total !== undefined) meter.set(this.#total); // whatever the lines said: all of it is done
     meter.finish(completed);
   }
 
@@ -147,8 +163,13 @@ export class RestoreProgress {
       this.#sizes = sizes;
       this.#compressed = data!.compressed;
       this.#dataOrder = ids.filter((id) => sizes.has(id));
-      const total = this.#dataOrder.reduce((sum, id) => sum + sizes.get(id)!, 0);
-      this.#meter = new ProgressMeter(this.#reporter, 'restore', 'bytes', total);
+      this.#builds = data!.builds ?? new Map();
+      this.#buildOrder = ids.filter((id) => this.#builds.has(id));
+      const builds = this.#buildOrder.reduce((sum, id) => sum + this.#builds.get(id)!, 0);
+      const total = this.#dataOrder.reduce((sum, id) => sum + sizes.get(id)!, 0) + builds;
+      this.#total = total;
+      // With builds the total is an estimate: their cost is a guess from their tables' size.
+      this.#meter = new ProgressMeter(this.#reporter, 'restore', 'bytes', total, { estimated: builds > 0 });
       this.#meter.items = { done: 0, total: this.#toc.length };
     } else {
       this.#meter = new ProgressMeter(this.#reporter, 'restore', 'items', this.#toc.length);
@@ -160,7 +181,7 @@ export class RestoreProgress {
 
   #finish(id: number): boolean {
     if (!this.#running.delete(id)) return false;
-    this.#finishedBytes += this.#sizes!.get(id) ?? 0;
+    this.#finishedBytes += this.#sizes!.get(id) ?? this.#builds.get(id) ?? 0;
     // The last reading of the COPYs may include this item's: wait for the next one.
     this.#copyBytes = 0;
     return true;
