@@ -13,6 +13,7 @@ import {
   locateTool,
   parseConnection,
   pollCopyBytes,
+  pollIndexBuilds,
   readDataSizes,
   Reporter,
   runPgRestore,
@@ -329,6 +330,37 @@ describe('round trip of every compression and job setting', () => {
       await admin.close();
     }
     expect(await sql(db, 'SELECT count(*)::int AS n FROM t')).toEqual([{ n: 10_000 }]);
+  });
+
+  it('follows a running index build from the server, named by its statement', async () => {
+    const db = `${prefix}_indexing`;
+    await createDatabase(db);
+    // Each row costs 2 ms to index, whatever the machine: the build runs for ~3 s, through several readings.
+    await sql(
+      db,
+      `CREATE FUNCTION slow(i int) RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.002); RETURN i; END $$;
+       CREATE TABLE t AS SELECT i, (SELECT string_agg(md5(i::text || j::text), '') FROM generate_series(1, 60) j) AS pad
+         FROM generate_series(1, 1500) i`, // ~2 KB rows, stored inline: ~4 to a block, so the blocks read move along
+    );
+    const admin = await Admin.connect(parseConnection(dbUrl('postgres')), { lockTimeout: 5000 });
+    const readings: Array<{ query: string; fraction: number }> = [];
+    const stop = pollIndexBuilds(admin, db, (builds) => readings.push(...builds));
+    try {
+      const building = sql(db, 'CREATE INDEX t_slow_idx ON t ((slow(i)))');
+      const mine = () => readings.filter((r) => r.query.includes('t_slow_idx') && r.fraction > 0);
+      for (let waited = 0; mine().length < 2; waited += 100) {
+        expect(waited, `readings: ${JSON.stringify(readings)}`).toBeLessThan(15_000);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      await building;
+      const fractions = mine().map((r) => r.fraction);
+      expect(fractions).toEqual([...fractions].sort((a, b) => a - b)); // only forward
+      expect(fractions[0]).toBeLessThanOrEqual(0.5); // a B-tree reading its table: the first half
+      expect(fractions.every((f) => f > 0 && f < 1)).toBe(true);
+    } finally {
+      await stop();
+      await admin.close();
+    }
   });
 
   it.skipIf(cluster().major < 14)('follows a running pg_dump from the server, for the bar of a dump written to a file', async () => {

@@ -17,6 +17,7 @@ import {
   ParallelGzip,
   Reporter,
   RestoreProgress,
+  buildFraction,
   parseArchiveHeader,
   parseCompression,
   planDumpCompression,
@@ -264,6 +265,37 @@ describe('restore progress', () => {
       at.push(single.done);
     }
     expect(at).toEqual([0, 1000, 1010, 1510, 1600, 2100, 2350]);
+  });
+
+  it('counts the part of a running index build that the server reports, until pg_restore says it finished', () => {
+    const withBuilds = { ...data, builds: new Map([[3210, 500], [3211, 250]]) };
+    const { reporter } = events();
+    const progress = new RestoreProgress(reporter, toc, withBuilds, true);
+    expect(progress.wantsBuildProgress).toBe(true);
+    progress.line('pg_restore: launching item 3211 INDEX b_v_idx');
+    progress.line('pg_restore: launching item 3210 CONSTRAINT a a_pkey');
+    progress.setBuildProgress([
+      { query: 'CREATE INDEX b_v_idx ON s2.b USING btree (v);', fraction: 0.4 },
+      { query: 'ALTER TABLE ONLY public.a\n    ADD CONSTRAINT a_pkey PRIMARY KEY (id);', fraction: 0.5 },
+      { query: 'CREATE INDEX b_v_idx_2 ON s2.b USING btree (w);', fraction: 0.9 }, // another index: not b_v_idx
+    ]);
+    expect(progress.done).toBe(100 + 250);
+    progress.line('pg_restore: finished item 3211 INDEX b_v_idx'); // its whole cost, its partial reading dropped
+    expect(progress.done).toBe(250 + 250);
+    progress.setBuildProgress([]); // the constraint's build is between readings: never back
+    expect(progress.done).toBe(500);
+    expect(new RestoreProgress(reporter, toc, data, true).wantsBuildProgress).toBe(false);
+  });
+
+  it("reads an index build's progress from its phase", () => {
+    const row = (phase: string, blocks: [number, number], tuples: [number, number]) =>
+      buildFraction({ phase, blocksDone: blocks[0], blocksTotal: blocks[1], tuplesDone: tuples[0], tuplesTotal: tuples[1] });
+    expect(row('initializing', [0, 0], [0, 0])).toBe(0);
+    expect(row('building index: scanning table', [25, 100], [0, 0])).toBe(0.125);
+    expect(row('building index: sorting live tuples', [100, 100], [0, 0])).toBe(0.5);
+    expect(row('building index: loading tuples in tree', [0, 0], [3, 4])).toBe(0.875);
+    expect(row('building index', [50, 100], [0, 0])).toBe(0.475); // GIN: blocks only, never quite done
+    expect(row('building index: scanning table', [5, 0], [0, 0])).toBe(0);
   });
 
   it('holds the lines while the sizes are being found, then counts them in bytes', async () => {

@@ -57,6 +57,7 @@ export { loadProject, type ProjectQuery, type ProjectContext } from './ops/prepa
 export { SnapshotResetter, SPARE_MAX_BYTES, type CopyStrategy, type SnapshotResetOptions, type SnapshotResetOutcome, type ResetTimings, type SparePolicy } from './ops/reset.js';
 export { endSessionsQuickly } from './pg/end-sessions.js';
 export { pollCopyBytes } from './pg/copy-progress.js';
+export { buildFraction, pollIndexBuilds, type IndexBuildReading, type IndexBuildRow } from './pg/index-progress.js';
 export { watchDump, type DumpWatchHandlers } from './pg/dump-size.js';
 export { localDatabaseOf, resolveDumpKey } from './ops/resolve-key.js';
 export { inspectLeftovers, repairLeftover, type Leftover } from './ops/repair.js';

@@ -12,6 +12,7 @@ import type { Admin } from '../pg/admin.js';
 import { copyDatabase } from '../pg/copy-method.js';
 import { DumpInput, type RestoreInput } from '../pg/dump-input.js';
 import { pollCopyBytes } from '../pg/copy-progress.js';
+import { pollIndexBuilds } from '../pg/index-progress.js';
 import { readArchiveSettings, readToc, restoresInParallel, runPgRestore, usefulJobs } from '../pg/pg-restore.js';
 import { RestoreProgress } from '../pg/restore-progress.js';
 import { locateTool, type Tool } from '../pg/tools.js';
@@ -280,7 +281,12 @@ async function restoreArchive(r: ArchiveRestore): Promise<void> {
         for (const line of early.splice(0)) counting.line(line);
         progress = counting;
         void counting.ready.then(() => {
-          if (restoring && counting.wantsCopyBytes) stopPolling = pollCopyBytes(r.admin, r.database, (bytes) => counting.setCopyBytes(bytes));
+          if (!restoring) return;
+          const stops = [
+            ...(counting.wantsCopyBytes ? [pollCopyBytes(r.admin, r.database, (bytes) => counting.setCopyBytes(bytes))] : []),
+            ...(counting.wantsBuildProgress ? [pollIndexBuilds(r.admin, r.database, (builds) => counting.setBuildProgress(builds))] : []),
+          ];
+          stopPolling = async () => void (await Promise.all(stops.map((stop) => stop())));
         });
         if (schemaRun) allowedErrors.push(...(await schemaRun).allowedErrors);
         const rest = await runPgRestore({

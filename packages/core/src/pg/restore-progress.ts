@@ -1,6 +1,7 @@
 import type { Reporter } from '../events.js';
 import { ProgressMeter } from '../progress.js';
 import type { DataSizes } from './archive-offsets.js';
+import type { IndexBuildReading } from './index-progress.js';
 
 /**
  * Restore progress from `pg_restore --verbose`: one `creating …`, `processing data for table …` or `executing …`
@@ -59,6 +60,10 @@ export class RestoreProgress {
   /** Builds in TOC order: the order a single-job pg_restore runs them in. */
   #buildOrder: number[] = [];
   #nextBuild = 0;
+  /** How far each running index build has got (0 to 1), from the server. */
+  readonly #building = new Map<number, number>();
+  /** The index's or constraint's name of each build, as its statement spells it. */
+  readonly #names = new Map<number, string>();
   readonly #running = new Set<number>();
   #items = 0;
   #finishedBytes = 0;
@@ -101,6 +106,11 @@ export class RestoreProgress {
    */
   get wantsCopyBytes(): boolean {
     return this.#sizes !== undefined && !this.#compressed;
+  }
+
+  /** True when index builds count for progress: worth asking the server how far the running ones are. */
+  get wantsBuildProgress(): boolean {
+    return this.#sizes !== undefined && [...this.#builds.values()].some((cost) => cost > 0);
   }
 
   /** The count so far: bytes, or items when the sizes are not known. */
@@ -146,6 +156,22 @@ export class RestoreProgress {
     this.#update();
   }
 
+  /**
+   * The index builds running on the server (`pollIndexBuilds`): each running build item whose name its statement
+   * holds counts for the part it has done.
+   */
+  setBuildProgress(readings: readonly IndexBuildReading[]): void {
+    this.#building.clear();
+    for (const id of this.#running) {
+      const name = this.#names.get(id);
+      if (!name || !this.#builds.has(id)) continue;
+      const named = new RegExp(`(^|[\\s."])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}([\\s"(]|$)`);
+      const fraction = Math.max(0, ...readings.filter((r) => named.test(r.query)).map((r) => r.fraction));
+      if (fraction > 0) this.#building.set(id, fraction);
+    }
+    this.#update();
+  }
+
   /** Emits the final event (everything done, when `completed`). Sizes still being found are given up on. */
   finish(completed = true): void {
     if (!this.#meter) this.#start(undefined);
@@ -164,6 +190,8 @@ export class RestoreProgress {
       this.#compressed = data!.compressed;
       this.#dataOrder = ids.filter((id) => sizes.has(id));
       this.#builds = data!.builds ?? new Map();
+      // `3211; 1259 16399 INDEX s2 b_v_idx postgres`: the name before the owner is the index's or the constraint's.
+      for (const [i, id] of ids.entries()) if (this.#builds.has(id)) this.#names.set(id, this.#toc[i]!.trim().split(/\s+/).at(-2) ?? '');
       this.#buildOrder = ids.filter((id) => this.#builds.has(id));
       const builds = this.#buildOrder.reduce((sum, id) => sum + this.#builds.get(id)!, 0);
       const total = this.#dataOrder.reduce((sum, id) => sum + sizes.get(id)!, 0) + builds;
@@ -181,6 +209,7 @@ export class RestoreProgress {
 
   #finish(id: number): boolean {
     if (!this.#running.delete(id)) return false;
+    this.#building.delete(id);
     this.#finishedBytes += this.#sizes!.get(id) ?? this.#builds.get(id) ?? 0;
     // The last reading of the COPYs may include this item's: wait for the next one.
     this.#copyBytes = 0;
@@ -191,8 +220,10 @@ export class RestoreProgress {
     if (!this.#sizes || !this.#meter) return;
     let running = 0;
     for (const id of this.#running) running += this.#sizes.get(id) ?? 0;
+    let building = 0;
+    for (const [id, fraction] of this.#building) building += Math.round((this.#builds.get(id) ?? 0) * fraction);
     // A COPY reads a bit less than its data block (the archive adds a header per chunk): never more than the block.
-    const done = this.#finishedBytes + Math.min(this.#copyBytes, running);
+    const done = this.#finishedBytes + Math.min(this.#copyBytes, running) + building;
     // Readings lag behind the lines: never step back.
     this.#shown = Math.max(this.#shown, done);
     this.#meter.items = { done: this.#items, total: this.#toc.length };
