@@ -13,8 +13,9 @@ import type { IndexBuildReading } from './index-progress.js';
  * it finishes — `finished item N` with `-j`; without `-j`, data items run one after the other in TOC order, each
  * `processing data …` line ending the one before — plus the bytes the server's COPYs of unfinished items have read so
  * far, when pgclone can ask for them ({@link RestoreProgress.setCopyBytes}). Each index and constraint on a table with
- * data counts too, when it finishes, as an estimate of its cost in bytes of that table (`BUILD_COST`): building them
- * takes longer than loading the data (the total is then marked an estimate).
+ * data counts too, as an estimate of its cost in bytes of that table (`BUILD_COST`): building them takes longer than
+ * loading the data (the total is then marked an estimate). A build counts in full when it finishes, and before that
+ * for the part the server reports done ({@link RestoreProgress.setBuildProgress}).
  */
 
 const ITEM_LINE = /^pg_restore: (creating |processing data for table |executing |restoring large objects|processing BLOBS)/;
