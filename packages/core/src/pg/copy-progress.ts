@@ -10,33 +10,31 @@ const POLL_MS = 500;
  */
 export function pollCopyBytes(admin: Admin, database: string, onBytes: (bytes: number) => void): () => Promise<void> {
   if (admin.serverMajor < 14) return async () => {};
-  let stopped = false;
-  const stop = pollQueries(POLL_MS, async () => {
+  return pollQueries(POLL_MS, async (stopped) => {
     const rows = await admin.query<{ bytes: string }>(
       'SELECT coalesce(sum(bytes_processed), 0)::text AS bytes FROM pg_stat_progress_copy WHERE datname = $1',
       [database],
     );
-    if (!stopped && rows[0]) onBytes(Number(rows[0].bytes));
+    if (!stopped() && rows[0]) onBytes(Number(rows[0].bytes));
   });
-  return async () => {
-    stopped = true;
-    await stop();
-  };
 }
 
 /**
  * Runs `read` every `ms` on a session that takes one query at a time: a reading still in flight skips the tick, a
- * failed one is ignored (progress is never worth an error). The returned stop function waits for the reading in flight.
+ * failed one is ignored (progress is never worth an error). The returned stop function waits for the reading in
+ * flight; `stopped()` tells that reading, once its query returns, that its result is no longer wanted.
  */
-export function pollQueries(ms: number, read: () => Promise<void>): () => Promise<void> {
+export function pollQueries(ms: number, read: (stopped: () => boolean) => Promise<void>): () => Promise<void> {
+  let stopped = false;
   let pending: Promise<void> | undefined;
   const timer = setInterval(() => {
-    pending ??= read()
+    pending ??= read(() => stopped)
       .catch(() => {})
       .finally(() => (pending = undefined));
   }, ms);
   timer.unref();
   return async () => {
+    stopped = true;
     clearInterval(timer);
     await pending;
   };

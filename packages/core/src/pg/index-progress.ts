@@ -43,8 +43,7 @@ export function buildFraction(row: IndexBuildRow): number {
  */
 export function pollIndexBuilds(admin: Admin, database: string, onBuilds: (builds: IndexBuildReading[]) => void): () => Promise<void> {
   if (admin.serverMajor < 12) return async () => {};
-  let stopped = false;
-  const stop = pollQueries(POLL_MS, async () => {
+  return pollQueries(POLL_MS, async (stopped) => {
     const rows = await admin.query<{ query: string; phase: string; bt: string; bd: string; tt: string; td: string }>(
       `SELECT a.query, p.phase, p.blocks_total::text AS bt, p.blocks_done::text AS bd, p.tuples_total::text AS tt,
               p.tuples_done::text AS td
@@ -52,7 +51,7 @@ export function pollIndexBuilds(admin: Admin, database: string, onBuilds: (build
         WHERE p.datname = $1`,
       [database],
     );
-    if (stopped) return;
+    if (stopped()) return;
     onBuilds(
       rows.map((r) => ({
         query: r.query,
@@ -60,8 +59,4 @@ export function pollIndexBuilds(admin: Admin, database: string, onBuilds: (build
       })),
     );
   });
-  return async () => {
-    stopped = true;
-    await stop();
-  };
 }
