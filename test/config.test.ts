@@ -1,4 +1,6 @@
 // Config files through the real CLI: search, formats, validation errors, named configs and precedence.
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.js';
@@ -35,6 +37,33 @@ describe.concurrent('config files', () => {
     const r = await runCli(['ls'], { cwd: dir });
     expect(r.code, r.stderr).toBe(0);
     expect(r.lines).toEqual([k1]);
+  });
+
+  it("keeps the transpiled TypeScript in the project's node_modules/.cache, never in the shared temp dir", async ({ expect }) => {
+    // A config may hold a password: jiti's default cache, /tmp/jiti, is readable by every user of the machine.
+    const marker = uniqueName('cached');
+    const tsConfig = (location: string) => `const location: string = '${location}';\nexport default { storageLocation: location };\n`;
+    const withModules = project('ts-cache', { 'pgclone.config.ts': tsConfig(`${marker}-a`), 'node_modules/.keep': '' }, { [`${marker}-a`]: k1 });
+    const bare = project('ts-nocache', { 'pgclone.config.ts': tsConfig(`${marker}-n`) }, { [`${marker}-n`]: k1 });
+    for (const dir of [withModules, bare]) {
+      const r = await runCli(['ls'], { cwd: dir });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.lines).toEqual([k1]);
+    }
+    const cacheDir = path.join(withModules, 'node_modules', '.cache', 'pgclone-jiti');
+    const cached = filesUnder(cacheDir).filter((f) => readFileSync(path.join(cacheDir, f), 'utf8').includes(marker));
+    expect(cached).toHaveLength(1);
+    expect(existsSync(path.join(bare, 'node_modules'))).toBe(false);
+    const sharedDir = path.join(os.tmpdir(), 'jiti');
+    const shared = filesUnder(sharedDir).filter((f) => f.includes('pgclone.config'));
+    expect(shared.filter((f) => readFileSync(path.join(sharedDir, f), 'utf8').includes(marker))).toEqual([]);
+
+    // An edited config is transpiled again, not served stale from the cache.
+    const k2 = keyAt('2026-01-02-00-00-00-000002');
+    writeFiles(withModules, { 'pgclone.config.ts': tsConfig(`${marker}-b`), [path.join(`${marker}-b`, k2)]: 'x' });
+    const edited = await runCli(['ls'], { cwd: withModules });
+    expect(edited.code, edited.stderr).toBe(0);
+    expect(edited.lines).toEqual([k2]);
   });
 
   it('--config-file overrides the search', async ({ expect }) => {

@@ -17,6 +17,7 @@ export * from './adapter.js';
 export * from './hooks.js';
 export { configSchema, describeIssues, s3SettingsSchema, type S3Settings, type ConfigBundle, type Hook, type HookContext, type PgcloneConfig } from './config/schema.js';
 export { loadConfig, validateConfig, importModule, CONFIG_SEARCH_PLACES, type LoadedConfig } from './config/load.js';
+export { transpileCacheDir } from './transpile-cache.js';
 export { resolveOptions, DEFAULTS, type AdapterContribution, type ResolvedOptions } from './config/resolve.js';
 export { Admin, pgMessage, ADMIN_APPLICATION_PREFIX, type DatabaseInfo, type RemainingSession, type AdminTimeouts, type LockHolder } from './pg/admin.js';
 export { quoteIdent, quoteLiteral, quoteConninfo } from './pg/ident.js';

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { transpileCacheDir } from '@pgclone/core';
 
 /** Extensions Node cannot load by itself: always transpiled with jiti. */
 const TRANSPILED = new Set(['.ts', '.mts', '.cts', '.tsx']);
@@ -31,7 +32,7 @@ export async function loadProjectModule(file: string, options: LoadOptions = {})
 
 async function importWithJiti(file: string): Promise<Record<string, unknown>> {
   const { createJiti } = await import('jiti');
-  const jiti = createJiti(pathToFileURL(file).href, { moduleCache: false, fsCache: false, interopDefault: false });
+  const jiti = createJiti(pathToFileURL(file).href, { moduleCache: false, fsCache: transpileCacheDir(file), interopDefault: false });
   return jiti.import<Record<string, unknown>>(file);
 }
 
