@@ -78,13 +78,20 @@ describe('round trip of every compression and job setting', () => {
       const named = compression.replace(/^(zstd|lz4)$/, '$1:1').replace(/^gzip$/, 'gzip:6');
       expect(result.compression).toContain(compression === 'auto' ? (wrapped === 'gzip' ? 'gzip:' : 'zstd:1') : named);
       // A plain archive on local storage is written by pg_dump to a file, so its table of contents has every data
-      // offset that `pg_restore -j` needs (a piped archive has none); the manifest's checksum is that file's.
+      // offset that `pg_restore -j` needs (a piped archive has none). A wrapped one is written by its compressor.
+      // Either way the manifest's checksum is the stored file's.
       if (expectedMagic === 'PGDMP') {
         const sizes = await readDataSizes(file);
         expect(sizes?.sizes.size).toBeGreaterThan(0);
-        const manifest = JSON.parse(readFileSync(`${file}.manifest.json`, 'utf8')) as { sha256: string; size: number };
-        expect(manifest).toMatchObject({ size: statSync(file).size, sha256: createHash('sha256').update(readFileSync(file)).digest('hex') });
       }
+      const manifest = JSON.parse(readFileSync(`${file}.manifest.json`, 'utf8')) as { sha256: string; size: number };
+      expect(manifest).toMatchObject({ size: statSync(file).size, sha256: createHash('sha256').update(readFileSync(file)).digest('hex') });
+      const dumpProgress = dumped.stderr
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { event: string; phase?: string; final?: boolean; done?: number })
+        .filter((e) => e.event === 'progress' && e.phase === 'dump');
+      expect(dumpProgress.at(-1)).toMatchObject({ final: true });
 
       // Both job settings at once, into two databases: the round trips are independent.
       await Promise.all(

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import * as z from 'zod/mini';
 import { describeIssues } from './config/schema.js';
@@ -124,13 +124,39 @@ export function assertMatchesManifest(manifest: DumpManifest, actual: { size: nu
 
 /** Reads the whole object and returns its size and sha256. */
 export async function hashObject(storage: Storage, key: string, signal?: AbortSignal): Promise<{ size: number; sha256: string }> {
+  const file = storage.localPath?.(key);
+  if (file) return hashFile(file, signal);
   return hashStream(await storage.read(key), `Checking ${key}`, signal);
 }
 
-/** Reads a local file (a dump about to be committed) and returns its size and sha256. */
-export async function hashFile(file: string, signal?: AbortSignal): Promise<{ size: number; sha256: string }> {
-  return hashStream(createReadStream(file, { highWaterMark: 1 << 20 }), `Checksumming ${file}`, signal);
+/**
+ * Reads a local file (a dump about to be committed, or one about to be restored), by path or through a handle the
+ * caller keeps open, and returns its size and sha256.
+ * One buffer is read into again and again: hashing the fresh 1 MiB buffers a read stream hands out (each first
+ * touched, page by page, in a process that just started) took 170–200 ms for 27 MB on this project's 2-core machines,
+ * against ~40 ms for one buffer that stays mapped and in the CPU's cache (130 MB: 0.36–0.53 s against 0.17–0.18 s).
+ */
+export async function hashFile(file: string | FileHandle, signal?: AbortSignal): Promise<{ size: number; sha256: string }> {
+  const hash = createHash('sha256');
+  const buffer = Buffer.allocUnsafe(HASH_READ_BYTES);
+  let size = 0;
+  const handle = typeof file === 'string' ? await open(file, 'r') : file;
+  try {
+    for (;;) {
+      if (signal?.aborted) throw new DumpError('INTERRUPTED', `Checksumming ${typeof file === 'string' ? file : 'a dump'} was interrupted`);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, size);
+      if (bytesRead === 0) break;
+      size += bytesRead;
+      hash.update(buffer.subarray(0, bytesRead));
+    }
+  } finally {
+    if (handle !== file) await handle.close();
+  }
+  return { size, sha256: hash.digest('hex') };
 }
+
+/** Read size of {@link hashFile}: small enough to stay in a core's cache, large enough to need few reads. */
+const HASH_READ_BYTES = 1 << 20;
 
 async function hashStream(stream: Readable, what: string, signal?: AbortSignal): Promise<{ size: number; sha256: string }> {
   const hash = createHash('sha256');

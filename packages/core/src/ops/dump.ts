@@ -1,3 +1,4 @@
+import { open } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { formatBytes } from '../format.js';
@@ -8,7 +9,7 @@ import { runHooks } from '../hooks.js';
 import { formatDumpKey } from '../keys.js';
 import { hashFile, HashingStream, serverVersionString, writeManifest } from '../manifest.js';
 import type { DumpOptions } from '../options.js';
-import { compressStage, planDumpCompression, startProgram, type DumpCompression } from '../pg/compression.js';
+import { compressStage, planDumpCompression, startProgram, type DumpCompression, type Program } from '../pg/compression.js';
 import { bytesReadBy } from '../proc-io.js';
 import { watchDump } from '../pg/dump-size.js';
 import { locateToolForServer, spawnTool, type Tool } from '../pg/tools.js';
@@ -104,8 +105,10 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
   // A plain archive bound for a local disk is written by pg_dump itself: only a seekable output gets each table's
   // data offset into the archive's table of contents, without which `pg_restore -j` reads through the archive to
   // find every table (measured on the dataset: 9.2–9.5 s instead of 7.2–7.7 s uncompressed, 8.3–8.7 s instead of
-  // 7.2–7.9 s with gzip). A wrapped dump is spooled, and its offsets added, when it is restored.
-  const toPath = !compression.outer && storage.writeToPath ? storage.writeToPath.bind(storage) : undefined;
+  // 7.2–7.9 s with gzip). A wrapped dump is spooled, and its offsets added, when it is restored; its compressor
+  // program writes the local file, so that Node does not carry the dump's bytes (half of pgclone's CPU on the
+  // dataset). Only Node's own gzip fallback streams through Node to a local disk.
+  const toPath = compression.outer?.kind !== 'zlib' && storage.writeToPath ? storage.writeToPath.bind(storage) : undefined;
   // The bar counts the archive before any compression, like its total (an estimate from the table sizes, which
   // arrives while pg_dump already runs: it costs a connection, the dump should not wait). pgclone sees those bytes
   // only when it compresses outside pg_dump; a pg_dump that compresses itself or writes the file is followed by its
@@ -198,24 +201,57 @@ interface StoredDump {
   sha256: string;
 }
 
-/** pg_dump writes the archive to the storage's partial file (`-f`); the file is checksummed, then committed. */
+/**
+ * The storage's partial file is written by a program, never by Node: pg_dump itself (`-f`) for a plain archive, or
+ * the compressor program that reads pg_dump's output from a pipe. The finished file is checksummed, then committed.
+ */
 async function dumpToPath(writeToPath: (key: string) => Promise<PathWriter>, run: DumpRun): Promise<StoredDump> {
   const file = await writeToPath(run.key);
+  const outer = run.compression.outer?.kind === 'cli' ? run.compression.outer : undefined;
+  let program: Program | undefined;
+  if (outer) {
+    const out = await open(file.path, 'w');
+    try {
+      program = startProgram(outer.program, outer.args, run.programEnv, { code: 'DUMP_FAILED', what: `${outer.wrapper} compression`, stdout: out.fd });
+    } finally {
+      await out.close();
+    }
+  }
   // `--no-sync`: pg_dump's own fsync would write the whole archive back at its end; the storage flushes it behind
   // pg_dump while it runs, and the commit flushes the rest.
-  const args = [...run.args, ...(run.pgDump.major >= 10 ? ['--no-sync'] : []), '-f', file.path];
-  const tool = spawnTool(run.pgDump, args, { env: run.env, onStderr: (line) => run.reporter.output('pg_dump', line) });
+  const args = program ? run.args : [...run.args, ...(run.pgDump.major >= 10 ? ['--no-sync'] : []), '-f', file.path];
+  const tool = spawnTool(run.pgDump, args, {
+    env: run.env,
+    ...(program ? { stdout: program.child.stdin! } : {}),
+    onStderr: (line) => run.reporter.output('pg_dump', line),
+  });
+  program?.child.stdin!.destroy(); // pg_dump holds the write end now; the compressor sees EOF when pg_dump exits
+  const polling = program ? setInterval(() => void bytesReadBy(program.child.pid).then((n) => n !== undefined && run.meter.set(n)), 250) : undefined;
   const onAbort = () => tool.child.kill('SIGTERM');
   run.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    assertDumped(await tool.done, run.database);
-    const stored = await hashFile(file.path, run.signal);
+    const [exit, compressed] = await Promise.allSettled([tool.done, program?.done]);
+    clearInterval(polling);
+    if (exit.status === 'rejected') throw exit.reason;
+    if (compressed.status === 'rejected') throw compressed.reason;
+    assertDumped(exit.value, run.database);
+    const reading = await open(file.path, 'r');
+    let stored: { size: number; sha256: string };
+    try {
+      // The checksum reads the file while its bytes go to disk (one waits on a core, the other on the disk), so the
+      // commit's fsync finds nothing left to write.
+      [stored] = await Promise.all([hashFile(reading, run.signal), reading.datasync()]);
+    } finally {
+      await reading.close();
+    }
     if (stored.size === 0) throw new DumpError('DUMP_FAILED', `pg_dump of ${run.database} wrote nothing`);
     run.signal?.throwIfAborted();
     await file.commit();
     return { bytes: stored.size, sha256: stored.sha256 };
   } catch (error) {
+    clearInterval(polling);
     tool.child.kill('SIGTERM');
+    program?.stop();
     await file.abort(error).catch((abortError: unknown) => run.reporter.warn(redact(String((abortError as Error)?.message ?? abortError))));
     throw error;
   } finally {
