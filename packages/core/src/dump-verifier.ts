@@ -50,10 +50,7 @@ export class DumpVerifier {
     const manifest = this.manifest;
     if (!manifest) return source;
     if ('path' in source) {
-      if (!this.#result) {
-        this.#result = this.#check(hashObject(this.#storage, this.key, this.#abort.signal));
-        this.#result.catch(() => {}); // awaited by settled(); until then a mismatch only stops pg_restore
-      }
+      this.checkBeside();
       return source;
     }
     if (!('open' in source)) return source; // a program's pipe: its stored bytes are hashed as they are read (tap)
@@ -66,6 +63,16 @@ export class DumpVerifier {
         return input.pipe(hashing);
       },
     };
+  }
+
+  /**
+   * Starts reading the stored dump for its checksum now, beside whatever else reads it: a pg_restore given the stored
+   * file, or a decompressor given it as its stdin, which both read it past Node.
+   */
+  checkBeside(): void {
+    if (!this.manifest || this.#result) return;
+    this.#result = this.#check(hashObject(this.#storage, this.key, this.#abort.signal));
+    this.#result.catch(() => {}); // awaited by settled(); until then a mismatch only stops pg_restore
   }
 
   /**

@@ -118,6 +118,7 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
         ...(options.signal ? { signal: options.signal } : {}),
         // Every complete read of the stored bytes (spool, stream) is hashed for the manifest check, before decompression.
         tapStored: (stored) => verifier?.tap(stored) ?? stored,
+        readBeside: () => verifier?.checkBeside(),
       });
     }
 

@@ -234,16 +234,16 @@ export interface Program {
 }
 
 /**
- * Starts a compressor/decompressor program. Its stdin is a pipe (or `stdin`), its stdout a pipe or a file descriptor
- * (`stdout`): wiring it straight to pg_dump or to a spool file keeps the big, uncompressed side out of Node.
+ * Starts a compressor/decompressor program. Its stdin and stdout are pipes, or file descriptors (`stdin`, `stdout`):
+ * wiring it straight to pg_dump, to a stored file or to a spool file keeps those bytes out of Node.
  */
 export function startProgram(
   program: string,
   args: string[],
   env: NodeJS.ProcessEnv,
-  options: { code: ErrorCode; what: string; stdout?: number },
+  options: { code: ErrorCode; what: string; stdin?: number; stdout?: number },
 ): Program {
-  const child = spawn(program, args, { env, stdio: ['pipe', options.stdout ?? 'pipe', 'pipe'] });
+  const child = spawn(program, args, { env, stdio: [options.stdin ?? 'pipe', options.stdout ?? 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);
@@ -270,7 +270,7 @@ export function startProgram(
   });
   done.catch(() => {});
   // A program that exits early breaks its pipe; the exit status in `done` says why.
-  child.stdin!.on('error', () => {});
+  child.stdin?.on('error', () => {});
   return {
     child,
     done,

@@ -118,11 +118,11 @@ const CHECK_EVERY_MS = 500;
 
 /**
  * Like {@link spoolToFile}, but a decompressor program writes the file itself: `start(fd)` spawns it with its stdout on
- * the new file, and `input` (the stored, compressed bytes) is piped into its stdin. The archive's bytes never pass
- * through Node.
+ * the new file, and `input` (the stored, compressed bytes) is piped into its stdin — or is its stdin already (a
+ * stored file, `start` opened it), when `input` is `'stdin'`. The archive's bytes never pass through Node.
  */
 export async function spoolThroughProgram(
-  input: Readable,
+  input: Readable | 'stdin',
   dir: string,
   start: (fd: number) => Program,
   options: SpoolOptions = {},
@@ -148,13 +148,13 @@ export async function spoolThroughProgram(
         if (free >= reserve || full) return;
         full = new SpoolSpaceError(`free space in ${dir} fell below ${formatBytes(reserve)}`);
         running.stop();
-        input.destroy();
+        if (input !== 'stdin') input.destroy();
       }, () => {});
     }, CHECK_EVERY_MS);
     const onAbort = () => running.stop();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     await writeFollowed(file, options, async () => {
-      const [fed, exited] = await Promise.allSettled([pipeline(input, running.child.stdin!), running.done]);
+      const [fed, exited] = await Promise.allSettled([input === 'stdin' ? undefined : pipeline(input, running.child.stdin!), running.done]);
       options.signal?.removeEventListener('abort', onAbort);
       options.signal?.throwIfAborted();
       if (full) throw full;
