@@ -1,6 +1,6 @@
 // Locating pg_dump/pg_restore with the real binaries of this machine.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -49,6 +49,49 @@ describe('locating the PostgreSQL tools', () => {
     expect(error.message).toContain(`older than the PostgreSQL ${major + 1} server`);
     expect(error.message).toMatch(new RegExp(`version ${major}\\.\\d+`));
     await expect(locateToolForServer('pg_dump', major, { PGCLONE_PG_BIN: binDir })).resolves.toMatchObject({ major });
+  });
+});
+
+describe('remembering what a tool said its version was', () => {
+  /** A pg_restore that logs each run, then runs the real one. */
+  function loggingTool(name: string, extra = ''): { bin: string; log: string; write: (more: string) => void } {
+    const bin = path.join(dir, name);
+    mkdirSync(bin);
+    const log = path.join(bin, 'calls.log');
+    const write = (more: string) => {
+      writeFileSync(path.join(bin, 'pg_restore'), `#!/bin/sh\n${more}echo "$@" >> "${log}"\nexec "${binDir}/pg_restore" "$@"\n`);
+      chmodSync(path.join(bin, 'pg_restore'), 0o755);
+    };
+    write(extra);
+    return { bin, log, write };
+  }
+  const calls = (log: string) => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').length : 0);
+
+  it('probes a tool once, and again only when its file changes', async () => {
+    const { bin, log, write } = loggingTool('remembered');
+    const env = { PGCLONE_PG_BIN: bin, PATH: process.env.PATH, XDG_CACHE_HOME: path.join(dir, 'cache') };
+    const first = await locateTool('pg_restore', major, env);
+    await new Promise((r) => setTimeout(r, 100)); // the answer is written behind the first probe
+    const second = await locateTool('pg_restore', major, env);
+    expect(second).toEqual(first);
+    expect(first.version).toMatch(new RegExp(`^${major}\\.\\d+$`));
+    expect(calls(log)).toBe(1);
+    expect(existsSync(path.join(dir, 'cache', 'pgclone', 'tool-versions.json'))).toBe(true);
+
+    write('# upgraded\n');
+    await locateTool('pg_restore', major, env);
+    expect(calls(log)).toBe(2);
+  });
+
+  it('probes every time when the cache cannot be written', async () => {
+    const { bin, log } = loggingTool('unwritable');
+    const notADir = path.join(dir, 'cache-is-a-file');
+    writeFileSync(notADir, '');
+    const env = { PGCLONE_PG_BIN: bin, PATH: process.env.PATH, XDG_CACHE_HOME: notADir };
+    await locateTool('pg_restore', major, env);
+    await new Promise((r) => setTimeout(r, 100));
+    await expect(locateTool('pg_restore', major, env)).resolves.toMatchObject({ major });
+    expect(calls(log)).toBe(2);
   });
 });
 

@@ -208,24 +208,37 @@ interface StoredDump {
 async function dumpToPath(writeToPath: (key: string) => Promise<PathWriter>, run: DumpRun): Promise<StoredDump> {
   const file = await writeToPath(run.key);
   const outer = run.compression.outer?.kind === 'cli' ? run.compression.outer : undefined;
+  // `--no-sync`: pg_dump's own fsync would write the whole archive back at its end; the storage flushes it behind
+  // pg_dump while it runs, and the commit flushes the rest.
+  const args = outer ? run.args : [...run.args, ...(run.pgDump.major >= 10 ? ['--no-sync'] : []), '-f', file.path];
+  const out = outer ? await open(file.path, 'w') : undefined;
+  // pg_dump starts first: a process start blocks Node for 10–20 ms here, and pg_dump has its login and catalog
+  // queries to do before it writes a byte, while the compressor has nothing to do until then. From pg_dump's start to
+  // the compressor's, nothing may wait: Node's end of the pipe is read only once the event loop runs again, and by
+  // then the compressor holds it alone.
+  const tool = spawnTool(run.pgDump, args, {
+    env: run.env,
+    ...(outer ? { stdout: 'pipe' as const } : {}),
+    onStderr: (line) => run.reporter.output('pg_dump', line),
+  });
   let program: Program | undefined;
-  if (outer) {
-    const out = await open(file.path, 'w');
+  if (outer && out) {
     try {
-      program = startProgram(outer.program, outer.args, run.programEnv, { code: 'DUMP_FAILED', what: `${outer.wrapper} compression`, stdout: out.fd });
+      program = startProgram(outer.program, outer.args, run.programEnv, {
+        code: 'DUMP_FAILED',
+        what: `${outer.wrapper} compression`,
+        stdin: tool.child.stdout!,
+        stdout: out.fd,
+      });
+    } catch (error) {
+      tool.child.kill('SIGTERM');
+      await file.abort(error).catch(() => {});
+      throw error;
     } finally {
+      tool.child.stdout!.destroy();
       await out.close();
     }
   }
-  // `--no-sync`: pg_dump's own fsync would write the whole archive back at its end; the storage flushes it behind
-  // pg_dump while it runs, and the commit flushes the rest.
-  const args = program ? run.args : [...run.args, ...(run.pgDump.major >= 10 ? ['--no-sync'] : []), '-f', file.path];
-  const tool = spawnTool(run.pgDump, args, {
-    env: run.env,
-    ...(program ? { stdout: program.child.stdin! } : {}),
-    onStderr: (line) => run.reporter.output('pg_dump', line),
-  });
-  program?.child.stdin!.destroy(); // pg_dump holds the write end now; the compressor sees EOF when pg_dump exits
   const polling = program ? setInterval(() => void bytesReadBy(program.child.pid).then((n) => n !== undefined && run.meter.set(n)), 250) : undefined;
   const onAbort = () => tool.child.kill('SIGTERM');
   run.signal?.addEventListener('abort', onAbort, { once: true });

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Duplex, Transform, type TransformCallback } from 'node:stream';
+import { Duplex, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { CompressionSpec } from '../compression-spec.js';
@@ -234,14 +234,15 @@ export interface Program {
 }
 
 /**
- * Starts a compressor/decompressor program. Its stdin and stdout are pipes, or file descriptors (`stdin`, `stdout`):
- * wiring it straight to pg_dump, to a stored file or to a spool file keeps those bytes out of Node.
+ * Starts a compressor/decompressor program. Its stdin and stdout are pipes, or file descriptors (`stdin`, `stdout`;
+ * `stdin` may also be another process's stdout pipe): wiring it straight to pg_dump, to a stored file or to a spool
+ * file keeps those bytes out of Node.
  */
 export function startProgram(
   program: string,
   args: string[],
   env: NodeJS.ProcessEnv,
-  options: { code: ErrorCode; what: string; stdin?: number; stdout?: number },
+  options: { code: ErrorCode; what: string; stdin?: number | Readable; stdout?: number },
 ): Program {
   const child = spawn(program, args, { env, stdio: [options.stdin ?? 'pipe', options.stdout ?? 'pipe', 'pipe'] });
   let stderr = '';

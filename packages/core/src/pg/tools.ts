@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { PgcloneError } from '../errors.js';
 import { lineSplitter } from '../lines.js';
+import { probeIdentity, recalledVersion, rememberVersion, toolVersionsFile, type ProbedVersion } from './tool-versions.js';
 
 /** The PostgreSQL client programs pgclone runs. */
 export type ToolName = 'pg_dump' | 'pg_restore' | 'psql';
@@ -41,14 +42,24 @@ export async function locateTool(name: ToolName, serverMajor: number, env: NodeJ
   if (!found) {
     throw new PgcloneError('TOOL_MISSING', `${name} not found (looked in ${env.PGCLONE_PG_BIN ? '$PGCLONE_PG_BIN, ' : ''}/usr/lib/postgresql/${serverMajor}/bin and PATH): ${INSTALL_HINT}`);
   }
-  // The version check runs through the launcher, which tests the launcher too (setpriv before 2.33 has no --pdeathsig).
   const launcher = parentDeathLauncher(env);
+  const cache = toolVersionsFile(env);
+  const identity = await probeIdentity(launcher ? [launcher[0]!, found] : [found]);
+  const recalled = await recalledVersion(cache, identity);
+  if (recalled) return toolOf(name, found, recalled, launcher);
+  // The version check runs through the launcher, which tests the launcher too (setpriv before 2.33 has no --pdeathsig).
   let launched = launcher ? await runCapture(launcher[0]!, [...launcher.slice(1), found, '--version'], env).catch(() => undefined) : undefined;
   if (launched && (launched.code !== 0 || !parseVersion(launched.stdout))) launched = undefined;
   const { stdout } = launched ?? (await runCapture(found, ['--version'], env));
   const version = parseVersion(stdout);
   if (!version) throw new PgcloneError('TOOL_MISSING', `${found} --version printed no version: ${stdout.trim()}`);
-  return { name, path: found, ...version, ...(launched ? { launcher } : {}) };
+  const probed = { ...version, launched: launched !== undefined };
+  void rememberVersion(cache, identity, probed);
+  return toolOf(name, found, probed, launcher);
+}
+
+function toolOf(name: ToolName, found: string, probed: ProbedVersion, launcher: string[] | undefined): Tool {
+  return { name, path: found, version: probed.version, major: probed.major, ...(probed.launched && launcher ? { launcher } : {}) };
 }
 
 function parseVersion(stdout: string): { version: string; major: number } | undefined {
