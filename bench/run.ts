@@ -303,30 +303,45 @@ async function main(): Promise<void> {
       if (o.only.has('dump') || o.only.has('restore')) {
         console.error(`[${ds.label}] dump, ${o.reps} rounds (warm-up first)`);
         await run(bin('pg_dump'), ['-Fc', '-Z0', '-d', ds.name], { env, stdoutFile: z0Dump });
+        const dumps: Array<() => Promise<void>> = [
+          async () => {
+            const bare = await run(bin('pg_dump'), ['-Fc', '-d', ds.name], { env, stdoutFile: plainDump });
+            bench.add(`${prefix}pg_dump -Fc`, { ...bare, bytes: statSync(plainDump).size });
+          },
+          async () => {
+            const z0 = await run(bin('pg_dump'), ['-Fc', '-Z0', '-d', ds.name], { env, stdoutFile: z0Dump });
+            bench.add(`${prefix}pg_dump -Fc -Z0`, { ...z0, bytes: statSync(z0Dump).size });
+          },
+          async () => {
+            // pgclone's local storage fsyncs a dump before it becomes visible; the same durability for the bare tool:
+            const z0Synced = await run(bin('pg_dump'), ['-Fc', '-Z0', '-d', ds.name], { env, stdoutFile: z0Dump });
+            const syncStarted = process.hrtime.bigint();
+            fsyncFile(z0Dump);
+            bench.add(`${prefix}pg_dump -Fc -Z0 + fsync`, { seconds: z0Synced.seconds + Number(process.hrtime.bigint() - syncStarted) / 1e9 });
+          },
+          async () => {
+            const auto = await pgclone(['dump', '--json', '-s', storage], ds.name);
+            const autoResult = JSON.parse(auto.stdout.trim().split('\n').at(-1)!) as { key: string; bytes: number; compression: string };
+            if (autoKey) rmSync(path.join(storage, ...autoKey.split('/')), { force: true });
+            autoKey = autoResult.key;
+            bench.add(`${prefix}pgclone dump (auto)`, { ...auto, bytes: autoResult.bytes });
+            // The same run without Node's start-up and module loading: the operation's own duration.
+            bench.add(`${prefix}pgclone dump (auto), operation only`, { seconds: (autoResult as { durationMs?: number }).durationMs! / 1000 });
+            results[`${ds.name}.autoCompression`] = autoResult.compression;
+          },
+          async () => {
+            const fb = await pgclone(['dump', '--json', '-s', storage, '-i', 'fallback'], ds.name, { PATH: noZstdPath });
+            const fbResult = JSON.parse(fb.stdout.trim().split('\n').at(-1)!) as { key: string; bytes: number; compression: string };
+            if (fallbackKey) rmSync(path.join(storage, ...fallbackKey.split('/')), { force: true });
+            fallbackKey = fbResult.key;
+            bench.add(`${prefix}pgclone dump (auto, no zstd binary)`, { ...fb, bytes: fbResult.bytes });
+            results[`${ds.name}.fallbackCompression`] = fbResult.compression;
+          },
+        ];
+        // Each round starts one later in the list (as the copies do below): no kind of dump always follows the same
+        // one, whose unsynced file the kernel may still be writing back.
         for (let rep = 0; rep < o.reps; rep++) {
-          const bare = await run(bin('pg_dump'), ['-Fc', '-d', ds.name], { env, stdoutFile: plainDump });
-          bench.add(`${prefix}pg_dump -Fc`, { ...bare, bytes: statSync(plainDump).size });
-          const z0 = await run(bin('pg_dump'), ['-Fc', '-Z0', '-d', ds.name], { env, stdoutFile: z0Dump });
-          bench.add(`${prefix}pg_dump -Fc -Z0`, { ...z0, bytes: statSync(z0Dump).size });
-          // pgclone's local storage fsyncs a dump before it becomes visible; the same durability for the bare tool:
-          const z0Synced = await run(bin('pg_dump'), ['-Fc', '-Z0', '-d', ds.name], { env, stdoutFile: z0Dump });
-          const syncStarted = process.hrtime.bigint();
-          fsyncFile(z0Dump);
-          bench.add(`${prefix}pg_dump -Fc -Z0 + fsync`, { seconds: z0Synced.seconds + Number(process.hrtime.bigint() - syncStarted) / 1e9 });
-          const auto = await pgclone(['dump', '--json', '-s', storage], ds.name);
-          const autoResult = JSON.parse(auto.stdout.trim().split('\n').at(-1)!) as { key: string; bytes: number; compression: string };
-          if (autoKey) rmSync(path.join(storage, ...autoKey.split('/')), { force: true });
-          autoKey = autoResult.key;
-          bench.add(`${prefix}pgclone dump (auto)`, { ...auto, bytes: autoResult.bytes });
-          // The same run without Node's start-up and module loading: the operation's own duration.
-          bench.add(`${prefix}pgclone dump (auto), operation only`, { seconds: (autoResult as { durationMs?: number }).durationMs! / 1000 });
-          results[`${ds.name}.autoCompression`] = autoResult.compression;
-          const fb = await pgclone(['dump', '--json', '-s', storage, '-i', 'fallback'], ds.name, { PATH: noZstdPath });
-          const fbResult = JSON.parse(fb.stdout.trim().split('\n').at(-1)!) as { key: string; bytes: number; compression: string };
-          if (fallbackKey) rmSync(path.join(storage, ...fallbackKey.split('/')), { force: true });
-          fallbackKey = fbResult.key;
-          bench.add(`${prefix}pgclone dump (auto, no zstd binary)`, { ...fb, bytes: fbResult.bytes });
-          results[`${ds.name}.fallbackCompression`] = fbResult.compression;
+          for (let i = 0; i < dumps.length; i++) await dumps[(rep + i) % dumps.length]!();
         }
         mkdirSync(path.dirname(path.join(storage, plainKey)), { recursive: true });
         execFileSync('cp', [plainDump, path.join(storage, plainKey)]);
@@ -334,31 +349,47 @@ async function main(): Promise<void> {
 
       if (o.only.has('restore')) {
         console.error(`[${ds.label}] restore, ${o.reps} rounds`);
-        for (let rep = 0; rep < o.reps; rep++) {
-          await drop('r_bare');
-          const create = await psql('postgres', 'CREATE DATABASE r_bare TEMPLATE template0');
-          const bare = await run(bin('pg_restore'), [`-j${cores}`, '--no-owner', '--no-acl', '-d', 'r_bare', plainDump], { env });
-          bench.add(`${prefix}pg_restore -j${cores} (createdb + restore)`, { seconds: create.seconds + bare.seconds });
-          await drop('r_bare');
-          for (const [label, key, extraEnv] of [
-            ['pgclone restore (plain -Fc dump)', plainKey, {}],
-            ['pgclone restore (auto dump)', autoKey, {}],
-            ['pgclone restore (no-zstd fallback dump)', fallbackKey, { PATH: noZstdPath }],
-          ] as const) {
+        const restores: Array<(rep: number) => Promise<void>> = [
+          async () => {
+            await drop('r_bare');
+            const create = await psql('postgres', 'CREATE DATABASE r_bare TEMPLATE template0');
+            const bare = await run(bin('pg_restore'), [`-j${cores}`, '--no-owner', '--no-acl', '-d', 'r_bare', plainDump], { env });
+            bench.add(`${prefix}pg_restore -j${cores} (createdb + restore)`, { seconds: create.seconds + bare.seconds });
+            await drop('r_bare');
+          },
+          ...(
+            [
+              ['pgclone restore (plain -Fc dump)', () => plainKey, {}],
+              ['pgclone restore (auto dump)', () => autoKey, {}],
+              ['pgclone restore (no-zstd fallback dump)', () => fallbackKey, { PATH: noZstdPath }],
+            ] as const
+          ).map(([label, key, extraEnv]) => async () => {
             await drop('r_pgclone');
-            const restored = await pgclone(['restore', key, '-s', storage, '--json'], 'r_pgclone', extraEnv);
+            const restored = await pgclone(['restore', key(), '-s', storage, '--json'], 'r_pgclone', extraEnv);
             bench.add(`${prefix}${label}`, restored);
             const result = JSON.parse(restored.stdout.trim().split('\n').at(-1)!) as { durationMs: number };
             bench.add(`${prefix}${label}, operation only`, { seconds: result.durationMs / 1000 });
-          }
-          await drop('r_pgclone');
-          if (typeof s3 !== 'string') {
-            const up = await pgclone(['dump', '--json', '-s', s3.location, '-i', `s3-${rep}`], ds.name, s3.env);
-            const upResult = JSON.parse(up.stdout.trim().split('\n').at(-1)!) as { key: string; bytes: number };
-            bench.add(`${prefix}pgclone dump to S3 (auto)`, { ...up, bytes: upResult.bytes });
-            const down = await pgclone(['restore', upResult.key, '-s', s3.location], 'r_pgclone', s3.env);
-            bench.add(`${prefix}pgclone restore from S3 (auto dump)`, down);
             await drop('r_pgclone');
+          }),
+          ...(typeof s3 !== 'string'
+            ? [
+                async (rep: number) => {
+                  const up = await pgclone(['dump', '--json', '-s', s3.location, '-i', `s3-${rep}`], ds.name, s3.env);
+                  const upResult = JSON.parse(up.stdout.trim().split('\n').at(-1)!) as { key: string; bytes: number };
+                  bench.add(`${prefix}pgclone dump to S3 (auto)`, { ...up, bytes: upResult.bytes });
+                  const down = await pgclone(['restore', upResult.key, '-s', s3.location], 'r_pgclone', s3.env);
+                  bench.add(`${prefix}pgclone restore from S3 (auto dump)`, down);
+                  await drop('r_pgclone');
+                },
+              ]
+            : []),
+        ];
+        // As for the copies below: each round starts one later in the list, and every restore starts from a
+        // checkpointed cluster, so none always pays for the WAL and dirty buffers the restore before it left.
+        for (let rep = 0; rep < o.reps; rep++) {
+          for (let i = 0; i < restores.length; i++) {
+            await psql('postgres', 'CHECKPOINT');
+            await restores[(rep + i) % restores.length]!(rep);
           }
         }
       }
