@@ -97,17 +97,30 @@ export class DumpInput {
     return this.#outer?.wrapper ?? 'none';
   }
 
-  /** The archive's own header, looking inside the wrapper; throws {@link DumpError} when it is not an archive. */
-  async header(): Promise<ArchiveHeader> {
+  /**
+   * The stored bytes' header: the archive's, or the wrapper's (gzip, zstd, lz4) without looking inside it. Throws
+   * {@link DumpError} when it is neither.
+   */
+  async outerHeader(): Promise<ArchiveHeader> {
     const { storage, key } = this.#o;
     this.#outer ??= parseArchiveHeader(await readHead(await storage.read(key, { start: 0, end: HEADER_BYTES - 1 })), key);
-    if (this.#outer.wrapper === 'none') return this.#outer;
+    return this.#outer;
+  }
+
+  /** The archive's own header, looking inside the wrapper; throws {@link DumpError} when it is not an archive. */
+  async header(): Promise<ArchiveHeader> {
+    const { key } = this.#o;
+    const outer = await this.outerHeader();
+    if (outer.wrapper === 'none') return outer;
     const inner = parseArchiveHeader(await readHead(await this.#open({ full: false })), key);
-    if (inner.wrapper !== 'none') throw new DumpError('DUMP_INVALID', `Dump ${key} is wrapped twice (${this.#outer.wrapper}, then ${inner.wrapper})`);
+    if (inner.wrapper !== 'none') throw new DumpError('DUMP_INVALID', `Dump ${key} is wrapped twice (${outer.wrapper}, then ${inner.wrapper})`);
     return inner;
   }
 
-  /** A source for reading the table of contents (`pg_restore -l`): reads only the start of the dump. */
+  /**
+   * A source for reading the table of contents (`pg_restore -l`): reads only the start of the dump. Call after
+   * {@link outerHeader}.
+   */
   tocSource(): ArchiveSource {
     const local = this.#localPlainPath();
     return local ? { path: local } : { open: () => this.#open({ full: false }) };

@@ -66,7 +66,16 @@ async function runWithArchive(run: ToolRun): Promise<{ code: number | null; sign
   let feed: Promise<void> = Promise.resolve();
   let input: Readable | undefined;
   if ('open' in run.source) {
-    input = await run.source.open();
+    try {
+      input = await run.source.open();
+    } catch (error) {
+      // Nothing will feed pg_restore (an lz4 dump without the lz4 program): end it rather than leave it waiting on
+      // its stdin, which would also keep pgclone from exiting.
+      running.child.kill('SIGTERM');
+      await running.done.catch(() => {});
+      run.signal?.removeEventListener('abort', onAbort);
+      throw error;
+    }
     const stdin = running.child.stdin!;
     stdin.on('error', () => {}); // EPIPE when the tool stops reading early
     feed = pipeline(input, stdin).catch((error: unknown) => {
