@@ -15,6 +15,15 @@ export async function bytesReadBy(pid: number | undefined): Promise<number | und
 }
 
 /**
+ * Sets `meter` to the bytes process `pid` has read, every 250 ms: the bar of a program that reads pg_dump's output or
+ * a stored file past Node. Returns the function that stops it.
+ */
+export function followBytesRead(pid: number | undefined, meter: { set(bytes: number): void }): () => void {
+  const timer = setInterval(() => void bytesReadBy(pid).then((n) => n !== undefined && meter.set(n)), 250);
+  return () => clearInterval(timer);
+}
+
+/**
  * True for the errors a write into a child's stdin fails with once the child stopped reading: EPIPE, ECONNRESET
  * (Node's stdio pipes are sockets) or a premature close. The child's own exit status then says why.
  */

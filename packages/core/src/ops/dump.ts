@@ -10,7 +10,7 @@ import { formatDumpKey } from '../keys.js';
 import { hashFile, HashingStream, serverVersionString, writeManifest } from '../manifest.js';
 import type { DumpOptions } from '../options.js';
 import { compressStage, planDumpCompression, startProgram, type DumpCompression, type Program } from '../pg/compression.js';
-import { bytesReadBy } from '../proc-io.js';
+import { followBytesRead } from '../proc-io.js';
 import { watchDump } from '../pg/dump-size.js';
 import { locateToolForServer, spawnTool, type Tool } from '../pg/tools.js';
 import { meterStream, ProgressMeter } from '../progress.js';
@@ -239,12 +239,12 @@ async function dumpToPath(writeToPath: (key: string) => Promise<PathWriter>, run
       await out.close();
     }
   }
-  const polling = program ? setInterval(() => void bytesReadBy(program.child.pid).then((n) => n !== undefined && run.meter.set(n)), 250) : undefined;
+  const stopFollowing = program ? followBytesRead(program.child.pid, run.meter) : undefined;
   const onAbort = () => tool.child.kill('SIGTERM');
   run.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const [exit, compressed] = await Promise.allSettled([tool.done, program?.done]);
-    clearInterval(polling);
+    stopFollowing?.();
     if (exit.status === 'rejected') throw exit.reason;
     if (compressed.status === 'rejected') throw compressed.reason;
     assertDumped(exit.value, run.database);
@@ -262,7 +262,7 @@ async function dumpToPath(writeToPath: (key: string) => Promise<PathWriter>, run
     await file.commit();
     return { bytes: stored.size, sha256: stored.sha256 };
   } catch (error) {
-    clearInterval(polling);
+    stopFollowing?.();
     tool.child.kill('SIGTERM');
     program?.stop();
     await file.abort(error).catch((abortError: unknown) => run.reporter.warn(redact(String((abortError as Error)?.message ?? abortError))));
@@ -297,7 +297,7 @@ async function dumpToStream(storage: Storage, run: DumpRun): Promise<StoredDump>
   const inProcess = outer?.kind === 'zlib' ? compressStage(outer, run.programEnv) : undefined;
   const compressor: { done: Promise<void>; stop(): void } | undefined = program ?? inProcess;
   const source = program ? program.child.stdout! : tool.child.stdout!;
-  const polling = program ? setInterval(() => void bytesReadBy(program.child.pid).then((n) => n !== undefined && run.meter.set(n)), 250) : undefined;
+  const stopFollowing = program ? followBytesRead(program.child.pid, run.meter) : undefined;
   const uploadMeter = typeof storage.localPath === 'function' ? undefined : new ProgressMeter(reporter, 'upload', 'bytes');
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
@@ -317,7 +317,7 @@ async function dumpToStream(storage: Storage, run: DumpRun): Promise<StoredDump>
       tool.done,
       compressor?.done,
     ]);
-    clearInterval(polling);
+    stopFollowing?.();
     // Causes before consequences: a dead compressor or a failing storage write also breaks pg_dump's pipe.
     if (exit.status === 'rejected') throw exit.reason;
     const brokenPipe = compressed.status === 'rejected' && (compressed.reason as { brokenPipe?: boolean }).brokenPipe === true;
@@ -332,7 +332,7 @@ async function dumpToStream(storage: Storage, run: DumpRun): Promise<StoredDump>
     uploadMeter?.finish();
     return { bytes: hashing.bytes, sha256: hashing.sha256! };
   } catch (error) {
-    clearInterval(polling);
+    stopFollowing?.();
     tool.child.kill('SIGTERM');
     compressor?.stop();
     // Nothing is stored either way; a failed abort (S3 parts left behind) is worth a warning, not a second error.

@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { formatBytes } from '../format.js';
 import { DumpError } from '../errors.js';
 import type { Reporter } from '../events.js';
-import { bytesReadBy, isReaderGone } from '../proc-io.js';
+import { followBytesRead, isReaderGone } from '../proc-io.js';
 import { meterStream, ProgressMeter } from '../progress.js';
 import type { Storage } from '../storage.js';
 import { HEADER_BYTES, parseArchiveHeader, type ArchiveHeader } from './archive.js';
@@ -299,7 +299,7 @@ export class DumpInput {
       return spoolThroughProgram(input, spoolDir, (fd) => startProgram(cli.program, cli.args, env, { code: 'DUMP_INVALID', what, stdout: fd }), options);
     }
     const stored = await open(file, 'r');
-    let polling: NodeJS.Timeout | undefined;
+    let stopFollowing: (() => void) | undefined;
     try {
       this.#o.readBeside?.();
       return await spoolThroughProgram(
@@ -307,13 +307,13 @@ export class DumpInput {
         spoolDir,
         (fd) => {
           const program = startProgram(cli.program, cli.args, env, { code: 'DUMP_INVALID', what, stdin: stored.fd, stdout: fd });
-          polling = setInterval(() => void bytesReadBy(program.child.pid).then((n) => n !== undefined && meter.set(n)), 250);
+          stopFollowing = followBytesRead(program.child.pid, meter);
           return program;
         },
         options,
       );
     } finally {
-      clearInterval(polling);
+      stopFollowing?.();
       await stored.close();
     }
   }
