@@ -15,6 +15,7 @@ import {
   isItemLine,
   isVerboseLine,
   ParallelGzip,
+  ProgressMeter,
   Reporter,
   RestoreProgress,
   buildFraction,
@@ -24,7 +25,7 @@ import {
   validateConfig,
   type ProgressEvent,
 } from '@pgclone/core';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createProgressRenderer, describeProgress, formatDuration } from '../packages/pgclone/dist/cli/progress.js';
 
 const emptyPath = { PATH: mkdtempSync(path.join(os.tmpdir(), 'pgclone-no-tools-')) };
@@ -165,6 +166,28 @@ describe('restore progress lines', () => {
     ];
     expect(lines.filter(isItemLine)).toHaveLength(3);
     expect(lines.filter((l) => !isVerboseLine(l))).toEqual(lines.slice(7));
+  });
+});
+
+describe('progress meter', () => {
+  it('emits nothing after its final event, whatever count arrives late', () => {
+    const seen: ProgressEvent[] = [];
+    const meter = new ProgressMeter(new Reporter('restore', (e) => e.event === 'progress' && seen.push(e)), 'download', 'bytes', 100);
+    let now = 1_000_000;
+    const clock = vi.spyOn(Date, 'now').mockImplementation(() => (now += 300)); // past the throttle at every call
+    try {
+      meter.set(40);
+      meter.finish();
+      meter.set(60); // a poll that was under way when the phase ended
+      meter.add(10);
+    } finally {
+      clock.mockRestore();
+    }
+    expect(seen.map((e) => [e.done, e.final ?? false])).toEqual([
+      [40, false],
+      [100, true],
+    ]);
+    expect(meter.done).toBe(100);
   });
 });
 

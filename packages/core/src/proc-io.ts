@@ -19,8 +19,12 @@ export async function bytesReadBy(pid: number | undefined): Promise<number | und
  * a stored file past Node. Returns the function that stops it.
  */
 export function followBytesRead(pid: number | undefined, meter: { set(bytes: number): void }): () => void {
-  const timer = setInterval(() => void bytesReadBy(pid).then((n) => n !== undefined && meter.set(n)), 250);
-  return () => clearInterval(timer);
+  let stopped = false;
+  const timer = setInterval(() => void bytesReadBy(pid).then((n) => n !== undefined && !stopped && meter.set(n)), 250);
+  return () => {
+    stopped = true; // a reading still under way is dropped
+    clearInterval(timer);
+  };
 }
 
 /**

@@ -48,8 +48,12 @@ export class ProgressMeter {
     this.set(this.#done + n);
   }
 
-  /** Sets the count (never beyond a known, exact total). */
+  /**
+   * Sets the count (never beyond a known, exact total). After {@link finish} it does nothing: a reading that arrives
+   * late (a poll of a program's read bytes still under way) must not follow the final event.
+   */
   set(done: number): void {
+    if (this.#finished) return;
     this.#done = this.#total !== undefined && !this.#estimated ? Math.min(done, this.#total) : done;
     const now = Date.now();
     if (now - this.#last >= INTERVAL_MS) {
