@@ -21,7 +21,8 @@ const MAX_ENTRIES = 64;
 
 /** `$XDG_CACHE_HOME/pgclone/tool-versions.json`, else under `~/.cache`; none without a home directory. */
 export function toolVersionsFile(env: NodeJS.ProcessEnv): string | undefined {
-  const base = env.XDG_CACHE_HOME || (env.HOME || os.homedir() ? path.join(env.HOME || os.homedir(), '.cache') : undefined);
+  const home = env.HOME || os.homedir();
+  const base = env.XDG_CACHE_HOME || (home ? path.join(home, '.cache') : undefined);
   return base ? path.join(base, 'pgclone', 'tool-versions.json') : undefined;
 }
 
