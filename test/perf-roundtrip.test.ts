@@ -207,29 +207,37 @@ describe('round trip of every compression and job setting', () => {
     }
   });
 
-  it('pg_restore commits without waiting for WAL flushes, and the restored database does not keep that setting', async () => {
-    // A CHECK constraint runs for every row pg_restore loads: this one records the session's synchronous_commit.
+  it('pg_restore commits without waiting for WAL flushes and, with a job per core, builds without parallel workers; the restored database keeps neither setting', async () => {
+    // A CHECK constraint runs for every row pg_restore loads: this one records the session's settings.
     const db = `${prefix}_commits`;
     await createDatabase(db);
     await sql(
       db,
       `CREATE TABLE commit_modes (mode text);
        CREATE FUNCTION note_commit_mode() RETURNS boolean LANGUAGE plpgsql AS $$
-         BEGIN INSERT INTO public.commit_modes VALUES (current_setting('synchronous_commit')); RETURN true; END $$;
+         BEGIN
+           INSERT INTO public.commit_modes VALUES (current_setting('synchronous_commit') || ' ' || current_setting('max_parallel_maintenance_workers'));
+           RETURN true;
+         END $$;
        CREATE TABLE items (id int PRIMARY KEY, CHECK (note_commit_mode()));
        CREATE TABLE more_items (id int PRIMARY KEY);
        INSERT INTO items SELECT generate_series(1, 3);
        INSERT INTO more_items SELECT generate_series(1, 3);
        ALTER DATABASE ${ident(db)} SET work_mem = '5MB';`,
     );
-    for (const jobs of ['1', '2']) {
+    const [{ workers }] = await sql<{ workers: string }>('postgres', "SELECT current_setting('max_parallel_maintenance_workers') AS workers");
+    expect(workers).not.toBe('0');
+    // The cluster is on this machine (loopback): jobs that cover its cores leave no core for parallel index builds.
+    const cores = os.availableParallelism();
+    for (const jobs of [1, cores]) {
       // Without the log's rows in the dump, pg_restore -j does not truncate it before loading them.
       const dumped = await runCli(['dump', '--compression', 'none', '-e', 'commit_modes'], { cwd, env: { DATABASE_URL: dbUrl(db) } });
       expect(dumped.code, dumped.stderr).toBe(0);
       const target = `${prefix}_commits_j${jobs}`;
-      const restored = await runCli(['restore', dumped.lines.at(-1)!, '-j', jobs], { cwd, env: { DATABASE_URL: dbUrl(target) } });
+      const restored = await runCli(['restore', dumped.lines.at(-1)!, '-j', String(jobs)], { cwd, env: { DATABASE_URL: dbUrl(target) } });
       expect(restored.code, restored.stderr).toBe(0);
-      expect(await sql(target, 'SELECT mode, count(*)::int AS n FROM commit_modes GROUP BY mode')).toEqual([{ mode: 'off', n: 3 }]);
+      const mode = `off ${jobs >= cores ? '0' : workers}`;
+      expect(await sql(target, 'SELECT mode, count(*)::int AS n FROM commit_modes GROUP BY mode')).toEqual([{ mode, n: 3 }]);
       // The database's own settings came with the dump; nothing is left for pgclone's role.
       const settings = await sql<{ setrole: number; setconfig: string[] }>(
         'postgres',

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { libpqEnv, mergeEnv, withDatabase } from '../connection.js';
 import { GuardError, KeyError, PgcloneError } from '../errors.js';
 import type { Reporter } from '../events.js';
@@ -14,6 +15,7 @@ import { DumpInput, type RestoreInput } from '../pg/dump-input.js';
 import { pollCopyBytes } from '../pg/copy-progress.js';
 import { pollIndexBuilds } from '../pg/index-progress.js';
 import { readArchiveSettings, readToc, restoresInParallel, runPgRestore, usefulJobs } from '../pg/pg-restore.js';
+import { restoreDefaults, serverOnThisMachine } from '../pg/restore-defaults.js';
 import { RestoreProgress } from '../pg/restore-progress.js';
 import { locateTool, type Tool } from '../pg/tools.js';
 import { executePlan } from '../plan/execute.js';
@@ -181,6 +183,7 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
           verifier: verifier!,
           toc,
           jobs: perf.jobs,
+          serverCores: serverOnThisMachine(conn, prepared.env) ? os.availableParallelism() : undefined,
           tool: pgRestore!,
           env: toolEnv(database),
           database,
@@ -217,6 +220,8 @@ interface ArchiveRestore {
   /** The archive's table of contents (`pg_restore -l`). */
   toc: string[];
   jobs: number;
+  /** The server's cores, when it runs on this machine. */
+  serverCores: number | undefined;
   tool: Tool;
   /** pg_restore's environment, connected to `database`. */
   env: NodeJS.ProcessEnv;
@@ -228,7 +233,7 @@ interface ArchiveRestore {
 }
 
 /**
- * Plan step 2 for a dump: pg_restore into the working database, its sessions' commits not waiting for WAL flushes.
+ * Plan step 2 for a dump: pg_restore into the working database, its sessions tuned for that (`restoreDefaults`).
  * A spooled dump's schema (the pre-data section) is restored from the spool's head while its data is still being
  * spooled; the data and what follows it, with `-j`, once the spool is complete and its checksum matched.
  */
@@ -251,60 +256,65 @@ async function restoreArchive(r: ArchiveRestore): Promise<void> {
   const allowedErrors: string[] = [];
   let stopPolling: (() => Promise<void>) | undefined;
   let restoring = true;
+  // Set for the jobs planned (a spool that finds no room falls back to one job, and keeps them).
+  const defaults = restoreDefaults(usefulJobs(r.toc, r.jobs), r.serverCores);
   try {
-    await r.admin.withAsyncCommit(r.database, () =>
-      verifier.during(async (corrupt) => {
-        const signal = r.signal ? AbortSignal.any([r.signal, corrupt]) : corrupt;
-        const schema = await archive.schemaSource();
-        const stopSchema = new AbortController();
-        const schemaRun = schema
-          ? runPgRestore({ ...base, source: schema, sections: ['pre-data'], onVerbose, signal: AbortSignal.any([signal, stopSchema.signal]) })
-          : undefined;
-        schemaRun?.catch(() => {}); // awaited below
-        let input: RestoreInput;
-        try {
-          // A failed schema restore does not wait for the spool.
-          input = await (schemaRun ? Promise.race([preparing, schemaRun.then(() => preparing)]) : preparing);
-          // A spooled dump was read in full already: refuse a corrupt one before its data is restored.
-          if (input.mode === 'spool') await verifier.settled();
-        } catch (error) {
-          stopSchema.abort();
-          await schemaRun?.catch(() => {});
-          // A failed schema lets the spool finish first (unless interrupted): the checksum that says whether the dump
-          // is damaged is then the one computed on the way, not a second read of the whole dump.
-          if (!signal.aborted) await preparing.catch(() => {});
-          throw error;
-        }
-        // The stored file itself is hashed alongside pg_restore (also when pg_restore reads a copy of it); spool and
-        // stream reads are hashed by tapStored.
-        const source = input.mode === 'file' || input.mode === 'copy' ? verifier.wrap(input.source) : input.source;
-        const counting = new RestoreProgress(reporter, r.toc, input.data, restoresInParallel({ jobs: input.jobs, source }));
-        for (const line of early.splice(0)) counting.line(line);
-        progress = counting;
-        void counting.ready.then(() => {
-          if (!restoring) return;
-          const stops = [
-            ...(counting.wantsCopyBytes ? [pollCopyBytes(r.admin, r.database, (bytes) => counting.setCopyBytes(bytes))] : []),
-            ...(counting.wantsBuildProgress ? [pollIndexBuilds(r.admin, r.database, (builds) => counting.setBuildProgress(builds))] : []),
-          ];
-          stopPolling = async () => void (await Promise.all(stops.map((stop) => stop())));
-        });
-        if (schemaRun) allowedErrors.push(...(await schemaRun).allowedErrors);
-        const rest = await runPgRestore({
-          ...base,
-          source,
-          jobs: input.jobs,
-          ...(schemaRun ? { sections: ['data', 'post-data'] as const } : {}),
-          onVerbose,
-          signal,
-        });
-        allowedErrors.push(...rest.allowedErrors);
-      }, r.signal),
-    );
+    await r.admin.setRoleDefaults(r.database, defaults);
+    await verifier.during(async (corrupt) => {
+      const signal = r.signal ? AbortSignal.any([r.signal, corrupt]) : corrupt;
+      const schema = await archive.schemaSource();
+      const stopSchema = new AbortController();
+      const schemaRun = schema
+        ? runPgRestore({ ...base, source: schema, sections: ['pre-data'], onVerbose, signal: AbortSignal.any([signal, stopSchema.signal]) })
+        : undefined;
+      schemaRun?.catch(() => {}); // awaited below
+      let input: RestoreInput;
+      try {
+        // A failed schema restore does not wait for the spool.
+        input = await (schemaRun ? Promise.race([preparing, schemaRun.then(() => preparing)]) : preparing);
+        // A spooled dump was read in full already: refuse a corrupt one before its data is restored.
+        if (input.mode === 'spool') await verifier.settled();
+      } catch (error) {
+        stopSchema.abort();
+        await schemaRun?.catch(() => {});
+        // A failed schema lets the spool finish first (unless interrupted): the checksum that says whether the dump
+        // is damaged is then the one computed on the way, not a second read of the whole dump.
+        if (!signal.aborted) await preparing.catch(() => {});
+        throw error;
+      }
+      // The stored file itself is hashed alongside pg_restore (also when pg_restore reads a copy of it); spool and
+      // stream reads are hashed by tapStored.
+      const source = input.mode === 'file' || input.mode === 'copy' ? verifier.wrap(input.source) : input.source;
+      const counting = new RestoreProgress(reporter, r.toc, input.data, restoresInParallel({ jobs: input.jobs, source }));
+      for (const line of early.splice(0)) counting.line(line);
+      progress = counting;
+      void counting.ready.then(() => {
+        if (!restoring) return;
+        const stops = [
+          ...(counting.wantsCopyBytes ? [pollCopyBytes(r.admin, r.database, (bytes) => counting.setCopyBytes(bytes))] : []),
+          ...(counting.wantsBuildProgress ? [pollIndexBuilds(r.admin, r.database, (builds) => counting.setBuildProgress(builds))] : []),
+        ];
+        stopPolling = async () => void (await Promise.all(stops.map((stop) => stop())));
+      });
+      if (schemaRun) allowedErrors.push(...(await schemaRun).allowedErrors);
+      const rest = await runPgRestore({
+        ...base,
+        source,
+        jobs: input.jobs,
+        ...(schemaRun ? { sections: ['data', 'post-data'] as const } : {}),
+        onVerbose,
+        signal,
+      });
+      allowedErrors.push(...rest.allowedErrors);
+    }, r.signal);
+  } catch (error) {
+    await r.admin.resetRoleDefaults(r.database, Object.keys(defaults)).catch(() => {});
+    throw error;
   } finally {
     restoring = false;
     await stopPolling?.();
   }
+  await r.admin.resetRoleDefaults(r.database, Object.keys(defaults));
   progress?.finish();
   for (const e of allowedErrors) reporter.warn(`pg_restore error allowed by restoreErrorAllowList: ${e}`);
 }

@@ -202,26 +202,21 @@ export class Admin {
   }
 
   /**
-   * Runs `work` while this role's new sessions on `name` default to `synchronous_commit = off`, then resets that. For
-   * filling a working database nobody else uses: pg_restore commits every schema item on its own, and each commit
-   * would wait for a WAL flush (a 4,000-item schema restored with -j2: 4.6–4.9 s, 3.6–4.2 s without the waits).
-   * Nothing becomes less durable: a database that fails before the swap is dropped, and the swap's own commit flushes
-   * the WAL up to it, all of the restore's commits included. The default is set for the role in that database
-   * (`ALTER ROLE … IN DATABASE`), not for the database: a run killed before the reset leaves it where no copy of the
-   * database takes it along (`CREATE DATABASE … TEMPLATE` and pgclone's settings copy take the database's own).
+   * Sets this role's defaults for new sessions on `name`, for filling a working database nobody else uses (see
+   * `restoreDefaults`). They are set for the role in that database (`ALTER ROLE … IN DATABASE`), not for the
+   * database: a run killed before {@link resetRoleDefaults} leaves them where no copy of the database takes them along
+   * (`CREATE DATABASE … TEMPLATE` and pgclone's settings copy take the database's own), and dropping the database
+   * drops them.
    */
-  async withAsyncCommit<T>(name: string, work: () => Promise<T>): Promise<T> {
-    const alter = `ALTER ROLE CURRENT_USER IN DATABASE ${quoteIdent(name)}`;
-    await this.query(`${alter} SET synchronous_commit = off`);
-    let result: T;
-    try {
-      result = await work();
-    } catch (error) {
-      await this.query(`${alter} RESET synchronous_commit`).catch(() => {});
-      throw error;
-    }
-    await this.query(`${alter} RESET synchronous_commit`);
-    return result;
+  async setRoleDefaults(name: string, settings: Readonly<Record<string, string>>): Promise<void> {
+    const statements = Object.entries(settings).map(([setting, value]) => `${roleInDatabase(name)} SET ${settingName(setting)} = ${quoteLiteral(value)}`);
+    if (statements.length > 0) await this.query(statements.join(';\n'));
+  }
+
+  /** Resets what {@link setRoleDefaults} set. */
+  async resetRoleDefaults(name: string, settings: Iterable<string>): Promise<void> {
+    const statements = [...new Set(settings)].map((setting) => `${roleInDatabase(name)} RESET ${settingName(setting)}`);
+    if (statements.length > 0) await this.query(statements.join(';\n'));
   }
 
   /** The comment on database `name` (`COMMENT ON DATABASE`), or null. */
@@ -487,4 +482,11 @@ export function pgMessage(error: unknown): string {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+const roleInDatabase = (name: string): string => `ALTER ROLE CURRENT_USER IN DATABASE ${quoteIdent(name)}`;
+
+function settingName(name: string): string {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`Unexpected setting name ${JSON.stringify(name)}`);
+  return name;
 }
