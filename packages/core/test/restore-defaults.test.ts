@@ -3,12 +3,15 @@ import { restoreDefaults, serverOnThisMachine } from '../src/pg/restore-defaults
 
 describe('restoreDefaults', () => {
   it('always turns the commit wait off, and parallel index builds only where the jobs already cover the server cores', () => {
-    expect(restoreDefaults(2, 2)).toEqual({ synchronous_commit: 'off', max_parallel_maintenance_workers: '0' });
-    expect(restoreDefaults(8, 4)).toEqual({ synchronous_commit: 'off', max_parallel_maintenance_workers: '0' });
-    expect(restoreDefaults(1, 2)).toEqual({ synchronous_commit: 'off' });
-    expect(restoreDefaults(2, 16)).toEqual({ synchronous_commit: 'off' });
+    const noWorkers = { synchronous_commit: 'off', max_parallel_maintenance_workers: '0' };
+    expect(restoreDefaults({ jobs: 2, serverCores: 2, serverMajor: 15 })).toEqual(noWorkers);
+    expect(restoreDefaults({ jobs: 8, serverCores: 4, serverMajor: 11 })).toEqual(noWorkers);
+    expect(restoreDefaults({ jobs: 1, serverCores: 2, serverMajor: 15 })).toEqual({ synchronous_commit: 'off' });
+    expect(restoreDefaults({ jobs: 2, serverCores: 16, serverMajor: 15 })).toEqual({ synchronous_commit: 'off' });
     // A server elsewhere: its cores are unknown.
-    expect(restoreDefaults(64, undefined)).toEqual({ synchronous_commit: 'off' });
+    expect(restoreDefaults({ jobs: 64, serverCores: undefined, serverMajor: 15 })).toEqual({ synchronous_commit: 'off' });
+    // PostgreSQL 10 has no such setting (nor parallel index builds).
+    expect(restoreDefaults({ jobs: 2, serverCores: 2, serverMajor: 10 })).toEqual({ synchronous_commit: 'off' });
   });
 });
 

@@ -257,7 +257,7 @@ async function restoreArchive(r: ArchiveRestore): Promise<void> {
   let stopPolling: (() => Promise<void>) | undefined;
   let restoring = true;
   // Set for the jobs planned (a spool that finds no room falls back to one job, and keeps them).
-  const defaults = restoreDefaults(usefulJobs(r.toc, r.jobs), r.serverCores);
+  const defaults = restoreDefaults({ jobs: usefulJobs(r.toc, r.jobs), serverCores: r.serverCores, serverMajor: r.admin.serverMajor });
   try {
     await r.admin.setRoleDefaults(r.database, defaults);
     await verifier.during(async (corrupt) => {
