@@ -229,14 +229,20 @@ describe('round trip of every compression and job setting', () => {
     expect(workers).not.toBe('0');
     // The cluster is on this machine (loopback): jobs that cover its cores leave no core for parallel index builds.
     const cores = os.availableParallelism();
-    for (const jobs of [1, cores]) {
+    // The last run's connection asks for its own number of workers, which wins over pgclone's default.
+    const cases = [
+      { jobs: 1, options: '', expected: workers },
+      { jobs: cores, options: '', expected: '0' },
+      { jobs: cores, options: '?options=-c%20max_parallel_maintenance_workers%3D3', expected: '3' },
+    ];
+    for (const [i, { jobs, options, expected }] of cases.entries()) {
       // Without the log's rows in the dump, pg_restore -j does not truncate it before loading them.
       const dumped = await runCli(['dump', '--compression', 'none', '-e', 'commit_modes'], { cwd, env: { DATABASE_URL: dbUrl(db) } });
       expect(dumped.code, dumped.stderr).toBe(0);
-      const target = `${prefix}_commits_j${jobs}`;
-      const restored = await runCli(['restore', dumped.lines.at(-1)!, '-j', String(jobs)], { cwd, env: { DATABASE_URL: dbUrl(target) } });
+      const target = `${prefix}_commits_${i}`;
+      const restored = await runCli(['restore', dumped.lines.at(-1)!, '-j', String(jobs)], { cwd, env: { DATABASE_URL: dbUrl(target) + options } });
       expect(restored.code, restored.stderr).toBe(0);
-      const mode = `off ${jobs >= cores ? '0' : workers}`;
+      const mode = `off ${jobs === 1 && cores === 1 ? '0' : expected}`;
       expect(await sql(target, 'SELECT mode, count(*)::int AS n FROM commit_modes GROUP BY mode')).toEqual([{ mode, n: 3 }]);
       // The database's own settings came with the dump; nothing is left for pgclone's role.
       const settings = await sql<{ setrole: number; setconfig: string[] }>(
