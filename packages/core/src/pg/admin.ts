@@ -202,21 +202,28 @@ export class Admin {
   }
 
   /**
-   * Sets this role's defaults for new sessions on `name`, for filling a working database nobody else uses (see
-   * `restoreDefaults`). They are set for the role in that database (`ALTER ROLE … IN DATABASE`), not for the
-   * database: a run killed before {@link resetRoleDefaults} leaves them where no copy of the database takes them along
-   * (`CREATE DATABASE … TEMPLATE` and pgclone's settings copy take the database's own), and dropping the database
-   * drops them.
+   * Runs `work` while this role's new sessions on `name` default to `settings`, then resets them. For filling a
+   * working database nobody else uses (see `restoreDefaults`). They are set for the role in that database
+   * (`ALTER ROLE … IN DATABASE`), not for the database: a run killed before the reset leaves them where no copy of the
+   * database takes them along (`CREATE DATABASE … TEMPLATE` and pgclone's settings copy take the database's own), and
+   * dropping the database drops them.
    */
-  async setRoleDefaults(name: string, settings: Readonly<Record<string, string>>): Promise<void> {
-    const statements = Object.entries(settings).map(([setting, value]) => `${roleInDatabase(name)} SET ${settingName(setting)} = ${quoteLiteral(value)}`);
-    if (statements.length > 0) await this.query(statements.join(';\n'));
-  }
-
-  /** Resets what {@link setRoleDefaults} set. */
-  async resetRoleDefaults(name: string, settings: Iterable<string>): Promise<void> {
-    const statements = [...new Set(settings)].map((setting) => `${roleInDatabase(name)} RESET ${settingName(setting)}`);
-    if (statements.length > 0) await this.query(statements.join(';\n'));
+  async withRoleDefaults<T>(name: string, settings: Readonly<Record<string, string>>, work: () => Promise<T>): Promise<T> {
+    const alter = (clause: (setting: string, value: string) => string) =>
+      Object.entries(settings)
+        .map(([setting, value]) => `ALTER ROLE CURRENT_USER IN DATABASE ${quoteIdent(name)} ${clause(settingName(setting), value)}`)
+        .join(';\n');
+    const reset = alter((setting) => `RESET ${setting}`);
+    await this.query(alter((setting, value) => `SET ${setting} = ${quoteLiteral(value)}`));
+    let result: T;
+    try {
+      result = await work();
+    } catch (error) {
+      await this.query(reset).catch(() => {});
+      throw error;
+    }
+    await this.query(reset);
+    return result;
   }
 
   /** The comment on database `name` (`COMMENT ON DATABASE`), or null. */
@@ -483,8 +490,6 @@ export function pgMessage(error: unknown): string {
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
-
-const roleInDatabase = (name: string): string => `ALTER ROLE CURRENT_USER IN DATABASE ${quoteIdent(name)}`;
 
 function settingName(name: string): string {
   if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`Unexpected setting name ${JSON.stringify(name)}`);
