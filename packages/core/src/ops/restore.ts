@@ -258,60 +258,60 @@ async function restoreArchive(r: ArchiveRestore): Promise<void> {
   let restoring = true;
   // Set for the jobs planned (a spool that finds no room falls back to one job, and keeps them).
   const defaults = restoreDefaults({ jobs: usefulJobs(r.toc, r.jobs), serverCores: r.serverCores, serverMajor: r.admin.serverMajor });
-  try {
-    await r.admin.withRoleDefaults(r.database, defaults, () =>
-      verifier.during(async (corrupt) => {
-        const signal = r.signal ? AbortSignal.any([r.signal, corrupt]) : corrupt;
-        const schema = await archive.schemaSource();
-        const stopSchema = new AbortController();
-        const schemaRun = schema
-          ? runPgRestore({ ...base, source: schema, sections: ['pre-data'], onVerbose, signal: AbortSignal.any([signal, stopSchema.signal]) })
-          : undefined;
-        schemaRun?.catch(() => {}); // awaited below
-        let input: RestoreInput;
-        try {
-          // A failed schema restore does not wait for the spool.
-          input = await (schemaRun ? Promise.race([preparing, schemaRun.then(() => preparing)]) : preparing);
-          // A spooled dump was read in full already: refuse a corrupt one before its data is restored.
-          if (input.mode === 'spool') await verifier.settled();
-        } catch (error) {
-          stopSchema.abort();
-          await schemaRun?.catch(() => {});
-          // A failed schema lets the spool finish first (unless interrupted): the checksum that says whether the dump
-          // is damaged is then the one computed on the way, not a second read of the whole dump.
-          if (!signal.aborted) await preparing.catch(() => {});
-          throw error;
-        }
-        // The stored file itself is hashed alongside pg_restore (also when pg_restore reads a copy of it); spool and
-        // stream reads are hashed by tapStored.
-        const source = input.mode === 'file' || input.mode === 'copy' ? verifier.wrap(input.source) : input.source;
-        const counting = new RestoreProgress(reporter, r.toc, input.data, restoresInParallel({ jobs: input.jobs, source }));
-        for (const line of early.splice(0)) counting.line(line);
-        progress = counting;
-        void counting.ready.then(() => {
-          if (!restoring) return;
-          const stops = [
-            ...(counting.wantsCopyBytes ? [pollCopyBytes(r.admin, r.database, (bytes) => counting.setCopyBytes(bytes))] : []),
-            ...(counting.wantsBuildProgress ? [pollIndexBuilds(r.admin, r.database, (builds) => counting.setBuildProgress(builds))] : []),
-          ];
-          stopPolling = async () => void (await Promise.all(stops.map((stop) => stop())));
-        });
-        if (schemaRun) allowedErrors.push(...(await schemaRun).allowedErrors);
-        const rest = await runPgRestore({
-          ...base,
-          source,
-          jobs: input.jobs,
-          ...(schemaRun ? { sections: ['data', 'post-data'] as const } : {}),
-          onVerbose,
-          signal,
-        });
-        allowedErrors.push(...rest.allowedErrors);
-      }, r.signal),
-    );
-  } finally {
+  // The progress polls share the admin session, which resets the defaults once the work is done: they end first.
+  const stopProgress = async () => {
     restoring = false;
     await stopPolling?.();
-  }
+  };
+  await r.admin.withRoleDefaults(r.database, defaults, () =>
+    verifier.during(async (corrupt) => {
+      const signal = r.signal ? AbortSignal.any([r.signal, corrupt]) : corrupt;
+      const schema = await archive.schemaSource();
+      const stopSchema = new AbortController();
+      const schemaRun = schema
+        ? runPgRestore({ ...base, source: schema, sections: ['pre-data'], onVerbose, signal: AbortSignal.any([signal, stopSchema.signal]) })
+        : undefined;
+      schemaRun?.catch(() => {}); // awaited below
+      let input: RestoreInput;
+      try {
+        // A failed schema restore does not wait for the spool.
+        input = await (schemaRun ? Promise.race([preparing, schemaRun.then(() => preparing)]) : preparing);
+        // A spooled dump was read in full already: refuse a corrupt one before its data is restored.
+        if (input.mode === 'spool') await verifier.settled();
+      } catch (error) {
+        stopSchema.abort();
+        await schemaRun?.catch(() => {});
+        // A failed schema lets the spool finish first (unless interrupted): the checksum that says whether the dump
+        // is damaged is then the one computed on the way, not a second read of the whole dump.
+        if (!signal.aborted) await preparing.catch(() => {});
+        throw error;
+      }
+      // The stored file itself is hashed alongside pg_restore (also when pg_restore reads a copy of it); spool and
+      // stream reads are hashed by tapStored.
+      const source = input.mode === 'file' || input.mode === 'copy' ? verifier.wrap(input.source) : input.source;
+      const counting = new RestoreProgress(reporter, r.toc, input.data, restoresInParallel({ jobs: input.jobs, source }));
+      for (const line of early.splice(0)) counting.line(line);
+      progress = counting;
+      void counting.ready.then(() => {
+        if (!restoring) return;
+        const stops = [
+          ...(counting.wantsCopyBytes ? [pollCopyBytes(r.admin, r.database, (bytes) => counting.setCopyBytes(bytes))] : []),
+          ...(counting.wantsBuildProgress ? [pollIndexBuilds(r.admin, r.database, (builds) => counting.setBuildProgress(builds))] : []),
+        ];
+        stopPolling = async () => void (await Promise.all(stops.map((stop) => stop())));
+      });
+      if (schemaRun) allowedErrors.push(...(await schemaRun).allowedErrors);
+      const rest = await runPgRestore({
+        ...base,
+        source,
+        jobs: input.jobs,
+        ...(schemaRun ? { sections: ['data', 'post-data'] as const } : {}),
+        onVerbose,
+        signal,
+      });
+      allowedErrors.push(...rest.allowedErrors);
+    }, r.signal).finally(stopProgress),
+  );
   progress?.finish();
   for (const e of allowedErrors) reporter.warn(`pg_restore error allowed by restoreErrorAllowList: ${e}`);
 }
