@@ -239,7 +239,8 @@ interface ArchiveRestore {
  */
 async function restoreArchive(r: ArchiveRestore): Promise<void> {
   const { archive, verifier, reporter } = r;
-  const preparing = archive.restoreInput(usefulJobs(r.toc, r.jobs));
+  const jobs = usefulJobs(r.toc, r.jobs);
+  const preparing = archive.restoreInput(jobs);
   preparing.catch(() => {}); // awaited below
   const base = {
     tool: r.tool,
@@ -257,7 +258,7 @@ async function restoreArchive(r: ArchiveRestore): Promise<void> {
   let stopPolling: (() => Promise<void>) | undefined;
   let restoring = true;
   // Set for the jobs planned (a spool that finds no room falls back to one job, and keeps them).
-  const defaults = restoreDefaults({ jobs: usefulJobs(r.toc, r.jobs), serverCores: r.serverCores, serverMajor: r.admin.serverMajor });
+  const defaults = restoreDefaults({ jobs, serverCores: r.serverCores, serverMajor: r.admin.serverMajor });
   // The progress polls share the admin session, which resets the defaults once the work is done: they end first.
   const stopProgress = async () => {
     restoring = false;
