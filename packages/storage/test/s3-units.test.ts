@@ -112,9 +112,11 @@ describe('parseS3Location', () => {
 });
 
 describe('part size', () => {
-  it('is max(8 MiB, 1.5 × size / 10,000) in whole MiB, capped at 5 GiB', () => {
-    expect(choosePartSize(undefined)).toBe(8 * MIB);
-    expect(choosePartSize(50 * 1024 * MIB)).toBe(8 * MIB);
+  it('is max(5 MiB, 1.5 × size / 10,000) in whole MiB, capped at 5 GiB', () => {
+    expect(choosePartSize(undefined)).toBe(5 * MIB);
+    expect(choosePartSize(5 * 1024 * MIB)).toBe(5 * MIB);
+    expect(choosePartSize(30 * 1024 * MIB)).toBe(5 * MIB); // 4.6 MiB: S3's minimum
+    expect(choosePartSize(50 * 1024 * MIB)).toBe(8 * MIB); // 7.68 MiB rounded up
     expect(choosePartSize(100 * 1024 * MIB)).toBe(16 * MIB);
     const tib = 1024 ** 4;
     expect(choosePartSize(tib)).toBe(158 * MIB); // 157.3 MiB rounded up

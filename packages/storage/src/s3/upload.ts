@@ -5,6 +5,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { StorageError, type PgcloneError, type StorageWriter } from '@pgclone/core';
 import { formatBytes } from '@pgclone/core';
 import { S3_MAX_PARTS } from './part-size.js';
+import { sentPartsCollector } from './sent-parts.js';
 
 /** What one upload needs. */
 export interface UploadTarget {
@@ -49,6 +50,10 @@ export function openUpload(target: UploadTarget): StorageWriter {
   let failure: Error | undefined;
   let state: 'open' | 'committing' | 'committed' | 'aborting' = 'open';
   let bytes = 0;
+  // Live at most: the parts in flight, and the next one both as the chunks read and as lib-storage's copy of them.
+  // One sent part more is let wait (collecting at the first one asked for ten times as many collections, for 3 MB).
+  const collectSentParts = sentPartsCollector((target.queueSize + 3) * target.partSize);
+  let nextCheck = target.partSize;
 
   const fail = (error: Error) => {
     failure ??= error;
@@ -59,6 +64,10 @@ export function openUpload(target: UploadTarget): StorageWriter {
     write(chunk: Buffer, _encoding, callback) {
       if (failure) return callback(failure);
       bytes += chunk.length;
+      if (bytes >= nextCheck) {
+        nextCheck = bytes + target.partSize;
+        collectSentParts();
+      }
       if (bytes > maxBytes) {
         fail(
           new StorageError(
