@@ -59,7 +59,7 @@ export { SnapshotResetter, SPARE_MAX_BYTES, type CopyStrategy, type SnapshotRese
 export { endSessionsQuickly } from './pg/end-sessions.js';
 export { pollCopyBytes } from './pg/copy-progress.js';
 export { buildFraction, pollIndexBuilds, type IndexBuildReading, type IndexBuildRow } from './pg/index-progress.js';
-export { watchDump, type DumpWatchHandlers } from './pg/dump-size.js';
+export { watchDump, type DumpWatchHandlers, type DumpWatchOptions } from './pg/dump-size.js';
 export { localDatabaseOf, resolveDumpKey } from './ops/resolve-key.js';
 export { inspectLeftovers, repairLeftover, type Leftover } from './ops/repair.js';
 export { removeStaleWrites, removeStaleScratch } from './ops/leftover-files.js';

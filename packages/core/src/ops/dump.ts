@@ -11,7 +11,7 @@ import { hashFile, HashingStream, serverVersionString, writeManifest } from '../
 import type { DumpOptions } from '../options.js';
 import { compressStage, planDumpCompression, startProgram, type DumpCompression, type Program } from '../pg/compression.js';
 import { followBytesRead } from '../proc-io.js';
-import { watchDump } from '../pg/dump-size.js';
+import { ARCHIVE_ROW_OVERHEAD, watchDump } from '../pg/dump-size.js';
 import { locateToolForServer, spawnTool, type Tool } from '../pg/tools.js';
 import { meterStream, ProgressMeter } from '../progress.js';
 import { redact } from '../redact.js';
@@ -110,14 +110,22 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
   // dataset). Only Node's own gzip fallback streams through Node to a local disk.
   const toPath = compression.outer?.kind !== 'zlib' && storage.writeToPath ? storage.writeToPath.bind(storage) : undefined;
   // The bar counts the archive before any compression, like its total (an estimate from the table sizes, which
-  // arrives while pg_dump already runs: it costs a connection, the dump should not wait). pgclone sees those bytes
-  // only when it compresses outside pg_dump; a pg_dump that compresses itself or writes the file is followed by its
-  // COPYs on the server (PostgreSQL 14+; before, a streamed dump counts what pg_dump writes).
+  // arrives while pg_dump already runs: it costs a connection, the dump should not wait; on PostgreSQL 14+ it is
+  // refined from what pg_dump's COPYs show). pgclone sees those bytes only when it compresses outside pg_dump; a
+  // pg_dump that compresses itself or writes the file is followed by its COPYs on the server (PostgreSQL 14+;
+  // before, a streamed dump counts what pg_dump writes).
   const followCopies = !compression.outer && serverMajor >= 14;
-  const watch = watchDump(conn, opts.exclude, env.PGAPPNAME || 'pg_dump', {
-    onTotal: (bytes) => meter.setTotal(bytes),
-    ...(followCopies ? { onCopied: (bytes: number) => meter.set(bytes) } : {}),
-  });
+  const watch = watchDump(
+    conn,
+    opts.exclude,
+    env.PGAPPNAME || 'pg_dump',
+    {
+      onTotal: (bytes) => meter.setTotal(bytes),
+      ...(followCopies ? { onCopied: (bytes: number) => meter.set(bytes) } : {}),
+    },
+    // Wrapped outside pg_dump, the archive is uncompressed inside: a chunk per row.
+    { serverMajor, rowOverhead: compression.outer ? ARCHIVE_ROW_OVERHEAD : 0 },
+  );
   const run: DumpRun = {
     pgDump,
     args,
@@ -239,7 +247,7 @@ async function dumpToPath(writeToPath: (key: string) => Promise<PathWriter>, run
       await out.close();
     }
   }
-  const stopFollowing = program ? followBytesRead(program.child.pid, run.meter) : undefined;
+  const stopFollowing = program ? followBytesRead(program.child.pid, run.meter, tool.child) : undefined;
   const onAbort = () => tool.child.kill('SIGTERM');
   run.signal?.addEventListener('abort', onAbort, { once: true });
   try {
@@ -297,7 +305,7 @@ async function dumpToStream(storage: Storage, run: DumpRun): Promise<StoredDump>
   const inProcess = outer?.kind === 'zlib' ? compressStage(outer, run.programEnv) : undefined;
   const compressor: { done: Promise<void>; stop(): void } | undefined = program ?? inProcess;
   const source = program ? program.child.stdout! : tool.child.stdout!;
-  const stopFollowing = program ? followBytesRead(program.child.pid, run.meter) : undefined;
+  const stopFollowing = program ? followBytesRead(program.child.pid, run.meter, tool.child) : undefined;
   const uploadMeter = typeof storage.localPath === 'function' ? undefined : new ProgressMeter(reporter, 'upload', 'bytes');
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
