@@ -24,8 +24,9 @@ function inspectorSession(): Session | null {
 
 /**
  * Returns a check to call at each part boundary of an upload: when the process's buffers grew by more than `budget`
- * bytes since the upload began, it asks V8 for a major collection (through the inspector protocol, the one way a
- * process can without a command-line flag; V8 runs it right after the current task).
+ * bytes since the upload began, it asks V8 for a major collection (through the inspector protocol, the supported way
+ * without a command-line flag: Node documents `v8.setFlagsFromString('--expose-gc')` after start-up as unsafe). V8
+ * runs it after the current task.
  *
  * Why: lib-storage copies every part into a fresh buffer, and the pipe that feeds it reads into fresh 64 KiB ones, so
  * an upload allocates about twice its size in buffers. V8 frees a sent part only at a major collection, which it
