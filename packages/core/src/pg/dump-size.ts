@@ -106,12 +106,17 @@ export function watchDump(
   const started = (async () => {
     await client.connect();
     const sizes = await dumpedTables(client, exclude);
-    if (sizes && !stopped) handlers.onTotal(sizes.tables.reduce((sum, t) => sum + t.diskBytes, sizes.largeObjectBytes));
-    const onCopied = handlers.onCopied;
-    if (options.serverMajor < 14 || (!sizes && !onCopied) || stopped) return end();
     // A COPY shows only while it runs: each table's last reading is kept, so finished tables stay counted.
     const readings = new Map<string, CopyReading>();
     let lastTotal = -1;
+    const total = () => {
+      if (!sizes || stopped) return;
+      const bytes = refineDumpTotal(sizes.tables, readings, sizes.largeObjectBytes, options.rowOverhead);
+      if (bytes !== lastTotal) handlers.onTotal((lastTotal = bytes));
+    };
+    total(); // before any reading: the tables' size on disk
+    const onCopied = handlers.onCopied;
+    if (options.serverMajor < 14 || (!sizes && !onCopied) || stopped) return end();
     const read = async () => {
       const copies = await client.query<{ relid: string; bytes: string; tuples: string }>(
         `SELECT p.relid::text AS relid, p.bytes_processed::text AS bytes, p.tuples_processed::text AS tuples
@@ -126,9 +131,7 @@ export function watchDump(
       }
       if (stopped) return;
       onCopied?.([...readings.values()].reduce((sum, r) => sum + r.bytes, 0));
-      if (!sizes) return;
-      const total = refineDumpTotal(sizes.tables, readings, sizes.largeObjectBytes, options.rowOverhead);
-      if (total !== lastTotal) handlers.onTotal((lastTotal = total));
+      total();
     };
     stopPolling = pollQueries(POLL_MS, read);
   })().catch(end);
