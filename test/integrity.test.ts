@@ -118,6 +118,34 @@ describe('restore checks the dump against its manifest before the swap', () => {
     expect((await sql('postgres', `SELECT 1 FROM pg_database WHERE datname LIKE $1`, [`${db}\\_\\_%`])).length).toBe(0);
   });
 
+  it('a dump streamed into one pg_restore job (one table) is hashed beside it: a sha256 that differs stops it', async () => {
+    // The bytes are intact, so only the manifest check can refuse them; the stored file is the decompressor's own
+    // input (no spool: one table needs one job), and its checksum is read beside it.
+    const k = tamper((p) => {
+      const manifest = JSON.parse(readFileSync(`${p}.manifest.json`, 'utf8')) as Record<string, unknown>;
+      writeFileSync(`${p}.manifest.json`, JSON.stringify({ ...manifest, sha256: '0'.repeat(64) }));
+    });
+    const db = await target();
+    const run = await runCli(['--json', 'restore', k], { cwd, env: env(db) });
+    expect(run.code).toBe(1);
+    expect(run.stderr).not.toContain('Spooled');
+    expect(errorCode(run.stderr)).toBe('DUMP_CORRUPT');
+    expect(run.stderr).toContain("does not match its manifest's sha256");
+    expect(steps(run.stderr)).not.toContain('swap');
+    expect(await rows(db)).toBe(5);
+
+    // The same dump with its true manifest restores, and its download bar ends at the stored size.
+    const ok = await runCli(['--json', 'restore', key], { cwd, env: env(db) });
+    expect(ok.code, ok.stderr).toBe(0);
+    const download = ok.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{"event":"progress"'))
+      .map((l) => JSON.parse(l) as { phase: string; done: number; total?: number; final?: boolean })
+      .filter((e) => e.phase === 'download');
+    expect(download.at(-1)).toMatchObject({ done: statSync(file(key)).size, total: statSync(file(key)).size, final: true });
+    expect(await rows(db)).toBe(20000);
+  });
+
   it('a changed byte in a plain archive written through a pipe (restored from a copy with offsets) is refused too', async () => {
     // A plain archive as django-pgclone stores it (pg_dump -Fc into a pipe), with a manifest of its bytes.
     const c = cluster();
