@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DumpError } from '../src/errors.js';
 import { assertArchiveReadable, databaseSettingsFromScript, maxArchiveVersion, parseArchiveHeader } from '../src/pg/archive.js';
-import { usefulJobs } from '../src/pg/pg-restore.js';
+import { usefulJobs, restoresInOneTransaction } from '../src/pg/pg-restore.js';
 
 /** The first bytes of a custom-format archive: magic, version major/minor/rev, int size, offset size, format. */
 function header(version: [number, number, number], format = 1): Buffer {
@@ -91,5 +91,21 @@ describe('usefulJobs', () => {
     expect(usefulJobs([...schema, data], 2)).toBe(1);
     expect(usefulJobs(schema, 8)).toBe(1);
     expect(usefulJobs([...schema, data, '3201; 0 0 INDEX ATTACH public p_1_idx postgres'], 2)).toBe(1);
+  });
+});
+
+describe('restoresInOneTransaction', () => {
+  const toc = ['214; 1259 16385 TABLE public numbers postgres', '3338; 0 16385 TABLE DATA public numbers postgres'];
+
+  it('runs a single job over a small table of contents as one transaction', () => {
+    expect(restoresInOneTransaction(toc, { parallel: false, allowList: [] })).toBe(true);
+    expect(restoresInOneTransaction(Array.from({ length: 256 }, (_, i) => `${i}; 0 0 COMMENT - x`), { parallel: false, allowList: [] })).toBe(true);
+  });
+
+  it('not with -j, not with an allow list, not over a table of contents whose locks could fill the lock table', () => {
+    expect(restoresInOneTransaction(toc, { parallel: true, allowList: [] })).toBe(false);
+    expect(restoresInOneTransaction(toc, { parallel: false, allowList: ['must be owner of extension'] })).toBe(false);
+    const blobs = Array.from({ length: 257 }, (_, i) => `${3000 + i}; 2613 ${20000 + i} LARGE OBJECT - ${20000 + i} postgres`);
+    expect(restoresInOneTransaction([...toc, ...blobs], { parallel: false, allowList: [] })).toBe(false);
   });
 });

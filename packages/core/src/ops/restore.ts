@@ -14,7 +14,7 @@ import { copyDatabase } from '../pg/copy-method.js';
 import { DumpInput, type RestoreInput } from '../pg/dump-input.js';
 import { pollCopyBytes } from '../pg/copy-progress.js';
 import { pollIndexBuilds } from '../pg/index-progress.js';
-import { readArchiveSettings, readToc, restoresInParallel, runPgRestore, usefulJobs } from '../pg/pg-restore.js';
+import { readArchiveSettings, readToc, restoresInOneTransaction, restoresInParallel, runPgRestore, usefulJobs } from '../pg/pg-restore.js';
 import { restoreDefaults, serverOnThisMachine } from '../pg/restore-defaults.js';
 import { RestoreProgress } from '../pg/restore-progress.js';
 import { locateTool, type Tool } from '../pg/tools.js';
@@ -290,7 +290,8 @@ async function restoreArchive(r: ArchiveRestore): Promise<void> {
       // The stored file itself is hashed alongside pg_restore (also when pg_restore reads a copy of it); spool and
       // stream reads are hashed by tapStored.
       const source = input.mode === 'file' || input.mode === 'copy' ? verifier.wrap(input.source) : input.source;
-      const counting = new RestoreProgress(reporter, r.toc, input.data, restoresInParallel({ jobs: input.jobs, source }));
+      const parallel = restoresInParallel({ jobs: input.jobs, source });
+      const counting = new RestoreProgress(reporter, r.toc, input.data, parallel);
       for (const line of early.splice(0)) counting.line(line);
       progress = counting;
       void counting.ready.then(() => {
@@ -307,6 +308,8 @@ async function restoreArchive(r: ArchiveRestore): Promise<void> {
         source,
         jobs: input.jobs,
         ...(schemaRun ? { sections: ['data', 'post-data'] as const } : {}),
+        // Not after a schema restored on its own: the tables would not be new in the data's transaction.
+        oneTransaction: !schemaRun && restoresInOneTransaction(r.toc, { parallel, allowList: r.allowList }),
         onVerbose,
         signal,
       });

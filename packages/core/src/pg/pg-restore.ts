@@ -131,6 +131,26 @@ export function usefulJobs(toc: readonly string[], jobs: number): number {
 }
 
 /**
+ * Tables of contents longer than this are not restored in one transaction: each object it creates holds its lock until
+ * the commit, and thousands (a schema of many tables, or one large object per entry) would exhaust the server's lock
+ * table (`max_locks_per_transaction` × connections, 6,400 by default, fewer on small managed servers).
+ */
+const ONE_TRANSACTION_MAX_ENTRIES = 256;
+
+/**
+ * Whether a single-job pg_restore runs as one transaction (`--single-transaction`): each table is then created and
+ * loaded in the same transaction, which is what `pg_restore -j` arranges for every table it created (a `TRUNCATE`
+ * before the `COPY`), and lets the server skip work for a table new in its transaction (free-space map lookups; all of
+ * the table's WAL with `wal_level = minimal`). Measured with a bare single-job pg_restore of the 1 GB numeric table's
+ * archives, alternating with and without: faster in 7 pairs of 8, by 0.2–0.5 s (2–4%) in the steady ones; pgclone's
+ * own restore of that table, 3 pairs of 4. Not with an allow list: the first error would undo everything, where the
+ * allow list means to go on past it.
+ */
+export function restoresInOneTransaction(toc: readonly string[], run: { parallel: boolean; allowList: readonly string[] }): boolean {
+  return !run.parallel && run.allowList.length === 0 && toc.length <= ONE_TRANSACTION_MAX_ENTRIES;
+}
+
+/**
  * The `SET …` clauses of the archive's `ALTER DATABASE … SET` statements. pg_restore prints the database-level
  * entries only with `--create`; an empty list file (`-L`) keeps every other entry out.
  */
@@ -166,6 +186,8 @@ export interface PgRestoreRun {
   allowList: string[];
   /** Parallel jobs (needs a file source). */
   jobs?: number;
+  /** Runs as one transaction (see {@link restoresInOneTransaction}); ignored with jobs or an allow list. */
+  oneTransaction?: boolean;
   /** Only these sections of the archive (`--section`); all by default. */
   sections?: ReadonlyArray<'pre-data' | 'data' | 'post-data'>;
   onStderr?: (line: string) => void;
@@ -191,6 +213,7 @@ export async function runPgRestore(run: PgRestoreRun): Promise<{ allowedErrors: 
   const args = ['--no-owner', '--no-acl', '-d', `dbname=${quoteConninfo(run.database)}`];
   if (allow.length === 0) args.push('--exit-on-error');
   if (restoresInParallel(run)) args.push(`--jobs=${run.jobs}`);
+  else if (run.oneTransaction && allow.length === 0) args.push('--single-transaction');
   for (const section of run.sections ?? []) args.push(`--section=${section}`);
   if (run.onVerbose) args.push('--verbose');
   const onVerbose = run.onVerbose;
