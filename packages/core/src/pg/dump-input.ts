@@ -9,7 +9,7 @@ import { meterStream, ProgressMeter } from '../progress.js';
 import type { Storage } from '../storage.js';
 import { HEADER_BYTES, parseArchiveHeader, type ArchiveHeader } from './archive.js';
 import { addDataOffsets, indexArchive, readDataSizes, scanDataSizes, writeDataOffsets, type DataSizes, type OffsetsResult } from './archive-offsets.js';
-import { decompressorProgram, decompressStage, lz4Missing, startProgram, type Stage, type Wrapper } from './compression.js';
+import { decompressorProgram, decompressStage, lz4Missing, startProgram, type Program, type Stage, type Wrapper } from './compression.js';
 import type { ArchivePipe, ArchiveSource } from './pg-restore.js';
 import { copyToSpool, SpoolSpaceError, spoolFits, spoolThroughProgram, spoolToFile, WRAPPED_EXPANSION, type Spool, type SpoolOptions } from './spool.js';
 
@@ -284,31 +284,29 @@ export class DumpInput {
   }
 
   /**
-   * Spools through the decompressor program. A stored file on a local disk is the program's stdin itself: none of its
-   * bytes pass through Node (on the dataset, Node's reading, hashing and piping of 27 MB slowed the decompression of
-   * the spool from ~0.2 s to ~0.7 s, on two cores shared with the schema's restore), its checksum is read beside
-   * ({@link DumpInputOptions.readBeside}), and the download bar follows what the program has read. Other stored
-   * bytes are piped in through {@link DumpInputOptions.tapStored}.
+   * Spools through the decompressor program. A stored file on a local disk is the program's stdin itself (see
+   * {@link #startOnStored}; on the dataset, Node's reading, hashing and piping of 27 MB slowed the decompression of the
+   * spool from ~0.2 s to ~0.7 s, on two cores shared with the schema's restore). Other stored bytes are piped in
+   * through {@link DumpInputOptions.tapStored}.
    */
   async #spoolThroughProgram(cli: { program: string; args: string[] }, meter: ProgressMeter, options: SpoolOptions): Promise<Spool> {
     const { storage, key, env, spoolDir } = this.#o;
-    const what = `${this.wrapper} decompression`;
     const file = storage.localPath?.(key);
     if (!file) {
       const input = await this.#openStored({ full: true, meter });
+      const what = `${this.wrapper} decompression`;
       return spoolThroughProgram(input, spoolDir, (fd) => startProgram(cli.program, cli.args, env, { code: 'DUMP_INVALID', what, stdout: fd }), options);
     }
     const stored = await open(file, 'r');
     let stopFollowing: (() => void) | undefined;
     try {
-      this.#o.readBeside?.();
       return await spoolThroughProgram(
         'stdin',
         spoolDir,
         (fd) => {
-          const program = startProgram(cli.program, cli.args, env, { code: 'DUMP_INVALID', what, stdin: stored.fd, stdout: fd });
-          stopFollowing = followBytesRead(program.child.pid, meter);
-          return program;
+          const started = this.#startOnStored(stored.fd, cli, meter, fd);
+          stopFollowing = started.stopFollowing;
+          return started.program;
         },
         options,
       );
@@ -316,6 +314,18 @@ export class DumpInput {
       stopFollowing?.();
       await stored.close();
     }
+  }
+
+  /**
+   * Starts the decompressor program with a stored file on a local disk as its stdin, so none of its bytes pass through
+   * Node: its checksum is read beside ({@link DumpInputOptions.readBeside}), and the download bar follows what the
+   * program has read. `stdout`: a spool file's descriptor; without it, a pipe.
+   */
+  #startOnStored(stored: number, cli: { program: string; args: string[] }, meter: ProgressMeter, stdout?: number): { program: Program; stopFollowing: () => void } {
+    this.#o.readBeside?.();
+    const what = `${this.wrapper} decompression`;
+    const program = startProgram(cli.program, cli.args, this.#o.env, { code: 'DUMP_INVALID', what, stdin: stored, ...(stdout === undefined ? {} : { stdout }) });
+    return { program, stopFollowing: followBytesRead(program.child.pid, meter, program.child) };
   }
 
   #localPlainPath(): string | undefined {
@@ -347,29 +357,26 @@ export class DumpInput {
    * table's restore ~1 s of Node's CPU, on two cores shared with the server's COPY.
    */
   async #pipe(cli: { program: string; args: string[] }, meter: ProgressMeter): Promise<ArchivePipe> {
-    const what = `${this.wrapper} decompression`;
     const file = this.#o.storage.localPath?.(this.#o.key);
     if (file) {
       const stored = await open(file, 'r');
-      let program: ReturnType<typeof startProgram>;
+      let started: { program: Program; stopFollowing: () => void };
       try {
-        this.#o.readBeside?.();
-        program = startProgram(cli.program, cli.args, this.#o.env, { code: 'DUMP_INVALID', what, stdin: stored.fd });
+        started = this.#startOnStored(stored.fd, cli, meter);
       } finally {
-        // The program holds its own copy of the descriptor from here on.
-        await stored.close();
+        await stored.close(); // the program has its own copy of the descriptor
       }
-      const stopFollowing = followBytesRead(program.child.pid, meter, program.child);
-      const done = program.done.then(
+      const done = started.program.done.then(
         () => meter.finish(),
         (error: unknown) => {
           meter.finish(false);
           throw error;
         },
       );
-      done.finally(stopFollowing).catch(() => {}); // observed by pg_restore's runner
-      return { stdout: program.child.stdout!, done };
+      done.finally(started.stopFollowing).catch(() => {}); // observed by pg_restore's runner
+      return { stdout: started.program.child.stdout!, done };
     }
+    const what = `${this.wrapper} decompression`;
     const stored = await this.#openStored({ full: true, meter });
     const program = startProgram(cli.program, cli.args, this.#o.env, { code: 'DUMP_INVALID', what });
     const fed = pipeline(stored, program.child.stdin!).catch((error: unknown) => {

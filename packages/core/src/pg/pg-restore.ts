@@ -186,7 +186,7 @@ export interface PgRestoreRun {
   allowList: string[];
   /** Parallel jobs (needs a file source). */
   jobs?: number;
-  /** Runs as one transaction (see {@link restoresInOneTransaction}); ignored with jobs or an allow list. */
+  /** Runs as one transaction, as {@link restoresInOneTransaction} decides (ignored with jobs). */
   oneTransaction?: boolean;
   /** Only these sections of the archive (`--section`); all by default. */
   sections?: ReadonlyArray<'pre-data' | 'data' | 'post-data'>;
@@ -213,7 +213,7 @@ export async function runPgRestore(run: PgRestoreRun): Promise<{ allowedErrors: 
   const args = ['--no-owner', '--no-acl', '-d', `dbname=${quoteConninfo(run.database)}`];
   if (allow.length === 0) args.push('--exit-on-error');
   if (restoresInParallel(run)) args.push(`--jobs=${run.jobs}`);
-  else if (run.oneTransaction && allow.length === 0) args.push('--single-transaction');
+  else if (run.oneTransaction) args.push('--single-transaction');
   for (const section of run.sections ?? []) args.push(`--section=${section}`);
   if (run.onVerbose) args.push('--verbose');
   const onVerbose = run.onVerbose;
