@@ -357,23 +357,31 @@ export class DumpInput {
    * table's restore ~1 s of Node's CPU, on two cores shared with the server's COPY.
    */
   async #pipe(cli: { program: string; args: string[] }, meter: ProgressMeter): Promise<ArchivePipe> {
+    // Nothing may wait between starting the program and returning its stdout (see ArchivePipe): the stored file is
+    // closed once the program is done, not before returning.
     const file = this.#o.storage.localPath?.(this.#o.key);
     if (file) {
       const stored = await open(file, 'r');
       let started: { program: Program; stopFollowing: () => void };
       try {
         started = this.#startOnStored(stored.fd, cli, meter);
-      } finally {
-        await stored.close(); // the program has its own copy of the descriptor
+      } catch (error) {
+        await stored.close();
+        throw error;
       }
-      const done = started.program.done.then(
-        () => meter.finish(),
-        (error: unknown) => {
-          meter.finish(false);
-          throw error;
-        },
-      );
-      done.finally(started.stopFollowing).catch(() => {}); // observed by pg_restore's runner
+      const done = started.program.done
+        .then(
+          () => meter.finish(),
+          (error: unknown) => {
+            meter.finish(false);
+            throw error;
+          },
+        )
+        .finally(() => {
+          started.stopFollowing();
+          return stored.close();
+        });
+      done.catch(() => {}); // observed by pg_restore's runner
       return { stdout: started.program.child.stdout!, done };
     }
     const what = `${this.wrapper} decompression`;

@@ -19,7 +19,12 @@ export type ArchiveSource = { path: string } | { open: () => Promise<Readable> }
 
 /** A running program whose stdout becomes pg_restore's stdin, so that its output never passes through Node. */
 export interface ArchivePipe {
-  /** The program's stdout. pg_restore takes it over; this process's end is closed once pg_restore has it. */
+  /**
+   * The program's stdout. pg_restore takes it over; this process's end is closed once pg_restore has it. Node starts
+   * reading a child's stdout pipe at the next turn of its event loop, and what it reads never reaches pg_restore (the
+   * archive's header first): so between starting the program and pg_restore's start nothing may wait on I/O or a
+   * timer — the producer returns right after starting the program, and the runner starts pg_restore right after.
+   */
   stdout: Readable;
   /** Settles once the program and whatever feeds it are done; rejects with the first failure. */
   done: Promise<void>;
