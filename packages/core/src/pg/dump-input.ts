@@ -325,7 +325,9 @@ export class DumpInput {
     this.#o.readBeside?.();
     const what = `${this.wrapper} decompression`;
     const program = startProgram(cli.program, cli.args, this.#o.env, { code: 'DUMP_INVALID', what, stdin: stored, ...(stdout === undefined ? {} : { stdout }) });
-    return { program, stopFollowing: followBytesRead(program.child.pid, meter, program.child) };
+    // No last reading at its exit (that is for a writer feeding the reader): by then the program is reaped, and its
+    // meter's finish() counts the whole file anyway.
+    return { program, stopFollowing: followBytesRead(program.child.pid, meter) };
   }
 
   #localPlainPath(): string | undefined {
