@@ -50,7 +50,7 @@ const LIBPQ_ENV: Record<string, string> = {
 /** The libpq parameters pgclone understands in connection URLs. */
 export const LIBPQ_PARAMETERS: readonly string[] = Object.keys(LIBPQ_ENV);
 
-/** Parses a connection URL (`postgres://user:pass@host:port/db?sslmode=require`) or normalises connection parts. */
+/** Parses a connection URL (`postgres://user:PASSWORD@host:port/db?sslmode=require`) or normalises connection parts. */
 export function parseConnection(input: ConnectionInput, what = 'database URL'): Connection {
   if (typeof input !== 'string') {
     const conn: Connection = {
