@@ -290,12 +290,11 @@ export class DumpInput {
    * through {@link DumpInputOptions.tapStored}.
    */
   async #spoolThroughProgram(cli: { program: string; args: string[] }, meter: ProgressMeter, options: SpoolOptions): Promise<Spool> {
-    const { storage, key, env, spoolDir } = this.#o;
+    const { storage, key, spoolDir } = this.#o;
     const file = storage.localPath?.(key);
     if (!file) {
       const input = await this.#openStored({ full: true, meter });
-      const what = `${this.wrapper} decompression`;
-      return spoolThroughProgram(input, spoolDir, (fd) => startProgram(cli.program, cli.args, env, { code: 'DUMP_INVALID', what, stdout: fd }), options);
+      return spoolThroughProgram(input, spoolDir, (fd) => this.#startDecompressor(cli, { stdout: fd }), options);
     }
     const stored = await open(file, 'r');
     let stopFollowing: (() => void) | undefined;
@@ -323,11 +322,15 @@ export class DumpInput {
    */
   #startOnStored(stored: number, cli: { program: string; args: string[] }, meter: ProgressMeter, stdout?: number): { program: Program; stopFollowing: () => void } {
     this.#o.readBeside?.();
-    const what = `${this.wrapper} decompression`;
-    const program = startProgram(cli.program, cli.args, this.#o.env, { code: 'DUMP_INVALID', what, stdin: stored, ...(stdout === undefined ? {} : { stdout }) });
+    const program = this.#startDecompressor(cli, { stdin: stored, ...(stdout === undefined ? {} : { stdout }) });
     // No last reading at its exit (that is for a writer feeding the reader): by then the program is reaped, and its
     // meter's finish() counts the whole file anyway.
     return { program, stopFollowing: followBytesRead(program.child.pid, meter) };
+  }
+
+  /** Starts the decompressor program; its stdin and stdout are pipes unless given (a stored file, a spool file). */
+  #startDecompressor(cli: { program: string; args: string[] }, stdio: { stdin?: number; stdout?: number } = {}): Program {
+    return startProgram(cli.program, cli.args, this.#o.env, { code: 'DUMP_INVALID', what: `${this.wrapper} decompression`, ...stdio });
   }
 
   #localPlainPath(): string | undefined {
@@ -386,9 +389,8 @@ export class DumpInput {
       done.catch(() => {}); // observed by pg_restore's runner
       return { stdout: started.program.child.stdout!, done };
     }
-    const what = `${this.wrapper} decompression`;
     const stored = await this.#openStored({ full: true, meter });
-    const program = startProgram(cli.program, cli.args, this.#o.env, { code: 'DUMP_INVALID', what });
+    const program = this.#startDecompressor(cli);
     const fed = pipeline(stored, program.child.stdin!).catch((error: unknown) => {
       // The program stopped reading (it failed, or pg_restore went away): its exit status says why.
       if (isReaderGone(error)) return;
