@@ -80,15 +80,19 @@ describe('usefulJobs', () => {
   const schema = ['214; 1259 16385 TABLE public numbers postgres', '215; 1259 16390 SEQUENCE public numbers_id_seq postgres'];
   const data = '3338; 0 16385 TABLE DATA public numbers postgres';
 
-  it('keeps -j when two or more entries can run side by side', () => {
-    expect(usefulJobs([...schema, data, '3190; 2606 16400 CONSTRAINT public numbers numbers_pkey postgres'], 4)).toBe(4);
+  const pkey = '3190; 2606 16400 CONSTRAINT public numbers numbers_pkey postgres';
+
+  it('keeps -j when two data items, or two builds, can run side by side', () => {
     expect(usefulJobs([...schema, data, '3339; 0 16395 TABLE DATA public other postgres'], 2)).toBe(2);
-    expect(usefulJobs([...schema, data, '3200; 1259 16410 INDEX public numbers_a_idx postgres'], 2)).toBe(2);
-    expect(usefulJobs([...schema, data, '3400; 2606 16420 FK CONSTRAINT public t t_fk postgres'], 2)).toBe(2);
+    expect(usefulJobs([...schema, data, '3500; 0 0 BLOBS - BLOBS '], 4)).toBe(4);
+    expect(usefulJobs([...schema, data, pkey, '3200; 1259 16410 INDEX public numbers_a_idx postgres'], 4)).toBe(4);
+    expect(usefulJobs([...schema, data, pkey, '3400; 2606 16420 FK CONSTRAINT public numbers numbers_fk postgres'], 2)).toBe(2);
   });
 
-  it('is one for a lone table without indexes, or an archive without data', () => {
+  it('is one for a lone table with at most one index or constraint (a chain), or an archive without data', () => {
     expect(usefulJobs([...schema, data], 2)).toBe(1);
+    expect(usefulJobs([...schema, data, pkey], 4)).toBe(1);
+    expect(usefulJobs([...schema, data, '3200; 1259 16410 INDEX public numbers_a_idx postgres'], 2)).toBe(1);
     expect(usefulJobs(schema, 8)).toBe(1);
     expect(usefulJobs([...schema, data, '3201; 0 0 INDEX ATTACH public p_1_idx postgres'], 2)).toBe(1);
   });
