@@ -153,7 +153,8 @@ describe('restore checks the dump against its manifest before the swap', () => {
       env: { ...process.env, PGPASSWORD: c.password },
       maxBuffer: 1 << 28,
     });
-    const manifest = JSON.parse(readFileSync(`${file(key)}.manifest.json`, 'utf8'));
+    // The share of its largest table is left out: the other dump's (without the audit rows) would make it one job.
+    const { largestShare: _, ...manifest } = JSON.parse(readFileSync(`${file(key)}.manifest.json`, 'utf8')) as Record<string, unknown>;
     const k = key.replace(/\.dump$/, `${++tampered}.dump`);
     writeFileSync(`${file(k)}.manifest.json`, JSON.stringify({ ...manifest, key: k, size: piped.length, sha256: createHash('sha256').update(piped).digest('hex') }));
     const at = piped.length - 200; // in the table data, near the end

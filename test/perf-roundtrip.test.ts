@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
@@ -167,6 +167,42 @@ describe('round trip of every compression and job setting', () => {
     expect(await fingerprint(`${prefix}_pipedj1`)).toEqual(expected);
   });
 
+  it.skipIf(!has('zstd'))('runs one pg_restore job when one table holds most of the data: told by the manifest before any spool, by the data sizes after one', async () => {
+    const db = `${prefix}_lone`;
+    await createDatabase(db);
+    await sql(
+      db,
+      `CREATE TABLE big (id int PRIMARY KEY, v text);
+       INSERT INTO big SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 30000) g;
+       CREATE TABLE small (id int PRIMARY KEY);
+       INSERT INTO small VALUES (1);`,
+    );
+    const rows = (target: string) => sql(target, 'SELECT (SELECT count(*) FROM big)::int AS big, (SELECT count(*) FROM small)::int AS small');
+    const dumped = await runCli(['dump', '--compression', 'zstd'], { cwd, env: { DATABASE_URL: dbUrl(db) } });
+    expect(dumped.code, dumped.stderr).toBe(0);
+    const key = dumped.lines.at(-1)!;
+    const file = path.join(cwd, '.pgclone', ...key.split('/'));
+    const manifest = JSON.parse(readFileSync(`${file}.manifest.json`, 'utf8')) as { largestShare?: number };
+    expect(manifest.largestShare).toBeGreaterThan(0.95);
+    const oneJob = new RegExp(`One item holds (9\\d|100)% of the data in ${key.replace(/[.]/g, '\\.')}: pg_restore runs one job, as -j2 would only wait for it`);
+    // pg_dump 16+ compresses inside the archive: a plain archive in local storage is read in place, never spooled.
+    const wrapped = major < 16;
+
+    const told = await runCli(['restore', key, '-j', '2'], { cwd, env: { DATABASE_URL: dbUrl(`${db}_told`) } });
+    expect(told.code, told.stderr).toBe(0);
+    expect(told.stderr).toMatch(oneJob);
+    expect(told.stderr).not.toContain('Spooled ');
+    expect(await rows(`${db}_told`)).toEqual([{ big: 30000, small: 1 }]);
+
+    // Without a manifest, the sizes come with the spool (or the stored file's table of contents).
+    unlinkSync(`${file}.manifest.json`);
+    const found = await runCli(['restore', key, '-j', '2'], { cwd, env: { DATABASE_URL: dbUrl(`${db}_found`) } });
+    expect(found.code, found.stderr).toBe(0);
+    expect(found.stderr).toMatch(oneJob);
+    expect(found.stderr.includes('Spooled ')).toBe(wrapped);
+    expect(await rows(`${db}_found`)).toEqual([{ big: 30000, small: 1 }]);
+  });
+
   it('writes the data offsets pg_dump leaves out when writing to a pipe, exactly as pg_dump writes them to a file', async () => {
     const c = cluster();
     const dir = mkdtempSync(path.join(os.tmpdir(), 'pgclone-offsets-'));
@@ -236,19 +272,23 @@ describe('round trip of every compression and job setting', () => {
     expect(workers).not.toBe('0');
     // The cluster is on this machine (loopback): jobs that cover its cores leave no core for parallel index builds.
     const cores = os.availableParallelism();
-    // The last run's connection asks for its own number of workers, which wins over pgclone's default.
+    // The third run's connection asks for its own number of workers, which wins over pgclone's default. The last run's
+    // dump holds one table's rows only: pg_restore runs one job, and its builds keep their workers.
     const cases = [
       { jobs: 1, options: '', expected: workers },
       { jobs: cores, options: '', expected: '0' },
       { jobs: cores, options: '?options=-c%20max_parallel_maintenance_workers%3D3', expected: '3' },
+      { jobs: cores, options: '', expected: workers, exclude: ['more_items'] },
     ];
-    for (const [i, { jobs, options, expected }] of cases.entries()) {
+    for (const [i, { jobs, options, expected, exclude = [] }] of cases.entries()) {
       // Without the log's rows in the dump, pg_restore -j does not truncate it before loading them.
-      const dumped = await runCli(['dump', '--compression', 'none', '-e', 'commit_modes'], { cwd, env: { DATABASE_URL: dbUrl(db) } });
+      const excluded = ['commit_modes', ...exclude].flatMap((table) => ['-e', table]);
+      const dumped = await runCli(['dump', '--compression', 'none', ...excluded], { cwd, env: { DATABASE_URL: dbUrl(db) } });
       expect(dumped.code, dumped.stderr).toBe(0);
       const target = `${prefix}_commits_${i}`;
       const restored = await runCli(['restore', dumped.lines.at(-1)!, '-j', String(jobs)], { cwd, env: { DATABASE_URL: dbUrl(target) + options } });
       expect(restored.code, restored.stderr).toBe(0);
+      if (exclude.length > 0 && cores > 1) expect(restored.stderr).toContain(`One item holds 100% of the data in ${dumped.lines.at(-1)}: pg_restore runs one job, as -j${cores} would only wait for it`);
       const mode = `off ${jobs === 1 && cores === 1 ? '0' : expected}`;
       expect(await sql(target, 'SELECT mode, count(*)::int AS n FROM commit_modes GROUP BY mode')).toEqual([{ mode, n: 3 }]);
       // The database's own settings came with the dump; nothing is left for pgclone's role.

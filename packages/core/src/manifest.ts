@@ -33,6 +33,11 @@ const manifestSchema = z.object({
   exclude: z.array(z.string()),
   /** The dumped database's name (not a secret; the connection is never recorded). */
   database: z.optional(z.string()),
+  /**
+   * The largest table's (or the large objects') share of the dumped tables' size on disk: lets a restore choose its
+   * pg_restore jobs before it has read the data (`jobsForShare`). Absent when the sizes could not be read.
+   */
+  largestShare: z.optional(z.number().check(z.gte(0), z.lte(1))),
 });
 
 /** What a manifest records. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DumpError } from '../src/errors.js';
 import { assertArchiveReadable, databaseSettingsFromScript, maxArchiveVersion, parseArchiveHeader } from '../src/pg/archive.js';
-import { usefulJobs, restoresInOneTransaction } from '../src/pg/pg-restore.js';
+import { restoresInOneTransaction } from '../src/pg/pg-restore.js';
 
 /** The first bytes of a custom-format archive: magic, version major/minor/rev, int size, offset size, format. */
 function header(version: [number, number, number], format = 1): Buffer {
@@ -72,29 +72,6 @@ describe('databaseSettingsFromScript', () => {
       'ALTER DATABASE src OWNER TO me;',
     ].join('\n');
     expect(databaseSettingsFromScript(script)).toEqual(["search_path TO 'public', 'billing'", "statement_timeout TO '5s'"]);
-  });
-});
-
-describe('usefulJobs', () => {
-  // Lines as `pg_restore -l` prints them (comments already dropped by readToc).
-  const schema = ['214; 1259 16385 TABLE public numbers postgres', '215; 1259 16390 SEQUENCE public numbers_id_seq postgres'];
-  const data = '3338; 0 16385 TABLE DATA public numbers postgres';
-
-  const pkey = '3190; 2606 16400 CONSTRAINT public numbers numbers_pkey postgres';
-
-  it('keeps -j when two data items, or two builds, can run side by side', () => {
-    expect(usefulJobs([...schema, data, '3339; 0 16395 TABLE DATA public other postgres'], 2)).toBe(2);
-    expect(usefulJobs([...schema, data, '3500; 0 0 BLOBS - BLOBS '], 4)).toBe(4);
-    expect(usefulJobs([...schema, data, pkey, '3200; 1259 16410 INDEX public numbers_a_idx postgres'], 4)).toBe(4);
-    expect(usefulJobs([...schema, data, pkey, '3400; 2606 16420 FK CONSTRAINT public numbers numbers_fk postgres'], 2)).toBe(2);
-  });
-
-  it('is one for a lone table with at most one index or constraint (a chain), or an archive without data', () => {
-    expect(usefulJobs([...schema, data], 2)).toBe(1);
-    expect(usefulJobs([...schema, data, pkey], 4)).toBe(1);
-    expect(usefulJobs([...schema, data, '3200; 1259 16410 INDEX public numbers_a_idx postgres'], 2)).toBe(1);
-    expect(usefulJobs(schema, 8)).toBe(1);
-    expect(usefulJobs([...schema, data, '3201; 0 0 INDEX ATTACH public p_1_idx postgres'], 2)).toBe(1);
   });
 });
 

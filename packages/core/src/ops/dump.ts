@@ -156,6 +156,7 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
   }
   const bytes = stored.bytes;
   // Only after the commit: a manifest always describes a complete dump.
+  const share = watch.largestShare();
   try {
     await writeManifest(storage, {
       format: 'pgclone-manifest',
@@ -169,6 +170,7 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
       compression: compression.description,
       exclude: opts.exclude,
       database: conn.database,
+      ...(share === undefined ? {} : { largestShare: share }),
     });
   } catch (error) {
     reporter.warn(`${(error as Error).message}; the dump is stored but restores will check it as an archive only`);

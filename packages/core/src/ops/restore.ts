@@ -14,7 +14,8 @@ import { copyDatabase } from '../pg/copy-method.js';
 import { DumpInput, type RestoreInput } from '../pg/dump-input.js';
 import { pollCopyBytes } from '../pg/copy-progress.js';
 import { pollIndexBuilds } from '../pg/index-progress.js';
-import { readArchiveSettings, readToc, restoresInOneTransaction, restoresInParallel, runPgRestore, usefulJobs } from '../pg/pg-restore.js';
+import { readArchiveSettings, readToc, restoresInOneTransaction, restoresInParallel, runPgRestore } from '../pg/pg-restore.js';
+import { jobsForShare, oneJobMessage, usefulJobs } from '../pg/restore-jobs.js';
 import { restoreDefaults, serverOnThisMachine } from '../pg/restore-defaults.js';
 import { RestoreProgress } from '../pg/restore-progress.js';
 import { locateTool, type Tool } from '../pg/tools.js';
@@ -140,8 +141,15 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
 
     // A wrapped or remote dump is spooled (decompressed) for pg_restore -j while the temporary database is created
     // and the settings applied: the spool is the longer wait, and neither needs the other. `pgRestore` below takes
-    // the same input; a failure before then stops it (`archive.dispose()`).
-    if (archive && !options.dryRun) archive.restoreInput(usefulJobs(toc, perf.jobs)).catch(() => {});
+    // the same input; a failure before then stops it (`archive.dispose()`). A dump whose manifest says one table
+    // holds most of its data streams into one job instead.
+    const useful = usefulJobs(toc, perf.jobs);
+    const share = verifier?.manifest?.largestShare;
+    const jobs = share === undefined ? useful : jobsForShare(share, useful);
+    if (archive && !options.dryRun) {
+      if (jobs < useful) reporter.info(oneJobMessage(share!, archive.key, useful));
+      archive.restoreInput(jobs).catch(() => {});
+    }
 
     const existing = new Set((await admin.listDatabases()).map((d) => d.name));
     const plan: RestorePlan = planRestore({
@@ -182,7 +190,7 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
           archive: archive!,
           verifier: verifier!,
           toc,
-          jobs: perf.jobs,
+          jobs,
           serverCores: serverOnThisMachine(conn, prepared.env) ? os.availableParallelism() : undefined,
           tool: pgRestore!,
           env: toolEnv(database),
@@ -219,6 +227,7 @@ interface ArchiveRestore {
   verifier: DumpVerifier;
   /** The archive's table of contents (`pg_restore -l`). */
   toc: string[];
+  /** The jobs planned from the table of contents and the manifest (the input may still take fewer). */
   jobs: number;
   /** The server's cores, when it runs on this machine. */
   serverCores: number | undefined;
@@ -239,7 +248,7 @@ interface ArchiveRestore {
  */
 async function restoreArchive(r: ArchiveRestore): Promise<void> {
   const { archive, verifier, reporter } = r;
-  const jobs = usefulJobs(r.toc, r.jobs);
+  const { jobs } = r;
   const preparing = archive.restoreInput(jobs);
   preparing.catch(() => {}); // awaited below
   const base = {
@@ -257,14 +266,14 @@ async function restoreArchive(r: ArchiveRestore): Promise<void> {
   const allowedErrors: string[] = [];
   let stopPolling: (() => Promise<void>) | undefined;
   let restoring = true;
-  // Set for the jobs planned (a spool that finds no room falls back to one job, and keeps them).
-  const defaults = restoreDefaults({ jobs, serverCores: r.serverCores, serverMajor: r.admin.serverMajor });
+  // Set for the jobs planned; changed for the input's, once known, before pg_restore's data sessions start.
+  const defaultsFor = (n: number) => restoreDefaults({ jobs: n, serverCores: r.serverCores, serverMajor: r.admin.serverMajor });
   // The progress polls share the admin session, which resets the defaults once the work is done: they end first.
   const stopProgress = async () => {
     restoring = false;
     await stopPolling?.();
   };
-  await r.admin.withRoleDefaults(r.database, defaults, () =>
+  await r.admin.withRoleDefaults(r.database, defaultsFor(jobs), (changeDefaults) =>
     verifier.during(async (corrupt) => {
       const signal = r.signal ? AbortSignal.any([r.signal, corrupt]) : corrupt;
       const schema = await archive.schemaSource();
@@ -279,6 +288,9 @@ async function restoreArchive(r: ArchiveRestore): Promise<void> {
         input = await (schemaRun ? Promise.race([preparing, schemaRun.then(() => preparing)]) : preparing);
         // A spooled dump was read in full already: refuse a corrupt one before its data is restored.
         if (input.mode === 'spool') await verifier.settled();
+        // Fewer jobs than planned (one item holds most of the data, or no room to spool): its builds may use the
+        // server's parallel workers after all.
+        if (input.jobs !== jobs) await changeDefaults(defaultsFor(input.jobs));
       } catch (error) {
         stopSchema.abort();
         await schemaRun?.catch(() => {});

@@ -206,23 +206,36 @@ export class Admin {
    * working database nobody else uses (see `restoreDefaults`). They are set for the role in that database
    * (`ALTER ROLE … IN DATABASE`), not for the database: a run killed before the reset leaves them where no copy of the
    * database takes them along (`CREATE DATABASE … TEMPLATE` and pgclone's settings copy take the database's own), and
-   * dropping the database drops them.
+   * dropping the database drops them. `work` may replace the settings for the sessions it starts after that
+   * (`change`); every setting either set is reset at the end.
    */
-  async withRoleDefaults<T>(name: string, settings: Readonly<Record<string, string>>, work: () => Promise<T>): Promise<T> {
-    const alter = (clause: (setting: string, value: string) => string) =>
-      Object.entries(settings)
-        .map(([setting, value]) => `ALTER ROLE CURRENT_USER IN DATABASE ${quoteIdent(name)} ${clause(settingName(setting), value)}`)
-        .join(';\n');
-    const reset = alter((setting) => `RESET ${setting}`);
-    await this.query(alter((setting, value) => `SET ${setting} = ${quoteLiteral(value)}`));
+  async withRoleDefaults<T>(
+    name: string,
+    settings: Readonly<Record<string, string>>,
+    work: (change: (settings: Readonly<Record<string, string>>) => Promise<void>) => Promise<T>,
+  ): Promise<T> {
+    const role = `ALTER ROLE CURRENT_USER IN DATABASE ${quoteIdent(name)}`;
+    const set = (values: Readonly<Record<string, string>>) =>
+      Object.entries(values).map(([setting, value]) => `${role} SET ${settingName(setting)} = ${quoteLiteral(value)}`);
+    const reset = (names: Iterable<string>) => [...names].map((setting) => `${role} RESET ${settingName(setting)}`);
+    const touched = new Set(Object.keys(settings));
+    let current = settings;
+    const change = async (next: Readonly<Record<string, string>>) => {
+      const dropped = Object.keys(current).filter((setting) => !(setting in next));
+      const statements = [...set(next), ...reset(dropped)];
+      current = next;
+      for (const setting of Object.keys(next)) touched.add(setting);
+      if (statements.length > 0) await this.query(statements.join(';\n'));
+    };
+    await this.query(set(settings).join(';\n'));
     let result: T;
     try {
-      result = await work();
+      result = await work(change);
     } catch (error) {
-      await this.query(reset).catch(() => {});
+      await this.query(reset(touched).join(';\n')).catch(() => {});
       throw error;
     }
-    await this.query(reset);
+    await this.query(reset(touched).join(';\n'));
     return result;
   }
 

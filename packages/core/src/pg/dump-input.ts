@@ -11,6 +11,7 @@ import { HEADER_BYTES, parseArchiveHeader, type ArchiveHeader } from './archive.
 import { addDataOffsets, indexArchive, readDataSizes, scanDataSizes, writeDataOffsets, type DataSizes, type OffsetsResult } from './archive-offsets.js';
 import { decompressorProgram, decompressStage, lz4Missing, startProgram, type Program, type Stage, type Wrapper } from './compression.js';
 import type { ArchivePipe, ArchiveSource } from './pg-restore.js';
+import { jobsForShare, largestShare, oneJobMessage } from './restore-jobs.js';
 import { copyToSpool, SpoolSpaceError, spoolFits, spoolThroughProgram, spoolToFile, WRAPPED_EXPANSION, type Spool, type SpoolOptions } from './spool.js';
 
 /** Options of a {@link DumpInput}. */
@@ -39,6 +40,7 @@ export interface DumpInputOptions {
 /** The archive as pg_restore gets it, and how many jobs it can use on it. */
 export interface RestoreInput {
   source: ArchiveSource;
+  /** The jobs asked for; one for a stream, or when the data sizes show a single item holding most of the data. */
   jobs: number;
   /**
    * How the input was prepared: the stored file itself, a copy of it with the data offsets added (whose stored file is
@@ -181,7 +183,7 @@ export class DumpInput {
     const local = this.#localPlainPath();
     const inPlace = (indexed?: DataSizes): RestoreInput => ({
       source: { path: local! },
-      jobs,
+      jobs: this.#jobsFor(indexed, jobs),
       mode: 'file',
       // Else read beside pg_restore, not before it; stopped by dispose() if the restore ends first.
       data: indexed ?? scanDataSizes(local!, this.#disposing.signal).catch(() => undefined),
@@ -237,7 +239,8 @@ export class DumpInput {
       reporter.info(
         `Spooled ${key} to ${spoolDir} (${formatBytes(this.#spool.bytes)}${'patched' in offsets ? `, ${offsets.patched} data offsets indexed` : ''}) for pg_restore -j${jobs}`,
       );
-      return { source: { path: this.#spool.path }, jobs, mode: 'spool', ...('data' in offsets ? { data: offsets.data } : {}) };
+      const data = 'data' in offsets ? offsets.data : undefined;
+      return { source: { path: this.#spool.path }, jobs: this.#jobsFor(data, jobs), mode: 'spool', ...(data ? { data } : {}) };
     } catch (error) {
       meter.finish(false);
       if (!(error instanceof SpoolSpaceError)) throw error;
@@ -280,7 +283,19 @@ export class DumpInput {
       return inPlace();
     }
     reporter.info(`${why}: copied it to ${spoolDir} with ${offsets.patched} data offsets indexed, for pg_restore -j${jobs}`);
-    return { source: { path: this.#spool.path }, jobs, mode: 'copy', data: offsets.data };
+    return { source: { path: this.#spool.path }, jobs: this.#jobsFor(offsets.data, jobs), mode: 'copy', data: offsets.data };
+  }
+
+  /**
+   * The jobs for pg_restore once the data sizes are known (`jobsForShare`): one, said so, when a single item holds
+   * most of the data.
+   */
+  #jobsFor(data: DataSizes | undefined, jobs: number): number {
+    if (!data || jobs <= 1) return jobs;
+    const share = largestShare(data.sizes.values());
+    const chosen = jobsForShare(share, jobs);
+    if (chosen < jobs) this.#o.reporter.info(oneJobMessage(share, this.#o.key, jobs));
+    return chosen;
   }
 
   /**

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { pgClientConfig, type Connection } from '../connection.js';
 import { pollQueries } from './copy-progress.js';
+import { largestShare } from './restore-jobs.js';
 
 /** How often a running pg_dump's COPYs are read. */
 const POLL_MS = 250;
@@ -92,7 +93,7 @@ export function watchDump(
   applicationName: string,
   handlers: DumpWatchHandlers,
   options: DumpWatchOptions,
-): { stop(): void } {
+): { stop(): void; largestShare(): number | undefined } {
   const client = new pg.Client(pgClientConfig(conn));
   client.on('error', () => {});
   let stopped = false;
@@ -103,9 +104,11 @@ export function watchDump(
     void client.end().catch(() => {});
   };
   let stopPolling: (() => Promise<void>) | undefined;
+  let share: number | undefined;
   const started = (async () => {
     await client.connect();
     const sizes = await dumpedTables(client, exclude);
+    if (sizes) share = largestShare([...sizes.tables.map((t) => t.diskBytes), sizes.largeObjectBytes]);
     // A COPY shows only while it runs: each table's last reading is kept, so finished tables stay counted.
     const readings = new Map<string, CopyReading>();
     let lastTotal = -1;
@@ -141,6 +144,8 @@ export function watchDump(
       stopped = true;
       void started.then(() => stopPolling?.()).then(end);
     },
+    /** The largest table's (or the large objects') share of the dumped tables' size on disk, once known. */
+    largestShare: () => share,
   };
 }
 

@@ -120,31 +120,6 @@ export async function readToc(tool: Tool, source: ArchiveSource, env: NodeJS.Pro
   return exit.stdout.split('\n').filter((l) => l && !l.startsWith(';'));
 }
 
-// TOC entries that `pg_restore -j` runs side by side once the schema is in: the data items (table data, large objects,
-// materialized view data), which need nothing of each other, and the index and constraint builds after them, which
-// need only their table's data. (`INDEX ATTACH` only links partition indexes.)
-const DATA_ENTRY = /^\d+; \d+ \d+ (TABLE DATA|BLOBS|BLOB DATA|LARGE OBJECT|MATERIALIZED VIEW DATA) /;
-const BUILD_ENTRY = /^\d+; \d+ \d+ (INDEX(?! ATTACH)|CONSTRAINT|FK CONSTRAINT) /;
-
-/**
- * The pg_restore jobs worth starting for an archive with this table of contents (from {@link readToc}): `jobs` when
- * two data items, or two builds, could run at the same time; else one. A lone table with at most one index or
- * constraint is a chain (its data, then its build): `-j` would write a spool for nothing, and take the build's parallel
- * workers away (`restoreDefaults`). Measured on a lone 240 MB table with its primary key, 4 alternating rounds: pgclone's
- * own dump 3.7–3.8 s with one job against 4.2–4.6 s spooled for `-j2`; a plain archive in place 3.5–3.7 s against
- * 4.0–4.2 s. With two more indexes on that table, one job and `-j2` took the same time (6.6–7.3 s, 6.8–7.6 s).
- */
-export function usefulJobs(toc: readonly string[], jobs: number): number {
-  let data = 0;
-  let builds = 0;
-  for (const line of toc) {
-    if (DATA_ENTRY.test(line)) data += 1;
-    else if (BUILD_ENTRY.test(line)) builds += 1;
-    if (data > 1 || builds > 1) return jobs;
-  }
-  return 1;
-}
-
 /**
  * Tables of contents longer than this are not restored in one transaction: each object it creates holds its lock until
  * the commit, and thousands (a schema of many tables, or one large object per entry) would exhaust the server's lock
