@@ -15,7 +15,7 @@ import { DumpInput, type RestoreInput } from '../pg/dump-input.js';
 import { pollCopyBytes } from '../pg/copy-progress.js';
 import { pollIndexBuilds } from '../pg/index-progress.js';
 import { readArchiveSettings, readToc, restoresInOneTransaction, restoresInParallel, runPgRestore } from '../pg/pg-restore.js';
-import { jobsForShare, oneJobMessage, usefulJobs } from '../pg/restore-jobs.js';
+import { usefulJobs } from '../pg/restore-jobs.js';
 import { restoreDefaults, serverOnThisMachine } from '../pg/restore-defaults.js';
 import { RestoreProgress } from '../pg/restore-progress.js';
 import { locateTool, type Tool } from '../pg/tools.js';
@@ -122,6 +122,7 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
         // Every complete read of the stored bytes (spool, stream) is hashed for the manifest check, before decompression.
         tapStored: (stored) => verifier?.tap(stored) ?? stored,
         readBeside: () => verifier?.checkBeside(),
+        largestShare: () => verifier?.manifest?.largestShare,
       });
     }
 
@@ -142,14 +143,9 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
     // A wrapped or remote dump is spooled (decompressed) for pg_restore -j while the temporary database is created
     // and the settings applied: the spool is the longer wait, and neither needs the other. `pgRestore` below takes
     // the same input; a failure before then stops it (`archive.dispose()`). A dump whose manifest says one table
-    // holds most of its data streams into one job instead.
-    const useful = usefulJobs(toc, perf.jobs);
-    const share = verifier?.manifest?.largestShare;
-    const jobs = share === undefined ? useful : jobsForShare(share, useful);
-    if (archive && !options.dryRun) {
-      if (jobs < useful) reporter.info(oneJobMessage(share!, archive.key, useful));
-      archive.restoreInput(jobs).catch(() => {});
-    }
+    // holds most of its data streams into one job instead (`DumpInput`).
+    const jobs = usefulJobs(toc, perf.jobs);
+    if (archive && !options.dryRun) archive.restoreInput(jobs).catch(() => {});
 
     const existing = new Set((await admin.listDatabases()).map((d) => d.name));
     const plan: RestorePlan = planRestore({
@@ -227,7 +223,7 @@ interface ArchiveRestore {
   verifier: DumpVerifier;
   /** The archive's table of contents (`pg_restore -l`). */
   toc: string[];
-  /** The jobs planned from the table of contents and the manifest (the input may still take fewer). */
+  /** The jobs planned from the table of contents (the input may take fewer: see `DumpInput`). */
   jobs: number;
   /** The server's cores, when it runs on this machine. */
   serverCores: number | undefined;

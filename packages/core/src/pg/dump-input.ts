@@ -35,6 +35,11 @@ export interface DumpInputOptions {
    * the file as its stdin): the checksum must then be read beside it.
    */
   readBeside?: () => void;
+  /**
+   * The largest table's share of the data, as the dump's manifest records it (`largestShare`), when there is one:
+   * read as the input is prepared, so it decides the jobs before anything is spooled.
+   */
+  largestShare?: () => number | undefined;
 }
 
 /** The archive as pg_restore gets it, and how many jobs it can use on it. */
@@ -177,13 +182,14 @@ export class DumpInput {
     await spool?.dispose();
   }
 
-  async #prepare(jobs: number): Promise<RestoreInput> {
+  async #prepare(planned: number): Promise<RestoreInput> {
     const { storage, key, reporter, spoolDir } = this.#o;
     if (!this.#outer) await this.header();
+    const jobs = this.#jobsFor(this.#o.largestShare?.(), planned);
     const local = this.#localPlainPath();
     const inPlace = (indexed?: DataSizes): RestoreInput => ({
       source: { path: local! },
-      jobs: this.#jobsFor(indexed, jobs),
+      jobs: this.#jobsFor(shareOf(indexed), jobs),
       mode: 'file',
       // Else read beside pg_restore, not before it; stopped by dispose() if the restore ends first.
       data: indexed ?? scanDataSizes(local!, this.#disposing.signal).catch(() => undefined),
@@ -240,7 +246,7 @@ export class DumpInput {
         `Spooled ${key} to ${spoolDir} (${formatBytes(this.#spool.bytes)}${'patched' in offsets ? `, ${offsets.patched} data offsets indexed` : ''}) for pg_restore -j${jobs}`,
       );
       const data = 'data' in offsets ? offsets.data : undefined;
-      return { source: { path: this.#spool.path }, jobs: this.#jobsFor(data, jobs), mode: 'spool', ...(data ? { data } : {}) };
+      return { source: { path: this.#spool.path }, jobs: this.#jobsFor(shareOf(data), jobs), mode: 'spool', ...(data ? { data } : {}) };
     } catch (error) {
       meter.finish(false);
       if (!(error instanceof SpoolSpaceError)) throw error;
@@ -283,16 +289,15 @@ export class DumpInput {
       return inPlace();
     }
     reporter.info(`${why}: copied it to ${spoolDir} with ${offsets.patched} data offsets indexed, for pg_restore -j${jobs}`);
-    return { source: { path: this.#spool.path }, jobs: this.#jobsFor(offsets.data, jobs), mode: 'copy', data: offsets.data };
+    return { source: { path: this.#spool.path }, jobs: this.#jobsFor(shareOf(offsets.data), jobs), mode: 'copy', data: offsets.data };
   }
 
   /**
-   * The jobs for pg_restore once the data sizes are known (`jobsForShare`): one, said so, when a single item holds
-   * most of the data.
+   * The jobs for pg_restore once the largest item's share of the data is known (the manifest's, or from the data
+   * sizes: `jobsForShare`): one, said so, when that item holds most of the data.
    */
-  #jobsFor(data: DataSizes | undefined, jobs: number): number {
-    if (!data || jobs <= 1) return jobs;
-    const share = largestShare(data.sizes.values());
+  #jobsFor(share: number | undefined, jobs: number): number {
+    if (share === undefined || jobs <= 1) return jobs;
     const chosen = jobsForShare(share, jobs);
     if (chosen < jobs) this.#o.reporter.info(oneJobMessage(share, this.#o.key, jobs));
     return chosen;
@@ -453,6 +458,11 @@ export class DumpInput {
     stage?.done.catch((error: unknown) => out.destroy(error as Error));
     return out;
   }
+}
+
+/** The largest data item's share of the archive's data, when its sizes are known. */
+function shareOf(data: DataSizes | undefined): number | undefined {
+  return data && largestShare(data.sizes.values());
 }
 
 async function readHead(stream: Readable): Promise<Buffer> {
