@@ -4,14 +4,15 @@ export interface ClusterInfo {
   port: number;
   user: string;
   password: string;
-  /** Directory of initdb, pg_ctl, pg_dump, … for the cluster's major version. */
+  /** Directory of the server's programs (initdb, pg_ctl; with Debian's packages pg_dump & co. too). */
   binDir: string;
   major: number;
   dataDir: string;
 }
 export function findPgBin(): string | undefined;
 export function freePort(): Promise<number>;
-export function startCluster(options?: { password?: string; settings?: Record<string, string> }): Promise<{
+/** Starts a cluster of the newest installed server, or of the one in `binDir`. */
+export function startCluster(options?: { password?: string; settings?: Record<string, string>; binDir?: string }): Promise<{
   info: ClusterInfo;
   stop: () => Promise<void>;
 }>;

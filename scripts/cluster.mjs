@@ -38,14 +38,23 @@ function asPostgres(file, args) {
   execFileSync(cmd, argv, { stdio: 'ignore' });
 }
 
+/** The major version of the server in `binDir` (`postgres (PostgreSQL) 18.4` → 18). */
+function serverMajor(binDir) {
+  const out = execFileSync(path.join(binDir, 'postgres'), ['--version']).toString();
+  const m = /\)\s+(\d+)/.exec(out);
+  if (!m) throw new Error(`${binDir}/postgres --version printed no version: ${out.trim()}`);
+  return Number(m[1]);
+}
+
 /**
  * Starts a cluster. Resolves to `{ info: { host, port, user, password, binDir, major, dataDir }, stop }`.
- * @param {{ password?: string, settings?: Record<string, string> }} [options]
+ * @param {{ password?: string, settings?: Record<string, string>, binDir?: string }} [options] `binDir`: the server's
+ *   programs (default: the newest installed, see findPgBin)
  */
 export async function startCluster(options = {}) {
-  const binDir = findPgBin();
+  const binDir = options.binDir ?? findPgBin();
   if (!binDir) throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql (apt-get install postgresql)');
-  const major = Number(/postgresql\/(\d+)\//.exec(binDir + '/')?.[1] ?? 0);
+  const major = serverMajor(binDir);
   const password = options.password ?? `pw-${randomBytes(9).toString('base64url')}`;
   const root = mkdtempSync(path.join(os.tmpdir(), 'pgclone-cluster-'));
   const dataDir = path.join(root, 'data');
