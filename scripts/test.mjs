@@ -2,12 +2,21 @@
 // then vitest against real servers. Ends with a plain "N passed, N failed" line and a non-zero exit on failure.
 // Extra arguments go to vitest (e.g. `npm test -- test/restore.test.ts`).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { ensurePostgres } from './ensure-postgres.mjs';
 
 ensurePostgres();
 
-const run = (cmd, args) => spawnSync(cmd, args, { stdio: 'inherit', env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' } });
+// Everything the tests write to the temp directory (clusters, dumps, spools, projects: ~0.3 GB a run) goes below one
+// directory of this run, removed at its end. Readable by all: the postgres user reaches its clusters' data below it.
+// The PostgreSQL 18 server fetched from npm stays in the real temp directory, for the next run.
+const runTmp = mkdtempSync(path.join(os.tmpdir(), 'pgclone-test-run-'));
+chmodSync(runTmp, 0o755);
+const env = { ...process.env, TURBO_TELEMETRY_DISABLED: '1', TMPDIR: runTmp, PGCLONE_TEST_CACHE_DIR: os.tmpdir() };
+const run = (cmd, args) => spawnSync(cmd, args, { stdio: 'inherit', env });
+process.on('exit', () => rmSync(runTmp, { recursive: true, force: true }));
 
 const build = run('npm', ['run', 'build', '--silent']);
 if (build.status !== 0) {

@@ -9,6 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { gunzipSync } from 'node:zlib';
 import {
   chooseCopyMethod,
+  cloneSharing,
   decompressStage,
   FILE_COPY_MIN_BYTES,
   findProgram,
@@ -132,12 +133,32 @@ describe('compressors', () => {
 });
 
 describe('copy method', () => {
-  const auto = (size: number, serverMajor = 15, canClone = false) => chooseCopyMethod({ option: 'auto', size, serverMajor, canClone }).method;
-  it('auto: WAL_LOG below the threshold, FILE_COPY above, clone where the server has it', () => {
+  const shares = { shares: true, why: 'xfs shares the blocks' };
+  const copies = { shares: false, why: 'not cloned, as ext4 would copy the blocks anyway' };
+  const auto = (size: number, serverMajor = 15, canClone = false, sharing?: { shares: boolean; why: string }) =>
+    chooseCopyMethod({ option: 'auto', size, serverMajor, canClone, ...(sharing ? { sharing } : {}) }).method;
+  it('auto: WAL_LOG below the threshold, FILE_COPY above, clone where the server has it and the blocks are shared', () => {
     expect(auto(FILE_COPY_MIN_BYTES - 1)).toEqual({ strategy: 'WAL_LOG', clone: false });
     expect(auto(FILE_COPY_MIN_BYTES)).toEqual({ strategy: 'FILE_COPY', clone: false });
-    expect(auto(10 * FILE_COPY_MIN_BYTES, 18, true)).toEqual({ strategy: 'FILE_COPY', clone: true });
+    expect(auto(10 * FILE_COPY_MIN_BYTES, 18, true, shares)).toEqual({ strategy: 'FILE_COPY', clone: true });
+    expect(auto(10 * FILE_COPY_MIN_BYTES, 18, true, copies)).toEqual({ strategy: 'FILE_COPY', clone: false });
+    expect(auto(10 * FILE_COPY_MIN_BYTES, 18, true)).toEqual({ strategy: 'FILE_COPY', clone: false });
+    expect(auto(10 * FILE_COPY_MIN_BYTES, 18, false, shares)).toEqual({ strategy: 'FILE_COPY', clone: false });
+    expect(auto(FILE_COPY_MIN_BYTES - 1, 18, true, shares)).toEqual({ strategy: 'WAL_LOG', clone: false });
     expect(auto(10 * FILE_COPY_MIN_BYTES, 14)).toEqual({ clone: false });
+  });
+  it('a clone shares blocks on a macOS server, and on Btrfs, XFS or bcachefs seen from this machine', () => {
+    const linux = 'PostgreSQL 18.4 on x86_64-pc-linux-gnu, compiled by gcc 12.2.0, 64-bit';
+    const mac = 'PostgreSQL 18.1 (Homebrew) on aarch64-apple-darwin24.6.0, compiled by Apple clang version 17.0.0, 64-bit';
+    expect(cloneSharing({ serverVersion: mac, local: false, fsType: undefined })).toEqual({ shares: true, why: 'macOS shares the blocks' });
+    expect(cloneSharing({ serverVersion: linux, local: true, fsType: 0x58465342 })).toEqual({ shares: true, why: 'xfs shares the blocks' });
+    expect(cloneSharing({ serverVersion: linux, local: true, fsType: 0x9123683e }).shares).toBe(true);
+    expect(cloneSharing({ serverVersion: linux, local: true, fsType: 0xca451a4e }).shares).toBe(true);
+    expect(cloneSharing({ serverVersion: linux, local: true, fsType: 0xef53 })).toEqual(copies);
+    expect(cloneSharing({ serverVersion: linux, local: true, fsType: 0x1234 })).toEqual({ shares: false, why: 'not cloned, as filesystem 0x1234 would copy the blocks anyway' });
+    expect(cloneSharing({ serverVersion: linux, local: true, fsType: undefined }).why).toMatch(/filesystem is unknown/);
+    // Elsewhere, what this machine sees at the data directory's path is not the server's filesystem.
+    expect(cloneSharing({ serverVersion: linux, local: false, fsType: 0x58465342 })).toMatchObject({ shares: false, why: expect.stringMatching(/server is elsewhere/) });
   });
   it('forced methods, and clone degrading to a file copy where unavailable', () => {
     expect(chooseCopyMethod({ option: 'wal_log', size: 1 << 40, serverMajor: 15, canClone: false }).method.strategy).toBe('WAL_LOG');

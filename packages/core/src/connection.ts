@@ -189,3 +189,17 @@ export function pgClientConfig(conn: Connection): ClientConfig {
   if (conn.params.connect_timeout) config.connectionTimeoutMillis = Number(conn.params.connect_timeout) * 1000;
   return config;
 }
+
+/**
+ * Whether `conn` reaches a server on this machine: a Unix socket, `localhost`, or a loopback address (a container
+ * publishing its port on localhost counts: it shares, or is given fewer of, this machine's cores, though its files
+ * may not be where they are for the server). `PGHOST` stands
+ * in for a connection that names no host, as it does for libpq.
+ */
+export function serverOnThisMachine(conn: Pick<Connection, 'host'>, env: NodeJS.ProcessEnv = process.env): boolean {
+  const hosts = (conn.host ?? env.PGHOST ?? 'localhost').split(',');
+  return hosts.every((host) => {
+    const h = host.trim().toLowerCase();
+    return h === '' || h.startsWith('/') || h.startsWith('@') || h === 'localhost' || h === '::1' || h === '[::1]' || /^127(\.\d{1,3}){3}$/.test(h);
+  });
+}

@@ -45,7 +45,7 @@ export {
 export { addDataOffsets, readDataSizes, scanDataSizes, type DataSizes, type OffsetsResult } from './pg/archive-offsets.js';
 export { DumpInput, type DumpInputOptions, type RestoreInput } from './pg/dump-input.js';
 export { spoolToFile, spoolFits, spoolReserve, SpoolSpaceError, WRAPPED_EXPANSION, type Spool } from './pg/spool.js';
-export { chooseCopyMethod, copyDatabase, serverCanClone, FILE_COPY_MIN_BYTES, type CopyMethod, type CopyStrategyOption } from './pg/copy-method.js';
+export { chooseCopyMethod, cloneSharing, copyDatabase, serverCanClone, FILE_COPY_MIN_BYTES, type CloneSharing, type CopyMethod, type CopyStrategyOption } from './pg/copy-method.js';
 export { isItemLine, isVerboseLine, RestoreProgress } from './pg/restore-progress.js';
 export { resolvePerfOptions, type PerfOptions } from './config/perf.js';
 export { ProgressMeter, meterStream } from './progress.js';

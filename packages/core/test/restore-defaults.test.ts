@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { restoreDefaults, serverOnThisMachine } from '../src/pg/restore-defaults.js';
+import { serverOnThisMachine } from '../src/connection.js';
+import { restoreDefaults } from '../src/pg/restore-defaults.js';
 
 describe('restoreDefaults', () => {
   it('always turns the commit wait off, and parallel index builds only where the jobs already cover the server cores', () => {

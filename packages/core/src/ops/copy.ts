@@ -1,3 +1,4 @@
+import { serverOnThisMachine } from '../connection.js';
 import { GuardError, KeyError } from '../errors.js';
 import { assertDatabaseName, reservedSuffixOf, restoreNames, SYSTEM_DATABASES } from '../names.js';
 import type { CopyOptions } from '../options.js';
@@ -78,7 +79,7 @@ export async function copy(target: string, options: CopyOptions, runtime: Runtim
       admin,
       reporter,
       copyDatabase: async (name, template) => {
-        await copyDatabase(admin, name, template, copyStrategy, reporter);
+        await copyDatabase(admin, name, template, copyStrategy, reporter, serverOnThisMachine(conn, prepared.env));
       },
       ...(options.signal ? { signal: options.signal } : {}),
       pgRestore: () => Promise.reject(new Error('unreachable: copies never run pg_restore')),

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { libpqEnv, mergeEnv, withDatabase } from '../connection.js';
+import { libpqEnv, mergeEnv, serverOnThisMachine, withDatabase } from '../connection.js';
 import { GuardError, KeyError, PgcloneError } from '../errors.js';
 import type { Reporter } from '../events.js';
 import { DumpVerifier } from '../dump-verifier.js';
@@ -16,7 +16,7 @@ import { pollCopyBytes } from '../pg/copy-progress.js';
 import { pollIndexBuilds } from '../pg/index-progress.js';
 import { readArchiveSettings, readToc, restoresInOneTransaction, restoresInParallel, runPgRestore } from '../pg/pg-restore.js';
 import { usefulJobs } from '../pg/restore-jobs.js';
-import { restoreDefaults, serverOnThisMachine } from '../pg/restore-defaults.js';
+import { restoreDefaults } from '../pg/restore-defaults.js';
 import { RestoreProgress } from '../pg/restore-progress.js';
 import { locateTool, type Tool } from '../pg/tools.js';
 import { executePlan } from '../plan/execute.js';
@@ -175,7 +175,7 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
       reporter,
       ...(options.signal ? { signal: options.signal } : {}),
       copyDatabase: async (name, template) => {
-        await copyDatabase(admin, name, template, perf.copyStrategy, reporter);
+        await copyDatabase(admin, name, template, perf.copyStrategy, reporter, serverOnThisMachine(conn, prepared.env));
       },
       // The checksum is computed while the stored bytes are read; a mismatch stops pg_restore and fails the restore
       // before the swap.

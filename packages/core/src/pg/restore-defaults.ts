@@ -1,5 +1,3 @@
-import type { Connection } from '../connection.js';
-
 /**
  * What pg_restore's sessions in the working database default to, given how many jobs restore it, the server's major
  * version and, for a server on this machine, how many cores it has.
@@ -18,17 +16,4 @@ export function restoreDefaults(r: { jobs: number; serverCores: number | undefin
   // The setting exists since PostgreSQL 11 (parallel index builds); setting an unknown one would fail the restore.
   const coresTaken = r.serverCores !== undefined && r.jobs >= r.serverCores && r.serverMajor >= 11;
   return { synchronous_commit: 'off', ...(coresTaken ? { max_parallel_maintenance_workers: '0' } : {}) };
-}
-
-/**
- * Whether `conn` reaches a server on this machine: a Unix socket, `localhost`, or a loopback address (a container
- * publishing its port on localhost counts; it shares, or is given fewer of, this machine's cores). `PGHOST` stands
- * in for a connection that names no host, as it does for libpq.
- */
-export function serverOnThisMachine(conn: Pick<Connection, 'host'>, env: NodeJS.ProcessEnv = process.env): boolean {
-  const hosts = (conn.host ?? env.PGHOST ?? 'localhost').split(',');
-  return hosts.every((host) => {
-    const h = host.trim().toLowerCase();
-    return h === '' || h.startsWith('/') || h.startsWith('@') || h === 'localhost' || h === '::1' || h === '[::1]' || /^127(\.\d{1,3}){3}$/.test(h);
-  });
 }
