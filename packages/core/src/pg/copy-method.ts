@@ -6,8 +6,10 @@ import type { Admin } from './admin.js';
 /**
  * How `CREATE DATABASE … TEMPLATE` copies: `WAL_LOG` (PostgreSQL 15+'s default) writes every block of the template
  * into the WAL, so its time grows with the size; `FILE_COPY` copies the files after a checkpoint, a cost that is
- * about constant. Measured here (PG 15, fsync on): 14 MB — WAL_LOG 0.54 s, FILE_COPY 0.73 s; 72 MB — 0.97 s vs
- * 0.66 s; 330 MB — 1.2–4 s vs 0.7–2.4 s. So small templates use WAL_LOG and the rest FILE_COPY.
+ * about constant, but its checkpoint first flushes whatever the cluster has dirty. Measured here (PG 15, fsync on):
+ * after another database's update left ~50 MB dirty, 12 MB — WAL_LOG 0.28–0.36 s, FILE_COPY 0.42–0.49 s; 42 MB — about
+ * even; right after a checkpoint FILE_COPY wins at every size (12 MB 0.21–0.25 s against 0.26–0.29 s); 330 MB —
+ * 1.2–4 s vs 0.7–2.4 s. So small templates use WAL_LOG and the rest FILE_COPY.
  *
  * PostgreSQL 18's `file_copy_method = clone` makes FILE_COPY share the files' blocks where the filesystem can (Linux:
  * `copy_file_range`, which reflinks on Btrfs, XFS and bcachefs; macOS: `copyfile`'s clone, on APFS), and there a copy
