@@ -193,8 +193,8 @@ export function pgClientConfig(conn: Connection): ClientConfig {
 /**
  * Whether `conn` reaches a server on this machine: a Unix socket, `localhost`, or a loopback address (a container
  * publishing its port on localhost counts: it shares, or is given fewer of, this machine's cores, though its files
- * may not be where they are for the server). `PGHOST` stands
- * in for a connection that names no host, as it does for libpq.
+ * may not be where they are for the server). `PGHOST` stands in for a connection that names no host, as it does for
+ * libpq.
  */
 export function serverOnThisMachine(conn: Pick<Connection, 'host'>, env: NodeJS.ProcessEnv = process.env): boolean {
   const hosts = (conn.host ?? env.PGHOST ?? 'localhost').split(',');

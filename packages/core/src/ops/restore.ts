@@ -170,12 +170,13 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
     if (isLocal && opts.reversible) reporter.info('--reversible has no effect when restoring a local database');
 
     const toolEnv = (database: string) => mergeEnv(prepared.env, libpqEnv(withDatabase(conn, database)));
+    const serverHere = serverOnThisMachine(conn, prepared.env);
     await executePlan(plan, {
       admin,
       reporter,
       ...(options.signal ? { signal: options.signal } : {}),
       copyDatabase: async (name, template) => {
-        await copyDatabase(admin, name, template, perf.copyStrategy, reporter, serverOnThisMachine(conn, prepared.env));
+        await copyDatabase(admin, name, template, perf.copyStrategy, reporter, serverHere);
       },
       // The checksum is computed while the stored bytes are read; a mismatch stops pg_restore and fails the restore
       // before the swap.
@@ -187,7 +188,7 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
           verifier: verifier!,
           toc,
           jobs,
-          serverCores: serverOnThisMachine(conn, prepared.env) ? os.availableParallelism() : undefined,
+          serverCores: serverHere ? os.availableParallelism() : undefined,
           tool: pgRestore!,
           env: toolEnv(database),
           database,
