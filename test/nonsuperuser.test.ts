@@ -151,6 +151,31 @@ describe('admin statements', () => {
     }
   });
 
+  it('checks the client connection, and takes its locks in one go or lets them go while it waits', async () => {
+    const [a, b, c] = [await connect({ lockTimeout: 20_000 }), await connect({ lockTimeout: 20_000 }), await connect({ lockTimeout: 100 })];
+    const [first, second] = [`${PREFIX}_lock_a`, `${PREFIX}_lock_b`];
+    try {
+      // The settings are made in one query with the connection's other defaults (Admin.#init).
+      expect(await a.query('SHOW client_connection_check_interval')).toEqual([{ client_connection_check_interval: '1s' }]);
+      await b.lock([first]);
+      const waiting = a.lock([second, first]);
+      const waits = async () =>
+        (
+          await sql('postgres', `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = hashtext($1)::oid`, [first])
+        ).length > 0;
+      for (let i = 0; i < 400 && !(await waits()); i++) await new Promise((r) => setTimeout(r, 25));
+      expect(await waits()).toBe(true);
+      // Waiting for the first, `a` holds nothing: had it kept the second, a run locking in the other order would deadlock.
+      expect(await c.tryLock(second)).toBe(true);
+      await c.unlock(second);
+      await b.close();
+      await waiting;
+      expect([await c.tryLock(first), await c.tryLock(second)]).toEqual([false, false]);
+    } finally {
+      await Promise.all([a.close(), b.close(), c.close()].map((p) => p.catch(() => {})));
+    }
+  });
+
   it('RENAME is retried while another session is leaving, and fails clearly when it stays', async () => {
     const db = await ownedDatabase();
     const admin = await connect({ lockTimeout: 1000 });

@@ -29,8 +29,10 @@ export interface Leftover {
 export async function inspectLeftovers(admin: Admin, target: string): Promise<Leftover[]> {
   const n = restoreNames(target);
   const found: Leftover[] = [];
-  const live = await admin.database(n.live);
-  const swap = await admin.exists(n.swap);
+  // One query for the whole family: this runs before every restore and copy, on servers that may be far away.
+  const family = await admin.databases([n.live, n.swap, n.pre, n.post, n.temp, n.stage]);
+  const live = family.get(n.live);
+  const swap = family.has(n.swap);
   if (!live && swap) {
     found.push({
       kind: 'swap-orphan',
@@ -49,7 +51,7 @@ export async function inspectLeftovers(admin: Admin, target: string): Promise<Le
     });
   }
   for (const name of [n.live, n.pre, n.post, n.temp]) {
-    const info = name === n.live ? live : await admin.database(name);
+    const info = family.get(name);
     if (info && !info.allowConnections && !info.isTemplate) {
       found.push({
         kind: 'blocked',
@@ -60,7 +62,7 @@ export async function inspectLeftovers(admin: Admin, target: string): Promise<Le
       });
     }
   }
-  if (await admin.exists(n.stage)) {
+  if (family.has(n.stage)) {
     found.push({
       kind: 'stage',
       database: n.stage,
@@ -69,7 +71,7 @@ export async function inspectLeftovers(admin: Admin, target: string): Promise<Le
       fix: `drop ${n.stage}`,
     });
   }
-  if (await admin.exists(n.temp)) {
+  if (family.has(n.temp)) {
     const resumable = (await admin.comment(n.temp)) === RESTORED_COMMENT;
     found.push({
       kind: 'temp',

@@ -102,15 +102,23 @@ export class Admin {
   }
 
   static async #init(client: pg.Client, timeouts: AdminTimeouts): Promise<Admin> {
-    await client.query(`SET lock_timeout = ${Math.trunc(timeouts.lockTimeout)}`);
-    await client.query(`SET statement_timeout = ${Math.trunc(timeouts.statementTimeout ?? 0)}`);
-    // A killed pgclone must not keep its locks (or finish a long CREATE DATABASE) until the statement ends.
-    await client.query(`SET client_connection_check_interval = 1000`).catch(() => {});
-    const { rows } = await client.query<{ version: string; user: string; superuser: boolean }>(
-      `SELECT current_setting('server_version_num') AS version, current_user AS user,
+    // One round trip (several statements in one simple query): each costs one, and a server across a network answers
+    // each in milliseconds. A killed pgclone must not keep its locks (or finish a long CREATE DATABASE) until the
+    // statement ends: client_connection_check_interval, from PostgreSQL 14 on, where the server's platform has it
+    // (others refuse any value but 0, hence the exception block).
+    const results = (await client.query(
+      `SET lock_timeout = ${Math.trunc(timeouts.lockTimeout)};
+       SET statement_timeout = ${Math.trunc(timeouts.statementTimeout ?? 0)};
+       DO $$BEGIN
+         IF current_setting('server_version_num')::int >= 140000 THEN
+           PERFORM set_config('client_connection_check_interval', '1000', false);
+         END IF;
+       EXCEPTION WHEN OTHERS THEN NULL;
+       END$$;
+       SELECT current_setting('server_version_num') AS version, current_user AS user,
               (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser`,
-    );
-    const row = rows[0]!;
+    )) as unknown as pg.QueryResult<{ version: string; user: string; superuser: boolean }>[];
+    const row = results[results.length - 1]!.rows[0]!;
     return new Admin(client, timeouts, { version: Number(row.version), user: row.user, superuser: row.superuser });
   }
 
@@ -141,6 +149,15 @@ export class Admin {
     );
     const r = rows[0];
     return r && { name: r.datname, allowConnections: r.datallowconn, isTemplate: r.datistemplate };
+  }
+
+  /** Those of `names` that exist, in one round trip (see {@link database}). */
+  async databases(names: readonly string[]): Promise<Map<string, DatabaseInfo>> {
+    const rows = await this.query<{ datname: string; datallowconn: boolean; datistemplate: boolean }>(
+      `SELECT datname, datallowconn, datistemplate FROM pg_database WHERE datname = ANY($1)`,
+      [[...names]],
+    );
+    return new Map(rows.map((r) => [r.datname, { name: r.datname, allowConnections: r.datallowconn, isTemplate: r.datistemplate }]));
   }
 
   async exists(name: string): Promise<boolean> {
@@ -356,7 +373,22 @@ export class Admin {
    * lockTimeout. Held until {@link close}; a killed process releases it with its connection.
    */
   async lock(names: readonly string[]): Promise<void> {
-    for (const name of [...new Set(names)].sort()) {
+    const sorted = [...new Set(names)].sort();
+    // The usual case, no other run on any of them: all taken in one round trip. Otherwise those taken are let go, and
+    // each is taken (or waited for) in turn, in order.
+    const tried = await this.query<{ ok: boolean }>(
+      'SELECT pg_try_advisory_lock(hashtext($1), hashtext(n)) AS ok FROM unnest($2::text[]) WITH ORDINALITY AS u(n, i) ORDER BY i',
+      [ADVISORY_NAMESPACE, sorted],
+    );
+    if (tried.length === sorted.length && tried.every((r) => r.ok)) {
+      this.#locks.push(...sorted);
+      return;
+    }
+    const taken = sorted.filter((_, i) => tried[i]?.ok);
+    if (taken.length > 0) {
+      await this.query('SELECT pg_advisory_unlock(hashtext($1), hashtext(n)) FROM unnest($2::text[]) AS n', [ADVISORY_NAMESPACE, taken]);
+    }
+    for (const name of sorted) {
       if (await this.tryLock(name)) continue;
       for (const holder of await this.lockHolders(name)) {
         if (holder.ownerState === 'dead') {
