@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { cliEnv, collectOutput, PGCLONE_BIN, runCli } from './support/cli.js';
 import { keyAt, layDump, plainDump, removeDir, repoRoot, tempDir, userNames, usersDatabase } from './support/fixtures.js';
-import { dbUrl, dropDatabases, uniqueName } from './support/pg.js';
+import { cluster, dbUrl, dropDatabases, uniqueName } from './support/pg.js';
 
 const cwd = tempDir('cli');
 const db = uniqueName('cli');
@@ -118,6 +118,21 @@ describe('help and exit codes', () => {
     removeDir(storage);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
+  });
+});
+
+describe('connection', () => {
+  it('a URL without host, port, user or password: pgclone and its tools take them from PGHOST, PGPORT, PGUSER, PGPASSWORD', async () => {
+    const c = cluster();
+    const libpq = { DATABASE_URL: `postgres:///${db}`, PGHOST: c.host, PGPORT: String(c.port), PGUSER: c.user, PGPASSWORD: c.password };
+    const before = await userNames(db);
+    const dumped = await runCli(['dump', '--json'], { cwd, env: libpq });
+    expect(dumped.code, dumped.stderr).toBe(0);
+    const key = (JSON.parse(dumped.stdout) as { key: string }).key;
+    const restored = await runCli(['restore', key], { cwd, env: libpq });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(await userNames(db)).toEqual(before);
+    expect(`${dumped.stdout}${dumped.stderr}${restored.stdout}${restored.stderr}`).not.toContain(c.password);
   });
 });
 

@@ -119,15 +119,18 @@ export function withDatabase(conn: Connection, database: string): Connection {
 
 /**
  * Environment variables that make libpq clients (pg_dump, pg_restore, psql, hooks) connect to `conn` without any
- * argument carrying a secret. Variables the parent had for another server are overridden or cleared.
+ * argument carrying a secret. What the connection leaves out (a URL without a password, port, user or host) stays as
+ * the parent's `PGPASSWORD`, `PGPORT`, `PGUSER`, `PGHOST` have it: that is what pgclone's own sessions (node-pg) fall
+ * back to, so the tools reach the same server with the same credentials. `PGHOSTADDR`, which node-pg ignores, is
+ * cleared.
  */
 export function libpqEnv(conn: Connection): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = {
-    PGHOST: conn.host,
+    ...(conn.host !== undefined ? { PGHOST: conn.host } : {}),
     PGHOSTADDR: undefined,
-    PGPORT: conn.port === undefined ? undefined : String(conn.port),
-    PGUSER: conn.user,
-    PGPASSWORD: conn.password,
+    ...(conn.port !== undefined ? { PGPORT: String(conn.port) } : {}),
+    ...(conn.user !== undefined ? { PGUSER: conn.user } : {}),
+    ...(conn.password !== undefined ? { PGPASSWORD: conn.password } : {}),
     PGDATABASE: conn.database,
   };
   for (const [param, variable] of Object.entries(LIBPQ_ENV)) {

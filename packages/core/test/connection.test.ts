@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { connectionUrl, libpqEnv, parseConnection } from '../src/connection.js';
+import { connectionUrl, libpqEnv, mergeEnv, parseConnection } from '../src/connection.js';
 import { PgcloneError } from '../src/errors.js';
 import { redact } from '../src/redact.js';
 
@@ -48,6 +48,26 @@ describe('parseConnection', () => {
     const conn = parseConnection(`postgresql://me:${encodeURIComponent('p@ss:/w"d')}@h:5432/we%22ird%3B?sslmode=disable`);
     expect(parseConnection(connectionUrl(conn))).toEqual(conn);
     expect(libpqEnv(conn)).toMatchObject({ PGHOST: 'h', PGPORT: '5432', PGUSER: 'me', PGPASSWORD: 'p@ss:/w"d', PGDATABASE: 'we"ird;', PGSSLMODE: 'disable' });
+  });
+});
+
+describe('libpqEnv', () => {
+  it('leaves what the URL does not give to the parent environment, as node-pg does, and clears PGHOSTADDR', () => {
+    const parent = { PGHOST: 'envhost', PGHOSTADDR: '10.0.0.9', PGPORT: '6543', PGUSER: 'envuser', PGPASSWORD: 'envpw', PGDATABASE: 'other' };
+    expect(mergeEnv(parent, libpqEnv(parseConnection('postgres:///app')))).toEqual({
+      PGHOST: 'envhost',
+      PGPORT: '6543',
+      PGUSER: 'envuser',
+      PGPASSWORD: 'envpw',
+      PGDATABASE: 'app',
+    });
+    expect(mergeEnv(parent, libpqEnv(parseConnection('postgres://me:pw@h:5433/app')))).toEqual({
+      PGHOST: 'h',
+      PGPORT: '5433',
+      PGUSER: 'me',
+      PGPASSWORD: 'pw',
+      PGDATABASE: 'app',
+    });
   });
 });
 
