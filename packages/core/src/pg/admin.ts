@@ -106,18 +106,20 @@ export class Admin {
     // each in milliseconds. A killed pgclone must not keep its locks (or finish a long CREATE DATABASE) until the
     // statement ends: client_connection_check_interval, from PostgreSQL 14 on, where the server's platform has it
     // (others refuse any value but 0, hence the exception block).
-    const results = (await client.query(
-      `SET lock_timeout = ${Math.trunc(timeouts.lockTimeout)};
-       SET statement_timeout = ${Math.trunc(timeouts.statementTimeout ?? 0)};
-       DO $$BEGIN
-         IF current_setting('server_version_num')::int >= 140000 THEN
-           PERFORM set_config('client_connection_check_interval', '1000', false);
-         END IF;
-       EXCEPTION WHEN OTHERS THEN NULL;
-       END$$;
-       SELECT current_setting('server_version_num') AS version, current_user AS user,
-              (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser`,
-    )) as unknown as pg.QueryResult<{ version: string; user: string; superuser: boolean }>[];
+    const settings = `SET lock_timeout = ${Math.trunc(timeouts.lockTimeout)}; SET statement_timeout = ${Math.trunc(timeouts.statementTimeout ?? 0)};`;
+    const checkConnection = `DO $$BEGIN
+        IF current_setting('server_version_num')::int >= 140000 THEN
+          PERFORM set_config('client_connection_check_interval', '1000', false);
+        END IF;
+      EXCEPTION WHEN OTHERS THEN NULL;
+      END$$;`;
+    const who = `SELECT current_setting('server_version_num') AS version, current_user AS user,
+              (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser`;
+    type Who = pg.QueryResult<{ version: string; user: string; superuser: boolean }>;
+    const results = (await client
+      .query(settings + checkConnection + who)
+      // DO needs PL/pgSQL, which a hardened maintenance database may lack: then without the check.
+      .catch(() => client.query(settings + who))) as unknown as Who[];
     const row = results[results.length - 1]!.rows[0]!;
     return new Admin(client, timeouts, { version: Number(row.version), user: row.user, superuser: row.superuser });
   }
