@@ -120,13 +120,14 @@ export function withDatabase(conn: Connection, database: string): Connection {
 /**
  * Environment variables that make libpq clients (pg_dump, pg_restore, psql, hooks) connect to `conn` without any
  * argument carrying a secret. What the connection leaves out (a URL without a password, port, user or host) stays as
- * the parent's `PGPASSWORD`, `PGPORT`, `PGUSER`, `PGHOST` have it: that is what pgclone's own sessions (node-pg) fall
- * back to, so the tools reach the same server with the same credentials. `PGHOSTADDR`, which node-pg ignores, is
- * cleared.
+ * the `parent` environment's `PGPASSWORD`, `PGPORT`, `PGUSER`, `PGHOST` have it, and with no host anywhere it is
+ * `localhost`: that is what pgclone's own sessions (node-pg) do, so the tools reach the same server with the same
+ * credentials (libpq alone would take its Unix socket). `PGHOSTADDR`, which node-pg ignores, is cleared.
  */
-export function libpqEnv(conn: Connection): Record<string, string | undefined> {
+export function libpqEnv(conn: Connection, parent: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
+  const host = conn.host ?? (parent.PGHOST ? undefined : 'localhost');
   const env: Record<string, string | undefined> = {
-    ...(conn.host !== undefined ? { PGHOST: conn.host } : {}),
+    ...(host !== undefined ? { PGHOST: host } : {}),
     PGHOSTADDR: undefined,
     ...(conn.port !== undefined ? { PGPORT: String(conn.port) } : {}),
     ...(conn.user !== undefined ? { PGUSER: conn.user } : {}),

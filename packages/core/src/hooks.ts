@@ -47,7 +47,7 @@ function isReserved(hook: string): hook is ReservedHook {
 export async function runHooks(hooks: readonly Hook[], run: HookRun): Promise<void> {
   checkHooks(hooks, run.adapter, run.cwd);
   const databaseUrl = connectionUrl(run.connection);
-  const env = mergeEnv(run.env, { ...libpqEnv(run.connection), DATABASE_URL: databaseUrl });
+  const env = mergeEnv(run.env, { ...libpqEnv(run.connection, run.env), DATABASE_URL: databaseUrl });
   for (const hook of hooks) {
     run.reporter.info(`Running ${run.phase} hook ${describeHook(hook)} on ${run.connection.database}`);
     try {

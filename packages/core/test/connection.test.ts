@@ -54,20 +54,22 @@ describe('parseConnection', () => {
 describe('libpqEnv', () => {
   it('leaves what the URL does not give to the parent environment, as node-pg does, and clears PGHOSTADDR', () => {
     const parent = { PGHOST: 'envhost', PGHOSTADDR: '10.0.0.9', PGPORT: '6543', PGUSER: 'envuser', PGPASSWORD: 'envpw', PGDATABASE: 'other' };
-    expect(mergeEnv(parent, libpqEnv(parseConnection('postgres:///app')))).toEqual({
+    expect(mergeEnv(parent, libpqEnv(parseConnection('postgres:///app'), parent))).toEqual({
       PGHOST: 'envhost',
       PGPORT: '6543',
       PGUSER: 'envuser',
       PGPASSWORD: 'envpw',
       PGDATABASE: 'app',
     });
-    expect(mergeEnv(parent, libpqEnv(parseConnection('postgres://me:pw@h:5433/app')))).toEqual({
+    expect(mergeEnv(parent, libpqEnv(parseConnection('postgres://me:pw@h:5433/app'), parent))).toEqual({
       PGHOST: 'h',
       PGPORT: '5433',
       PGUSER: 'me',
       PGPASSWORD: 'pw',
       PGDATABASE: 'app',
     });
+    // No host anywhere: node-pg's localhost, not libpq's socket.
+    expect(libpqEnv(parseConnection('postgres:///app'), {})).toMatchObject({ PGHOST: 'localhost', PGDATABASE: 'app' });
   });
 });
 

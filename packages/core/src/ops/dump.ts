@@ -101,7 +101,7 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
   reporter.step('dump', `Dumping ${conn.database} to ${key} (compression ${compression.description})`, conn.database);
   const args = ['-Fc', ...compression.pgDumpArgs, '--no-owner', '--no-acl', ...opts.exclude.map((t) => `--exclude-table-data=${t}`)];
   const meter = new ProgressMeter(reporter, 'dump', 'bytes', undefined, { estimated: true });
-  const env = mergeEnv(prepared.env, libpqEnv(conn));
+  const env = mergeEnv(prepared.env, libpqEnv(conn, prepared.env));
   // A plain archive bound for a local disk is written by pg_dump itself: only a seekable output gets each table's
   // data offset into the archive's table of contents, without which `pg_restore -j` reads through the archive to
   // find every table (measured on the dataset: 9.2–9.5 s instead of 7.2–7.7 s uncompressed, 8.3–8.7 s instead of

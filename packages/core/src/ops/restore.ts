@@ -169,7 +169,7 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
     if (options.dryRun) return result(true);
     if (isLocal && opts.reversible) reporter.info('--reversible has no effect when restoring a local database');
 
-    const toolEnv = (database: string) => mergeEnv(prepared.env, libpqEnv(withDatabase(conn, database)));
+    const toolEnv = (database: string) => mergeEnv(prepared.env, libpqEnv(withDatabase(conn, database), prepared.env));
     const serverHere = serverOnThisMachine(conn, prepared.env);
     await executePlan(plan, {
       admin,
