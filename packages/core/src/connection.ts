@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { parse as parseConnectionString } from 'pg-connection-string';
 import type { ClientConfig } from 'pg';
 import { PgcloneError } from './errors.js';
@@ -76,7 +79,7 @@ export function parseConnection(input: ConnectionInput, what = 'database URL'): 
     // libpq semantics (as pgClientConfig uses them); the default mode prints a warning for sslmode=require.
     parsed = parseConnectionString(input.trim(), { useLibpqCompat: true });
   } catch (error) {
-    throw new PgcloneError('CONNECTION_MISSING', `The ${what} ${redact(input)} cannot be parsed`, { cause: error });
+    throw new PgcloneError('CONNECTION_MISSING', `The ${what} ${redact(input)} cannot be parsed: ${firstSentence(error)}`, { cause: error });
   }
   rememberSecret(parsed.password);
   const params: Record<string, string> = {};
@@ -97,6 +100,11 @@ export function parseConnection(input: ConnectionInput, what = 'database URL'): 
 }
 
 const URL_QUERY = /^[^?#]*\?([^#]*)/;
+
+/** The first sentence of a parser's error (pg-connection-string's security warnings run on for a paragraph). */
+function firstSentence(error: unknown): string {
+  return redact(String((error as Error)?.message ?? error).replace(/^SECURITY WARNING: /, '').split(/\.\s/)[0]!.replace(/\.$/, ''));
+}
 
 /**
  * The database name of a URL, percent-decoded the way libpq does it (pg-connection-string uses `decodeURI`, which
@@ -122,7 +130,9 @@ export function withDatabase(conn: Connection, database: string): Connection {
  * argument carrying a secret. What the connection leaves out (a URL without a password, port, user or host) stays as
  * the `parent` environment's `PGPASSWORD`, `PGPORT`, `PGUSER`, `PGHOST` have it, and with no host anywhere it is
  * `localhost`: that is what pgclone's own sessions (node-pg) do, so the tools reach the same server with the same
- * credentials (libpq alone would take its Unix socket). `PGHOSTADDR`, which node-pg ignores, is cleared.
+ * credentials (libpq alone would take its Unix socket). `PGHOSTADDR`, which node-pg ignores, is cleared. TLS as
+ * {@link pgClientConfig} has it: node-pg's `no-verify` is libpq's `require`, and a verifying mode without a root
+ * certificate trusts the system's CAs, as Node does (libpq would look for `~/.postgresql/root.crt` only).
  */
 export function libpqEnv(conn: Connection, parent: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
   const host = conn.host ?? (parent.PGHOST ? undefined : 'localhost');
@@ -137,7 +147,45 @@ export function libpqEnv(conn: Connection, parent: NodeJS.ProcessEnv = process.e
   for (const [param, variable] of Object.entries(LIBPQ_ENV)) {
     if (conn.params[param] !== undefined) env[variable] = conn.params[param];
   }
+  const tls = tlsSettings(conn, parent);
+  if (tls.sslmode) env.PGSSLMODE = tls.sslmode;
+  if (!tls.sslrootcert && (tls.sslmode === 'verify-ca' || tls.sslmode === 'verify-full')) {
+    const home = parent.HOME ?? os.homedir();
+    const bundle = existsSync(path.join(home, '.postgresql', 'root.crt')) ? undefined : systemCaBundle();
+    if (bundle) env.PGSSLROOTCERT = bundle;
+  }
   return env;
+}
+
+/** Where operating systems keep the root certificates Node trusts by default (libpq needs a file). */
+const SYSTEM_CA_BUNDLES = [
+  '/etc/ssl/certs/ca-certificates.crt',
+  '/etc/pki/tls/certs/ca-bundle.crt',
+  '/etc/ssl/ca-bundle.pem',
+  '/etc/ssl/cert.pem',
+  '/opt/homebrew/etc/openssl@3/cert.pem',
+  '/usr/local/etc/openssl@3/cert.pem',
+];
+
+/** The system's CA bundle, for libpq to verify a server as Node does; `undefined` when none is found. */
+export function systemCaBundle(): string | undefined {
+  return SYSTEM_CA_BUNDLES.find((f) => existsSync(f));
+}
+
+const TLS_PARAMETERS = ['sslmode', 'sslrootcert', 'sslcert', 'sslkey'] as const;
+
+/**
+ * The TLS parameters in force for `conn`: its own, else the environment's (`PGSSLMODE`, `PGSSLROOTCERT`, …), as libpq
+ * reads them. `sslmode=no-verify` (node-pg's name for an encrypted, unverified connection) is libpq's `require`: libpq
+ * refuses the name, and node-pg given libpq's meanings would verify the certificate.
+ */
+function tlsSettings(conn: Connection, env: NodeJS.ProcessEnv): Partial<Record<(typeof TLS_PARAMETERS)[number], string>> {
+  const settings: Partial<Record<(typeof TLS_PARAMETERS)[number], string>> = {};
+  for (const param of TLS_PARAMETERS) {
+    const value = conn.params[param] ?? env[LIBPQ_ENV[param]!];
+    if (value) settings[param] = param === 'sslmode' && value === 'no-verify' ? 'require' : value;
+  }
+  return settings;
 }
 
 /** Merges `overrides` into `base`, deleting keys whose override is `undefined`. */
@@ -174,8 +222,12 @@ export function displayUrl(conn: Connection): string {
   return redact(connectionUrl({ ...conn, ...(conn.password ? { password: '***' } : {}) }));
 }
 
-/** Options for a `pg` client, with libpq's meaning of `sslmode`. */
-export function pgClientConfig(conn: Connection): ClientConfig {
+/**
+ * Options for a `pg` client, with libpq's meaning of `sslmode` (node-pg's own reads `require` as `verify-full`), from the
+ * connection or, as libpq takes them, from `PGSSLMODE`, `PGSSLROOTCERT`, `PGSSLCERT`, `PGSSLKEY` in `env`: pgclone's
+ * sessions and the tools it starts connect alike.
+ */
+export function pgClientConfig(conn: Connection, env: NodeJS.ProcessEnv = process.env): ClientConfig {
   const config: ClientConfig = {
     database: conn.database,
     ...(conn.host ? { host: conn.host } : {}),
@@ -184,10 +236,16 @@ export function pgClientConfig(conn: Connection): ClientConfig {
     ...(conn.password !== undefined ? { password: conn.password } : {}),
     application_name: conn.params.application_name ?? 'pgclone',
   };
-  const sslKeys = ['sslmode', 'sslrootcert', 'sslcert', 'sslkey'].filter((k) => conn.params[k] !== undefined);
-  if (sslKeys.length > 0) {
-    const query = sslKeys.map((k) => `${k}=${encodeURIComponent(conn.params[k]!)}`).join('&');
-    const parsed = parseConnectionString(`postgres://h/db?${query}`, { useLibpqCompat: true });
+  const tls = Object.entries(tlsSettings(conn, env));
+  if (tls.length > 0) {
+    const query = tls.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
+    let parsed: ReturnType<typeof parseConnectionString>;
+    try {
+      parsed = parseConnectionString(`postgres://h/db?${query}`, { useLibpqCompat: true });
+    } catch (error) {
+      // verify-ca without a root certificate, or one that cannot be read.
+      throw new PgcloneError('CONNECTION_MISSING', `Cannot use the TLS settings ${redact(tls.map(([k, v]) => `${k}=${v}`).join(' '))}: ${firstSentence(error)}`, { cause: error });
+    }
     if (parsed.ssl !== undefined) config.ssl = parsed.ssl as ClientConfig['ssl'];
   }
   if (conn.params.connect_timeout) config.connectionTimeoutMillis = Number(conn.params.connect_timeout) * 1000;

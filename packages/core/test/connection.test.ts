@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { connectionUrl, libpqEnv, mergeEnv, parseConnection } from '../src/connection.js';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { connectionUrl, libpqEnv, mergeEnv, parseConnection, pgClientConfig, systemCaBundle } from '../src/connection.js';
 import { PgcloneError } from '../src/errors.js';
 import { redact } from '../src/redact.js';
 
@@ -70,6 +73,28 @@ describe('libpqEnv', () => {
     });
     // No host anywhere: node-pg's localhost, not libpq's socket.
     expect(libpqEnv(parseConnection('postgres:///app'), {})).toMatchObject({ PGHOST: 'localhost', PGDATABASE: 'app' });
+  });
+
+  it('gives the tools and pgclone\'s own sessions the same TLS settings, from the URL or the environment', () => {
+    const noVerify = parseConnection('postgres://h/app?sslmode=no-verify');
+    // node-pg's name for an encrypted, unverified connection is libpq's require (libpq refuses "no-verify").
+    expect(libpqEnv(noVerify, {}).PGSSLMODE).toBe('require');
+    expect(libpqEnv(parseConnection('postgres://h/app'), { PGSSLMODE: 'no-verify' }).PGSSLMODE).toBe('require');
+    expect(pgClientConfig(noVerify, {}).ssl).toEqual({ rejectUnauthorized: false });
+    // PGSSLMODE=require means what it means to libpq (node-pg alone verifies the certificate).
+    expect(pgClientConfig(parseConnection('postgres://h/app'), { PGSSLMODE: 'require' }).ssl).toEqual({ rejectUnauthorized: false });
+    expect(pgClientConfig(parseConnection('postgres://h/app'), {}).ssl).toBeUndefined();
+    // A verifying mode without a root certificate trusts the system's CAs, as Node does, unless ~/.postgresql has one.
+    const home = mkdtempSync(path.join(os.tmpdir(), 'pgclone-home-'));
+    const verifying = parseConnection('postgres://h/app?sslmode=verify-full');
+    expect(libpqEnv(verifying, { HOME: home }).PGSSLROOTCERT).toBe(systemCaBundle());
+    mkdirSync(path.join(home, '.postgresql'));
+    writeFileSync(path.join(home, '.postgresql', 'root.crt'), '');
+    expect(libpqEnv(verifying, { HOME: home }).PGSSLROOTCERT).toBeUndefined();
+    expect(() => pgClientConfig(parseConnection('postgres://h/app'), { PGSSLMODE: 'verify-ca' })).toThrow(
+      'Cannot use the TLS settings sslmode=verify-ca: Using sslmode=verify-ca requires specifying a CA with sslrootcert',
+    );
+    rmSync(home, { recursive: true, force: true });
   });
 });
 

@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { AdapterError, LIBPQ_PARAMETERS, type ConnectionInput } from '@pgclone/core';
+import { AdapterError, LIBPQ_PARAMETERS, systemCaBundle, type ConnectionInput } from '@pgclone/core';
 import { parse as parsePgUrl } from 'pg-connection-string';
 import { firstLine } from './knexfile.js';
 
@@ -111,16 +111,6 @@ function queryParams(url: string): URLSearchParams {
   }
 }
 
-/** Where operating systems keep the root certificates Node trusts by default (libpq needs a file). */
-const SYSTEM_CA_BUNDLES = [
-  '/etc/ssl/certs/ca-certificates.crt',
-  '/etc/pki/tls/certs/ca-bundle.crt',
-  '/etc/ssl/ca-bundle.pem',
-  '/etc/ssl/cert.pem',
-  '/opt/homebrew/etc/openssl@3/cert.pem',
-  '/usr/local/etc/openssl@3/cert.pem',
-];
-
 /**
  * node-postgres `ssl` options → libpq parameters with the same security:
  * - `false` → `sslmode=disable`; `true` or an object → `verify-full` (Node verifies the certificate and host name),
@@ -151,7 +141,7 @@ export function sslParams(ssl: unknown): Record<string, string> {
     const ca = pem(options.ca);
     if (ca) params.sslrootcert = privateFile('root.crt', ca);
     else {
-      const bundle = SYSTEM_CA_BUNDLES.find((f) => existsSync(f));
+      const bundle = systemCaBundle();
       if (bundle) params.sslrootcert = bundle;
     }
   }
