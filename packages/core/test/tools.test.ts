@@ -6,7 +6,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { PgcloneError } from '../src/errors.js';
-import { locateTool, locateToolForServer, prefixRepairer } from '../src/pg/tools.js';
+import { locateTool, locateToolForServer, prefixRepairer, toolDirectories } from '../src/pg/tools.js';
 import { isItemLine } from '../src/pg/restore-progress.js';
 
 const { binDir, major } = inject('pg');
@@ -33,6 +33,26 @@ describe('locating the PostgreSQL tools', () => {
   it('then /usr/lib/postgresql/<server major>/bin, before PATH', async () => {
     const tool = await locateTool('pg_dump', major, { PATH: '/usr/bin:/bin' });
     expect(tool.path).toBe(`/usr/lib/postgresql/${major}/bin/pg_dump`);
+  });
+
+  it('looks where packages keep each major, on Linux and macOS, around PATH', () => {
+    expect(toolDirectories(16, { PGCLONE_PG_BIN: '/opt/pg', PATH: '/usr/bin:/bin' }, 'linux')).toEqual([
+      '/opt/pg',
+      '/usr/lib/postgresql/16/bin',
+      '/usr/pgsql-16/bin',
+      '/usr/bin',
+      '/bin',
+    ]);
+    // Homebrew links neither postgresql@N nor libpq into PATH; Postgres.app keeps each major apart.
+    expect(toolDirectories(17, { PATH: '/usr/bin' }, 'darwin')).toEqual([
+      '/opt/homebrew/opt/postgresql@17/bin',
+      '/usr/local/opt/postgresql@17/bin',
+      '/Applications/Postgres.app/Contents/Versions/17/bin',
+      '/usr/bin',
+      '/opt/homebrew/opt/libpq/bin',
+      '/usr/local/opt/libpq/bin',
+      '/Applications/Postgres.app/Contents/Versions/latest/bin',
+    ]);
   });
 
   it('a missing tool is a one-line error with the install hint', async () => {

@@ -29,18 +29,35 @@ const INSTALL_HINT =
   'or set PGCLONE_PG_BIN to the directory holding them';
 
 /**
- * Finds `name` for a server of major version `serverMajor`: `$PGCLONE_PG_BIN`, then
- * `/usr/lib/postgresql/<major>/bin`, then `PATH` (Debian's `/usr/bin/pg_dump` is a wrapper that may pick another
- * major, so the versioned directory comes first).
+ * Where to look for the client tools of a server of major version `serverMajor`, in order. Pure. `$PGCLONE_PG_BIN`;
+ * then the folders that packages keep each major in (Debian and Ubuntu, the PGDG packages of RHEL and friends,
+ * Homebrew's `postgresql@N`, Postgres.app): a wrapper on PATH (Debian's `/usr/bin/pg_dump`) may pick another major, and
+ * Homebrew does not link its versioned formulas; then PATH; then what Homebrew's `libpq` and Postgres.app keep off PATH.
  */
+export function toolDirectories(serverMajor: number, env: NodeJS.ProcessEnv, platform: NodeJS.Platform = process.platform): string[] {
+  const mac = platform === 'darwin';
+  const homebrew = ['/opt/homebrew/opt', '/usr/local/opt'];
+  const postgresApp = '/Applications/Postgres.app/Contents/Versions';
+  return [
+    ...(env.PGCLONE_PG_BIN ? [env.PGCLONE_PG_BIN] : []),
+    ...(mac
+      ? [...homebrew.map((d) => `${d}/postgresql@${serverMajor}/bin`), `${postgresApp}/${serverMajor}/bin`]
+      : [`/usr/lib/postgresql/${serverMajor}/bin`, `/usr/pgsql-${serverMajor}/bin`]),
+    ...(env.PATH ?? '').split(path.delimiter).filter(Boolean),
+    ...(mac ? [...homebrew.map((d) => `${d}/libpq/bin`), `${postgresApp}/latest/bin`] : []),
+  ];
+}
+
+/** Finds `name` for a server of major version `serverMajor` in {@link toolDirectories}. */
 export async function locateTool(name: ToolName, serverMajor: number, env: NodeJS.ProcessEnv = process.env): Promise<Tool> {
-  const candidates: string[] = [];
-  if (env.PGCLONE_PG_BIN) candidates.push(path.join(env.PGCLONE_PG_BIN, name));
-  candidates.push(`/usr/lib/postgresql/${serverMajor}/bin/${name}`);
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) if (dir) candidates.push(path.join(dir, name));
-  const found = candidates.find((c) => existsSync(c));
+  const found = toolDirectories(serverMajor, env)
+    .map((dir) => path.join(dir, name))
+    .find((c) => existsSync(c));
   if (!found) {
-    throw new PgcloneError('TOOL_MISSING', `${name} not found (looked in ${env.PGCLONE_PG_BIN ? '$PGCLONE_PG_BIN, ' : ''}/usr/lib/postgresql/${serverMajor}/bin and PATH): ${INSTALL_HINT}`);
+    throw new PgcloneError(
+      'TOOL_MISSING',
+      `${name} not found (looked in ${env.PGCLONE_PG_BIN ? '$PGCLONE_PG_BIN, ' : ''}the folders of PostgreSQL ${serverMajor} packages and PATH): ${INSTALL_HINT}`,
+    );
   }
   const launcher = parentDeathLauncher(env);
   const cache = toolVersionsFile(env);
