@@ -181,8 +181,11 @@ const TLS_PARAMETERS = ['sslmode', 'sslrootcert', 'sslcert', 'sslkey'] as const;
  */
 function tlsSettings(conn: Connection, env: NodeJS.ProcessEnv): Partial<Record<(typeof TLS_PARAMETERS)[number], string>> {
   const settings: Partial<Record<(typeof TLS_PARAMETERS)[number], string>> = {};
+  // The environment's certificate files only with a mode: node-pg would otherwise read one alone as "verify" where
+  // libpq's default ("prefer") also connects to a server without TLS.
+  const moded = Boolean(conn.params.sslmode ?? env.PGSSLMODE);
   for (const param of TLS_PARAMETERS) {
-    const value = conn.params[param] ?? env[LIBPQ_ENV[param]!];
+    const value = conn.params[param] ?? (moded ? env[LIBPQ_ENV[param]!] : undefined);
     if (value) settings[param] = param === 'sslmode' && value === 'no-verify' ? 'require' : value;
   }
   return settings;

@@ -84,6 +84,7 @@ describe('libpqEnv', () => {
     // PGSSLMODE=require means what it means to libpq (node-pg alone verifies the certificate).
     expect(pgClientConfig(parseConnection('postgres://h/app'), { PGSSLMODE: 'require' }).ssl).toEqual({ rejectUnauthorized: false });
     expect(pgClientConfig(parseConnection('postgres://h/app'), {}).ssl).toBeUndefined();
+    expect(pgClientConfig(parseConnection('postgres://h/app'), { PGSSLROOTCERT: '/nowhere/root.crt' }).ssl).toBeUndefined();
     // A verifying mode without a root certificate trusts the system's CAs, as Node does, unless ~/.postgresql has one.
     const home = mkdtempSync(path.join(os.tmpdir(), 'pgclone-home-'));
     const verifying = parseConnection('postgres://h/app?sslmode=verify-full');
