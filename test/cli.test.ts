@@ -134,6 +134,16 @@ describe('connection', () => {
     expect(await userNames(db)).toEqual(before);
     expect(`${dumped.stdout}${dumped.stderr}${restored.stdout}${restored.stderr}`).not.toContain(c.password);
   });
+
+  it('sslmode=prefer with a server without TLS: connects without it, as psql and pg_dump do', async () => {
+    const env = { DATABASE_URL: `${dbUrl(db)}?sslmode=prefer` };
+    const before = await userNames(db);
+    const dumped = await runCli(['dump', '--json'], { cwd, env });
+    expect(dumped.code, dumped.stderr).toBe(0);
+    const restored = await runCli(['restore', (JSON.parse(dumped.stdout) as { key: string }).key], { cwd, env });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(await userNames(db)).toEqual(before);
+  });
 });
 
 describe('--json', () => {

@@ -1,7 +1,8 @@
 // TLS as hosted PostgreSQL offers it: a server that accepts only encrypted connections, with a certificate from a CA
 // of its own. pgclone's own session (node-pg) and the tools it starts (pg_dump, pg_restore: libpq) must read the URL's
 // and the environment's TLS settings alike: node-pg's `sslmode=no-verify` idiom (libpq refuses the name), libpq's
-// `require` (node-pg alone would verify the certificate), and a verifying mode with the CA, or without it (refused).
+// `require` (node-pg alone would verify the certificate), `prefer` and `allow` (node-pg alone has no fallback), and a
+// verifying mode with the CA, or without it (refused).
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -70,6 +71,9 @@ describe('a server that accepts TLS only, with a certificate of its own CA', () 
     ['PGSSLMODE=no-verify', '', { PGSSLMODE: 'no-verify' }],
     ['PGSSLMODE=require (libpq: encrypted, not verified)', '', { PGSSLMODE: 'require' }],
     ['sslmode=verify-full with the CA as sslrootcert', `?sslmode=verify-full&sslrootcert=${encodeURIComponent(file('ca.crt'))}`, {}],
+    // libpq tries TLS first with prefer, last with allow (the server refuses the attempt without it).
+    ['sslmode=prefer', '?sslmode=prefer', {}],
+    ['sslmode=allow', '?sslmode=allow', {}],
   ];
   for (const [i, [name, q, extra]] of cases.entries()) {
     it(`dumps and restores with ${name}`, async () => {

@@ -174,6 +174,11 @@ export function systemCaBundle(): string | undefined {
 
 const TLS_PARAMETERS = ['sslmode', 'sslrootcert', 'sslcert', 'sslkey'] as const;
 
+/** The `sslmode` in force for `conn` (its own, else `PGSSLMODE`), in libpq's words; `undefined` for libpq's default. */
+export function sslmodeOf(conn: Connection, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return tlsSettings(conn, env).sslmode;
+}
+
 /**
  * The TLS parameters in force for `conn`: its own, else the environment's (`PGSSLMODE`, `PGSSLROOTCERT`, …), as libpq
  * reads them. `sslmode=no-verify` (node-pg's name for an encrypted, unverified connection) is libpq's `require`: libpq
@@ -239,7 +244,9 @@ export function pgClientConfig(conn: Connection, env: NodeJS.ProcessEnv = proces
     ...(conn.password !== undefined ? { password: conn.password } : {}),
     application_name: conn.params.application_name ?? 'pgclone',
   };
-  const tls = Object.entries(tlsSettings(conn, env));
+  // libpq's allow and prefer differ only in which kind of connection is tried first (see pg/connect.ts): TLS, when
+  // tried, is unverified in both.
+  const tls = Object.entries(tlsSettings(conn, env)).map(([k, v]) => [k, k === 'sslmode' && v === 'allow' ? 'prefer' : v] as const);
   if (tls.length > 0) {
     const query = tls.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
     let parsed: ReturnType<typeof parseConnectionString>;

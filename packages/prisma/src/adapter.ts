@@ -1,11 +1,11 @@
 import path from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import {
   AdapterError,
+  connectClient,
   connectionUrl,
   mergeEnv,
   parseConnection,
-  pgClientConfig,
   type Adapter,
   type AdapterHookTarget,
   type Connection,
@@ -181,15 +181,15 @@ async function assertCurrentDatabase(url: string, target: AdapterHookTarget, bas
   if (conn.database !== target.database) {
     throw new AdapterError(`The URL for Prisma names database "${conn.database}", not "${target.database}"; pgclone did not run Prisma`);
   }
-  const client = new pg.Client(pgClientConfig(conn));
+  let client: pg.Client | undefined;
   let current: string | undefined;
   try {
-    await client.connect();
+    client = await connectClient(conn);
     current = (await client.query<{ db: string }>('SELECT current_database() AS db')).rows[0]?.db;
   } catch (error) {
     throw new AdapterError(`Cannot connect to ${target.database} with the URL for Prisma: ${(error as Error).message}`, { cause: error });
   } finally {
-    await client.end().catch(() => {});
+    await client?.end().catch(() => {});
   }
   if (current !== target.database) {
     throw new AdapterError(`The URL for Prisma connects to database "${current}", not "${target.database}"; pgclone did not run Prisma`);

@@ -1,5 +1,6 @@
 import pg from 'pg';
-import { displayUrl, pgClientConfig, withDatabase, type Connection } from '../connection.js';
+import { displayUrl, withDatabase, type Connection } from '../connection.js';
+import { connectClient } from './connect.js';
 import { PgcloneError, PostgresError } from '../errors.js';
 import { SYSTEM_DATABASES } from '../names.js';
 import { ownerState, ownerTag, parseOwnerTag } from '../owner.js';
@@ -81,14 +82,12 @@ export class Admin {
     let lastError: unknown;
     for (const database of candidates) {
       const conn = withDatabase(target, database);
-      // Tagged so that `doctor` and a later run can tell whose lock this session holds.
-      const client = new pg.Client({ ...pgClientConfig(conn), application_name: ADMIN_APPLICATION_PREFIX + ownerTag() });
-      client.on('error', () => {}); // a terminated connection surfaces as a failed query instead
+      let client: pg.Client;
       try {
-        await client.connect();
+        // Tagged so that `doctor` and a later run can tell whose lock this session holds.
+        client = await connectClient(conn, { application_name: ADMIN_APPLICATION_PREFIX + ownerTag() });
       } catch (error) {
         lastError = error;
-        await client.end().catch(() => {});
         // 3D000: database does not exist; try the next maintenance database.
         if ((error as { code?: string }).code === '3D000') continue;
         throw new PostgresError('POSTGRES', `Cannot connect to ${displayUrl(conn)}: ${pgMessage(error)}`, { cause: error });

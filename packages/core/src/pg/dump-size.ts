@@ -1,5 +1,6 @@
-import pg from 'pg';
-import { pgClientConfig, type Connection } from '../connection.js';
+import type pg from 'pg';
+import type { Connection } from '../connection.js';
+import { connectClient } from './connect.js';
 import { pollQueries } from './copy-progress.js';
 import { largestShare } from './restore-jobs.js';
 
@@ -94,20 +95,21 @@ export function watchDump(
   handlers: DumpWatchHandlers,
   options: DumpWatchOptions,
 ): { stop(): void; largestShare(): number | undefined } {
-  const client = new pg.Client(pgClientConfig(conn));
-  client.on('error', () => {});
+  let client: pg.Client | undefined;
   let stopped = false;
   let ended = false;
   const end = () => {
     if (ended) return;
     ended = true;
-    void client.end().catch(() => {});
+    void client?.end().catch(() => {});
   };
   let stopPolling: (() => Promise<void>) | undefined;
   let share: number | undefined;
   const started = (async () => {
-    await client.connect();
-    const sizes = await dumpedTables(client, exclude);
+    const connected = await connectClient(conn);
+    client = connected;
+    if (ended) return void connected.end().catch(() => {});
+    const sizes = await dumpedTables(connected, exclude);
     if (sizes) share = largestShare([...sizes.tables.map((t) => t.diskBytes), sizes.largeObjectBytes]);
     // A COPY shows only while it runs: each table's last reading is kept, so finished tables stay counted.
     const readings = new Map<string, CopyReading>();
@@ -121,7 +123,7 @@ export function watchDump(
     const onCopied = handlers.onCopied;
     if (options.serverMajor < 14 || (!sizes && !onCopied) || stopped) return end();
     const read = async () => {
-      const copies = await client.query<{ relid: string; bytes: string; tuples: string }>(
+      const copies = await connected.query<{ relid: string; bytes: string; tuples: string }>(
         `SELECT p.relid::text AS relid, p.bytes_processed::text AS bytes, p.tuples_processed::text AS tuples
            FROM pg_stat_progress_copy p JOIN pg_stat_activity a ON a.pid = p.pid
           WHERE p.datname = current_database() AND p.command = 'COPY TO' AND a.application_name = $1

@@ -1,0 +1,33 @@
+import pg from 'pg';
+import { pgClientConfig, sslmodeOf, type Connection } from '../connection.js';
+
+/**
+ * A connected node-pg client for `conn` (see {@link pgClientConfig}), with libpq's fallbacks that node-pg lacks:
+ * `sslmode=prefer` connects without TLS to a server that has none, and `sslmode=allow` connects with TLS to a server
+ * that refuses a connection without it (`28000`, no pg_hba.conf entry for it), as pg_dump and pg_restore do with the
+ * same settings. Any other failure is thrown as it is. The client ignores `error` events (a terminated session
+ * surfaces as its next query's failure).
+ */
+export async function connectClient(conn: Connection, extra: pg.ClientConfig = {}, env: NodeJS.ProcessEnv = process.env): Promise<pg.Client> {
+  const config: pg.ClientConfig = { ...pgClientConfig(conn, env), ...extra };
+  const plain: pg.ClientConfig = { ...config, ssl: false };
+  const mode = sslmodeOf(conn, env);
+  const attempts =
+    mode === 'prefer'
+      ? [{ config, fallBack: (e: unknown) => /does not support SSL/.test((e as Error)?.message ?? '') }, { config: plain }]
+      : mode === 'allow'
+        ? [{ config: plain, fallBack: (e: unknown) => (e as { code?: string })?.code === '28000' }, { config }]
+        : [{ config }];
+  for (const [i, attempt] of attempts.entries()) {
+    const client = new pg.Client(attempt.config);
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      return client;
+    } catch (error) {
+      await client.end().catch(() => {});
+      if (i === attempts.length - 1 || !('fallBack' in attempt) || !attempt.fallBack?.(error)) throw error;
+    }
+  }
+  throw new Error('unreachable: connectClient made no attempt');
+}
