@@ -2,7 +2,7 @@
 // events, and not a byte of console output.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { databaseOid, databasesLike, removeDir, tempDir, userNames, usersDatabase } from './support/fixtures.js';
-import { dbUrl, dropDatabases, sql, uniqueName } from './support/pg.js';
+import { cluster, dbUrl, dropDatabases, sql, uniqueName } from './support/pg.js';
 
 const pgclone = await import('pgclone');
 const cwd = tempDir('api');
@@ -93,6 +93,25 @@ describe('API', () => {
     const back = await pgclone.restore(':pre', options);
     expect(back).toMatchObject({ key: ':pre', database: db, source: `${db}__pre`, reversible: false });
     expect(await userNames(db)).toEqual(['one', 'two']);
+  });
+
+  it('reads the connection from its env option, for its own session as for pg_dump and pg_restore', async () => {
+    // The URL names the database only; host, port, user and password are in `env` and nowhere in process.env.
+    expect(Object.keys(process.env).filter((k) => ['PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD'].includes(k))).toEqual([]);
+    const c = cluster();
+    const own = uniqueName('apienv');
+    await usersDatabase(own, ['env']);
+    const env = { DATABASE_URL: `postgres:///${own}`, PGHOST: c.host, PGPORT: String(c.port), PGUSER: c.user, PGPASSWORD: c.password };
+    const apart = { ...options, cwd: tempDir('api-env'), env };
+    try {
+      const dumped = await pgclone.dump(apart);
+      await sql(own, `INSERT INTO users (name) VALUES ('later')`);
+      await pgclone.restore(dumped.key, apart);
+      expect(await userNames(own)).toEqual(['env']);
+    } finally {
+      await dropDatabases(own);
+      removeDir(apart.cwd);
+    }
   });
 
   it('dryRun returns the plan and changes nothing', async () => {

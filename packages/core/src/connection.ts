@@ -236,12 +236,19 @@ export function displayUrl(conn: Connection): string {
  * sessions and the tools it starts connect alike.
  */
 export function pgClientConfig(conn: Connection, env: NodeJS.ProcessEnv = process.env): ClientConfig {
+  // What the connection leaves out comes from `env`, as node-pg would take it from process.env (an API caller's
+  // `env` option reaches the tools through libpqEnv, and must reach this session too); then node-pg's defaults and
+  // ~/.pgpass.
+  const host = conn.host ?? env.PGHOST;
+  const port = conn.port ?? (env.PGPORT ? Number(env.PGPORT) : undefined);
+  const user = conn.user ?? env.PGUSER;
+  const password = conn.password ?? env.PGPASSWORD;
   const config: ClientConfig = {
     database: conn.database,
-    ...(conn.host ? { host: conn.host } : {}),
-    ...(conn.port ? { port: conn.port } : {}),
-    ...(conn.user ? { user: conn.user } : {}),
-    ...(conn.password !== undefined ? { password: conn.password } : {}),
+    ...(host ? { host } : {}),
+    ...(port ? { port } : {}),
+    ...(user ? { user } : {}),
+    ...(password !== undefined ? { password } : {}),
     application_name: conn.params.application_name ?? 'pgclone',
   };
   // libpq's allow and prefer differ only in which kind of connection is tried first (see pg/connect.ts): TLS, when

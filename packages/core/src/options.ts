@@ -20,7 +20,11 @@ export interface CommonOptions {
   instance?: string;
   /** Programmatic only: the connection URL of the target database, overriding config and `DATABASE_URL`. */
   databaseUrl?: string;
-  /** Environment to read `DATABASE_URL`, `PGCLONE_*` and `{ env }` connections from. Default: `process.env`. */
+  /**
+   * Environment to read `DATABASE_URL`, `PGCLONE_*`, `{ env }` connections, and what a URL leaves out (`PGHOST`,
+   * `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGSSLMODE`, …) from, for pgclone's own session and the tools it starts alike.
+   * Default: `process.env`.
+   */
   env?: NodeJS.ProcessEnv;
   /** Receives every step, message and progress event. The API prints nothing unless you print these. */
   onEvent?: (event: PgcloneEvent) => void;

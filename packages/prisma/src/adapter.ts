@@ -184,7 +184,7 @@ async function assertCurrentDatabase(url: string, target: AdapterHookTarget, bas
   let client: pg.Client | undefined;
   let current: string | undefined;
   try {
-    client = await connectClient(conn);
+    client = await connectClient(conn, {}, target.env);
     current = (await client.query<{ db: string }>('SELECT current_database() AS db')).rows[0]?.db;
   } catch (error) {
     throw new AdapterError(`Cannot connect to ${target.database} with the URL for Prisma: ${(error as Error).message}`, { cause: error });

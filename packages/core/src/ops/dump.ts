@@ -58,7 +58,7 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
   const perf = resolvePerfOptions(options, opts);
 
   reporter.step('check', `Checking ${conn.database} and pg_dump`, conn.database);
-  const admin = await connectAdmin(opts, conn);
+  const admin = await connectAdmin(opts, conn, undefined, prepared.env);
   const serverMajor = admin.serverMajor;
   const serverVersion = admin.serverVersion;
   // `pg_dump --version` (a process start) runs while the server answers; its failure is awaited below.
@@ -124,7 +124,7 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
       ...(followCopies ? { onCopied: (bytes: number) => meter.set(bytes) } : {}),
     },
     // Wrapped outside pg_dump, the archive is uncompressed inside: a chunk per row.
-    { serverMajor, rowOverhead: compression.outer ? ARCHIVE_ROW_OVERHEAD : 0 },
+    { serverMajor, rowOverhead: compression.outer ? ARCHIVE_ROW_OVERHEAD : 0, env: prepared.env },
   );
   const run: DumpRun = {
     pgDump,

@@ -134,11 +134,9 @@ export function targetDatabase(conn: Connection): string {
 }
 
 /** Connects the admin session for the target's server with the configured timeouts. */
-export async function connectAdmin(options: ResolvedOptions, conn: Connection, reporter?: Reporter): Promise<Admin> {
-  const admin = await Admin.connect(conn, {
-    lockTimeout: options.lockTimeout,
-    ...(options.statementTimeout !== undefined ? { statementTimeout: options.statementTimeout } : {}),
-  });
+export async function connectAdmin(options: ResolvedOptions, conn: Connection, reporter?: Reporter, env?: NodeJS.ProcessEnv): Promise<Admin> {
+  const timeouts = { lockTimeout: options.lockTimeout, ...(options.statementTimeout !== undefined ? { statementTimeout: options.statementTimeout } : {}) };
+  const admin = await Admin.connect(conn, timeouts, env);
   if (reporter) admin.notify = (message) => reporter.warn(message);
   return admin;
 }

@@ -77,7 +77,7 @@ export class Admin {
   }
 
   /** Connects to the maintenance database of `target`'s server. */
-  static async connect(target: Connection, timeouts: AdminTimeouts): Promise<Admin> {
+  static async connect(target: Connection, timeouts: AdminTimeouts, env: NodeJS.ProcessEnv = process.env): Promise<Admin> {
     const candidates = target.database === 'postgres' ? ['template1'] : ['postgres', 'template1'];
     let lastError: unknown;
     for (const database of candidates) {
@@ -85,7 +85,7 @@ export class Admin {
       let client: pg.Client;
       try {
         // Tagged so that `doctor` and a later run can tell whose lock this session holds.
-        client = await connectClient(conn, { application_name: ADMIN_APPLICATION_PREFIX + ownerTag() });
+        client = await connectClient(conn, { application_name: ADMIN_APPLICATION_PREFIX + ownerTag() }, env);
       } catch (error) {
         lastError = error;
         // 3D000: database does not exist; try the next maintenance database.

@@ -27,6 +27,8 @@ export interface DumpWatchOptions {
   serverMajor: number;
   /** Bytes the counted stream adds to each row: {@link ARCHIVE_ROW_OVERHEAD}, or 0 for COPY's own count. */
   rowOverhead: number;
+  /** Where the connection's omitted parts come from (see `pgClientConfig`). Default: `process.env`. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -106,7 +108,7 @@ export function watchDump(
   let stopPolling: (() => Promise<void>) | undefined;
   let share: number | undefined;
   const started = (async () => {
-    const connected = await connectClient(conn);
+    const connected = await connectClient(conn, {}, options.env);
     client = connected;
     if (ended) return void connected.end().catch(() => {});
     const sizes = await dumpedTables(connected, exclude);
