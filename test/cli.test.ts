@@ -129,8 +129,10 @@ describe('connection', () => {
     const dumped = await runCli(['dump', '--json'], { cwd, env: libpq });
     expect(dumped.code, dumped.stderr).toBe(0);
     const key = (JSON.parse(dumped.stdout) as { key: string }).key;
-    const restored = await runCli(['restore', key], { cwd, env: libpq });
+    // A hook that prints the password from its environment: masked, as a URL's password is.
+    const restored = await runCli(['restore', key, '--pre-swap-hook', 'echo "hook has $PGPASSWORD"'], { cwd, env: libpq });
     expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.stderr).toContain('hook has ***');
     expect(await userNames(db)).toEqual(before);
     expect(`${dumped.stdout}${dumped.stderr}${restored.stdout}${restored.stderr}`).not.toContain(c.password);
   });

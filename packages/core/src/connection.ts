@@ -136,6 +136,7 @@ export function withDatabase(conn: Connection, database: string): Connection {
  */
 export function libpqEnv(conn: Connection, parent: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
   const host = conn.host ?? (parent.PGHOST ? undefined : 'localhost');
+  rememberSecret(conn.password ?? parent.PGPASSWORD); // what a hook prints of it is masked, as a URL's password is
   const env: Record<string, string | undefined> = {
     ...(host !== undefined ? { PGHOST: host } : {}),
     PGHOSTADDR: undefined,
@@ -243,6 +244,7 @@ export function pgClientConfig(conn: Connection, env: NodeJS.ProcessEnv = proces
   const port = conn.port ?? (env.PGPORT ? Number(env.PGPORT) : undefined);
   const user = conn.user ?? env.PGUSER;
   const password = conn.password ?? env.PGPASSWORD;
+  rememberSecret(password); // masked in every message, as a URL's password is
   const config: ClientConfig = {
     database: conn.database,
     ...(host ? { host } : {}),
