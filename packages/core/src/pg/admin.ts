@@ -1,10 +1,10 @@
 import pg from 'pg';
 import { displayUrl, withDatabase, type Connection } from '../connection.js';
-import { connectClient } from './connect.js';
 import { PgcloneError, PostgresError } from '../errors.js';
 import { SYSTEM_DATABASES } from '../names.js';
 import { ownerState, ownerTag, parseOwnerTag } from '../owner.js';
 import { redact } from '../redact.js';
+import { connectClient } from './connect.js';
 import { quoteIdent, quoteLiteral } from './ident.js';
 
 /** A database as `ls --local` and the planners see it. */
@@ -144,15 +144,10 @@ export class Admin {
 
   /** The database, or `undefined` when it does not exist. */
   async database(name: string): Promise<DatabaseInfo | undefined> {
-    const rows = await this.query<{ datname: string; datallowconn: boolean; datistemplate: boolean }>(
-      `SELECT datname, datallowconn, datistemplate FROM pg_database WHERE datname = $1`,
-      [name],
-    );
-    const r = rows[0];
-    return r && { name: r.datname, allowConnections: r.datallowconn, isTemplate: r.datistemplate };
+    return (await this.databases([name])).get(name);
   }
 
-  /** Those of `names` that exist, in one round trip (see {@link database}). */
+  /** Those of `names` that exist, in one round trip. */
   async databases(names: readonly string[]): Promise<Map<string, DatabaseInfo>> {
     const rows = await this.query<{ datname: string; datallowconn: boolean; datistemplate: boolean }>(
       `SELECT datname, datallowconn, datistemplate FROM pg_database WHERE datname = ANY($1)`,

@@ -12,13 +12,14 @@ export async function connectClient(conn: Connection, extra: pg.ClientConfig = {
   const config: pg.ClientConfig = { ...pgClientConfig(conn, env), ...extra };
   const plain: pg.ClientConfig = { ...config, ssl: false };
   const mode = sslmodeOf(conn, env);
-  const attempts =
+  // Each attempt but the last says which failure sends it on to the next.
+  const attempts: Array<{ config: pg.ClientConfig; fallBack?: (error: unknown) => boolean }> =
     mode === 'prefer'
-      ? [{ config, fallBack: (e: unknown) => /does not support SSL/.test((e as Error)?.message ?? '') }, { config: plain }]
+      ? [{ config, fallBack: (e) => /does not support SSL/.test((e as Error)?.message ?? '') }, { config: plain }]
       : mode === 'allow'
-        ? [{ config: plain, fallBack: (e: unknown) => (e as { code?: string })?.code === '28000' }, { config }]
+        ? [{ config: plain, fallBack: (e) => (e as { code?: string })?.code === '28000' }, { config }]
         : [{ config }];
-  for (const [i, attempt] of attempts.entries()) {
+  for (const attempt of attempts) {
     const client = new pg.Client(attempt.config);
     client.on('error', () => {});
     try {
@@ -26,8 +27,8 @@ export async function connectClient(conn: Connection, extra: pg.ClientConfig = {
       return client;
     } catch (error) {
       await client.end().catch(() => {});
-      if (i === attempts.length - 1 || !('fallBack' in attempt) || !attempt.fallBack?.(error)) throw error;
+      if (!attempt.fallBack?.(error)) throw error;
     }
   }
-  throw new Error('unreachable: connectClient made no attempt');
+  throw new Error('unreachable: the last attempt has no fallBack');
 }
