@@ -250,6 +250,9 @@ async function dumpToPath(writeToPath: (key: string) => Promise<PathWriter>, run
     }
   }
   const stopFollowing = program ? followBytesRead(program.child.pid, run.meter, tool.child) : undefined;
+  // The compressor writes the file from start to end: the checksum follows it. pg_dump writing the file itself goes
+  // back to its start at the end (the data offsets), so its file is checksummed once finished.
+  const hashing = program ? followHash(file.path, program.done, run.signal) : undefined;
   const onAbort = () => tool.child.kill('SIGTERM');
   run.signal?.addEventListener('abort', onAbort, { once: true });
   try {
@@ -261,9 +264,9 @@ async function dumpToPath(writeToPath: (key: string) => Promise<PathWriter>, run
     const reading = await open(file.path, 'r');
     let stored: { size: number; sha256: string };
     try {
-      // The checksum reads the file while its bytes go to disk (one waits on a core, the other on the disk), so the
+      // The file's bytes go to disk while the checksum ends (one waits on the disk, the other on a core), so the
       // commit's fsync finds nothing left to write.
-      [stored] = await Promise.all([hashFile(reading, run.signal), reading.datasync()]);
+      [stored] = await Promise.all([hashing ?? hashFile(reading, run.signal), reading.datasync()]);
     } finally {
       await reading.close();
     }
@@ -275,11 +278,19 @@ async function dumpToPath(writeToPath: (key: string) => Promise<PathWriter>, run
     stopFollowing?.();
     tool.child.kill('SIGTERM');
     program?.stop();
+    await hashing?.catch(() => {});
     await file.abort(error).catch((abortError: unknown) => run.reporter.warn(redact(String((abortError as Error)?.message ?? abortError))));
     throw error;
   } finally {
     run.signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/** {@link hashFile} behind a program writing `file`; it ends when the program does (a failure is the caller's to report). */
+function followHash(file: string, written: Promise<unknown>, signal?: AbortSignal): Promise<{ size: number; sha256: string }> {
+  const hashing = hashFile(file, signal, written);
+  hashing.catch(() => {}); // awaited on every path; not unhandled while the dump runs
+  return hashing;
 }
 
 /**
