@@ -108,7 +108,15 @@ describe('API', () => {
       await sql(own, `INSERT INTO users (name) VALUES ('later')`);
       await pgclone.restore(dumped.key, apart);
       expect(await userNames(own)).toEqual(['env']);
+      // A snapshot and its fast reset (the process's own long-lived session) read `env` too.
+      await pgclone.copy(`:${own}_snap`, apart);
+      await sql(own, `INSERT INTO users (name) VALUES ('after the snapshot')`);
+      const reset = await pgclone.restore(`:${own}_snap`, apart);
+      expect(reset).toMatchObject({ database: own, source: `${own}_snap` });
+      expect(await userNames(own)).toEqual(['env']);
     } finally {
+      // The reset's background work (the next spare) ends before its databases go.
+      await pgclone.close({ dropSpares: true });
       await dropDatabases(own);
       removeDir(apart.cwd);
     }

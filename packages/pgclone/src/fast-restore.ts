@@ -65,7 +65,7 @@ export async function fastRestore(
   if (hooks.preSwapHooks.length > 0 || hooks.postSwapHooks.length > 0) return undefined;
   if (source === target || source === spareName(target) || Object.values(restoreNames(target)).includes(source)) return undefined;
   if (opts.reversible) prepared.reporter.info('--reversible has no effect when restoring a local database');
-  const resetter = await resetterFor(opts, conn, target);
+  const resetter = await resetterFor(opts, conn, target, prepared.env);
   try {
     const outcome = await resetter.reset(source, {
       reporter: prepared.reporter,
@@ -76,7 +76,7 @@ export async function fastRestore(
     return fastRestoreResult(key, outcome);
   } catch (error) {
     // A broken session (server restart, terminated) must not stick: the next call connects again.
-    if (!(error instanceof PgcloneError) || error.code === 'POSTGRES') await forgetResetter(opts, conn, target);
+    if (!(error instanceof PgcloneError) || error.code === 'POSTGRES') await forgetResetter(opts, conn, target, prepared.env);
     throw error;
   }
 }

@@ -3,6 +3,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import {
   connectAdmin,
+  libpqEnv,
   loadProject,
   SnapshotResetter,
   type Connection,
@@ -87,18 +88,22 @@ export async function cachedLoadProject(query: ProjectQuery): Promise<ProjectCon
   }
 }
 
-function resetterKey(options: ResolvedOptions, conn: Connection, target: string): string {
-  return digest([conn.host, conn.port, conn.user, conn.password, conn.params, target, options.lockTimeout, options.statementTimeout]);
+function resetterKey(options: ResolvedOptions, conn: Connection, target: string, env: NodeJS.ProcessEnv): string {
+  // What the URL leaves out comes from `env` (PGHOST, PGPASSWORD, …): the same URL with another env is another server.
+  return digest([libpqEnv(conn, env), conn.params, target, options.lockTimeout, options.statementTimeout]);
 }
 
-/** The process's resetter for `target` on the server of `conn` (connecting on first use). */
-export function resetterFor(options: ResolvedOptions, conn: Connection, target: string): Promise<SnapshotResetter> {
+/**
+ * The process's resetter for `target` on the server of `conn` (connecting on first use); `env` supplies what the
+ * connection leaves out, as for the operations.
+ */
+export function resetterFor(options: ResolvedOptions, conn: Connection, target: string, env: NodeJS.ProcessEnv): Promise<SnapshotResetter> {
   const { resetters } = state();
-  const key = resetterKey(options, conn, target);
+  const key = resetterKey(options, conn, target, env);
   let resetter = resetters.get(key);
   if (!resetter) {
-    resetter = connectAdmin(options, conn).then(
-      (admin) => new SnapshotResetter(admin, target, { connectHelper: () => connectAdmin(options, conn) }),
+    resetter = connectAdmin(options, conn, undefined, env).then(
+      (admin) => new SnapshotResetter(admin, target, { connectHelper: () => connectAdmin(options, conn, undefined, env) }),
     );
     resetters.set(key, resetter);
     resetter.catch(() => resetters.delete(key));
@@ -111,10 +116,11 @@ export async function forgetResetter(
   options: ResolvedOptions,
   conn: Connection,
   target: string,
+  env: NodeJS.ProcessEnv,
   close: { dropSpare?: boolean } = {},
 ): Promise<void> {
   const { resetters } = state();
-  const key = resetterKey(options, conn, target);
+  const key = resetterKey(options, conn, target, env);
   const resetter = resetters.get(key);
   resetters.delete(key);
   await resetter?.then((r) => r.close(close)).catch(() => {});

@@ -101,12 +101,12 @@ async function openTestDatabase(options: TestDatabaseOptions, worker: string, on
   } else {
     base = settings.base;
     template = (await ensureTemplate(settings, runtime)).name;
-    own = await ownRun(settings.conn, opts, base);
+    own = await ownRun(settings.conn, opts, base, settings.prepared.env);
     await holdTemplate(own.admin, template);
     run = own.id;
   }
   const database = workerDatabaseName(base, run, worker);
-  const resetter = await resetterFor(opts, settings.conn, database);
+  const resetter = await resetterFor(opts, settings.conn, database, settings.prepared.env);
   const resetOptions = {
     reporter: settings.prepared.reporter,
     spare: settings.spare,
@@ -124,8 +124,8 @@ async function openTestDatabase(options: TestDatabaseOptions, worker: string, on
     unregister();
     onClosed();
     if (own) {
-      await forgetResetter(opts, settings.conn, database, { dropSpare: true });
-      const admin = await connectAdmin(opts, settings.conn);
+      await forgetResetter(opts, settings.conn, database, settings.prepared.env, { dropSpare: true });
+      const admin = await connectAdmin(opts, settings.conn, undefined, settings.prepared.env);
       try {
         await dropRunDatabases(admin, base, run).catch(() => {});
       } finally {
@@ -140,13 +140,18 @@ async function openTestDatabase(options: TestDatabaseOptions, worker: string, on
 }
 
 /** This process's own run (when no global setup started one): one per base, alive while the process is. */
-async function ownRun(conn: Parameters<typeof connectAdmin>[1], opts: Parameters<typeof connectAdmin>[0], base: string): Promise<OwnRun> {
+async function ownRun(
+  conn: Parameters<typeof connectAdmin>[1],
+  opts: Parameters<typeof connectAdmin>[0],
+  base: string,
+  env: NodeJS.ProcessEnv,
+): Promise<OwnRun> {
   const holder = globalThis as unknown as Record<symbol, Map<string, Promise<OwnRun>> | undefined>;
   const runs = (holder[OWN_RUN] ??= new Map());
   let run = runs.get(base);
   if (!run) {
     run = (async () => {
-      const admin = await connectAdmin(opts, conn);
+      const admin = await connectAdmin(opts, conn, undefined, env);
       const id = newRunId();
       await admin.lock([runLockName(id)]);
       await dropStaleRuns(admin, base, id);
