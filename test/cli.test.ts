@@ -137,6 +137,40 @@ describe('connection', () => {
     expect(`${dumped.stdout}${dumped.stderr}${restored.stdout}${restored.stderr}`).not.toContain(c.password);
   });
 
+  it('a connection service (pg_service.conf): read for pgclone and its tools alike, below the URL and above PG* variables', async () => {
+    const c = cluster();
+    const dir = tempDir('cli-service');
+    const serviceFile = path.join(dir, 'services.conf');
+    // `wrong` points at a port nothing listens on: libpq ranks a service above PGPORT, so pg_dump followed it before.
+    writeFileSync(serviceFile, `[test]\nhost=${c.host}\nport=${c.port}\nuser=${c.user}\npassword=${c.password}\n[wrong]\nport=1\n`);
+    const before = await userNames(db);
+    try {
+      const byService = { DATABASE_URL: `postgres:///${db}?service=test`, PGSERVICEFILE: serviceFile, PGSYSCONFDIR: dir };
+      const dumped = await runCli(['dump', '--json'], { cwd, env: byService });
+      expect(dumped.code, dumped.stderr).toBe(0);
+      const key = (JSON.parse(dumped.stdout) as { key: string }).key;
+      const restored = await runCli(['restore', key, '--pre-swap-hook', 'echo "hook service=[$PGSERVICE] port=$PGPORT"'], { cwd, env: byService });
+      expect(restored.code, restored.stderr).toBe(0);
+      expect(restored.stderr).toContain(`hook service=[] port=${c.port}`);
+      expect(await userNames(db)).toEqual(before);
+      expect(`${dumped.stdout}${dumped.stderr}${restored.stdout}${restored.stderr}`).not.toContain(c.password);
+
+      // PGSERVICE left in a shell: the URL's own host and port win, for pg_dump too.
+      const shell = { DATABASE_URL: dbUrl(db), PGSERVICE: 'wrong', PGSERVICEFILE: serviceFile, PGSYSCONFDIR: dir };
+      const again = await runCli(['dump'], { cwd, env: shell });
+      expect(again.code, again.stderr).toBe(0);
+
+      const missing = await runCli(['restore', key], { cwd, env: { ...byService, DATABASE_URL: `postgres:///${db}?service=nope` } });
+      expect(missing.code).toBe(1);
+      expect(missing.stderr.trim()).toBe(
+        `pgclone: error: Connection service "nope" (service=nope) is not defined in ${serviceFile} or ${path.join(dir, 'pg_service.conf')}`,
+      );
+      expect(await userNames(db)).toEqual(before);
+    } finally {
+      removeDir(dir);
+    }
+  });
+
   it('sslmode=prefer with a server without TLS: connects without it, as psql and pg_dump do', async () => {
     const env = { DATABASE_URL: `${dbUrl(db)}?sslmode=prefer` };
     const before = await userNames(db);

@@ -130,7 +130,8 @@ export function withDatabase(conn: Connection, database: string): Connection {
  * argument carrying a secret. What the connection leaves out (a URL without a password, port, user or host) stays as
  * the `parent` environment's `PGPASSWORD`, `PGPORT`, `PGUSER`, `PGHOST` have it, and with no host anywhere it is
  * `localhost`: that is what pgclone's own sessions (node-pg) do, so the tools reach the same server with the same
- * credentials (libpq alone would take its Unix socket). `PGHOSTADDR`, which node-pg ignores, is cleared. TLS as
+ * credentials (libpq alone would take its Unix socket). `PGHOSTADDR`, which node-pg ignores, is cleared, and so is
+ * `PGSERVICE`: a service is already read into `conn` ({@link applyService} in `service-file.ts`). TLS as
  * {@link pgClientConfig} has it: node-pg's `no-verify` is libpq's `require`, and a verifying mode without a root
  * certificate trusts the system's CAs, as Node does (libpq would look for `~/.postgresql/root.crt` only).
  */
@@ -140,13 +141,16 @@ export function libpqEnv(conn: Connection, parent: NodeJS.ProcessEnv = process.e
   const env: Record<string, string | undefined> = {
     ...(host !== undefined ? { PGHOST: host } : {}),
     PGHOSTADDR: undefined,
+    // A service is read by pgclone (`applyService`), which passes its settings explicitly: left to libpq, it would
+    // outrank PGHOST/PGPORT/PGUSER, and the tools could reach another server than pgclone's own session.
+    PGSERVICE: undefined,
     ...(conn.port !== undefined ? { PGPORT: String(conn.port) } : {}),
     ...(conn.user !== undefined ? { PGUSER: conn.user } : {}),
     ...(conn.password !== undefined ? { PGPASSWORD: conn.password } : {}),
     PGDATABASE: conn.database,
   };
   for (const [param, variable] of Object.entries(LIBPQ_ENV)) {
-    if (conn.params[param] !== undefined) env[variable] = conn.params[param];
+    if (param !== 'service' && conn.params[param] !== undefined) env[variable] = conn.params[param];
   }
   const tls = tlsSettings(conn, parent);
   if (tls.sslmode) env.PGSSLMODE = tls.sslmode;

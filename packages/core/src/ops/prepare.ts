@@ -9,6 +9,7 @@ import type { AnyOptions } from '../options.js';
 import type { Storage, StorageFactory } from '../storage.js';
 import { Admin } from '../pg/admin.js';
 import { assertDatabaseName, SYSTEM_DATABASES } from '../names.js';
+import { applyService } from '../service-file.js';
 
 /** What the operations need from outside core: storage backends and ORM adapters (wired by `pgclone`). */
 export interface Runtime {
@@ -91,6 +92,13 @@ export async function prepare(operation: Operation, options: AnyOptions, runtime
         }
       : {}),
   });
+  if (!(resolved.connection instanceof PgcloneError)) {
+    // A connection service (`service=`, `$PGSERVICE`) is read here, once, for pgclone's sessions and its tools alike.
+    resolved.connection = await applyService(resolved.connection, env).catch((error: unknown) => {
+      if (error instanceof PgcloneError) return error;
+      throw error;
+    });
+  }
   return { options: resolved, ...(adapter ? { adapter } : {}), reporter, env, runtime };
 }
 
