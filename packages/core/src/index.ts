@@ -12,7 +12,7 @@ export * from './keys.js';
 export * from './names.js';
 export * from './redact.js';
 export * from './connection.js';
-export { applyService, parseServiceFile, serviceFiles, serviceOf } from './service-file.js';
+export { applyService } from './service-file.js';
 export * from './storage.js';
 export * from './adapter.js';
 export * from './hooks.js';

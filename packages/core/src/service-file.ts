@@ -41,15 +41,10 @@ export function parseServiceFile(text: string, file: string): Map<string, Record
  * The files searched for a service, in libpq's order: `$PGSERVICEFILE` (else `~/.pg_service.conf`), then
  * `pg_service.conf` in `$PGSYSCONFDIR` (else Debian's `/etc/postgresql-common`, where its libpq looks).
  */
-export function serviceFiles(env: NodeJS.ProcessEnv): string[] {
+function serviceFiles(env: NodeJS.ProcessEnv): string[] {
   const home = env.HOME ?? os.homedir();
   const files = [env.PGSERVICEFILE || path.join(home, '.pg_service.conf'), path.join(env.PGSYSCONFDIR || '/etc/postgresql-common', 'pg_service.conf')];
   return [...new Set(files)];
-}
-
-/** The service a connection names (`service=` in it, else `$PGSERVICE`), or `undefined`. */
-export function serviceOf(conn: Connection, env: NodeJS.ProcessEnv): string | undefined {
-  return conn.params.service || env.PGSERVICE || undefined;
 }
 
 /**
@@ -58,7 +53,8 @@ export function serviceOf(conn: Connection, env: NodeJS.ProcessEnv): string | un
  * file, and for settings pgclone's own session could not follow (`hostaddr`, several hosts).
  */
 export async function applyService(conn: Connection, env: NodeJS.ProcessEnv): Promise<Connection> {
-  const name = serviceOf(conn, env);
+  // The connection's own `service=`, else `$PGSERVICE`.
+  const name = conn.params.service || env.PGSERVICE;
   if (!name) return conn;
   const origin = conn.params.service ? `service=${name}` : `PGSERVICE=${name}`;
   const files = serviceFiles(env);
