@@ -250,6 +250,12 @@ async function main(): Promise<void> {
   // Each statement its own `-c`, in one session: CREATE DATABASE cannot share a transaction with a SET.
   const psql = (db: string, ...sql: string[]) => run(bin('psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', db, ...sql.flatMap((q) => ['-c', q])], { env });
   const drop = (db: string) => psql('postgres', `DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
+  // Before each timed run: the server's dirty buffers and WAL (a checkpoint), then every dirty page in the kernel (an
+  // unsynced dump's file, a spool) written out, so that no run pays for the writes the one before it left behind.
+  const settle = async () => {
+    await psql('postgres', 'CHECKPOINT');
+    execFileSync('sync');
+  };
   const dbSize = async (db: string) => Number((await run(bin('psql'), ['-X', '-At', '-d', db, '-c', `SELECT pg_database_size('${db}')`], { env })).stdout.trim());
   const pgclone = (args: string[], db: string, extraEnv: NodeJS.ProcessEnv = {}) =>
     run(process.execPath, [pgcloneBin, ...args], { env: { ...pgEnv(db), ...extraEnv }, cwd: work, trackRss: true });
@@ -345,10 +351,12 @@ async function main(): Promise<void> {
             results[`${ds.name}.fallbackCompression`] = fbResult.compression;
           },
         ];
-        // Each round starts one later in the list (as the copies do below): no kind of dump always follows the same
-        // one, whose unsynced file the kernel may still be writing back.
+        // Each round starts one later in the list (as the copies do below), and every dump starts settled.
         for (let rep = 0; rep < o.reps; rep++) {
-          for (let i = 0; i < dumps.length; i++) await dumps[(rep + i) % dumps.length]!();
+          for (let i = 0; i < dumps.length; i++) {
+            await settle();
+            await dumps[(rep + i) % dumps.length]!();
+          }
         }
         mkdirSync(path.dirname(path.join(storage, plainKey)), { recursive: true });
         execFileSync('cp', [plainDump, path.join(storage, plainKey)]);
@@ -391,11 +399,10 @@ async function main(): Promise<void> {
               ]
             : []),
         ];
-        // As for the copies below: each round starts one later in the list, and every restore starts from a
-        // checkpointed cluster, so none always pays for the WAL and dirty buffers the restore before it left.
+        // As for the copies below: each round starts one later in the list, and every restore starts settled.
         for (let rep = 0; rep < o.reps; rep++) {
           for (let i = 0; i < restores.length; i++) {
-            await psql('postgres', 'CHECKPOINT');
+            await settle();
             await restores[(rep + i) % restores.length]!(rep);
           }
         }
@@ -431,12 +438,11 @@ async function main(): Promise<void> {
           ],
         ];
         for (let rep = 0; rep < o.reps; rep++) {
-          // Each round starts one later in the list, so no kind of copy always follows the same one; and every copy
-          // starts from a checkpointed cluster (a FILE_COPY checkpoints first: the WAL and dirty buffers the copy
-          // before it left would otherwise be charged to it).
+          // Each round starts one later in the list, and every copy starts settled (a FILE_COPY checkpoints first:
+          // the WAL and dirty buffers the copy before it left would otherwise be charged to it).
           for (let i = 0; i < copies.length; i++) {
             const [label, copy] = copies[(rep + i) % copies.length]!;
-            await psql('postgres', 'CHECKPOINT');
+            await settle();
             bench.add(`${prefix}${label}`, await copy());
             await drop('c_bare');
           }
@@ -455,7 +461,7 @@ async function main(): Promise<void> {
         const size = await dbSize(db);
         for (let rep = 0; rep < o.reps; rep++) {
           for (const strategy of ['FILE_COPY', 'WAL_LOG']) {
-            await psql('postgres', 'CHECKPOINT');
+            await settle();
             const copied = await psql('postgres', `CREATE DATABASE c_small TEMPLATE ${db} STRATEGY ${strategy}`);
             bench.add(`${db} (${mb(size)}):CREATE DATABASE … ${strategy}`, copied);
             await drop('c_small');
