@@ -1,5 +1,5 @@
 // The CLI contract: help, exit codes 0/1/2, results on stdout, --json results and NDJSON step events on stderr.
-import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -166,6 +166,41 @@ describe('connection', () => {
         `pgclone: error: Connection service "nope" (service=nope) is not defined in ${serviceFile} or ${path.join(dir, 'pg_service.conf')}`,
       );
       expect(await userNames(db)).toEqual(before);
+    } finally {
+      removeDir(dir);
+    }
+  });
+
+  it("a password file (~/.pgpass, PGPASSFILE, passfile=): read for pgclone's sessions and its tools alike, without node-pg's deprecation warning", async () => {
+    const c = cluster();
+    const dir = tempDir('cli-passfile');
+    const escaped = c.password.replace(/[\\:]/g, '\\$&');
+    // A line for a port nothing listens on comes first: only the matching line counts.
+    const text = `${c.host}:1:*:*:wrong\n${c.host}:${c.port}:*:${c.user}:${escaped}\n`;
+    const file = path.join(dir, 'pgpass');
+    writeFileSync(file, text, { mode: 0o600 });
+    writeFileSync(path.join(dir, '.pgpass'), text, { mode: 0o600 });
+    const url = `postgresql://${encodeURIComponent(c.user)}@${c.host}:${c.port}/${db}`;
+    const before = await userNames(db);
+    try {
+      let key = '';
+      for (const env of [{ DATABASE_URL: url, HOME: dir }, { DATABASE_URL: url, PGPASSFILE: file }, { DATABASE_URL: `${url}?passfile=${encodeURIComponent(file)}` }]) {
+        const dumped = await runCli(['dump', '--json'], { cwd, env });
+        expect(dumped.code, dumped.stderr).toBe(0);
+        expect(dumped.stderr).not.toContain('Warning');
+        key = (JSON.parse(dumped.stdout) as { key: string }).key;
+      }
+      const restored = await runCli(['restore', key], { cwd, env: { DATABASE_URL: `${url}?passfile=${encodeURIComponent(file)}` } });
+      expect(restored.code, restored.stderr).toBe(0);
+      expect(restored.stderr).not.toContain('Warning');
+      expect(await userNames(db)).toEqual(before);
+
+      // Open to others, the file is ignored, as libpq ignores it, and a warning says why.
+      chmodSync(file, 0o644);
+      const open = await runCli(['ls', '--local'], { cwd, env: { DATABASE_URL: url, PGPASSFILE: file } });
+      expect(open.code).toBe(1);
+      expect(open.stderr).toContain(`password file ${JSON.stringify(file)} has group or world access`);
+      expect(`${open.stdout}${open.stderr}${restored.stderr}`).not.toContain(c.password);
     } finally {
       removeDir(dir);
     }

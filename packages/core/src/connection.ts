@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parse as parseConnectionString } from 'pg-connection-string';
 import type { ClientConfig } from 'pg';
 import { PgcloneError } from './errors.js';
+import { passfilePath, passwordFromFile } from './passfile.js';
 import { redact, rememberSecret } from './redact.js';
 
 /**
@@ -242,8 +243,8 @@ export function displayUrl(conn: Connection): string {
  */
 export function pgClientConfig(conn: Connection, env: NodeJS.ProcessEnv = process.env): ClientConfig {
   // What the connection leaves out comes from `env`, as node-pg would take it from process.env (an API caller's
-  // `env` option reaches the tools through libpqEnv, and must reach this session too); then node-pg's defaults and
-  // ~/.pgpass.
+  // `env` option reaches the tools through libpqEnv, and must reach this session too); then node-pg's defaults, and
+  // libpq's password file.
   const host = conn.host ?? env.PGHOST;
   const port = conn.port ?? (env.PGPORT ? Number(env.PGPORT) : undefined);
   const user = conn.user ?? env.PGUSER;
@@ -254,7 +255,10 @@ export function pgClientConfig(conn: Connection, env: NodeJS.ProcessEnv = proces
     ...(host ? { host } : {}),
     ...(port ? { port } : {}),
     ...(user ? { user } : {}),
-    ...(password !== undefined ? { password } : {}),
+    // Without one, the password file libpq would read (src/passfile.ts), asked only if the server wants a password.
+    password:
+      password ??
+      ((() => passwordFromFile(passfilePath(conn, env), { ...(host ? { host } : {}), ...(port ? { port } : {}), database: conn.database, ...(user ? { user } : {}) })) as () => Promise<string>),
     application_name: conn.params.application_name ?? 'pgclone',
   };
   // libpq's allow and prefer differ only in which kind of connection is tried first (see pg/connect.ts): TLS, when
