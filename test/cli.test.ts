@@ -195,11 +195,13 @@ describe('connection', () => {
       expect(restored.stderr).not.toContain('Warning');
       expect(await userNames(db)).toEqual(before);
 
-      // Open to others, the file is ignored, as libpq ignores it, and a warning says why.
+      // Open to others, the file is ignored, as libpq ignores it: a warning says why, and the error that there was no
+      // password (node-pg's own is about SASL's internals).
       chmodSync(file, 0o644);
       const open = await runCli(['ls', '--local'], { cwd, env: { DATABASE_URL: url, PGPASSFILE: file } });
       expect(open.code).toBe(1);
       expect(open.stderr).toContain(`password file ${JSON.stringify(file)} has group or world access`);
+      expect(open.stderr).toContain('the server asks for a password, and none was given (in the URL, PGPASSWORD, or a password file such as ~/.pgpass)');
       expect(`${open.stdout}${open.stderr}${restored.stderr}`).not.toContain(c.password);
     } finally {
       removeDir(dir);

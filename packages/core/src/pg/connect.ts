@@ -10,6 +10,17 @@ import { pgClientConfig, sslmodeOf, type Connection } from '../connection.js';
  */
 export async function connectClient(conn: Connection, extra: pg.ClientConfig = {}, env: NodeJS.ProcessEnv = process.env): Promise<pg.Client> {
   const config: pg.ClientConfig = { ...pgClientConfig(conn, env), ...extra };
+  // node-pg's error for a server that wants a password when none was given is about SASL's internals ("client password
+  // must be a string"): noted here, to say so plainly.
+  let noPassword = false;
+  const lookUp = config.password;
+  if (typeof lookUp === 'function') {
+    config.password = async () => {
+      const password = await lookUp();
+      if (password === undefined) noPassword = true;
+      return password;
+    };
+  }
   const plain: pg.ClientConfig = { ...config, ssl: false };
   const mode = sslmodeOf(conn, env);
   // Each attempt but the last says which failure sends it on to the next.
@@ -27,6 +38,9 @@ export async function connectClient(conn: Connection, extra: pg.ClientConfig = {
       return client;
     } catch (error) {
       await client.end().catch(() => {});
+      if (noPassword) {
+        throw new Error('the server asks for a password, and none was given (in the URL, PGPASSWORD, or a password file such as ~/.pgpass)', { cause: error });
+      }
       if (!attempt.fallBack?.(error)) throw error;
     }
   }
