@@ -102,8 +102,8 @@ export function resetterFor(options: ResolvedOptions, conn: Connection, target: 
   const key = resetterKey(options, conn, target, env);
   let resetter = resetters.get(key);
   if (!resetter) {
-    resetter = connectAdmin(options, conn, undefined, env).then(
-      (admin) => new SnapshotResetter(admin, target, { connectHelper: () => connectAdmin(options, conn, undefined, env) }),
+    resetter = connectAdmin(options, conn, env).then(
+      (admin) => new SnapshotResetter(admin, target, { connectHelper: () => connectAdmin(options, conn, env) }),
     );
     resetters.set(key, resetter);
     resetter.catch(() => resetters.delete(key));

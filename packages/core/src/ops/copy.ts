@@ -55,7 +55,7 @@ export async function copy(target: string, options: CopyOptions, runtime: Runtim
   const { copyStrategy } = resolvePerfOptions(options, opts);
   const source = targetDatabase(conn);
   const name = copyTargetName(target, source);
-  const admin = await connectAdmin(opts, conn, reporter, prepared.env);
+  const admin = await connectAdmin(opts, conn, prepared.env, reporter);
   try {
     reporter.step('lock', `Waiting for pgclone's locks on ${source} and ${name}`, name);
     await admin.lock([source, name]);

@@ -55,7 +55,7 @@ export async function doctor(options: DoctorOptions, runtime: Runtime): Promise<
     findings.push({ area: 'database', subject: '(no connection)', problem: `databases not checked: ${conn.message}`, severity: 'info' });
   } else {
     reporter.step('databases', `Checking the databases on ${conn.host ?? 'the server'}`);
-    const admin = await connectAdmin(prepared.options, conn, reporter, prepared.env);
+    const admin = await connectAdmin(prepared.options, conn, prepared.env, reporter);
     try {
       const families = await familiesToCheck(admin, conn.database, !!options.all);
       findings.push(...(await checkDatabases(admin, families, fix)));

@@ -58,7 +58,7 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
   const perf = resolvePerfOptions(options, opts);
 
   reporter.step('check', `Checking ${conn.database} and pg_dump`, conn.database);
-  const admin = await connectAdmin(opts, conn, undefined, prepared.env);
+  const admin = await connectAdmin(opts, conn, prepared.env);
   const serverMajor = admin.serverMajor;
   const serverVersion = admin.serverVersion;
   // `pg_dump --version` (a process start) runs while the server answers; its failure is awaited below.

@@ -70,7 +70,7 @@ export async function lsLong(prefix: string | undefined, options: LsLongOptions,
 export async function lsLocalLong(options: LsLongOptions, runtime: Runtime): Promise<LocalListing[]> {
   const prepared = await prepare('ls', options, runtime);
   const conn = requireConnection(prepared.options);
-  const admin = await connectAdmin(prepared.options, conn, undefined, prepared.env);
+  const admin = await connectAdmin(prepared.options, conn, prepared.env);
   try {
     const out: LocalListing[] = [];
     for (const db of await admin.listDatabases()) {

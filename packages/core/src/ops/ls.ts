@@ -18,7 +18,7 @@ export async function ls(prefix: string | undefined, options: LsOptions, runtime
   const prepared = await prepare('ls', options, runtime);
   if (options.local) {
     const conn = requireConnection(prepared.options);
-    const admin = await connectAdmin(prepared.options, conn, undefined, prepared.env);
+    const admin = await connectAdmin(prepared.options, conn, prepared.env);
     try {
       const databases = await admin.listDatabases();
       return databases

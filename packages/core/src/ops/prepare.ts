@@ -141,8 +141,11 @@ export function targetDatabase(conn: Connection): string {
   return conn.database;
 }
 
-/** Connects the admin session for the target's server with the configured timeouts. */
-export async function connectAdmin(options: ResolvedOptions, conn: Connection, reporter?: Reporter, env?: NodeJS.ProcessEnv): Promise<Admin> {
+/**
+ * Connects the admin session for the target's server with the configured timeouts; `env` (the operation's, see
+ * {@link Prepared}) supplies what the connection leaves out.
+ */
+export async function connectAdmin(options: ResolvedOptions, conn: Connection, env: NodeJS.ProcessEnv, reporter?: Reporter): Promise<Admin> {
   const timeouts = { lockTimeout: options.lockTimeout, ...(options.statementTimeout !== undefined ? { statementTimeout: options.statementTimeout } : {}) };
   const admin = await Admin.connect(conn, timeouts, env);
   if (reporter) admin.notify = (message) => reporter.warn(message);

@@ -77,7 +77,7 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
   }
   const storage = isLocal ? undefined : await openStorage(prepared);
 
-  const admin = await connectAdmin(opts, conn, reporter, prepared.env);
+  const admin = await connectAdmin(opts, conn, prepared.env, reporter);
   // `pg_restore --version` (~35 ms) runs while the locks are taken and the key resolved; awaited where it is needed,
   // so a bad key still fails first.
   const pgRestoreFound = isLocal ? undefined : locateTool('pg_restore', admin.serverMajor, prepared.env);

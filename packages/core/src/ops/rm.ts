@@ -49,7 +49,7 @@ export async function rm(key: string, options: RmOptions, runtime: Runtime): Pro
   if (name === target) throw new KeyError('NAME_RESERVED', `${key} is the database pgclone works on (${target}); rm never drops it`);
   if (SYSTEM_DATABASES.includes(name)) throw new KeyError('NAME_RESERVED', `${key} is a system database; rm never drops it`);
   const owner = ownerOfDerivedName(name);
-  const admin = await connectAdmin(prepared.options, conn, reporter, prepared.env);
+  const admin = await connectAdmin(prepared.options, conn, prepared.env, reporter);
   try {
     // The same lock as a restore into the family it belongs to, so rm never drops what a running restore uses.
     await admin.lock(owner ? [owner] : [name]);

@@ -125,7 +125,7 @@ async function openTestDatabase(options: TestDatabaseOptions, worker: string, on
     onClosed();
     if (own) {
       await forgetResetter(opts, settings.conn, database, settings.prepared.env, { dropSpare: true });
-      const admin = await connectAdmin(opts, settings.conn, undefined, settings.prepared.env);
+      const admin = await connectAdmin(opts, settings.conn, settings.prepared.env);
       try {
         await dropRunDatabases(admin, base, run).catch(() => {});
       } finally {
@@ -151,7 +151,7 @@ async function ownRun(
   let run = runs.get(base);
   if (!run) {
     run = (async () => {
-      const admin = await connectAdmin(opts, conn, undefined, env);
+      const admin = await connectAdmin(opts, conn, env);
       const id = newRunId();
       await admin.lock([runLockName(id)]);
       await dropStaleRuns(admin, base, id);

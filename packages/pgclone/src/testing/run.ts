@@ -34,7 +34,7 @@ export async function startTestRun(options: TestTemplateOptions = {}): Promise<T
   const settings = await testSettings(options, runtime);
   const template = await ensureTemplate(settings, runtime);
   const opts = settings.prepared.options;
-  const admin = await connectAdmin(opts, settings.conn, undefined, settings.prepared.env);
+  const admin = await connectAdmin(opts, settings.conn, settings.prepared.env);
   const id = newRunId();
   let closed = false;
   try {

@@ -43,7 +43,7 @@ export async function ensureTemplate(settings: TestSettings, runtime: Runtime): 
   const inputs = await templateInputs({ files: settings.files, projectDir: opts.projectDir, adapter: prepared.adapter });
   const { hash, files } = await templateHash({ ...inputs, hooks: settings.hooks, ...(restoreKey ? { restoreKey } : {}) });
   const name = templateName(base, hash);
-  const admin = await connectAdmin(opts, conn, undefined, prepared.env);
+  const admin = await connectAdmin(opts, conn, prepared.env);
   try {
     if (await admin.exists(name)) return { name, hash, built: false, files };
     prepared.reporter.step('lock', `Waiting for pgclone's lock on the templates of ${base}`, name);
