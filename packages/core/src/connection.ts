@@ -256,9 +256,7 @@ export function pgClientConfig(conn: Connection, env: NodeJS.ProcessEnv = proces
     ...(port ? { port } : {}),
     ...(user ? { user } : {}),
     // Without one, the password file libpq would read (src/passfile.ts), asked only if the server wants a password.
-    password:
-      password ??
-      ((() => passwordFromFile(passfilePath(conn, env), { ...(host ? { host } : {}), ...(port ? { port } : {}), database: conn.database, ...(user ? { user } : {}) })) as () => Promise<string>),
+    password: password ?? ((() => passwordFromFile(passfilePath(conn, env), { host, port, database: conn.database, user })) as () => Promise<string>),
     application_name: conn.params.application_name ?? 'pgclone',
   };
   // libpq's allow and prefer differ only in which kind of connection is tried first (see pg/connect.ts): TLS, when
