@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { transpileCacheDir } from '@pgclone/core';
+import { importNative, transpileCacheDir } from '@pgclone/core';
 
 /** Extensions Node cannot load by itself: always transpiled with jiti. */
 const TRANSPILED = new Set(['.ts', '.mts', '.cts', '.tsx']);
@@ -25,13 +25,13 @@ export async function loadProjectModule(file: string, options: LoadOptions = {})
   const ext = path.extname(file);
   if (TRANSPILED.has(ext) || options.esm) return importWithJiti(file);
   if (ext === '.mjs' || (ext !== '.cjs' && packageType(file) === 'module')) {
-    return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    return (await importNative(pathToFileURL(file).href)) as Record<string, unknown>;
   }
   return createRequire(file)(file) as Record<string, unknown>;
 }
 
 async function importWithJiti(file: string): Promise<Record<string, unknown>> {
-  const { createJiti } = await import('jiti');
+  const { createJiti } = (await importNative('jiti')) as typeof import('jiti');
   const jiti = createJiti(pathToFileURL(file).href, { moduleCache: false, fsCache: transpileCacheDir(file), interopDefault: false });
   return jiti.import<Record<string, unknown>>(file);
 }

@@ -80,7 +80,7 @@ export async function down(knex) { await knex.schema.alterTable('users', (t) => 
     expect(restored.code, restored.stderr).toBe(0);
     // The CLI forks the bundled child beside its bundle (one file to load, not the ~250 modules of the unbundled one).
     const mains = readFileSync(scripts, 'utf8').trim().split('\n');
-    expect(mains.filter((m) => m.endsWith(path.join('pgclone', 'dist', 'bundle', 'knex-child.js')))).toHaveLength(1);
+    expect(mains.filter((m) => m.endsWith(path.join('pgclone', 'dist', 'bundle', 'knex-child.cjs')))).toHaveLength(1);
     expect(mains.filter((m) => m.endsWith(path.join('knex', 'dist', 'child.js')))).toEqual([]);
     expect(restored.lines.at(-1)).toBe(key);
     expect(restored.stderr).toContain('Running migration 003_nickname.js');

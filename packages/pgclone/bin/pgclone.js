@@ -1,10 +1,6 @@
 #!/usr/bin/env node
 // Committed so that npm links the bin at install time, before `dist/` is built.
 import { readFileSync } from 'node:fs';
-import module from 'node:module';
-
-// Node 22.1+ keeps V8's compiled code of the bundle between runs (Node 20 has no such cache: a no-op there).
-module.enableCompileCache?.();
 
 // A bare `pgclone --help` prints the text yargs rendered at build time (scripts/render-help.mjs, HELP_WIDTH columns):
 // loading yargs alone takes longer than Node's own start-up. Anything else, or a narrower terminal, goes to the CLI.
@@ -18,4 +14,4 @@ if (args.length === 1 && (args[0] === '--help' || args[0] === '-h') && (process.
   }
 }
 if (help) process.stdout.write(help);
-else await import('../dist/bundle/cli.js'); // one file: see scripts/bundle-cli.mjs
+else (await import('../dist/run-bundle.js')).runBundle('cli'); // one file: see scripts/bundle-cli.mjs

@@ -1,3 +1,3 @@
 #!/usr/bin/env node
 // Committed so that npm links the bin at install time, before `dist/` is built.
-await import('../dist/bundle/prisma-cli.js');
+(await import('../dist/run-bundle.js')).runBundle('prisma-cli'); // see scripts/bundle-cli.mjs

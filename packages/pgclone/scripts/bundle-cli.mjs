@@ -1,8 +1,11 @@
 // Bundles the three command-line entries (pgclone, knex-pgclone, prisma-pgclone), and the Knex adapter's child
-// process, into dist/bundle/, which the committed bins import. Why: Node 20 loads ES modules one file at a time, and
-// the CLI's graph is ~260 of them (zod alone ~95, yargs ~50, core ~55): ~200 ms of every command before pg_dump or
-// CREATE DATABASE even starts. One bundle loads in a fraction of that (bench/README.md has the numbers). Prisma's and
-// drizzle-kit's CLIs ship the same way.
+// process, into dist/bundle/, one CommonJS file each, which the committed bins run through dist/run-bundle.js (with
+// V8's code cache). Why: Node 20 loads ES modules one file at a time, and the CLI's graph is ~260 of them (zod alone
+// ~95, yargs ~50, core ~55): ~200 ms of every command before pg_dump or CREATE DATABASE even starts. One bundle loads
+// in a fraction of that (bench/README.md has the numbers). CommonJS rather than ES module chunks: Node loads a
+// CommonJS file synchronously, without the ES loader's per-chunk resolving and linking, and V8 compiles a script from
+// a code cache, which Node 20 offers for scripts only (~80 ms less per command than the ES chunks, measured on `copy`).
+// Prisma's and drizzle-kit's CLIs ship as bundles too.
 //
 // The programmatic API (dist/index.js) stays unbundled: it shares @pgclone/core with whatever else the host imports.
 // A process may hold both copies (a config file that imports `pgclone`): PgcloneError's `instanceof` and the secret
@@ -54,6 +57,7 @@ const lazyTextLayout = {
 // The Knex adapter forks its child script (migrations, seeds) by package name (knex/src/run-child.ts). From the bundle
 // it forks the bundled copy beside it instead: the unbundled child loads ~250 modules, ~0.3 s of every Knex hook.
 const KNEX_CHILD_LOOKUP = "createRequire(import.meta.url).resolve('@pgclone/knex/child')";
+const KNEX_CHILD_FILE = './knex-child.cjs';
 const bundledKnexChild = {
   name: 'bundled-knex-child',
   setup(build) {
@@ -62,8 +66,28 @@ const bundledKnexChild = {
       if (!source.includes(KNEX_CHILD_LOOKUP)) {
         return { errors: [{ text: `${args.path} no longer finds its child with ${KNEX_CHILD_LOOKUP}: update scripts/bundle-cli.mjs` }] };
       }
-      // `require` is the bundle's own (see the banner): relative to the chunk, in dist/bundle/.
-      return { contents: source.replace(KNEX_CHILD_LOOKUP, "require.resolve('./knex-child.js')"), loader: 'js' };
+      // The bundle's `require` resolves from its own file, in dist/bundle/.
+      return { contents: source.replace(KNEX_CHILD_LOOKUP, `require.resolve('${KNEX_CHILD_FILE}')`), loader: 'js' };
+    });
+  },
+};
+
+// A script that V8 compiled from a code cache cannot call `import()` on Node 20 (the cache drops the script's import
+// callback), so core's one function for it (core/src/native-import.ts) uses the `import` that dist/run-bundle.js
+// hands the bundle. The forked Knex child is plain CommonJS that Node compiles, where `import()` works.
+const NATIVE_IMPORT = /[\\/]core[\\/]dist[\\/]native-import\.js$/;
+const bundledNativeImport = {
+  name: 'bundled-native-import',
+  setup(build) {
+    build.onLoad({ filter: NATIVE_IMPORT }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      if (!/export function importNative\(specifier\)/.test(source)) {
+        return { errors: [{ text: `${args.path} no longer exports importNative(specifier): update scripts/bundle-cli.mjs` }] };
+      }
+      return {
+        contents: "export function importNative(specifier) {\n  return typeof __pgcloneImport === 'function' ? __pgcloneImport(specifier) : import(specifier);\n}\n",
+        loader: 'js',
+      };
     });
   },
 };
@@ -79,19 +103,21 @@ const { metafile } = await build({
     'knex-child': createRequire(import.meta.url).resolve('@pgclone/knex/child'),
   },
   outdir,
+  outExtension: { '.js': '.cjs' },
   bundle: true,
-  // Chunks keep lazily imported parts (the S3 backend, the adapters' heavier halves) out of the start-up path.
-  splitting: true,
-  format: 'esm',
+  // A lazily imported part (the S3 backend, the adapters' heavier halves) is still evaluated only when imported.
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
+  // The bundle is CommonJS, where `import.meta` is empty: its sources' `import.meta.url` becomes the bundle's own URL
+  // (what they resolve from it, such as ../../package.json, holds from dist/bundle/ as from dist/cli/).
+  define: { 'import.meta.url': '__pgcloneUrl' },
+  banner: { js: "const __pgcloneUrl = require('node:url').pathToFileURL(__filename).href;" },
   // Loaded only when used, from this package's own dependencies: the AWS SDK (s3:// locations), jiti (TypeScript
   // config files and knexfiles), cli-progress (a TTY), and pg's optional native binding (never installed);
   // cosmiconfig's own TypeScript loader, which pgclone never uses (jiti loads .ts configs), would pull in typescript.
-  external: ['@aws-sdk/*', 'jiti', 'cli-progress', 'pg-native', 'typescript'],
-  plugins: [skipWorkersProbe, lazyTextLayout, bundledKnexChild],
-  // CommonJS dependencies (pg, cosmiconfig's helpers) call `require`, which an ES module does not have.
-  banner: { js: "import { createRequire as __pgcloneRequire } from 'node:module'; const require = __pgcloneRequire(import.meta.url);" },
+  external: ['@aws-sdk/*', 'jiti', 'cli-progress', 'pg-native', 'typescript', KNEX_CHILD_FILE],
+  plugins: [skipWorkersProbe, lazyTextLayout, bundledKnexChild, bundledNativeImport],
   sourcemap: 'linked',
   legalComments: 'none',
   minifyWhitespace: true,

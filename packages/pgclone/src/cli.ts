@@ -7,4 +7,7 @@ ignoreClosedOutput(process.stdout, process.stderr);
 // need Node 22: noise in a CLI's output that users cannot act on. Setting the variable to anything else opts back in.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-process.exitCode = await main(process.argv.slice(2));
+// No top-level await: the bundle is CommonJS (scripts/bundle-cli.mjs).
+void main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

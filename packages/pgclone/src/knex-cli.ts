@@ -3,4 +3,7 @@ import { ignoreClosedOutput } from './cli/closed-output.js';
 
 ignoreClosedOutput(process.stdout, process.stderr);
 
-process.exitCode = await knexMain(process.argv.slice(2));
+// No top-level await: the bundle is CommonJS (scripts/bundle-cli.mjs).
+void knexMain(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

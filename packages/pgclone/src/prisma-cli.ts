@@ -6,7 +6,8 @@ ignoreClosedOutput(process.stdout, process.stderr);
 
 // `prisma-pgclone`: the pgclone CLI for a Prisma project, taking Prisma's own `--schema` and `--config` flags.
 // pgclone's named configs keep `-c` (long form `--config-name`), since `--config` is Prisma's.
-process.exitCode = await main(process.argv.slice(2), {
+// No top-level await: the bundle is CommonJS (scripts/bundle-cli.mjs).
+void main(process.argv.slice(2), {
   scriptName: 'prisma-pgclone',
   namedConfigOption: 'config-name',
   configure: (argv) =>
@@ -23,4 +24,6 @@ process.exitCode = await main(process.argv.slice(2), {
       }),
     ],
   }),
+}).then((code) => {
+  process.exitCode = code;
 });

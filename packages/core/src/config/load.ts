@@ -3,6 +3,7 @@ import { cosmiconfig, type Loader } from 'cosmiconfig';
 import { ConfigError } from '../errors.js';
 import { configSchema, describeIssues, type PgcloneConfig } from './schema.js';
 import { transpileCacheDir } from '../transpile-cache.js';
+import { importNative } from '../native-import.js';
 
 /** A config file found and validated. */
 export interface LoadedConfig {
@@ -33,7 +34,7 @@ export const CONFIG_SEARCH_PLACES: readonly string[] = [
 
 /** Loads JS/TS modules (ESM or CJS, TypeScript included) with jiti, which needs no TypeScript install. */
 export async function importModule(filepath: string): Promise<unknown> {
-  const { createJiti } = await import('jiti');
+  const { createJiti } = (await importNative('jiti')) as typeof import('jiti');
   const jiti = createJiti(import.meta.url, { moduleCache: false, fsCache: transpileCacheDir(filepath), interopDefault: true });
   const mod = await jiti.import<Record<string, unknown>>(filepath);
   return mod && typeof mod === 'object' && 'default' in mod ? mod.default : mod;
