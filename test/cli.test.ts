@@ -200,9 +200,18 @@ describe('connection', () => {
       chmodSync(file, 0o644);
       const open = await runCli(['ls', '--local'], { cwd, env: { DATABASE_URL: url, PGPASSFILE: file } });
       expect(open.code).toBe(1);
-      expect(open.stderr).toContain(`password file ${JSON.stringify(file)} has group or world access`);
+      // Printed as pgclone's own warnings are, not as Node's `(node:1234) PgcloneWarning: …`.
+      expect(open.stderr).toContain(`pgclone: warning: password file ${JSON.stringify(file)} has group or world access`);
+      expect(open.stderr).not.toContain('PgcloneWarning');
       expect(open.stderr).toContain('the server asks for a password, and none was given (in the URL, PGPASSWORD, or a password file such as ~/.pgpass)');
-      expect(`${open.stdout}${open.stderr}${restored.stderr}`).not.toContain(c.password);
+      // With --json, every line of stderr stays an NDJSON event, the warning included.
+      const json = await runCli(['ls', '--local', '--json'], { cwd, env: { DATABASE_URL: url, PGPASSFILE: file } });
+      expect(json.code).toBe(1);
+      const events = json.stderr.trim().split('\n').map((line) => JSON.parse(line) as { event: string; level?: string; message: string });
+      expect(events.find((e) => e.event === 'message' && e.level === 'warn')?.message).toContain(`password file ${JSON.stringify(file)} has group or world access`);
+      expect(events.at(-1)?.event).toBe('error');
+      expect(events.at(-1)?.message).toContain('the server asks for a password, and none was given');
+      expect(`${open.stdout}${open.stderr}${restored.stderr}${json.stderr}`).not.toContain(c.password);
     } finally {
       removeDir(dir);
     }

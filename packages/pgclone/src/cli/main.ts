@@ -4,6 +4,7 @@ import type { PgcloneEvent, Runtime } from '@pgclone/core';
 // Only the dependency-free part of core at start-up: `--help` must not load pg, zod or the AWS SDK.
 import { formatAge, formatBytes } from '@pgclone/core/format';
 import { createPrinter, type Printer } from './printer.js';
+import { routeProcessWarnings } from './process-warnings.js';
 
 /** Streams and hooks the CLI runs with; tests and the ORM bins pass their own. */
 export interface CliContext {
@@ -113,6 +114,15 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A warning prints like pgclone's own (an NDJSON event with --json). Not when a caller passes its own streams: the
+  // process's listeners are not the command's to change.
+  const restoreWarnings = context.stderr
+    ? () => {}
+    : routeProcessWarnings((warning) => {
+        printer ??= createPrinter({ json: argv.includes('--json'), quiet: false, stdout, stderr, scriptName });
+        const message = warning.name === 'PgcloneWarning' ? warning.message : `${warning.name}: ${warning.message}`;
+        printer.event({ event: 'message', level: 'warn', message });
+      });
 
   const run = async (args: GlobalArgs, action: (base: BaseOptions) => Promise<unknown>) => {
     printer = createPrinter({ json: !!args.json, quiet: !!args.quiet, stdout, stderr, scriptName });
@@ -400,6 +410,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    restoreWarnings();
   }
   return exitCode;
 }
