@@ -440,9 +440,10 @@ async function main(): Promise<void> {
         ];
         // Each round starts one later in the list, and every copy starts settled (a FILE_COPY checkpoints first: the
         // WAL and dirty buffers the copy before it left would otherwise be charged to it). WAL_LOG, slower at these
-        // sizes, has its own rounds after them: whatever copy followed it took 0.7–1.4 s longer on the 1 GB table,
-        // settled or not (Run AJ: the same `pgclone copy` 2.4–3.0 s right after it, 1.6–1.9 s after any other copy),
-        // and with one row more in the rotation the CLI's row followed it in four rounds of five.
+        // sizes and not what pgclone is compared with, has its own rounds after them, so that the compared rows follow
+        // only one another: with it in the rotation the CLI's row followed it in four rounds of five, and in three runs
+        // that row was 0.5–1.4 s slower than elsewhere (bench/README.md, Run AJ; a later trial that put WAL_LOG
+        // before every row did not show it, so the cause is not known).
         const rounds: Array<Array<[string, () => Promise<Sample>]>> = [
           ...Array.from({ length: o.reps }, (_, rep) => copies.map((_, i) => copies[(rep + i) % copies.length]!)),
           ...Array.from({ length: o.reps }, () => [bareCopy('WAL_LOG')]),
