@@ -1,7 +1,6 @@
 // The CLI runs from one bundled file (packages/pgclone/scripts/bundle-cli.mjs) while the API stays unbundled, so a
 // process can hold two copies of core. These tests pin what that must not break.
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import os from 'node:os';
@@ -102,13 +101,16 @@ describe('the CLI at run time', () => {
     expect(readFileSync(list, 'utf8')).toContain('Intl.Segmenter'); // the check sees it when it is built
   });
 
-  it('runs from V8\'s code cache, named by the bundle\'s content, and the cached bundle can still import()', () => {
+  it('runs from V8\'s code cache, named by the bundle\'s content, and the cached bundle can still import()', async () => {
     // A TypeScript config is loaded with jiti, which the bundle import()s (core/src/native-import.ts): on Node 20 a
     // script compiled from a code cache cannot import() by itself.
     const dir = mkdtempSync(path.join(os.tmpdir(), 'pgclone-cache-'));
     writeFileSync(path.join(dir, 'pgclone.config.ts'), `const config: { storageLocation: string } = { storageLocation: './dumps' };\nexport default config;\n`);
-    const hash = createHash('sha256').update(readFileSync(path.join(bundleDir, 'cli.cjs'))).digest('hex').slice(0, 16);
-    const cache = path.join(bundleDir, `cli-${hash}.v8cache`);
+    const { codeCacheFile } = (await import('../packages/pgclone/dist/run-bundle.js')) as typeof import('../packages/pgclone/src/run-bundle.js');
+    const cache = codeCacheFile('cli', readFileSync(path.join(bundleDir, 'cli.cjs')));
+    expect(path.dirname(cache)).toBe(path.resolve(bundleDir)); // beside the bundle, nowhere else
+    // Another content of the same length is another cache (V8 itself would take it: it checks only the length).
+    expect(codeCacheFile('cli', Buffer.from('a'))).not.toBe(codeCacheFile('cli', Buffer.from('b')));
     const ls = () => spawnSync(process.execPath, [PGCLONE_BIN, 'ls', '--json'], { cwd: dir, env: { ...process.env, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' }, encoding: 'utf8' });
     const first = ls();
     expect(first.status, first.stderr).toBe(0);

@@ -9,15 +9,22 @@ import vm from 'node:vm';
 const BUNDLE_DIR = fileURLToPath(new URL('./bundle/', import.meta.url));
 
 /**
+ * CommonJS's own wrapper, plus the `import()` the bundle calls for what it loads from outside (jiti, an ES module
+ * knexfile): a script compiled from a code cache has no working `import()` of its own on Node 20.
+ */
+const WRAPPER_HEAD = '(function (exports, require, module, __filename, __dirname, __pgcloneImport) {';
+
+/**
  * Runs one of the CLI's CommonJS bundles (`dist/bundle/<name>.cjs`) with V8's code cache, which Node 20 has no
  * switch for: V8 takes ~35 ms to compile the bundle, and more for each function as it first runs, in every command
  * before pgclone does anything; from the cache it takes ~13 ms (~30 ms less per command, bench/README.md).
  *
  * The cache (`<name>-<hash>.v8cache` beside the bundle) is written at the end of the first run that had none, or
  * whose cache this Node's V8 rejected, so it holds the functions that run compiled. It is named by the bundle's
- * content because V8 checks only a cache's length against the source: a cache of an edited bundle (a rebuild, a
- * patched install) must never be used. It is written only there, where whoever can write it can already change the
- * bundle: a code cache is code. A directory pgclone cannot write to leaves it without a cache, nothing else.
+ * content (and this file's wrapper around it) because V8 checks only a cache's length against the source: a cache of
+ * an edited bundle (a rebuild, a patched install) must never be used. It is written only there, where whoever can
+ * write it can already change the bundle: a code cache is code. A directory pgclone cannot write to leaves it without
+ * a cache, nothing else.
  *
  * @returns what the bundle assigns to `module.exports`
  */
@@ -26,16 +33,14 @@ export function runBundle(name: string): unknown {
   const bytes = readFileSync(file);
   // esbuild writes ASCII only (its default `charset`): latin1 is the fastest exact decoding.
   const source = bytes.toString('latin1');
-  const cacheFile = path.join(BUNDLE_DIR, `${name}-${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}.v8cache`);
+  const cacheFile = codeCacheFile(name, bytes);
   let cachedData: Buffer | undefined;
   try {
     cachedData = readFileSync(cacheFile);
   } catch {
     // None yet: this run writes it.
   }
-  // CommonJS's own wrapper, plus the `import()` the bundle calls for what it loads from outside (jiti, an ES module
-  // knexfile): a script compiled from a code cache has no working `import()` of its own on Node 20.
-  const wrapped = `(function (exports, require, module, __filename, __dirname, __pgcloneImport) {${source}\n})`;
+  const wrapped = `${WRAPPER_HEAD}${source}\n})`;
   const script = new vm.Script(wrapped, { filename: file, ...(cachedData ? { cachedData } : {}) });
   if ((!cachedData || script.cachedDataRejected) && writable(BUNDLE_DIR)) process.once('exit', () => writeCache(script, name, cacheFile));
   const module = { exports: {} as unknown };
@@ -44,6 +49,12 @@ export function runBundle(name: string): unknown {
   const importNative = (specifier: string): Promise<unknown> => import(specifier);
   run.call(module.exports, module.exports, createRequire(file), module, file, BUNDLE_DIR, importNative);
   return module.exports;
+}
+
+/** The code cache of bundle `name` whose content is `bytes`: named by a hash of the script V8 compiles from them. */
+export function codeCacheFile(name: string, bytes: Buffer): string {
+  const hash = createHash('sha256').update(WRAPPER_HEAD).update(bytes).digest('hex').slice(0, 16);
+  return path.join(BUNDLE_DIR, `${name}-${hash}.v8cache`);
 }
 
 type BundleFunction = (
