@@ -4,7 +4,8 @@
 // ~95, yargs ~50, core ~55): ~200 ms of every command before pg_dump or CREATE DATABASE even starts. One bundle loads
 // in a fraction of that (bench/README.md has the numbers). CommonJS rather than ES module chunks: Node loads a
 // CommonJS file synchronously, without the ES loader's per-chunk resolving and linking, and V8 compiles a script from
-// a code cache, which Node 20 offers for scripts only (~80 ms less per command than the ES chunks, measured on `copy`).
+// a code cache, which Node 20 offers for scripts only (~30 ms less per command than the ES chunks: bench/README.md,
+// Run AJ).
 // Prisma's and drizzle-kit's CLIs ship as bundles too.
 //
 // The programmatic API (dist/index.js) stays unbundled: it shares @pgclone/core with whatever else the host imports.
