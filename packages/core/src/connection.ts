@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { parse as parseConnectionString } from 'pg-connection-string';
 import type { ClientConfig } from 'pg';
 import { PgcloneError } from './errors.js';
+import { homeDir } from './home-dir.js';
 import { passfilePath, passwordFromFile } from './passfile.js';
 import { redact, rememberSecret } from './redact.js';
 
@@ -156,8 +156,7 @@ export function libpqEnv(conn: Connection, parent: NodeJS.ProcessEnv = process.e
   const tls = tlsSettings(conn, parent);
   if (tls.sslmode) env.PGSSLMODE = tls.sslmode;
   if (!tls.sslrootcert && (tls.sslmode === 'verify-ca' || tls.sslmode === 'verify-full')) {
-    const home = parent.HOME ?? os.homedir();
-    const bundle = existsSync(path.join(home, '.postgresql', 'root.crt')) ? undefined : systemCaBundle();
+    const bundle = existsSync(path.join(homeDir(parent), '.postgresql', 'root.crt')) ? undefined : systemCaBundle();
     if (bundle) env.PGSSLROOTCERT = bundle;
   }
   return env;

@@ -5,6 +5,7 @@ import path from 'node:path';
 // and matches lines, which lets the file be the connection's.
 import pgpassHelper from 'pgpass/lib/helper.js';
 import type { Connection } from './connection.js';
+import { homeDir } from './home-dir.js';
 import { rememberSecret } from './redact.js';
 
 /**
@@ -20,7 +21,7 @@ export function passfilePath(conn: Pick<Connection, 'params'>, env: NodeJS.Proce
   const explicit = conn.params.passfile || env.PGPASSFILE;
   if (explicit) return explicit;
   if (process.platform === 'win32') return path.join(env.APPDATA ?? os.homedir(), 'postgresql', 'pgpass.conf');
-  return path.join(env.HOME ?? os.homedir(), '.pgpass');
+  return path.join(homeDir(env), '.pgpass');
 }
 
 /** Socket directories libpq builds in as its default (Debian's, and upstream's): those match `localhost` lines. */

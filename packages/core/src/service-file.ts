@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { LIBPQ_PARAMETERS, type Connection } from './connection.js';
 import { PgcloneError } from './errors.js';
+import { homeDir } from './home-dir.js';
 import { rememberSecret } from './redact.js';
 
 /**
@@ -42,8 +42,7 @@ export function parseServiceFile(text: string, file: string): Map<string, Record
  * `pg_service.conf` in `$PGSYSCONFDIR` (else Debian's `/etc/postgresql-common`, where its libpq looks).
  */
 function serviceFiles(env: NodeJS.ProcessEnv): string[] {
-  const home = env.HOME ?? os.homedir();
-  const files = [env.PGSERVICEFILE || path.join(home, '.pg_service.conf'), path.join(env.PGSYSCONFDIR || '/etc/postgresql-common', 'pg_service.conf')];
+  const files = [env.PGSERVICEFILE || path.join(homeDir(env), '.pg_service.conf'), path.join(env.PGSYSCONFDIR || '/etc/postgresql-common', 'pg_service.conf')];
   return [...new Set(files)];
 }
 

@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
+import { homeDir } from '../home-dir.js';
 
 /**
  * What a `--version` probe of a PostgreSQL tool found, kept between runs. The probe starts two programs (the
@@ -21,7 +21,7 @@ const MAX_ENTRIES = 64;
 
 /** `$XDG_CACHE_HOME/pgclone/tool-versions.json`, else under `~/.cache`; none without a home directory. */
 export function toolVersionsFile(env: NodeJS.ProcessEnv): string | undefined {
-  const home = env.HOME || os.homedir();
+  const home = homeDir(env);
   const base = env.XDG_CACHE_HOME || (home ? path.join(home, '.cache') : undefined);
   return base ? path.join(base, 'pgclone', 'tool-versions.json') : undefined;
 }
