@@ -106,6 +106,8 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
   const common = commonOptions(context.namedConfigOption ?? 'config');
   let exitCode = 0;
   let printer: Printer | undefined;
+  // Before a command has made its own (an error in parsing, a warning at start-up): `--json` as far as argv says.
+  const currentPrinter = () => (printer ??= createPrinter({ json: argv.includes('--json'), quiet: false, stdout, stderr, scriptName }));
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(130);
@@ -119,9 +121,8 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
   const restoreWarnings = context.stderr
     ? () => {}
     : routeProcessWarnings((warning) => {
-        printer ??= createPrinter({ json: argv.includes('--json'), quiet: false, stdout, stderr, scriptName });
         const message = warning.name === 'PgcloneWarning' ? warning.message : `${warning.name}: ${warning.message}`;
-        printer.event({ event: 'message', level: 'warn', message });
+        currentPrinter().event({ event: 'message', level: 'warn', message });
       });
 
   const run = async (args: GlobalArgs, action: (base: BaseOptions) => Promise<unknown>) => {
@@ -404,8 +405,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
       stderr.write(`${scriptName}: ${(error as Error).message.trim().replace(/\s*\n\s*/g, ' ')} (see "${scriptName} --help")\n`);
       exitCode = 2;
     } else {
-      printer ??= createPrinter({ json: argv.includes('--json'), quiet: false, stdout, stderr, scriptName });
-      exitCode = printer.error(error);
+      exitCode = currentPrinter().error(error);
     }
   } finally {
     process.off('SIGINT', onSignal);
