@@ -152,3 +152,59 @@ describe('a failed dump leaves no key that ls or a prefix restore would pick up'
   });
 });
 
+
+describe('pg_dump starts before the check answers where an earlier run saw the server', () => {
+  const server = new URL(dbUrl(db));
+  const identity = `${server.hostname}:${server.port}`;
+  /** A cache folder of its own, holding `majors` as what earlier runs saw. */
+  function cacheWith(name: string, majors?: Record<string, number>): { cache: string; file: string } {
+    const cache = subdir(root, name, 'cache');
+    const file = path.join(cache, 'pgclone', 'server-majors.json');
+    if (majors) writeFiles(cache, { 'pgclone/server-majors.json': majors });
+    return { cache, file };
+  }
+
+  it('remembers the server after a dump, and the next dump (started on that guess) stores the same archive', async () => {
+    const cwd = subdir(root, 'guess-kept');
+    const { cache, file } = cacheWith('guess-kept');
+    const first = await runCli(['dump'], { cwd, env: { ...env, XDG_CACHE_HOME: cache } });
+    expect(first.code, first.stderr).toBe(0);
+    const major = Number((await sql('postgres', `SELECT current_setting('server_version_num')::int / 10000 AS m`))[0]!.m);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ [identity]: major });
+    const second = await runCli(['dump', '--compression', 'gzip'], { cwd, env: { ...env, XDG_CACHE_HOME: cache } });
+    expect(second.code, second.stderr).toBe(0);
+    expect(dumpsUnder(path.join(cwd, '.pgclone'))).toEqual([first.lines.at(-1)!, second.lines.at(-1)!].sort());
+    expect(await toc(path.join(cwd, '.pgclone', second.lines.at(-1)!))).toMatch(/TABLE DATA public keep_me/);
+  });
+
+  it.each([
+    ['an older major (its pg_dump runs, then the dump starts again)', 14],
+    ['a newer major (no pg_dump is new enough for it)', 99],
+  ])('a server remembered with %s is dumped with the right pg_dump, and remembered anew', async (_what, wrong) => {
+    const name = `guess-wrong-${wrong}`;
+    const cwd = subdir(root, name);
+    const { cache, file } = cacheWith(name, { [identity]: wrong });
+    const r = await runCli(['dump', '--compression', 'gzip'], { cwd, env: { ...env, XDG_CACHE_HOME: cache } });
+    expect(r.code, r.stderr).toBe(0);
+    // One dump and its manifest: the first attempt's partial file is gone.
+    const key = r.lines.at(-1)!;
+    expect(filesUnder(path.join(cwd, '.pgclone'))).toEqual([key, `${key}.manifest.json`]);
+    const manifest = JSON.parse(readFileSync(path.join(cwd, '.pgclone', `${key}.manifest.json`), 'utf8')) as { serverVersion: string };
+    const major = Number(manifest.serverVersion.split('.')[0]);
+    expect(major).toBeGreaterThanOrEqual(10);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ [identity]: major });
+    expect(await toc(path.join(cwd, '.pgclone', key))).toMatch(/TABLE DATA public keep_me/);
+  });
+
+  it('a missing database fails with the check\'s error, and stores nothing', async () => {
+    const cwd = subdir(root, 'guess-missing-db');
+    const major = Number((await sql('postgres', `SELECT current_setting('server_version_num')::int / 10000 AS m`))[0]!.m);
+    const { cache } = cacheWith('guess-missing-db', { [identity]: major });
+    const missing = uniqueName('dmp_missing');
+    const r = await runCli(['dump'], { cwd, env: { DATABASE_URL: dbUrl(missing), XDG_CACHE_HOME: cache } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`Database "${missing}" does not exist; nothing to dump`);
+    expect(r.stderr).not.toContain('pg_dump: error');
+    expect(filesUnder(path.join(cwd, '.pgclone'))).toEqual([]);
+  });
+});

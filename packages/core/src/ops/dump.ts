@@ -3,7 +3,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { formatBytes } from '../format.js';
 import { resolvePerfOptions } from '../config/perf.js';
-import { libpqEnv, mergeEnv } from '../connection.js';
+import { libpqEnv, mergeEnv, type Connection } from '../connection.js';
 import { DumpError, GuardError, PgcloneError } from '../errors.js';
 import { runHooks } from '../hooks.js';
 import { formatDumpKey } from '../keys.js';
@@ -12,12 +12,13 @@ import type { DumpOptions } from '../options.js';
 import { compressStage, planDumpCompression, startProgram, type DumpCompression, type Program } from '../pg/compression.js';
 import { followBytesRead } from '../proc-io.js';
 import { ARCHIVE_ROW_OVERHEAD, watchDump } from '../pg/dump-size.js';
+import { recalledServerMajor, rememberServerMajor } from '../pg/server-majors.js';
 import { locateToolForServer, spawnTool, type Tool } from '../pg/tools.js';
 import { meterStream, ProgressMeter } from '../progress.js';
 import { redact } from '../redact.js';
 import type { PathWriter, Storage } from '../storage.js';
 import type { Reporter } from '../events.js';
-import { connectAdmin, openStorage, prepare, requireConnection, type Runtime } from './prepare.js';
+import { connectAdmin, openStorage, prepare, requireConnection, type Prepared, type Runtime } from './prepare.js';
 import { removeStaleWrites } from './leftover-files.js';
 
 /** What `dump` returns. */
@@ -40,7 +41,9 @@ export interface DumpResult {
  * `compression` option says (see `pg/compression.ts`). The key becomes visible only
  * when the dump completed; a failed or interrupted dump leaves nothing that `ls` or a restore would pick up.
  *
- * Steps: 1. check (guards, server, pg_dump version — before anything is written); 2. pre-dump-hooks; 3. dump.
+ * Steps: 1. check (guards, server, pg_dump version — before anything is stored); 2. pre-dump-hooks; 3. dump.
+ * Without hooks, and where an earlier run saw the server's major version, pg_dump starts while step 1 still runs:
+ * step 1 then decides whether the dump is committed, and a server that changed since is dumped again.
  *
  * @example
  * const { key } = await dump({ exclude: ['audit_log'] }, runtime);
@@ -55,31 +58,90 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
     if (/[\u0000-\u001f]/.test(table)) throw new PgcloneError('NAME_INVALID', `Invalid table name ${JSON.stringify(table)} in exclude`);
   }
   const conn = requireConnection(opts);
-  const perf = resolvePerfOptions(options, opts);
-
   reporter.step('check', `Checking ${conn.database} and pg_dump`, conn.database);
-  const admin = await connectAdmin(opts, conn, prepared.env);
-  const serverMajor = admin.serverMajor;
-  const serverVersion = admin.serverVersion;
-  // `pg_dump --version` (a process start) runs while the server answers; its failure is awaited below.
-  const locating = locateToolForServer('pg_dump', serverMajor, prepared.env);
-  locating.catch(() => {});
-  let databaseBytes: number;
-  try {
-    if (!(await admin.exists(conn.database))) {
-      throw new PgcloneError('DATABASE_NOT_FOUND', `Database ${JSON.stringify(conn.database)} does not exist; nothing to dump`);
+  let checking: Promise<Source> | undefined;
+  const check = () => {
+    if (!checking) {
+      checking = checkSource(prepared, conn);
+      checking.catch(() => {}); // awaited on every path
     }
-    databaseBytes = await admin.databaseSize(conn.database);
+    return checking;
+  };
+  // The check's session costs ~60 ms before pg_dump could start; pg_dump needs only the server's major version to be
+  // chosen, and logs in and reads the catalog itself before it writes a byte. So the check starts once pg_dump has.
+  const guess = opts.preDumpHooks.length ? undefined : await recalledServerMajor(conn, prepared.env);
+  let attempt: DumpAttempt = guess === undefined ? { major: (await check()).serverMajor, check } : { major: guess, check, guess };
+  for (;;) {
+    try {
+      return await dumpAttempt(prepared, options, attempt, started);
+    } catch (error) {
+      if (!(error instanceof ServerChanged)) throw error;
+      attempt = { major: error.source.serverMajor, check };
+    }
+  }
+}
+
+/** What the check found out about the server and the database. */
+interface Source {
+  serverMajor: number;
+  serverVersion: number;
+  databaseBytes: number;
+}
+
+/** Step 1's server part: the database exists, and how big it is (one session, closed right after). */
+async function checkSource(prepared: Prepared, conn: Connection): Promise<Source> {
+  const admin = await connectAdmin(prepared.options, conn, prepared.env);
+  try {
+    const rows = await admin.query<{ size: string }>(`SELECT pg_database_size(datname)::text AS size FROM pg_database WHERE datname = $1`, [conn.database]);
+    if (!rows.length) throw new PgcloneError('DATABASE_NOT_FOUND', `Database ${JSON.stringify(conn.database)} does not exist; nothing to dump`);
+    return { serverMajor: admin.serverMajor, serverVersion: admin.serverVersion, databaseBytes: Number(rows[0]!.size) };
   } finally {
     // Not awaited: the server takes ~10 ms to end the session, and nothing below depends on it.
     void admin.close();
   }
-  const pgDump = await locating;
+}
+
+/** One try at the dump: with the pg_dump for `major`, which `guess` says is not yet confirmed by the check. */
+interface DumpAttempt {
+  major: number;
+  /** Starts the check, or returns the one started. */
+  check: () => Promise<Source>;
+  guess?: number;
+}
+
+/** The check found another major version than an earlier run had seen: the dump starts again with its pg_dump. */
+class ServerChanged extends Error {
+  constructor(readonly source: Source) {
+    super(`the server is PostgreSQL ${source.serverMajor} now`);
+  }
+}
+
+async function dumpAttempt(prepared: Prepared, options: DumpOptions, attempt: DumpAttempt, started: number): Promise<DumpResult> {
+  const { options: opts, reporter } = prepared;
+  const conn = requireConnection(opts);
+  const perf = resolvePerfOptions(options, opts);
+  let confirmed: Promise<Source> | undefined;
+  const confirm = () => {
+    if (!confirmed) {
+      confirmed = attempt.check().then((source) => {
+        if (attempt.guess !== undefined && source.serverMajor !== attempt.guess) throw new ServerChanged(source);
+        return source;
+      });
+      confirmed.catch(() => {}); // awaited on every path
+    }
+    return confirmed;
+  };
+  // A guess that fails here (another pg_dump, no storage) is not the error to report until the check has spoken.
+  const unlessUnconfirmed = async (error: unknown): Promise<never> => {
+    await confirm();
+    throw error;
+  };
+  const pgDump = await locateToolForServer('pg_dump', attempt.major, prepared.env).catch(unlessUnconfirmed);
   const { compression, notice } = planDumpCompression(perf.compression, pgDump.major, prepared.env);
-  if (notice) reporter.warn(notice);
-  const storage = await openStorage(prepared);
+  const storage = await openStorage(prepared).catch(unlessUnconfirmed);
 
   if (opts.preDumpHooks.length) {
+    await confirm();
     reporter.step('pre-dump-hooks', `Running pre-dump hooks on ${conn.database}`, conn.database);
     await runHooks(opts.preDumpHooks, {
       phase: 'pre-dump',
@@ -98,7 +160,6 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
     Number(process.hrtime.bigint() / 1000n % 1000n),
   );
   await removeStaleWrites(storage, key.slice(0, key.lastIndexOf('/') + 1), reporter);
-  reporter.step('dump', `Dumping ${conn.database} to ${key} (compression ${compression.description})`, conn.database);
   const args = ['-Fc', ...compression.pgDumpArgs, '--no-owner', '--no-acl', ...opts.exclude.map((t) => `--exclude-table-data=${t}`)];
   const meter = new ProgressMeter(reporter, 'dump', 'bytes', undefined, { estimated: true });
   const env = mergeEnv(prepared.env, libpqEnv(conn, prepared.env));
@@ -109,23 +170,43 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
   // program writes the local file, so that Node does not carry the dump's bytes (half of pgclone's CPU on the
   // dataset). Only Node's own gzip fallback streams through Node to a local disk.
   const toPath = compression.outer?.kind !== 'zlib' && storage.writeToPath ? storage.writeToPath.bind(storage) : undefined;
+  // Only pg_dump writing a local file starts before the check has answered: a stream needs the database's size first
+  // (an upload's part size).
+  if (!toPath) await confirm();
   // The bar counts the archive before any compression, like its total (an estimate from the table sizes, which
   // arrives while pg_dump already runs: it costs a connection, the dump should not wait; on PostgreSQL 14+ it is
   // refined from what pg_dump's COPYs show). pgclone sees those bytes only when it compresses outside pg_dump; a
   // pg_dump that compresses itself or writes the file is followed by its COPYs on the server (PostgreSQL 14+;
   // before, a streamed dump counts what pg_dump writes).
-  const followCopies = !compression.outer && serverMajor >= 14;
-  const watch = watchDump(
-    conn,
-    opts.exclude,
-    env.PGAPPNAME || 'pg_dump',
-    {
-      onTotal: (bytes) => meter.setTotal(bytes),
-      ...(followCopies ? { onCopied: (bytes: number) => meter.set(bytes) } : {}),
-    },
-    // Wrapped outside pg_dump, the archive is uncompressed inside: a chunk per row.
-    { serverMajor, rowOverhead: compression.outer ? ARCHIVE_ROW_OVERHEAD : 0, env: prepared.env },
-  );
+  let followCopies = false;
+  let watch: ReturnType<typeof watchDump> | undefined;
+  let settled = false;
+  // pg_dump's lines wait for the check: a dump it refuses (no such database) gets its error, not pg_dump's as well.
+  let held: string[] | undefined = [];
+  const output = (line: string) => (held ? held.push(line) : reporter.output('pg_dump', line));
+  let begun: Promise<Source> | undefined;
+  const begin = () => (begun ??= confirm().then((source) => {
+    if (!settled) {
+      if (source.serverMajor !== attempt.guess) void rememberServerMajor(conn, prepared.env, source.serverMajor);
+      if (notice) reporter.warn(notice);
+      reporter.step('dump', `Dumping ${conn.database} to ${key} (compression ${compression.description})`, conn.database);
+      followCopies = !compression.outer && source.serverMajor >= 14;
+      watch = watchDump(
+        conn,
+        opts.exclude,
+        env.PGAPPNAME || 'pg_dump',
+        {
+          onTotal: (bytes) => meter.setTotal(bytes),
+          ...(followCopies ? { onCopied: (bytes: number) => meter.set(bytes) } : {}),
+        },
+        // Wrapped outside pg_dump, the archive is uncompressed inside: a chunk per row.
+        { serverMajor: source.serverMajor, rowOverhead: compression.outer ? ARCHIVE_ROW_OVERHEAD : 0, env: prepared.env },
+      );
+    }
+    for (const line of held ?? []) reporter.output('pg_dump', line);
+    held = undefined;
+    return source;
+  }));
   const run: DumpRun = {
     pgDump,
     args,
@@ -135,28 +216,37 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
     database: conn.database,
     compression,
     reporter,
+    output,
     meter,
-    meterStream: !followCopies,
-    expectedBytes: databaseBytes,
+    check: begin,
     ...(options.signal ? { signal: options.signal } : {}),
   };
   let stored: StoredDump;
+  let source: Source;
   try {
-    stored = toPath ? await dumpToPath(toPath, run) : await dumpToStream(storage, run);
-    watch.stop();
+    stored = toPath
+      ? await dumpToPath(toPath, run)
+      : await dumpToStream(storage, run, { expectedBytes: (await begin()).databaseBytes, meterStream: !followCopies });
+    source = await begin();
+    settled = true;
+    watch?.stop();
     // A table that finished between two readings counts only as far as it was last seen: the archive pg_dump wrote
     // is the better count for the end (exact when uncompressed, and never nothing for a dump too short to be seen).
     if (followCopies) meter.set(Math.max(meter.done, stored.bytes));
     meter.finish();
   } catch (error) {
-    watch.stop();
+    settled = true;
+    watch?.stop();
+    if (error instanceof ServerChanged) throw error;
     if (options.signal?.aborted) throw new PgcloneError('INTERRUPTED', `Dump of ${conn.database} interrupted; nothing was stored`);
+    // A dump started on a guess reports the check's verdict first (no such database, another server version).
+    if (attempt.guess !== undefined) await confirm();
     if (error instanceof PgcloneError) throw error;
     throw new DumpError('DUMP_FAILED', `Dump of ${conn.database} failed: ${redact(String((error as Error).message))}`, { cause: error });
   }
   const bytes = stored.bytes;
   // Only after the commit: a manifest always describes a complete dump.
-  const share = watch.largestShare();
+  const share = watch?.largestShare();
   try {
     await writeManifest(storage, {
       format: 'pgclone-manifest',
@@ -166,7 +256,7 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
       sha256: stored.sha256,
       createdAt: new Date().toISOString(),
       pgDumpVersion: pgDump.version,
-      serverVersion: serverVersionString(serverVersion),
+      serverVersion: serverVersionString(source.serverVersion),
       compression: compression.description,
       exclude: opts.exclude,
       database: conn.database,
@@ -199,9 +289,10 @@ interface DumpRun {
   compression: DumpCompression;
   reporter: Reporter;
   meter: ProgressMeter;
-  /** Whether the meter counts pg_dump's output as it passes (else it is set from elsewhere). */
-  meterStream: boolean;
-  expectedBytes: number;
+  /** Shows a line pg_dump printed. */
+  output: (line: string) => void;
+  /** Starts the check (step 1), or returns the one started: pg_dump may start first, but nothing is committed unless it passes. */
+  check: () => Promise<unknown>;
   signal?: AbortSignal;
 }
 
@@ -229,7 +320,7 @@ async function dumpToPath(writeToPath: (key: string) => Promise<PathWriter>, run
   const tool = spawnTool(run.pgDump, args, {
     env: run.env,
     ...(outer ? { stdout: 'pipe' as const } : {}),
-    onStderr: (line) => run.reporter.output('pg_dump', line),
+    onStderr: run.output,
   });
   let program: Program | undefined;
   if (outer && out) {
@@ -255,9 +346,13 @@ async function dumpToPath(writeToPath: (key: string) => Promise<PathWriter>, run
   const hashing = program ? followHash(file.path, program.done, run.signal) : undefined;
   const onAbort = () => tool.child.kill('SIGTERM');
   run.signal?.addEventListener('abort', onAbort, { once: true });
+  // A failed check ends pg_dump at once, and is what gets reported: pg_dump's own failure (no such database) follows from it.
+  const checked = run.check();
+  checked.catch(onAbort);
   try {
     const [exit, compressed] = await Promise.allSettled([tool.done, program?.done]);
     stopFollowing?.();
+    await checked;
     if (exit.status === 'rejected') throw exit.reason;
     if (compressed.status === 'rejected') throw compressed.reason;
     assertDumped(exit.value, run.database);
@@ -297,9 +392,17 @@ function followHash(file: string, written: Promise<unknown>, signal?: AbortSigna
  * pg_dump's output is streamed into the storage's writer, through a compressor where the compression has one, and
  * checksummed on the way.
  */
-async function dumpToStream(storage: Storage, run: DumpRun): Promise<StoredDump> {
+async function dumpToStream(
+  storage: Storage,
+  run: DumpRun,
+  stream: {
+    expectedBytes: number;
+    /** Whether the meter counts pg_dump's output as it passes (else it is set from elsewhere). */
+    meterStream: boolean;
+  },
+): Promise<StoredDump> {
   const { compression, reporter } = run;
-  const writer = await storage.write(run.key, { expectedBytes: run.expectedBytes });
+  const writer = await storage.write(run.key, { expectedBytes: stream.expectedBytes });
   // Hashes exactly the bytes the storage receives: keep it the last stage before the writer.
   const hashing = new HashingStream();
   const outer = compression.outer;
@@ -309,7 +412,7 @@ async function dumpToStream(storage: Storage, run: DumpRun): Promise<StoredDump>
   const tool = spawnTool(run.pgDump, run.args, {
     env: run.env,
     stdout: program ? program.child.stdin! : 'pipe',
-    onStderr: (line) => reporter.output('pg_dump', line),
+    onStderr: run.output,
   });
   program?.child.stdin!.destroy(); // pg_dump holds the write end now; the compressor sees EOF when pg_dump exits
   const onAbort = () => tool.child.kill('SIGTERM');
@@ -327,7 +430,7 @@ async function dumpToStream(storage: Storage, run: DumpRun): Promise<StoredDump>
     },
   });
   const stages = [
-    ...(program || !run.meterStream ? [] : [meterStream(run.meter)]),
+    ...(program || !stream.meterStream ? [] : [meterStream(run.meter)]),
     ...(inProcess ? [inProcess.stream] : []),
     ...(uploadMeter ? [counter] : []),
     hashing,
@@ -349,6 +452,7 @@ async function dumpToStream(storage: Storage, run: DumpRun): Promise<StoredDump>
     // Without a compressor, the stored bytes are pg_dump's; zlib in Node is counted before it by the meter.
     if (inProcess ? run.meter.done === 0 : hashing.bytes === 0) throw new DumpError('DUMP_FAILED', `pg_dump of ${run.database} wrote nothing`);
     run.signal?.throwIfAborted();
+    await run.check();
     await writer.commit();
     uploadMeter?.finish();
     return { bytes: hashing.bytes, sha256: hashing.sha256! };
