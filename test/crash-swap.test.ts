@@ -9,7 +9,8 @@ import { createDatabase, dropDatabases, ident, sql, uniqueName } from './support
 const PREFIX = uniqueName('crashb');
 const ws = crashWorkspace(PREFIX);
 const outcomes: string[] = [];
-const BIG: Fingerprint = { t: 200_000, tv: 'new', u: NEW.u };
+// Big enough that pg_restore copies rows for a few seconds, even on a fast machine: the kill must land while it does.
+const BIG: Fingerprint = { t: 600_000, tv: 'new', u: NEW.u };
 let key: string;
 let bigKey: string;
 
