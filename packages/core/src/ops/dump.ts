@@ -59,14 +59,7 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
   }
   const conn = requireConnection(opts);
   reporter.step('check', `Checking ${conn.database} and pg_dump`, conn.database);
-  let checking: Promise<Source> | undefined;
-  const check = () => {
-    if (!checking) {
-      checking = checkSource(prepared, conn);
-      checking.catch(() => {}); // awaited on every path
-    }
-    return checking;
-  };
+  const check = startOnce(() => checkSource(prepared, conn));
   // The check's session costs ~60 ms before pg_dump could start; pg_dump needs only the server's major version to be
   // chosen, and logs in and reads the catalog itself before it writes a byte. So the check starts once pg_dump has.
   const guess = opts.preDumpHooks.length ? undefined : await recalledServerMajor(conn, prepared.env);
@@ -79,6 +72,18 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
       attempt = { major: error.source.serverMajor, check };
     }
   }
+}
+
+/** `start` on the first call only, later calls get its promise; marked handled, since every path awaits it. */
+function startOnce<T>(start: () => Promise<T>): () => Promise<T> {
+  let started: Promise<T> | undefined;
+  return () => {
+    if (!started) {
+      started = start();
+      started.catch(() => {});
+    }
+    return started;
+  };
 }
 
 /** What the check found out about the server and the database. */
@@ -120,17 +125,12 @@ async function dumpAttempt(prepared: Prepared, options: DumpOptions, attempt: Du
   const { options: opts, reporter } = prepared;
   const conn = requireConnection(opts);
   const perf = resolvePerfOptions(options, opts);
-  let confirmed: Promise<Source> | undefined;
-  const confirm = () => {
-    if (!confirmed) {
-      confirmed = attempt.check().then((source) => {
-        if (attempt.guess !== undefined && source.serverMajor !== attempt.guess) throw new ServerChanged(source);
-        return source;
-      });
-      confirmed.catch(() => {}); // awaited on every path
-    }
-    return confirmed;
-  };
+  const confirm = startOnce(() =>
+    attempt.check().then((source) => {
+      if (attempt.guess !== undefined && source.serverMajor !== attempt.guess) throw new ServerChanged(source);
+      return source;
+    }),
+  );
   // A guess that fails here (another pg_dump, no storage) is not the error to report until the check has spoken.
   const unlessUnconfirmed = async (error: unknown): Promise<never> => {
     await confirm();
@@ -184,8 +184,7 @@ async function dumpAttempt(prepared: Prepared, options: DumpOptions, attempt: Du
   // pg_dump's lines wait for the check: a dump it refuses (no such database) gets its error, not pg_dump's as well.
   let held: string[] | undefined = [];
   const output = (line: string) => (held ? held.push(line) : reporter.output('pg_dump', line));
-  let begun: Promise<Source> | undefined;
-  const begin = () => (begun ??= confirm().then((source) => {
+  const begin = startOnce(() => confirm().then((source) => {
     if (!settled) {
       if (source.serverMajor !== attempt.guess) void rememberServerMajor(conn, prepared.env, source.serverMajor);
       if (notice) reporter.warn(notice);

@@ -15,8 +15,7 @@ const MAX_ENTRIES = 32;
 export function serverIdentity(conn: Connection, env: NodeJS.ProcessEnv): string {
   const host = conn.host ?? env.PGHOST ?? 'localhost';
   const port = conn.port ?? (Number(env.PGPORT) || 5432);
-  const hostaddr = conn.params.hostaddr ?? '';
-  return `${host}:${port}${hostaddr ? `@${hostaddr}` : ''}`;
+  return `${host}:${port}`;
 }
 
 /** The major version recorded for `conn`'s server, if any. */
