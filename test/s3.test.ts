@@ -1,12 +1,13 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './support/cluster.js';
-import { runCli } from './support/cli.js';
+import { KNEX_PGCLONE_BIN, runCli } from './support/cli.js';
+import { PRISMA_PGCLONE_BIN } from './support/prisma.js';
 import { createDatabase, dbUrl, dropDatabases, sql, uniqueName } from './support/pg.js';
 import { createBucket, s3, s3Client, s3Env, s3Settings, seedObjects, startS3Proxy, uniqueBucket, type S3Proxy } from './support/s3.js';
 
@@ -96,6 +97,23 @@ describe('S3 storage through the CLI', () => {
     expect(restored.code, restored.stderr).toBe(0);
     expect(await sql(small, 'SELECT count(*)::int AS n FROM t')).toEqual([{ n: 100 }]);
     expect(dumped.stderr + restored.stderr).not.toMatch(/NodeVersionSupportWarning|S3RVER/);
+  });
+
+  it('keeps the AWS SDK quiet in the Knex and Prisma bins too', async () => {
+    const location = `s3://${bucket}/adapter-bins/`;
+    const dir = project({ s3: s3Settings({ endpoint: proxy.endpoint }) });
+    writeFileSync(path.join(dir, 'knexfile.js'), "module.exports = { client: 'pg', connection: process.env.DATABASE_URL };\n");
+    mkdirSync(path.join(dir, 'prisma'));
+    writeFileSync(
+      path.join(dir, 'prisma/schema.prisma'),
+      'datasource db {\n  provider = "postgresql"\n  url      = env("DATABASE_URL")\n}\n',
+    );
+    const knexDump = await runCli(['dump', '-s', location], { cwd: dir, env: env(small), bin: KNEX_PGCLONE_BIN });
+    expect(knexDump.code, knexDump.stderr).toBe(0);
+    const prismaLs = await runCli(['ls', '-s', location], { cwd: dir, env: env(small), bin: PRISMA_PGCLONE_BIN });
+    expect(prismaLs.code, prismaLs.stderr).toBe(0);
+    expect(prismaLs.lines).toEqual([knexDump.lines.at(-1)]);
+    expect(knexDump.stderr + prismaLs.stderr).not.toMatch(/NodeVersionSupportWarning|Node\.js version/);
   });
 
   it('dump and doctor look for unfinished multipart uploads, quietly where the service cannot list them (s3rver)', async () => {

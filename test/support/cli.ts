@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 
 /** Path of the committed `pgclone` bin. */
 export const PGCLONE_BIN = fileURLToPath(new URL('../../packages/pgclone/bin/pgclone.js', import.meta.url));
+/** Path of the committed `knex-pgclone` bin. */
+export const KNEX_PGCLONE_BIN = fileURLToPath(new URL('../../packages/pgclone/bin/knex-pgclone.js', import.meta.url));
 
 /** What a CLI run printed and how it exited. */
 export interface CliResult {

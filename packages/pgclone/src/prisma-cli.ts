@@ -1,29 +1,26 @@
 import { prismaAdapterFactory } from '@pgclone/prisma';
 import { main } from './cli/main.js';
-import { ignoreClosedOutput } from './cli/closed-output.js';
-
-ignoreClosedOutput(process.stdout, process.stderr);
+import { startCli } from './cli/start.js';
 
 // `prisma-pgclone`: the pgclone CLI for a Prisma project, taking Prisma's own `--schema` and `--config` flags.
 // pgclone's named configs keep `-c` (long form `--config-name`), since `--config` is Prisma's.
-// No top-level await: the bundle is CommonJS (scripts/bundle-cli.mjs).
-void main(process.argv.slice(2), {
-  scriptName: 'prisma-pgclone',
-  namedConfigOption: 'config-name',
-  configure: (argv) =>
-    argv
-      .option('schema', { type: 'string', describe: 'Prisma schema file or folder (as in prisma --schema)' })
-      .option('config', { type: 'string', describe: 'Prisma config file (as in prisma --config)' })
-      .group(['schema', 'config'], 'Prisma project:'),
-  runtime: (args) => ({
-    adapters: [
-      prismaAdapterFactory({
-        required: true,
-        ...(typeof args.schema === 'string' ? { schema: args.schema } : {}),
-        ...(typeof args.config === 'string' ? { config: args.config } : {}),
-      }),
-    ],
+startCli(() =>
+  main(process.argv.slice(2), {
+    scriptName: 'prisma-pgclone',
+    namedConfigOption: 'config-name',
+    configure: (argv) =>
+      argv
+        .option('schema', { type: 'string', describe: 'Prisma schema file or folder (as in prisma --schema)' })
+        .option('config', { type: 'string', describe: 'Prisma config file (as in prisma --config)' })
+        .group(['schema', 'config'], 'Prisma project:'),
+    runtime: (args) => ({
+      adapters: [
+        prismaAdapterFactory({
+          required: true,
+          ...(typeof args.schema === 'string' ? { schema: args.schema } : {}),
+          ...(typeof args.config === 'string' ? { config: args.config } : {}),
+        }),
+      ],
+    }),
   }),
-}).then((code) => {
-  process.exitCode = code;
-});
+);

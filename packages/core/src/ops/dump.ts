@@ -66,7 +66,7 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
   let attempt: DumpAttempt = guess === undefined ? { major: (await check()).serverMajor, check } : { major: guess, check, guess };
   for (;;) {
     try {
-      return await dumpAttempt(prepared, options, attempt, started);
+      return await dumpAttempt(prepared, conn, options, attempt, started);
     } catch (error) {
       if (!(error instanceof ServerChanged)) throw error;
       attempt = { major: error.source.serverMajor, check };
@@ -121,9 +121,8 @@ class ServerChanged extends Error {
   }
 }
 
-async function dumpAttempt(prepared: Prepared, options: DumpOptions, attempt: DumpAttempt, started: number): Promise<DumpResult> {
+async function dumpAttempt(prepared: Prepared, conn: Connection, options: DumpOptions, attempt: DumpAttempt, started: number): Promise<DumpResult> {
   const { options: opts, reporter } = prepared;
-  const conn = requireConnection(opts);
   const perf = resolvePerfOptions(options, opts);
   const confirm = startOnce(() =>
     attempt.check().then((source) => {
