@@ -94,6 +94,33 @@ describe('help and exit codes', () => {
     expect(zero.stderr).toBe('pgclone: error: Invalid jobs 0: expected a whole number of at least 1\n');
   });
 
+  it('a repeated flag keeps its last value, a flag without its value is a usage error, an unknown command is named', async () => {
+    const storage = tempDir('cli-repeat');
+    writeFileSync(path.join(storage, 'source.dump'), 'not read by ls');
+    layDump(storage, keyAt('2026-01-01-00-00-00-000000'), path.join(storage, 'source.dump'));
+    // Each of these reached the command as an array ("Database alias ["a","default"] is not configured").
+    const repeated = await cli('ls', '-s', path.join(cwd, 'elsewhere'), '-s', storage, '-d', 'nope', '-d', 'default');
+    removeDir(storage);
+    expect(repeated.stderr).toBe('');
+    expect(repeated.lines).toEqual([keyAt('2026-01-01-00-00-00-000000')]);
+    // Silently ignored before: `--storage-location` alone listed the default location.
+    const bare = await cli('ls', '--storage-location');
+    expect([bare.code, bare.stderr]).toEqual([2, 'pgclone: Not enough arguments following: storage-location (see "pgclone --help")\n']);
+    const unknown = await cli('rn');
+    expect([unknown.code, unknown.stderr]).toEqual([2, 'pgclone: Unknown command "rn". Did you mean rm? (see "pgclone --help")\n']);
+  });
+
+  it('a config file that does not parse is one line that says where and what', async () => {
+    const dir = tempDir('cli-badjson');
+    writeFileSync(path.join(dir, 'pgclone.config.json'), '{bad json');
+    const r = await runCli(['ls'], { cwd: dir, env });
+    removeDir(dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      new RegExp(`^pgclone: error: Cannot read the pgclone config: JSON Error in ${path.join(dir, 'pgclone.config.json')}: \\S.*'\\{bad json'\n$`),
+    );
+  });
+
   it('exits 1 on errors with one line on stderr, and 0 on success', async () => {
     const missing = await cli('restore', 'nothing/here');
     expect(missing.code).toBe(1);
@@ -287,5 +314,11 @@ describe('--json', () => {
     expect(r.stdout).toBe('');
     const events = ndjson(r.stderr);
     expect(events.at(-1)).toEqual({ event: 'error', code: 'KEY_NOT_FOUND', message: expect.stringContaining('No dump matches "nothing"') });
+  });
+
+  it('usage errors: the same JSON error event, code USAGE, exit 2', async () => {
+    const r = await cli('ls', '--json', '--bogus');
+    expect(r.code).toBe(2);
+    expect(ndjson(r.stderr)).toEqual([{ event: 'error', code: 'USAGE', message: 'Unknown argument: bogus' }]);
   });
 });

@@ -125,8 +125,12 @@ describe('Prisma 7 project: prisma.config.ts with a hard-coded URL, a seed', () 
     await sql(db, `INSERT INTO "User" (email) VALUES ('before-failed-restore@example.com')`);
     const before = await sql(db, 'SELECT id, email FROM "User" ORDER BY id');
 
-    const failed = await pgclone(['restore', key]);
+    // --quiet: Prisma's own output is pgclone's step, like Knex's, so only warnings and the error are printed.
+    const failed = await pgclone(['restore', key, '--quiet']);
     expect(failed.code).toBe(1);
+    for (const line of failed.stderr.trim().split('\n')) expect(line).toMatch(/^prisma-pgclone: (warning|error): /);
+    // The hint to resume names this bin, whose flags find the same project again.
+    expect(failed.stderr).toContain(`run "prisma-pgclone restore :${db}__temp" to resume`);
     expect(failed.stderr).toMatch(/prisma migrate deploy \(Prisma 7\.\d+\.\d+\) failed with exit code 1/);
     expect(failed.stderr).toContain(bad);
     expect(failed.stderr).toMatch(/error: Pre-swap hook migrate failed: prisma migrate deploy .*failed with exit code 1: Error: .*NoSuchTable/);

@@ -117,7 +117,8 @@ export async function down() {}
     const restored = await knexPgclone(['restore', key], { cwd: project });
     expect(restored.code).toBe(1);
     expect(restored.stderr).toContain('Knex migration 004_broken.js failed: column "nick" does not exist (simulated)');
-    expect(restored.stderr).toMatch(/Kept .*__temp/);
+    // The hint to resume names this bin, whose flags find the same knexfile again.
+    expect(restored.stderr).toContain(`run "knex-pgclone restore :${db}__temp" to resume`);
     expect(restored.lines).toEqual([]);
 
     expect(await sql(db, 'SELECT * FROM users ORDER BY id')).toEqual(before);
@@ -129,6 +130,16 @@ export async function down() {}
     expect(await sql(`${db}__temp`, "SELECT count(*)::int AS n FROM users WHERE name = 'from-broken-migration'")).toEqual([{ n: 0 }]);
     rmSync(path.join(project, 'migrations/004_broken.js'));
     await sql('postgres', `DROP DATABASE ${db}__temp`);
+  });
+
+  it("takes the last of a repeated flag of Knex's, and refuses one without its value", async () => {
+    // A repeated --cwd reached path.resolve() as an array: a TypeError and its stack trace.
+    const listed = await knexPgclone(['ls', '--cwd', os.tmpdir(), '--cwd', project, '--env', 'nope', '--env', 'development'], { cwd: os.tmpdir() });
+    expect(listed.stderr).toBe('');
+    expect(listed.lines).toEqual([key]);
+    // An --env without its value fell back to the development environment.
+    const bare = await knexPgclone(['ls', '--env'], { cwd: project });
+    expect([bare.code, bare.stderr]).toEqual([2, 'knex-pgclone: Not enough arguments following: env (see "knex-pgclone --help")\n']);
   });
 
   it('runs seeds as the seed hook', async () => {

@@ -1,5 +1,6 @@
 import { prismaAdapterFactory } from '@pgclone/prisma';
 import { main } from './cli/main.js';
+import { stringOption } from './cli/option-types.js';
 import { startCli } from './cli/start.js';
 
 // `prisma-pgclone`: the pgclone CLI for a Prisma project, taking Prisma's own `--schema` and `--config` flags.
@@ -10,8 +11,8 @@ startCli(() =>
     namedConfigOption: 'config-name',
     configure: (argv) =>
       argv
-        .option('schema', { type: 'string', describe: 'Prisma schema file or folder (as in prisma --schema)' })
-        .option('config', { type: 'string', describe: 'Prisma config file (as in prisma --config)' })
+        .option('schema', stringOption('Prisma schema file or folder (as in prisma --schema)'))
+        .option('config', stringOption('Prisma config file (as in prisma --config)'))
         .group(['schema', 'config'], 'Prisma project:'),
     runtime: (args) => ({
       adapters: [

@@ -43,7 +43,7 @@ export function runPrisma(
       const text = line.trim();
       if (ERROR_START.test(text) && errors.length === 0) errors.push(text);
       else if (errors.length > 0 && errors.length < MAX_ERROR_LINES && text && !NOISE.test(text)) errors.push(text);
-      options.reporter.output('hook', line);
+      options.reporter.output('prisma', line);
     };
     const splitter = () => {
       let rest = '';

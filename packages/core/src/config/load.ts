@@ -64,7 +64,7 @@ export async function loadConfig(options: { cwd: string; configFile?: string }):
       throw new ConfigError('CONFIG_NOT_FOUND', `Config file ${JSON.stringify(options.configFile)} does not exist`);
     }
     const where = options.configFile ? JSON.stringify(options.configFile) : 'the pgclone config';
-    throw new ConfigError('CONFIG_INVALID', `Cannot read ${where}: ${firstLine(error)}`, { cause: error });
+    throw new ConfigError('CONFIG_INVALID', `Cannot read ${where}: ${parseErrorLine(error)}`, { cause: error });
   }
   if (!result || result.isEmpty) {
     if (options.configFile) return { config: {}, filepath: path.resolve(options.cwd, options.configFile) };
@@ -82,6 +82,14 @@ export function validateConfig(value: unknown, source: string): PgcloneConfig {
   return parsed.data;
 }
 
-function firstLine(error: unknown): string {
-  return String((error as Error)?.message ?? error).split('\n')[0]!;
+/**
+ * A parser's error on one line, without the code frames cosmiconfig's JSON and YAML errors quote (`> 1 | {bad`), whose
+ * first line alone says only where: `JSON Error in /app/pgclone.config.json: Expected property name … at position 1`.
+ */
+function parseErrorLine(error: unknown): string {
+  return String((error as Error)?.message ?? error)
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !/^(>\s*)?(\d+\s*)?\|/.test(line) && !/^-*\^$/.test(line))
+    .join(' ');
 }

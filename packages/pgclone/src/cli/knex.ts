@@ -2,12 +2,13 @@ import path from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { knexAdapterFactory } from '@pgclone/knex';
 import { main, type CliContext } from './main.js';
+import { stringOption } from './option-types.js';
 
 /** The Knex CLI's flags that choose the knexfile, accepted anywhere on the `knex-pgclone` command line. */
 const KNEX_OPTIONS = {
-  knexfile: { type: 'string', describe: 'Knexfile to use (relative to --cwd) instead of searching from the CWD up' },
-  cwd: { type: 'string', describe: 'Directory to work from: where the knexfile and the pgclone config are searched' },
-  env: { type: 'string', describe: 'Knexfile environment (default: $NODE_ENV, else development)' },
+  knexfile: stringOption('Knexfile to use (relative to --cwd) instead of searching from the CWD up'),
+  cwd: stringOption('Directory to work from: where the knexfile and the pgclone config are searched'),
+  env: stringOption('Knexfile environment (default: $NODE_ENV, else development)'),
   esm: { type: 'boolean', describe: 'Allow ESM syntax in .js knexfiles, migrations and seeds of a CommonJS package' },
 } as const;
 
@@ -16,7 +17,20 @@ const KNEX_OPTIONS = {
  * `--esm` (Knex's CLI has no plugin mechanism, so this is a bin of its own). The commands are pgclone's.
  */
 export async function knexMain(argv: string[], context: CliContext = {}): Promise<number> {
-  const flags = yargs(argv).options(KNEX_OPTIONS).help(false).version(false).exitProcess(false).parseSync();
+  let flags: { knexfile?: string; cwd?: string; env?: string; esm?: boolean } = {};
+  try {
+    flags = yargs(argv)
+      .options(KNEX_OPTIONS)
+      .help(false)
+      .version(false)
+      .exitProcess(false)
+      .fail((message, error) => {
+        throw error ?? new Error(message);
+      })
+      .parseSync();
+  } catch {
+    // A flag without its value: main parses the same options, and reports it as the usage error it is.
+  }
   const base = context.cwd ?? process.cwd();
   const cwd = flags.cwd ? path.resolve(base, flags.cwd) : base;
   const factory = knexAdapterFactory({

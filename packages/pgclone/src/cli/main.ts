@@ -4,6 +4,7 @@ import type { PgcloneEvent, Runtime } from '@pgclone/core';
 // Only the dependency-free part of core at start-up: `--help` must not load pg, zod or the AWS SDK.
 import { formatAge, formatBytes } from '@pgclone/core/format';
 import { createPrinter, type Printer } from './printer.js';
+import { numberOption, stringOption } from './option-types.js';
 import { routeProcessWarnings } from './process-warnings.js';
 
 /** Streams and hooks the CLI runs with; tests and the ORM bins pass their own. */
@@ -41,33 +42,16 @@ interface GlobalArgs {
 }
 
 const common = {
-  database: { alias: 'd', type: 'string', describe: 'Database alias from the config ("databases"); default: default' },
-  'storage-location': { alias: 's', type: 'string', describe: 'Where dumps live: a directory or s3://bucket/prefix/' },
-  config: { alias: 'c', type: 'string', describe: 'Named config from "configs" in the pgclone config' },
+  database: stringOption('Database alias from the config ("databases"); default: default', { alias: 'd' }),
+  'storage-location': stringOption('Where dumps live: a directory or s3://bucket/prefix/', { alias: 's' }),
+  config: stringOption('Named config from "configs" in the pgclone config', { alias: 'c' }),
 } as const;
 
-const copyStrategyOption = {
-  type: 'string',
-  choices: ['auto', 'wal_log', 'file_copy', 'clone'],
-  describe: 'How database copies are made (default auto: WAL_LOG for small, FILE_COPY or clone for large)',
-} as const;
-
-/**
- * A numeric option. Declared without yargs' `number` type, which turns `abc` into NaN: the error would not name what
- * was given. Ranges are checked where the value is used (the API checks the same values).
- */
-function numberOption(name: string, describe: string) {
-  return {
-    describe,
-    requiresArg: true,
-    coerce: (given: unknown): number => {
-      const value = Array.isArray(given) ? given.at(-1) : given; // repeated: the last one wins
-      const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
-      if (!Number.isFinite(n)) throw new Error(`Invalid --${name} ${JSON.stringify(value)}: expected a number`);
-      return n;
-    },
-  } as const;
-}
+const COPY_STRATEGIES = ['auto', 'wal_log', 'file_copy', 'clone'] as const;
+const copyStrategyOption = stringOption<(typeof COPY_STRATEGIES)[number]>(
+  'How database copies are made (default auto: WAL_LOG for small, FILE_COPY or clone for large)',
+  { choices: COPY_STRATEGIES },
+);
 
 /** {@link common} with the named-config option under another long name (the `-c` alias stays). */
 function commonOptions(namedConfigOption: string): typeof common {
@@ -148,7 +132,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
     .usage(`$0 <command> [options]\n\nDump, restore (reversibly) and copy PostgreSQL databases.`)
     .option('json', { type: 'boolean', describe: 'Results as JSON on stdout; events as NDJSON on stderr' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print only results, warnings and errors' })
-    .option('config-file', { type: 'string', describe: 'Use this config file instead of searching for one' });
+    .option('config-file', stringOption('Use this config file instead of searching for one'));
   if (context.configure) parser = context.configure(parser as unknown as Argv) as unknown as typeof parser;
   parser = parser
     .command(
@@ -213,9 +197,9 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
       (y) =>
         y
           .option('exclude', { alias: 'e', type: 'string', array: true, describe: 'Keep this table but leave out its rows (repeatable)' })
-          .option('instance', { alias: 'i', type: 'string', describe: 'Instance part of the key (default: $PGCLONE_INSTANCE, else the host name)' })
+          .option('instance', stringOption('Instance part of the key (default: $PGCLONE_INSTANCE, else the host name)', { alias: 'i' }))
           .option('pre-dump-hook', { type: 'string', array: true, describe: 'Command to run before dumping (repeatable)' })
-          .option('compression', { type: 'string', describe: 'auto (default), none, gzip[:1-9], zstd[:1-19] or lz4[:1-12]' })
+          .option('compression', stringOption('auto (default), none, gzip[:1-9], zstd[:1-19] or lz4[:1-12]'))
           .option(common),
       (args) =>
         run(args, async (base) => {
@@ -241,7 +225,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
           .option('post-swap-hook', { type: 'string', array: true, describe: 'Command run after the swap (repeatable; "" disables the defaults)' })
           .option('dry-run', { type: 'boolean', describe: 'Print the plan and change nothing' })
           .option('jobs', { alias: 'j', ...numberOption('jobs', 'Parallel pg_restore jobs (default: the number of cores, at most 8)') })
-          .option('spool-dir', { type: 'string', describe: 'Directory for the temporary archive of a parallel restore (default: OS temp)' })
+          .option('spool-dir', stringOption('Directory for the temporary archive of a parallel restore (default: OS temp)'))
           .option('copy-strategy', copyStrategyOption)
           .option(common),
       (args) =>
@@ -283,7 +267,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
         y
           .positional('prefix', { type: 'string', describe: 'Only groups under this prefix (whole path segments)' })
           .option('keep', numberOption('keep', 'Keep the newest N dumps of each group'))
-          .option('older-than', { type: 'string', describe: 'Delete only dumps older than this (30d, 12h, 2w, 1d12h)' })
+          .option('older-than', stringOption('Delete only dumps older than this (30d, 12h, 2w, 1d12h)'))
           .option('yes', { alias: 'y', type: 'boolean', describe: 'Delete for real (otherwise only show what would go)' })
           .option(common),
       (args) =>
@@ -402,7 +386,13 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
     const usage = (error as { usage?: boolean }).usage;
     if (usage) {
       // One line, whatever yargs wrote ("Invalid values:\n  Argument: …, Given: …, Choices: …").
-      stderr.write(`${scriptName}: ${(error as Error).message.trim().replace(/\s*\n\s*/g, ' ')} (see "${scriptName} --help")\n`);
+      let message = (error as Error).message.trim().replace(/\s*\n\s*/g, ' ');
+      // yargs' suggestion alone ("Did you mean rm?") does not say what was wrong.
+      const command = argv.find((arg) => !arg.startsWith('-'));
+      if (message.startsWith('Did you mean') && command) message = `Unknown command ${JSON.stringify(command)}. ${message}`;
+      // With --json, the same error event as any other error (core's UsageError, without loading core for it).
+      if (argv.includes('--json')) currentPrinter().error(Object.assign(new Error(message), { code: 'USAGE', exitCode: 2 }));
+      else stderr.write(`${scriptName}: ${message} (see "${scriptName} --help")\n`);
       exitCode = 2;
     } else {
       exitCode = currentPrinter().error(error);

@@ -28,22 +28,25 @@ export function createPrinter(options: {
     if (progress) progress.log(redact(line));
     else stderr.write(`${redact(line)}\n`);
   };
+  // Core's hints name the command as "pgclone …". Printed by knex-pgclone or prisma-pgclone they name that bin, whose
+  // own flags (the knexfile, its environment, the Prisma schema) choose the same database again.
+  const named = (text: string) => (scriptName === 'pgclone' ? text : text.replaceAll('"pgclone ', `"${scriptName} `));
   return {
     event(event) {
       if (json) {
         if (event.event === 'progress' && quiet) return;
-        err(toJson(event));
+        err(toJson(event.event === 'message' || event.event === 'step' ? { ...event, message: named(event.message) } : event));
         return;
       }
       switch (event.event) {
         case 'step':
           // A new step: leave the finished bars on screen and print below them.
           progress?.stop();
-          if (!quiet) err(`${scriptName}: ${event.message}`);
+          if (!quiet) err(`${scriptName}: ${named(event.message)}`);
           break;
         case 'message':
-          if (event.level === 'warn') err(`${scriptName}: warning: ${event.message}`);
-          else if (!quiet) err(`${scriptName}: ${event.message}`);
+          if (event.level === 'warn') err(`${scriptName}: warning: ${named(event.message)}`);
+          else if (!quiet) err(`${scriptName}: ${named(event.message)}`);
           break;
         case 'output':
           if (!quiet || event.source === 'hook') err(event.line);
@@ -64,7 +67,7 @@ export function createPrinter(options: {
       progress?.stop();
       const e = error as { code?: unknown; exitCode?: unknown; message?: unknown; stack?: unknown };
       const known = typeof e?.code === 'string' && typeof e?.exitCode === 'number';
-      const message = String(e?.message ?? error).split('\n')[0] ?? 'unknown error';
+      const message = named(String(e?.message ?? error).split('\n')[0] ?? 'unknown error');
       if (json) {
         err(toJson({ event: 'error', code: known ? e.code : 'INTERNAL', message }));
       } else {

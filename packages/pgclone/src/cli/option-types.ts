@@ -1,0 +1,32 @@
+/**
+ * How a flag's value is read, alike for every flag that takes one: a value must follow it (`--env` alone is an
+ * error, not a silent fallback to the default), and a repeated flag keeps its last value, as most CLIs do (yargs
+ * would otherwise hand the command an array). Flags marked repeatable (`-e`, the hooks) are declared as arrays.
+ */
+
+/** The last of a repeated flag's values. */
+function lastValue(given: unknown): unknown {
+  return Array.isArray(given) ? given.at(-1) : given;
+}
+
+/** A flag that takes a string (`V`: the values yargs' `choices` in `extra` allow). */
+export function stringOption<V extends string = string, const T extends Record<string, unknown> = Record<never, never>>(describe: string, extra?: T) {
+  return { type: 'string', requiresArg: true, coerce: (given: unknown) => lastValue(given) as V, describe, ...extra } as const;
+}
+
+/**
+ * A numeric flag. Declared without yargs' `number` type, which turns `abc` into NaN: the error would not name what
+ * was given. Ranges are checked where the value is used (the API checks the same values).
+ */
+export function numberOption(name: string, describe: string) {
+  return {
+    describe,
+    requiresArg: true,
+    coerce: (given: unknown): number => {
+      const value = lastValue(given);
+      const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+      if (!Number.isFinite(n)) throw new Error(`Invalid --${name} ${JSON.stringify(value)}: expected a number`);
+      return n;
+    },
+  } as const;
+}
