@@ -77,13 +77,17 @@ describe('help and exit codes', () => {
       [['restore', 'nothing/here', '--jobs', 'abc'], 'pgclone: Invalid --jobs "abc": expected a number (see "pgclone --help")'],
       [['prune', '--keep', 'many'], 'pgclone: Invalid --keep "many": expected a number (see "pgclone --help")'],
       [['restore', 'nothing/here', '--jobs'], 'pgclone: Not enough arguments following: jobs (see "pgclone --help")'],
+      // Checked before the dump connects: with an unreachable server it was the connection's error, exit 1.
+      [['dump', '--compression', 'zstd:99'], 'pgclone: error: Invalid compression "zstd:99": expected auto, none, gzip[:1-9], zstd[:1-19] or lz4[:1-12]'],
+      // A billion jobs ended in pg_restore's "out of memory", after the temporary database was made.
+      [['restore', 'nothing/here', '-j', '1000000000'], 'pgclone: error: Invalid jobs 1000000000: expected a whole number from 1 to 1024'],
       [
         ['copy', ':snap', '--copy-strategy', 'bogus'],
         'pgclone: Invalid values: Argument: copy-strategy, Given: "bogus", Choices: "auto", "wal_log", "file_copy", "clone" (see "pgclone --help")',
       ],
     ];
     for (const [args, line] of cases) {
-      const r = await cli(...args);
+      const r = await runCli(args, { cwd, env: { DATABASE_URL: dbUrl(db).replace(/:\d+\//, ':1/') } }); // no server there
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stdout).toBe('');
       expect(r.stderr).toBe(`${line}\n`); // no "Resolving" step: nothing ran
@@ -91,7 +95,7 @@ describe('help and exit codes', () => {
     // A number still arrives as one: the range check of the operation names it.
     const zero = await cli('restore', 'nothing/here', '-j', '0');
     expect(zero.code).toBe(2);
-    expect(zero.stderr).toBe('pgclone: error: Invalid jobs 0: expected a whole number of at least 1\n');
+    expect(zero.stderr).toBe('pgclone: error: Invalid jobs 0: expected a whole number from 1 to 1024\n');
   });
 
   it('a repeated flag keeps its last value, a flag without its value is a usage error, an unknown command is named', async () => {

@@ -168,6 +168,29 @@ describe('the CLI with hostile arguments', () => {
     await expect(coreRestore(':a\u0000b', opts, runtime)).rejects.toMatchObject({ code: 'NAME_INVALID' });
     await expect(coreCopy(':a\u0000b', opts, runtime)).rejects.toMatchObject({ code: 'NAME_INVALID' });
   });
+
+  it("a system database is never a restore's source, and a dump names a bad database name before it starts", async () => {
+    const before = await sql(db, 'SELECT count(*)::int AS n FROM t');
+    // :template0 replaced the target with an empty database; :template1 would have had its connections blocked.
+    for (const name of ['template0', 'template1', 'postgres']) {
+      const run = await runCli(['--json', 'restore', `:${name}`], { cwd, env });
+      expect(run.code, name).toBe(1);
+      expect(errorCode(run.stderr), name).toBe('NAME_RESERVED');
+      expect(run.stderr).not.toContain('"step"'); // refused before the lock
+    }
+    expect(await sql(db, 'SELECT count(*)::int AS n FROM t')).toEqual(before);
+    // PostgreSQL's own error ("invalid byte sequence") named neither the value nor where it came from, and the
+    // partial file pg_dump had begun stayed behind.
+    const storage = path.join(cwd, 'nul-dump');
+    const nul = await runCli(['dump', '-s', storage], { cwd, env: { DATABASE_URL: `${dbUrl(db)}%00x` } });
+    expect(nul.code).toBe(1);
+    expect(nul.stderr).toBe(`pgclone: error: Invalid database name ${JSON.stringify(`${db}\u0000x`)}: it contains a control character\n`);
+    expect(existsSync(storage)).toBe(false);
+    // Node 20's recursive mkdir spun forever at 100% CPU on a directory the kernel will not create there.
+    const proc = await runCli(['--json', 'dump', '-s', '/proc/pgclone-nope'], { cwd, env });
+    expect(proc.code).toBe(1);
+    expect(errorCode(proc.stderr)).toBe('STORAGE');
+  });
 });
 
 // Names as fast-check generates them, plus the classics.

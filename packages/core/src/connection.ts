@@ -87,7 +87,10 @@ export function parseConnection(input: ConnectionInput, what = 'database URL'): 
   // The query is read here: an http-style URL parser rejects an empty host (`user:pw@/db?host=/socket`).
   for (const [name, value] of new URLSearchParams(URL_QUERY.exec(input.trim())?.[1] ?? '')) {
     if (name in LIBPQ_ENV) params[name] = value;
+    // Left out, it would send pgclone to the host while libpq (pg_dump, hooks) went to the address.
+    if (name === 'hostaddr') throw new PgcloneError('CONNECTION_MISSING', `The ${what} sets hostaddr, which pgclone cannot follow; give the address as the URL's host`);
   }
+  assertSslmode(params.sslmode, what);
   const database = rawDatabaseOf(input.trim()) ?? parsed.database ?? '';
   if (!database) throw new PgcloneError('CONNECTION_MISSING', `The ${what} ${redact(input)} names no database`);
   return {
@@ -101,6 +104,16 @@ export function parseConnection(input: ConnectionInput, what = 'database URL'): 
 }
 
 const URL_QUERY = /^[^?#]*\?([^#]*)/;
+
+/** libpq's `sslmode` values, and node-pg's `no-verify` (libpq's `require`). */
+const SSLMODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'];
+
+/** A misspelt `sslmode` would otherwise surface as whatever the TLS handshake made of it. */
+function assertSslmode(sslmode: string | undefined, what: string): void {
+  if (sslmode !== undefined && !SSLMODES.includes(sslmode)) {
+    throw new PgcloneError('CONNECTION_MISSING', `The ${what} has sslmode=${JSON.stringify(sslmode)}: expected one of ${SSLMODES.join(', ')}`);
+  }
+}
 
 /** The first sentence of a parser's error (pg-connection-string's security warnings run on for a paragraph). */
 function firstSentence(error: unknown): string {

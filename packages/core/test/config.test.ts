@@ -65,6 +65,11 @@ describe('config schema', () => {
     expect(configError(() => validateConfig({ databases: { x: { env: 'not a var' } } }, 'f')).message).toContain('databases.x');
     expect(configError(() => validateConfig({ adapter: 'sequelize' }, 'f')).message).toContain('adapter');
     expect(configError(() => validateConfig({ configs: { '../x': {} } }, 'f')).message).toContain('configs');
+    // Found only once a restore had made its temporary database and run pg_restore.
+    expect(configError(() => validateConfig({ restoreErrorAllowList: ['ok', '('] }, 'f')).message).toBe(
+      'Invalid pgclone config in f: restoreErrorAllowList.1: expected a regular expression (got "(")',
+    );
+    expect(configError(() => validateConfig({ jobs: 5000 }, 'f')).message).toContain('jobs: Too big: expected number to be <=1024');
   });
   it('names the bad value too, unless it is not a scalar or its key may hold a secret', () => {
     expect(configError(() => validateConfig({ compression: 'zstd:50' }, 'f')).message).toBe(

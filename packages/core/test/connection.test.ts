@@ -47,6 +47,18 @@ describe('parseConnection', () => {
     }
   });
 
+  it('refuses hostaddr, which it would not follow, and names a misspelt sslmode', () => {
+    // Left out, pgclone's session went to the host while libpq's tools went to the address.
+    expect(() => parseConnection('postgres://me:hunter22@h/app?hostaddr=10.0.0.9')).toThrow(
+      'The database URL sets hostaddr, which pgclone cannot follow; give the address as the URL\'s host',
+    );
+    // It read as "The server does not support SSL connections".
+    expect(() => parseConnection('postgres://me:hunter22@h/app?sslmode=requir')).toThrow(
+      'The database URL has sslmode="requir": expected one of disable, allow, prefer, require, verify-ca, verify-full, no-verify',
+    );
+    expect(parseConnection('postgres://me:hunter22@h/app?sslmode=no-verify').params).toEqual({ sslmode: 'no-verify' });
+  });
+
   it('round-trips through connectionUrl and gives child processes the connection in PG* variables', () => {
     const conn = parseConnection(`postgresql://me:${encodeURIComponent('p@ss:/w"d')}@h:5432/we%22ird%3B?sslmode=disable`);
     expect(parseConnection(connectionUrl(conn))).toEqual(conn);

@@ -154,7 +154,7 @@ export class LocalStorage implements Storage {
     const final = this.pathOf(key);
     const dir = path.dirname(final);
     try {
-      await mkdir(dir, { recursive: true });
+      await makeDirectories(dir);
     } catch (error) {
       throw new StorageError(`Cannot create ${dir}: ${(error as Error).message}`, { cause: error });
     }
@@ -244,6 +244,27 @@ export class LocalStorage implements Storage {
       throw new StorageError(`Refusing to remove ${JSON.stringify(write.id)}: not a partial file under ${this.display}`);
     }
     await rm(full, { force: true });
+  }
+}
+
+/**
+ * `mkdir -p`, one directory at a time from the deepest that exists: Node 20's own recursive `mkdir` never returns
+ * where the kernel answers ENOENT for a directory whose parent exists (a storage location under `/proc`).
+ */
+async function makeDirectories(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let at = dir; ; at = path.dirname(at)) {
+    const found = await stat(at).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+    if (found || path.dirname(at) === at) break;
+    missing.unshift(at);
+  }
+  for (const at of missing) {
+    await mkdir(at).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
   }
 }
 

@@ -8,6 +8,11 @@ import type { ResolvedOptions } from './resolve.js';
 
 /** The default `jobs` is the number of cores, at most this many (each job is a server connection). */
 export const DEFAULT_MAX_JOBS = 8;
+/**
+ * The most `jobs` may ask for: each is a server connection, and pg_restore sets up every job before the first one
+ * connects (a billion jobs ended in pg_restore's "out of memory", after the temporary database was made).
+ */
+export const MAX_JOBS = 1024;
 
 /** The performance options of an operation, after flag > config > default. */
 export interface PerfOptions {
@@ -28,7 +33,9 @@ export function resolvePerfOptions(options: AnyOptions, resolved: ResolvedOption
   const compression = parseCompression(compressionText);
   if (!compression) throw new UsageError(`Invalid compression ${JSON.stringify(compressionText)}: expected ${COMPRESSION_HELP}`);
   const jobs = options.jobs ?? bundle.jobs ?? Math.min(os.availableParallelism(), DEFAULT_MAX_JOBS);
-  if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`Invalid jobs ${typeof jobs === 'number' ? String(jobs) : JSON.stringify(jobs)}: expected a whole number of at least 1`);
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > MAX_JOBS) {
+    throw new UsageError(`Invalid jobs ${typeof jobs === 'number' ? String(jobs) : JSON.stringify(jobs)}: expected a whole number from 1 to ${MAX_JOBS}`);
+  }
   const copyStrategy = options.copyStrategy ?? bundle.copyStrategy ?? 'auto';
   if (!['auto', 'wal_log', 'file_copy', 'clone'].includes(copyStrategy)) {
     throw new UsageError(`Invalid copyStrategy ${JSON.stringify(copyStrategy)}: expected auto, wal_log, file_copy or clone`);

@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
 import { COMPRESSION_HELP, parseCompression } from '../compression-spec.js';
 import { redact } from '../redact.js';
+import { MAX_JOBS } from './perf.js';
 
 /**
  * The one place that lists every config key. `pgclone.config.*`, `.pgclonerc*`, `package.json#pgclone`, named
@@ -25,6 +26,15 @@ export type Hook = string | ((context: HookContext) => unknown);
 z.config(en());
 
 const nonEmpty = () => z.string().check(z.minLength(1));
+/** Whether `pattern` compiles, as pg_restore's error lines are matched against it. */
+function isRegExp(pattern: string): boolean {
+  try {
+    new RegExp(pattern);
+    return true;
+  } catch {
+    return false;
+  }
+}
 const hook = z.union([
   z.string().check(z.minLength(1, 'a hook command cannot be empty')),
   z.custom<(context: HookContext) => unknown>((v) => typeof v === 'function', 'expected a command or a function'),
@@ -98,10 +108,10 @@ export const bundleShape = {
   statementTimeout: millis,
   lockTimeout: millis,
   validateDumpKeys: z.boolean(),
-  restoreErrorAllowList: z.array(nonEmpty()),
+  restoreErrorAllowList: z.array(nonEmpty().check(z.refine(isRegExp, 'expected a regular expression'))),
   adapter: z.enum(['knex', 'prisma']),
   compression: z.string().check(z.refine((v) => parseCompression(v) !== undefined, `expected ${COMPRESSION_HELP}`)),
-  jobs: z.int().check(z.minimum(1)),
+  jobs: z.int().check(z.minimum(1), z.maximum(MAX_JOBS)),
   copyStrategy: z.enum(['auto', 'wal_log', 'file_copy', 'clone']),
   spoolDir: nonEmpty(),
   s3: s3SettingsSchema,

@@ -2,11 +2,12 @@ import { open } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { formatBytes } from '../format.js';
-import { resolvePerfOptions } from '../config/perf.js';
+import { resolvePerfOptions, type PerfOptions } from '../config/perf.js';
 import { libpqEnv, mergeEnv, type Connection } from '../connection.js';
 import { DumpError, GuardError, PgcloneError } from '../errors.js';
 import { runHooks } from '../hooks.js';
 import { formatDumpKey } from '../keys.js';
+import { assertDatabaseName } from '../names.js';
 import { hashFile, HashingStream, serverVersionString, writeManifest } from '../manifest.js';
 import type { DumpOptions } from '../options.js';
 import { compressStage, planDumpCompression, startProgram, type DumpCompression, type Program } from '../pg/compression.js';
@@ -58,6 +59,10 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
     if (/[\u0000-\u001f]/.test(table)) throw new PgcloneError('NAME_INVALID', `Invalid table name ${JSON.stringify(table)} in exclude`);
   }
   const conn = requireConnection(opts);
+  // Named before pg_dump or the check sees it: PostgreSQL's own error for a NUL byte or a long name does not.
+  assertDatabaseName(conn.database);
+  // Checked before anything starts (a bad --compression is a usage error, whatever the server says).
+  const perf = resolvePerfOptions(options, opts);
   reporter.step('check', `Checking ${conn.database} and pg_dump`, conn.database);
   const check = startOnce(() => checkSource(prepared, conn));
   // The check's session costs ~60 ms before pg_dump could start; pg_dump needs only the server's major version to be
@@ -66,7 +71,7 @@ export async function dump(options: DumpOptions, runtime: Runtime): Promise<Dump
   let attempt: DumpAttempt = guess === undefined ? { major: (await check()).serverMajor, check } : { major: guess, check, guess };
   for (;;) {
     try {
-      return await dumpAttempt(prepared, conn, options, attempt, started);
+      return await dumpAttempt({ prepared, conn, options, perf, started }, attempt);
     } catch (error) {
       if (!(error instanceof ServerChanged)) throw error;
       attempt = { major: error.source.serverMajor, check };
@@ -121,9 +126,19 @@ class ServerChanged extends Error {
   }
 }
 
-async function dumpAttempt(prepared: Prepared, conn: Connection, options: DumpOptions, attempt: DumpAttempt, started: number): Promise<DumpResult> {
+/** What every attempt of one dump shares: its settings, checked once before the first. */
+interface DumpJob {
+  prepared: Prepared;
+  conn: Connection;
+  options: DumpOptions;
+  perf: PerfOptions;
+  /** When the dump started (`Date.now()`). */
+  started: number;
+}
+
+async function dumpAttempt(job: DumpJob, attempt: DumpAttempt): Promise<DumpResult> {
+  const { prepared, conn, options, perf, started } = job;
   const { options: opts, reporter } = prepared;
-  const perf = resolvePerfOptions(options, opts);
   const confirm = startOnce(() =>
     attempt.check().then((source) => {
       if (attempt.guess !== undefined && source.serverMajor !== attempt.guess) throw new ServerChanged(source);
@@ -315,11 +330,19 @@ async function dumpToPath(writeToPath: (key: string) => Promise<PathWriter>, run
   // queries to do before it writes a byte, while the compressor has nothing to do until then. From pg_dump's start to
   // the compressor's, nothing may wait: Node's end of the pipe is read only once the event loop runs again, and by
   // then the compressor holds it alone.
-  const tool = spawnTool(run.pgDump, args, {
-    env: run.env,
-    ...(outer ? { stdout: 'pipe' as const } : {}),
-    onStderr: run.output,
-  });
+  let tool: ReturnType<typeof spawnTool>;
+  try {
+    tool = spawnTool(run.pgDump, args, {
+      env: run.env,
+      ...(outer ? { stdout: 'pipe' as const } : {}),
+      onStderr: run.output,
+    });
+  } catch (error) {
+    // A process that cannot start (a value the environment cannot hold, no such program) leaves no partial file.
+    await out?.close();
+    await file.abort(error).catch(() => {});
+    throw error;
+  }
   let program: Program | undefined;
   if (outer && out) {
     try {
@@ -406,12 +429,21 @@ async function dumpToStream(
   const outer = compression.outer;
   // A compressor program reads pg_dump's output straight from a pipe between the two processes: the uncompressed
   // bytes never pass through Node (on two cores that costs the dump ~0.6 s of CPU per 100 MB).
-  const program = outer?.kind === 'cli' ? startProgram(outer.program, outer.args, run.programEnv, { code: 'DUMP_FAILED', what: `${outer.wrapper} compression` }) : undefined;
-  const tool = spawnTool(run.pgDump, run.args, {
-    env: run.env,
-    stdout: program ? program.child.stdin! : 'pipe',
-    onStderr: run.output,
-  });
+  let program: Program | undefined;
+  let tool: ReturnType<typeof spawnTool>;
+  try {
+    program = outer?.kind === 'cli' ? startProgram(outer.program, outer.args, run.programEnv, { code: 'DUMP_FAILED', what: `${outer.wrapper} compression` }) : undefined;
+    tool = spawnTool(run.pgDump, run.args, {
+      env: run.env,
+      stdout: program ? program.child.stdin! : 'pipe',
+      onStderr: run.output,
+    });
+  } catch (error) {
+    // A process that cannot start leaves nothing behind in the storage either.
+    program?.stop();
+    await writer.abort(error).catch(() => {});
+    throw error;
+  }
   program?.child.stdin!.destroy(); // pg_dump holds the write end now; the compressor sees EOF when pg_dump exits
   const onAbort = () => tool.child.kill('SIGTERM');
   run.signal?.addEventListener('abort', onAbort, { once: true });

@@ -5,7 +5,7 @@ import type { Reporter } from '../events.js';
 import { DumpVerifier } from '../dump-verifier.js';
 import { assertSafeKey } from '../keys.js';
 import { checkHooks, describeHook, runHooks } from '../hooks.js';
-import { restoreNames } from '../names.js';
+import { restoreNames, SYSTEM_DATABASES } from '../names.js';
 import type { RestoreOptions } from '../options.js';
 import { resolvePerfOptions } from '../config/perf.js';
 import { assertArchiveReadable } from '../pg/archive.js';
@@ -69,6 +69,10 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
   const localSource = isLocal ? localDatabaseOf(keyOrPrefix, target) : undefined;
   if (localSource === target) {
     throw new KeyError('KEY_INVALID', `Cannot restore ${target} from itself (${keyOrPrefix})`);
+  }
+  // A restore blocks its source's connections and ends its sessions while it copies it: never a system database's.
+  if (localSource !== undefined && SYSTEM_DATABASES.includes(localSource)) {
+    throw new KeyError('NAME_RESERVED', `${keyOrPrefix} is a system database; restore never copies one`);
   }
   const hooks = selectRestoreHooks(opts, localSource ? { kind: 'local', database: localSource } : { kind: 'dump' }, target);
   checkHooks([...hooks.preSwapHooks, ...hooks.postSwapHooks], prepared.adapter, opts.projectDir);
