@@ -77,6 +77,9 @@ describe('help and exit codes', () => {
       [['restore', 'nothing/here', '--jobs', 'abc'], 'pgclone: Invalid --jobs "abc": expected a number (see "pgclone --help")'],
       [['prune', '--keep', 'many'], 'pgclone: Invalid --keep "many": expected a number (see "pgclone --help")'],
       [['restore', 'nothing/here', '--jobs'], 'pgclone: Not enough arguments following: jobs (see "pgclone --help")'],
+      // An empty value (an unset variable, most likely): `-s ''` listed the default location, `-i ''` made instance `_`.
+      [['ls', '-s', ''], 'pgclone: Invalid --storage-location "": expected a value (see "pgclone --help")'],
+      [['dump', '--instance='], 'pgclone: Invalid --instance "": expected a value (see "pgclone --help")'],
       // Checked before the dump connects: with an unreachable server it was the connection's error, exit 1.
       [['dump', '--compression', 'zstd:99'], 'pgclone: error: Invalid compression "zstd:99": expected auto, none, gzip[:1-9], zstd[:1-19] or lz4[:1-12]'],
       // A billion jobs ended in pg_restore's "out of memory", after the temporary database was made.

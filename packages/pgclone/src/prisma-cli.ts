@@ -11,8 +11,8 @@ startCli(() =>
     namedConfigOption: 'config-name',
     configure: (argv) =>
       argv
-        .option('schema', stringOption('Prisma schema file or folder (as in prisma --schema)'))
-        .option('config', stringOption('Prisma config file (as in prisma --config)'))
+        .option('schema', stringOption('schema', 'Prisma schema file or folder (as in prisma --schema)'))
+        .option('config', stringOption('config', 'Prisma config file (as in prisma --config)'))
         .group(['schema', 'config'], 'Prisma project:'),
     runtime: (args) => ({
       adapters: [

@@ -6,9 +6,9 @@ import { stringOption } from './option-types.js';
 
 /** The Knex CLI's flags that choose the knexfile, accepted anywhere on the `knex-pgclone` command line. */
 const KNEX_OPTIONS = {
-  knexfile: stringOption('Knexfile to use (relative to --cwd) instead of searching from the CWD up'),
-  cwd: stringOption('Directory to work from: where the knexfile and the pgclone config are searched'),
-  env: stringOption('Knexfile environment (default: $NODE_ENV, else development)'),
+  knexfile: stringOption('knexfile', 'Knexfile to use (relative to --cwd) instead of searching from the CWD up'),
+  cwd: stringOption('cwd', 'Directory to work from: where the knexfile and the pgclone config are searched'),
+  env: stringOption('env', 'Knexfile environment (default: $NODE_ENV, else development)'),
   esm: { type: 'boolean', describe: 'Allow ESM syntax in .js knexfiles, migrations and seeds of a CommonJS package' },
 } as const;
 

@@ -42,13 +42,14 @@ interface GlobalArgs {
 }
 
 const common = {
-  database: stringOption('Database alias from the config ("databases"); default: default', { alias: 'd' }),
-  'storage-location': stringOption('Where dumps live: a directory or s3://bucket/prefix/', { alias: 's' }),
-  config: stringOption('Named config from "configs" in the pgclone config', { alias: 'c' }),
+  database: stringOption('database', 'Database alias from the config ("databases"); default: default', { alias: 'd' }),
+  'storage-location': stringOption('storage-location', 'Where dumps live: a directory or s3://bucket/prefix/', { alias: 's' }),
+  config: stringOption('config', 'Named config from "configs" in the pgclone config', { alias: 'c' }),
 } as const;
 
 const COPY_STRATEGIES = ['auto', 'wal_log', 'file_copy', 'clone'] as const;
 const copyStrategyOption = stringOption<(typeof COPY_STRATEGIES)[number]>(
+  'copy-strategy',
   'How database copies are made (default auto: WAL_LOG for small, FILE_COPY or clone for large)',
   { choices: COPY_STRATEGIES },
 );
@@ -57,7 +58,7 @@ const copyStrategyOption = stringOption<(typeof COPY_STRATEGIES)[number]>(
 function commonOptions(namedConfigOption: string): typeof common {
   if (namedConfigOption === 'config') return common;
   const { config, ...rest } = common;
-  return { ...rest, [namedConfigOption]: config } as unknown as typeof common;
+  return { ...rest, [namedConfigOption]: stringOption(namedConfigOption, config.describe, { alias: 'c' }) } as unknown as typeof common;
 }
 
 /** pgclone's version, from its package.json: two levels up both from `dist/cli/` and from the bundle in `dist/bundle/`. */
@@ -132,7 +133,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
     .usage(`$0 <command> [options]\n\nDump, restore (reversibly) and copy PostgreSQL databases.`)
     .option('json', { type: 'boolean', describe: 'Results as JSON on stdout; events as NDJSON on stderr' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print only results, warnings and errors' })
-    .option('config-file', stringOption('Use this config file instead of searching for one'));
+    .option('config-file', stringOption('config-file', 'Use this config file instead of searching for one'));
   if (context.configure) parser = context.configure(parser as unknown as Argv) as unknown as typeof parser;
   parser = parser
     .command(
@@ -197,9 +198,9 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
       (y) =>
         y
           .option('exclude', { alias: 'e', type: 'string', array: true, describe: 'Keep this table but leave out its rows (repeatable)' })
-          .option('instance', stringOption('Instance part of the key (default: $PGCLONE_INSTANCE, else the host name)', { alias: 'i' }))
+          .option('instance', stringOption('instance', 'Instance part of the key (default: $PGCLONE_INSTANCE, else the host name)', { alias: 'i' }))
           .option('pre-dump-hook', { type: 'string', array: true, describe: 'Command to run before dumping (repeatable)' })
-          .option('compression', stringOption('auto (default), none, gzip[:1-9], zstd[:1-19] or lz4[:1-12]'))
+          .option('compression', stringOption('compression', 'auto (default), none, gzip[:1-9], zstd[:1-19] or lz4[:1-12]'))
           .option(common),
       (args) =>
         run(args, async (base) => {
@@ -225,7 +226,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
           .option('post-swap-hook', { type: 'string', array: true, describe: 'Command run after the swap (repeatable; "" disables the defaults)' })
           .option('dry-run', { type: 'boolean', describe: 'Print the plan and change nothing' })
           .option('jobs', { alias: 'j', ...numberOption('jobs', 'Parallel pg_restore jobs (default: the number of cores, at most 8)') })
-          .option('spool-dir', stringOption('Directory for the temporary archive of a parallel restore (default: OS temp)'))
+          .option('spool-dir', stringOption('spool-dir', 'Directory for the temporary archive of a parallel restore (default: OS temp)'))
           .option('copy-strategy', copyStrategyOption)
           .option(common),
       (args) =>
@@ -267,7 +268,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
         y
           .positional('prefix', { type: 'string', describe: 'Only groups under this prefix (whole path segments)' })
           .option('keep', numberOption('keep', 'Keep the newest N dumps of each group'))
-          .option('older-than', stringOption('Delete only dumps older than this (30d, 12h, 2w, 1d12h)'))
+          .option('older-than', stringOption('older-than', 'Delete only dumps older than this (30d, 12h, 2w, 1d12h)'))
           .option('yes', { alias: 'y', type: 'boolean', describe: 'Delete for real (otherwise only show what would go)' })
           .option(common),
       (args) =>

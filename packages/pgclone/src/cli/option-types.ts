@@ -9,9 +9,24 @@ function lastValue(given: unknown): unknown {
   return Array.isArray(given) ? given.at(-1) : given;
 }
 
-/** A flag that takes a string (`V`: the values yargs' `choices` in `extra` allow). */
-export function stringOption<V extends string = string, const T extends Record<string, unknown> = Record<never, never>>(describe: string, extra?: T) {
-  return { type: 'string', requiresArg: true, coerce: (given: unknown) => lastValue(given) as V, describe, ...extra } as const;
+/** A flag `--name` that takes a string, never an empty one (`V`: the values yargs' `choices` in `extra` allow). */
+export function stringOption<V extends string = string, const T extends Record<string, unknown> = Record<never, never>>(
+  name: string,
+  describe: string,
+  extra?: T,
+) {
+  return {
+    type: 'string',
+    requiresArg: true,
+    coerce: (given: unknown): V => {
+      const value = lastValue(given);
+      // `-s ''` listed the default location, `-i ''` made a key with instance `_`: an empty variable, most likely.
+      if (value === '') throw new Error(`Invalid --${name} "": expected a value`);
+      return value as V;
+    },
+    describe,
+    ...extra,
+  } as const;
 }
 
 /**
