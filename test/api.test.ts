@@ -149,4 +149,25 @@ describe('API', () => {
     await rejection(pgclone.dump({ cwd, env: {} }), 'CONNECTION_MISSING');
     expect(await databasesLike(db)).toEqual([db, `${db}__post`, `${db}__pre`, `${db}__temp`, `${db}_copy`]);
   });
+
+  it('checks what a JavaScript caller passes as TypeScript would, before anything changes', async () => {
+    const before = await databasesLike(db);
+    const cases: Array<[Promise<unknown>, string]> = [
+      // `reversible: 'no'` restored reversibly; the others failed with a TypeError from deep inside, without a code.
+      [pgclone.restore('api', { ...options, reversible: 'no' as never }), 'Invalid options: reversible: Invalid input: expected boolean, received string (got "no")'],
+      [pgclone.dump({ ...options, compression: 5 as never }), 'Invalid options: compression: Invalid input: expected string, received number (got 5)'],
+      [pgclone.dump({ ...options, exclude: 'audit' as never }), 'Invalid options: exclude: Invalid input: expected array, received string (got "audit")'],
+      [pgclone.copy(5 as never, options), 'Invalid copy target 5: expected a string'],
+      [pgclone.restore(123 as never, options), 'Invalid dump key 123: expected a string'],
+      [pgclone.ls({} as never, options), 'Invalid prefix {}: expected a string'],
+      [pgclone.ls(undefined, null as never), 'Invalid options null: expected an object'],
+      // A misspelt option was ignored.
+      [pgclone.copy(':x', { ...options, copyStrategi: 'file_copy' } as never), 'Unknown option "copyStrategi" for copy(); it takes'],
+    ];
+    for (const [promise, message] of cases) {
+      const error = await rejection(promise, 'USAGE');
+      expect(error.message).toContain(message);
+    }
+    expect(await databasesLike(db)).toEqual(before);
+  });
 });

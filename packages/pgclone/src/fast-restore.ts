@@ -5,6 +5,7 @@ import {
   restoreNames,
   selectRestoreHooks,
   spareName,
+  SYSTEM_DATABASES,
   targetDatabase,
   type CopyStrategy,
   type ResetTimings,
@@ -63,7 +64,10 @@ export async function fastRestore(
   const source = localDatabaseOf(key, target);
   const hooks = selectRestoreHooks(opts, { kind: 'local', database: source }, target);
   if (hooks.preSwapHooks.length > 0 || hooks.postSwapHooks.length > 0) return undefined;
-  if (source === target || source === spareName(target) || Object.values(restoreNames(target)).includes(source)) return undefined;
+  // The general restore refuses these, with the error that says why.
+  if (source === target || source === spareName(target) || Object.values(restoreNames(target)).includes(source) || SYSTEM_DATABASES.includes(source)) {
+    return undefined;
+  }
   if (opts.reversible) prepared.reporter.info('--reversible has no effect when restoring a local database');
   const resetter = await resetterFor(opts, conn, target, prepared.env);
   try {

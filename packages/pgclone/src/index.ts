@@ -109,6 +109,22 @@ type WithRuntime<T> = T & {
   knex?: KnexInstanceLike | KnexConfig;
 };
 
+/** The API's own option keys, beside each operation's. */
+const API_KEYS = ['runtime', 'knex'];
+/** `restore`'s fast reset (fast-restore.ts). */
+const FAST_RESET_KEYS = ['fast', 'spare', 'strategy'];
+
+/**
+ * What a JavaScript caller passed, checked as TypeScript would have: the options' types (a usage error naming the
+ * option) and their keys (a misspelt one is an error, not ignored). Core checks the types again as the operation
+ * starts, for the CLI and internal callers too.
+ */
+function checked<T extends object>(options: T, fn: string, keys: readonly string[]): T {
+  core.checkOptionTypes(options);
+  core.checkOptionKeys(options, [...keys, ...API_KEYS], fn);
+  return options;
+}
+
 // The API caches config and ORM detection between calls (see session.ts); a runtime given by the caller may replace it.
 async function runtimeOf(options: { runtime?: Partial<Runtime>; knex?: KnexInstanceLike | KnexConfig }): Promise<Runtime> {
   if (options.knex !== undefined) {
@@ -125,6 +141,7 @@ async function runtimeOf(options: { runtime?: Partial<Runtime>; knex?: KnexInsta
  * const { key } = await dump({ exclude: ['audit_log'] });
  */
 export async function dump(options: WithRuntime<DumpOptions> = {}): Promise<DumpResult> {
+  checked(options, 'dump', core.OPTION_KEYS.dump);
   return core.dump(options, await runtimeOf(options));
 }
 
@@ -142,6 +159,8 @@ export async function dump(options: WithRuntime<DumpOptions> = {}): Promise<Dump
  * await restore(':fixture'); // reset a test database to a snapshot
  */
 export async function restore(key?: string, options: WithRuntime<RestoreOptions & FastResetOptions> = {}): Promise<RestoreResult | ResetResult> {
+  core.checkTextArgument(key, 'dump key', true);
+  checked(options, 'restore', [...core.OPTION_KEYS.restore, ...FAST_RESET_KEYS]);
   const runtime = await runtimeOf(options);
   return (await fastRestore(key, options, runtime)) ?? core.restore(key, options, runtime);
 }
@@ -153,6 +172,8 @@ export async function restore(key?: string, options: WithRuntime<RestoreOptions 
  * await copy(':fixture');
  */
 export async function copy(target: string, options: WithRuntime<CopyOptions> = {}): Promise<CopyResult> {
+  core.checkTextArgument(target, 'copy target');
+  checked(options, 'copy', core.OPTION_KEYS.copy);
   return core.copy(target, options, await runtimeOf(options));
 }
 
@@ -163,6 +184,8 @@ export async function copy(target: string, options: WithRuntime<CopyOptions> = {
  * const [newest] = await ls('prod/default');
  */
 export async function ls(prefix?: string, options: WithRuntime<LsOptions> = {}): Promise<string[]> {
+  core.checkTextArgument(prefix, 'prefix', true);
+  checked(options, 'ls', core.OPTION_KEYS.ls);
   return core.ls(prefix, options, await runtimeOf(options));
 }
 
@@ -191,11 +214,14 @@ export async function settled(): Promise<void> {
  * const [newest] = await lsLong('prod/default');
  */
 export async function lsLong(prefix?: string, options: WithRuntime<LsLongOptions> = {}): Promise<DumpListing[]> {
+  core.checkTextArgument(prefix, 'prefix', true);
+  checked(options, 'lsLong', core.OPTION_KEYS.lsLong);
   return core.lsLong(prefix, options, await runtimeOf(options));
 }
 
 /** Local databases (`:name` keys) with their sizes (`ls --local --long`). */
 export async function lsLocal(options: WithRuntime<LsLongOptions> = {}): Promise<LocalListing[]> {
+  checked(options, 'lsLocal', core.OPTION_KEYS.lsLong);
   return core.lsLocalLong(options, await runtimeOf(options));
 }
 
@@ -207,6 +233,8 @@ export async function lsLocal(options: WithRuntime<LsLongOptions> = {}): Promise
  * await prune('prod', { keep: 7, olderThan: '30d', yes: true });
  */
 export async function prune(prefix?: string, options: WithRuntime<PruneOptions> = {}): Promise<PruneResult> {
+  core.checkTextArgument(prefix, 'prefix', true);
+  checked(options, 'prune', core.OPTION_KEYS.prune);
   return core.prune(prefix, options, await runtimeOf(options));
 }
 
@@ -217,11 +245,15 @@ export async function prune(prefix?: string, options: WithRuntime<PruneOptions> 
  * await pin('prod/default/none/2026-11-25-14-03-59-123456.dump');
  */
 export async function pin(key: string, options: WithRuntime<CommonOptions> = {}): Promise<PinResult> {
+  core.checkTextArgument(key, 'dump key');
+  checked(options, 'pin', core.OPTION_KEYS.pin);
   return core.pin(key, options, await runtimeOf(options));
 }
 
 /** Removes a dump's pin. */
 export async function unpin(key: string, options: WithRuntime<CommonOptions> = {}): Promise<PinResult> {
+  core.checkTextArgument(key, 'dump key');
+  checked(options, 'unpin', core.OPTION_KEYS.pin);
   return core.pin(key, { ...options, unpin: true }, await runtimeOf(options));
 }
 
@@ -232,6 +264,8 @@ export async function unpin(key: string, options: WithRuntime<CommonOptions> = {
  * await rm(':before');
  */
 export async function rm(key: string, options: WithRuntime<RmOptions> = {}): Promise<RmResult> {
+  core.checkTextArgument(key, 'key');
+  checked(options, 'rm', core.OPTION_KEYS.rm);
   return core.rm(key, options, await runtimeOf(options));
 }
 
@@ -243,6 +277,7 @@ export async function rm(key: string, options: WithRuntime<RmOptions> = {}): Pro
  * const { remaining } = await doctor({ fix: true });
  */
 export async function doctor(options: WithRuntime<DoctorOptions> = {}): Promise<DoctorReport> {
+  checked(options, 'doctor', core.OPTION_KEYS.doctor);
   return core.doctor(options, await runtimeOf(options));
 }
 

@@ -9,6 +9,7 @@ import type { AnyOptions } from '../options.js';
 import type { Storage, StorageFactory } from '../storage.js';
 import { Admin } from '../pg/admin.js';
 import { assertDatabaseName, SYSTEM_DATABASES } from '../names.js';
+import { checkOptionTypes } from '../options-schema.js';
 import { applyService } from '../service-file.js';
 
 /** What the operations need from outside core: storage backends and ORM adapters (wired by `pgclone`). */
@@ -66,6 +67,7 @@ export interface Prepared {
 
 /** Loads the config, finds the ORM project and merges the options. Changes nothing. */
 export async function prepare(operation: Operation, options: AnyOptions, runtime: Runtime): Promise<Prepared> {
+  checkOptionTypes(options);
   const env = options.env ?? process.env;
   const cwd = path.resolve(options.cwd ?? process.cwd());
   const reporter = new Reporter(operation, options.onEvent);

@@ -1,0 +1,91 @@
+import * as z from 'zod/mini';
+import { bundleShape, describeIssues, type HookContext } from './config/schema.js';
+import { UsageError } from './errors.js';
+import type { PgcloneEvent } from './events.js';
+
+/**
+ * The operations' options (options.ts) as data. TypeScript checks them where the API is called; a JavaScript caller,
+ * or one that builds options at run time, gets them checked here instead, when an operation starts: a string where
+ * a boolean belongs (`reversible: 'no'` restored reversibly), an array where a string belongs (a TypeError from deep
+ * inside), or a misspelt key (`compresion`, silently ignored). Values are checked where they are used, the same for
+ * the CLI's flags (a compression's level, the range of `jobs`).
+ */
+
+const text = z.string();
+const flag = z.boolean();
+// An empty command is allowed here, unlike in a config file: `--pre-swap-hook ''` turns the configured hooks off.
+const hooks = z.array(
+  z.union([text, z.custom<(context: HookContext) => unknown>((v) => typeof v === 'function', 'expected a command or a function')]),
+);
+
+const common = {
+  cwd: text,
+  config: text,
+  configFile: text,
+  database: text,
+  storageLocation: text,
+  instance: text,
+  databaseUrl: text,
+  env: z.record(z.string(), z.optional(z.string())),
+  onEvent: z.custom<(event: PgcloneEvent) => void>((v) => typeof v === 'function', 'expected a function'),
+  signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal, 'expected an AbortSignal'),
+};
+const dump = { exclude: z.array(text), preDumpHooks: hooks, preDumpHook: hooks, compression: text };
+const restore = {
+  reversible: flag,
+  preSwapHooks: hooks,
+  preSwapHook: hooks,
+  postSwapHooks: hooks,
+  postSwapHook: hooks,
+  dryRun: flag,
+  jobs: z.number(),
+  spoolDir: text,
+  copyStrategy: bundleShape.copyStrategy,
+};
+const ls = { instances: flag, databases: flag, configs: flag, local: flag };
+const prune = { keep: z.number(), olderThan: text, yes: flag };
+
+/** Every option's type, whichever operation takes it. */
+const optionTypes = z.partial(z.looseObject({ ...common, ...dump, ...restore, ...ls, ...prune, force: flag, fix: flag, verify: flag, all: flag, unpin: flag }));
+
+/** The keys each operation takes (the API adds its own: `runtime`, `knex`, and the fast reset's). */
+export const OPTION_KEYS = {
+  dump: Object.keys({ ...common, ...dump }),
+  restore: Object.keys({ ...common, ...restore }),
+  copy: [...Object.keys(common), 'copyStrategy'],
+  ls: Object.keys({ ...common, ...ls }),
+  lsLong: [...Object.keys(common), 'local'],
+  prune: Object.keys({ ...common, ...prune }),
+  pin: Object.keys(common),
+  rm: [...Object.keys(common), 'force'],
+  doctor: [...Object.keys(common), 'fix', 'verify', 'all'],
+} as const satisfies Record<string, readonly string[]>;
+
+/** Throws a usage error naming each option whose value has the wrong type. */
+export function checkOptionTypes(options: unknown): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new UsageError(`Invalid options ${describeValue(options)}: expected an object`);
+  }
+  const parsed = optionTypes.safeParse(options);
+  if (!parsed.success) throw new UsageError(`Invalid options: ${describeIssues(parsed.error, options)}`);
+}
+
+/** Throws a usage error naming the keys of `options` that `fn` does not take. */
+export function checkOptionKeys(options: object, allowed: readonly string[], fn: string): void {
+  const unknown = Object.keys(options).filter((key) => !allowed.includes(key));
+  if (unknown.length > 0) {
+    throw new UsageError(`Unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} for ${fn}(); it takes ${allowed.join(', ')}`);
+  }
+}
+
+/** Throws a usage error unless `value` is a string (or, when `optional`, undefined). */
+export function checkTextArgument(value: unknown, what: string, optional = false): void {
+  if (typeof value === 'string' || (optional && value === undefined)) return;
+  throw new UsageError(`Invalid ${what} ${describeValue(value)}: expected a string`);
+}
+
+function describeValue(value: unknown): string {
+  if (value === undefined || typeof value === 'function') return String(typeof value);
+  const json = JSON.stringify(value) ?? String(value);
+  return json.length > 60 ? `${json.slice(0, 59)}…` : json;
+}
