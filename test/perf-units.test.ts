@@ -101,7 +101,7 @@ describe('compressors', () => {
 
   it.skipIf(!hasZstd)('decodes zstd with the pure-JS decoder when no zstd binary is on PATH', async () => {
     const compressed = execFileSync('zstd', ['-1', '-q', '-c'], { input: data, maxBuffer: 1 << 28 });
-    const stage = await decompressStage('zstd', emptyPath);
+    const stage = await decompressStage('zstd', emptyPath, 'k.dump');
     const out: Buffer[] = [];
     await pipeline(Readable.from(chunks(compressed, 7000)), stage.stream, async function* (source) {
       for await (const chunk of source) out.push(chunk as Buffer);
@@ -112,16 +112,17 @@ describe('compressors', () => {
 
   it.skipIf(!hasZstd)('decodes zstd with the zstd binary, and reports corrupt input as DUMP_INVALID', async () => {
     const compressed = execFileSync('zstd', ['-1', '-q', '-c'], { input: data, maxBuffer: 1 << 28 });
-    const stage = await decompressStage('zstd', process.env);
+    const stage = await decompressStage('zstd', process.env, 'k.dump');
     const out = await buffer(Readable.from([compressed]).pipe(stage.stream));
     await stage.done;
     expect(out.equals(data)).toBe(true);
 
     const corrupt = Buffer.from(compressed);
     corrupt.fill(0x55, 100, 400);
-    const bad = await decompressStage('zstd', process.env);
+    const bad = await decompressStage('zstd', process.env, 'dev/default/none/k.dump');
     await buffer(Readable.from([corrupt]).pipe(bad.stream)).catch(() => {});
-    await expect(bad.done).rejects.toMatchObject({ code: 'DUMP_INVALID' });
+    // Named by its key: a restore's error must say which dump is damaged.
+    await expect(bad.done).rejects.toMatchObject({ code: 'DUMP_INVALID', message: expect.stringContaining('zstd decompression of dev/default/none/k.dump (zstd) failed') });
   });
 
   it('recognises wrappers by their magic bytes', () => {

@@ -29,7 +29,7 @@ export class DumpVerifier {
   static async open(storage: Storage, key: string, reporter: Reporter): Promise<DumpVerifier> {
     const manifest = await readManifest(storage, key);
     if (!manifest) {
-      reporter.info(`Dump ${key} has no manifest: it was checked as an archive (pg_restore -l) but cannot be checksummed`);
+      reporter.info(`Dump ${key} has no manifest: it is checked as an archive (pg_restore -l) only, without a checksum of its bytes`);
       return new DumpVerifier(storage, key, undefined);
     }
     const stat = await storage.stat(key);

@@ -185,8 +185,8 @@ export function decompressorProgram(wrapper: Exclude<Wrapper, 'none'>, env: Node
  * The stage that turns a wrapped dump back into the archive: the zstd/lz4 CLI when installed, Node's zlib for gzip,
  * and a pure-JS zstd decoder when no zstd binary is there (so every install restores every pgclone dump).
  */
-export async function decompressStage(wrapper: Exclude<Wrapper, 'none'>, env: NodeJS.ProcessEnv): Promise<Stage> {
-  const what = `${wrapper} decompression`;
+export async function decompressStage(wrapper: Exclude<Wrapper, 'none'>, env: NodeJS.ProcessEnv, key: string): Promise<Stage> {
+  const what = `${wrapper} decompression of ${key}`;
   if (wrapper === 'gzip') return streamStage(zlib.createGunzip(), 'DUMP_INVALID', what);
   const cli = decompressorProgram(wrapper, env);
   if (cli) return programDuplex(startProgram(cli.program, cli.args, env, { code: 'DUMP_INVALID', what }));

@@ -350,7 +350,7 @@ export class DumpInput {
 
   /** Starts the decompressor program; its stdin and stdout are pipes unless given (a stored file, a spool file). */
   #startDecompressor(cli: { program: string; args: string[] }, stdio: { stdin?: number; stdout?: number } = {}): Program {
-    return startProgram(cli.program, cli.args, this.#o.env, { code: 'DUMP_INVALID', what: `${this.wrapper} decompression`, ...stdio });
+    return startProgram(cli.program, cli.args, this.#o.env, { code: 'DUMP_INVALID', what: `${this.wrapper} decompression of ${this.#o.key}`, ...stdio });
   }
 
   #localPlainPath(): string | undefined {
@@ -433,7 +433,7 @@ export class DumpInput {
     if (options.meter) streams.push(meterStream(options.meter));
     let stage: Stage | undefined;
     if (this.wrapper !== 'none') {
-      stage = await decompressStage(this.wrapper, env);
+      stage = await decompressStage(this.wrapper, env, this.#o.key);
       streams.push(stage.stream);
     }
     if (streams.length === 0) return stored;
