@@ -1,24 +1,12 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { close, copy, restore, settled, type ResetResult } from 'pgclone';
-import { collectOutput, type CliResult } from './support/cli.js';
+import { runScript } from './support/cli.js';
 import { startCluster } from './support/cluster.js';
 import { createDatabase, databases, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
-
-/** Runs an ES module script in a child node process (so that `pgclone` is a fresh import) and collects stdout. */
-function runScript(source: string, env: Record<string, string>): Promise<CliResult> {
-  return collectOutput(
-    spawn(process.execPath, ['--input-type=module', '-e', source], {
-      cwd: path.dirname(new URL(import.meta.url).pathname),
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }),
-  );
-}
 
 // The fast path of restore(':snapshot'): spare copies, renames, ended sessions.
 
@@ -189,6 +177,20 @@ describe('restore(":snapshot") fast path', () => {
     const [row] = await sql('postgres', `SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`, [`${db}__spare`]);
     expect(row?.comment).toMatch(/^pgclone spare: copy of /);
     expect(((await restore(`:${fixture}`, { cwd, env })) as ResetResult).usedSpare).toBe(true);
+  });
+
+  it('a plain script that awaits close() after its resets ends normally, its spare dropped', async () => {
+    // The kept session was unreferenced while idle, and stayed so while closing: Node ended the script with nothing
+    // left to wait on (exit code 13, "unsettled top-level await") before close() returned.
+    const script = `
+      import { close, restore } from 'pgclone';
+      await restore(':${fixture}', { cwd: ${JSON.stringify(cwd)} });
+      await restore(':${fixture}', { cwd: ${JSON.stringify(cwd)} });
+      await close({ dropSpares: true });
+      console.log('closed');`;
+    const child = await runScript(script, { DATABASE_URL: dbUrl(db) });
+    expect([child.code, child.stdout.trim()], child.stderr).toEqual([0, 'closed']);
+    expect(await databases()).not.toContain(`${db}__spare`);
   });
 
   it('sees a config file change and a new DATABASE_URL between calls in one process', async () => {

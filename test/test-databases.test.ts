@@ -4,6 +4,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { close, startTestRun, testDatabase, type HookContext } from 'pgclone';
+import { runScript } from './support/cli.js';
 import { databases, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
 
 // Templates keyed by the migrations, one database per worker, runs that clean up after crashed ones.
@@ -127,6 +128,23 @@ describe('test databases', () => {
     } finally {
       await holder.end();
     }
+  });
+
+  it('works from a plain script, which nothing else keeps alive while it awaits', async () => {
+    // The run's session was unreferenced once set up, also while the worker database was being made: Node ended the
+    // script (exit code 13, "unsettled top-level await") before testDatabase() returned.
+    const { dir } = project();
+    const script = `
+      import { close, testDatabase } from 'pgclone';
+      const db = await testDatabase({ cwd: ${JSON.stringify(dir)}, worker: 7, files: ['migrations'], hooks: ['psql -X -q -v ON_ERROR_STOP=1 -f migrations/001_item.sql'] });
+      await db.reset();
+      console.log(db.database);
+      await db.close();
+      await close();`;
+    const child = await runScript(script, { DATABASE_URL: dbUrl(base) });
+    expect(child.code, child.stderr).toBe(0);
+    expect(child.stdout.trim()).toMatch(new RegExp(`^${base}_test_[a-z0-9]{8}_7$`));
+    expect(await databases()).not.toContain(child.stdout.trim());
   });
 
   it('names the problem when the template inputs match no file, or a hook fails', async () => {

@@ -50,3 +50,17 @@ export function runCli(args: string[], options: { cwd: string; env?: Record<stri
   child.stdin!.end(options.input ?? '');
   return result;
 }
+
+/**
+ * Runs an ES module script in a child node process, as a user's plain script runs (`pgclone` a fresh import, resolved
+ * from the test directory; nothing keeping the process alive but the script's own work), and collects its output.
+ */
+export function runScript(source: string, env: Record<string, string>): Promise<CliResult> {
+  return collectOutput(
+    spawn(process.execPath, ['--input-type=module', '-e', source], {
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+}

@@ -122,7 +122,7 @@ export class Admin {
   /** Runs a statement, turning PostgreSQL errors into one-line {@link PostgresError}s. */
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
     try {
-      const result = await this.#client.query<R>(sql, params);
+      const result = await this.#send<R>(sql, params);
       return result.rows;
     } catch (error) {
       throw new PostgresError('POSTGRES', `PostgreSQL: ${pgMessage(error)}`, { cause: error });
@@ -279,7 +279,7 @@ export class Admin {
       if (sessions.length === 0) return [];
       for (const session of sessions.filter((s) => s.terminable)) {
         try {
-          await this.#client.query('SELECT pg_terminate_backend($1)', [session.pid]);
+          await this.#send('SELECT pg_terminate_backend($1)', [session.pid]);
         } catch {
           // Raced with the session's own exit, or a permission the catalog did not show: reported below if it stays.
         }
@@ -355,7 +355,7 @@ export class Admin {
       await this.query('COMMIT');
       return result;
     } catch (error) {
-      await this.#client.query('ROLLBACK').catch(() => {});
+      await this.#send('ROLLBACK').catch(() => {});
       throw error;
     }
   }
@@ -394,7 +394,7 @@ export class Admin {
         }
       }
       try {
-        await this.#client.query('SELECT pg_advisory_lock(hashtext($1), hashtext($2))', [ADVISORY_NAMESPACE, name]);
+        await this.#send('SELECT pg_advisory_lock(hashtext($1), hashtext($2))', [ADVISORY_NAMESPACE, name]);
         this.#locks.push(name);
       } catch (error) {
         if ((error as { code?: string }).code === '55P03') {
@@ -425,14 +425,41 @@ export class Admin {
   }
 
   /**
-   * Whether this idle session keeps the Node process alive. Sessions kept between API calls turn it off while idle,
-   * so that a test process that forgets to close them still exits.
+   * Whether this session keeps the Node process alive while idle. Sessions kept between API calls turn it off, so
+   * that a test process that forgets to close them still exits. While a statement (or the closing) is under way the
+   * session always keeps the process alive: a plain script awaiting it would otherwise end with nothing left to wait
+   * on (Node's exit code 13, "unsettled top-level await").
    */
   keepProcessAlive(keep: boolean): void {
+    this.#holdsProcessWhenIdle = keep;
+    this.#applyRef();
+  }
+
+  #holdsProcessWhenIdle = true;
+  #busy = 0;
+
+  #applyRef(): void {
     const stream = (this.#client as unknown as { connection?: { stream?: { ref?: () => void; unref?: () => void } } })
       .connection?.stream;
-    if (keep) stream?.ref?.();
+    if (this.#holdsProcessWhenIdle || this.#busy > 0) stream?.ref?.();
     else stream?.unref?.();
+  }
+
+  /** While `work` runs, the session keeps the process alive. */
+  async #whileBusy<T>(work: () => Promise<T>): Promise<T> {
+    this.#busy += 1;
+    this.#applyRef();
+    try {
+      return await work();
+    } finally {
+      this.#busy -= 1;
+      this.#applyRef();
+    }
+  }
+
+  /** Every statement goes through here (see {@link keepProcessAlive}). */
+  #send<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>> {
+    return this.#whileBusy(() => this.#client.query<R>(sql, params));
   }
 
   /** Other sessions holding pgclone's lock on `name` (pgclone runs, or sessions left by killed ones). */
@@ -476,7 +503,7 @@ export class Admin {
 
   /** Ends the session (and with it every advisory lock). */
   async close(): Promise<void> {
-    await this.#client.end().catch(() => {});
+    await this.#whileBusy(() => this.#client.end()).catch(() => {});
   }
 
   async #withoutStatementTimeout<T>(fn: () => Promise<T>): Promise<T> {
