@@ -1,9 +1,11 @@
 // `pgclone copy :name`: a template copy of the target, and every target it must refuse.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.js';
 import { databaseOid, databasesLike, removeDir, tempDir, userNames, usersDatabase } from './support/fixtures.js';
-import { databases, dbUrl, dropDatabases, sql, uniqueName } from './support/pg.js';
+import { databases, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
 
 const cwd = tempDir('copy');
 const db = uniqueName('cpy');
@@ -39,6 +41,60 @@ describe('copy', () => {
     expect((await cli('restore', `:${db}_snap`)).code).toBe(0);
     expect(await userNames(db)).toEqual(['one', 'two']);
     expect(await userNames(`${db}_snap`)).toEqual(['one', 'two']); // restoring a copy keeps it
+  });
+});
+
+describe('copy while another session alters the source', () => {
+  const busy = uniqueName('cpybusy');
+  const busyCwd = tempDir('copy-busy');
+  beforeAll(async () => {
+    await usersDatabase(busy, ['one']);
+    // Big enough that CREATE DATABASE … TEMPLATE runs long enough to be seen.
+    await sql(busy, 'CREATE TABLE filler AS SELECT g AS id, md5(g::text) AS t FROM generate_series(1, 300000) g');
+    writeFileSync(path.join(busyCwd, 'pgclone.config.json'), JSON.stringify({ lockTimeout: 1000 }));
+  });
+  afterAll(async () => {
+    await dropDatabases(busy);
+    removeDir(busyCwd);
+  });
+
+  it('allows connections to the source again before it reports success, when an ALTER DATABASE holds it for a while', async () => {
+    // The copy blocks its source during CREATE DATABASE … TEMPLATE. An ALTER DATABASE that queued behind it then
+    // holds the database for 1.5 s: allowing connections again waited past lock_timeout (1 s), the failure was
+    // swallowed, and the copy reported success with the source still refusing every connection.
+    const locker = new pg.Client({ connectionString: dbUrl('postgres') });
+    await locker.connect();
+    const watcher = new pg.Client({ connectionString: dbUrl('postgres') });
+    await watcher.connect();
+    let stop = false;
+    const interfere = (async () => {
+      while (!stop) {
+        const rows = await watcher.query(`SELECT 1 FROM pg_stat_activity WHERE query LIKE 'CREATE DATABASE %${busy}%TEMPLATE%' AND state = 'active'`);
+        if (rows.rowCount) {
+          await locker.query('BEGIN');
+          await locker.query(`ALTER DATABASE ${ident(busy)} CONNECTION LIMIT 50`); // waits for the copy's CREATE DATABASE
+          await new Promise((resolve) => setTimeout(resolve, 1500));
+          await locker.query('COMMIT');
+          return true;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      return false;
+    })();
+    try {
+      const r = await runCli(['copy', `:${busy}_snap`], { cwd: busyCwd, env: { DATABASE_URL: dbUrl(busy) } });
+      stop = true;
+      expect(await interfere, 'the CREATE DATABASE was not seen').toBe(true);
+      expect(r.code, r.stderr).toBe(0);
+      expect(await sql('postgres', 'SELECT datallowconn FROM pg_database WHERE datname = $1', [busy])).toEqual([{ datallowconn: true }]);
+      expect(await userNames(`${busy}_snap`)).toEqual(['one']);
+    } finally {
+      stop = true;
+      await interfere.catch(() => {});
+      await sql('postgres', `ALTER DATABASE ${ident(busy)} CONNECTION LIMIT -1`);
+      await locker.end();
+      await watcher.end();
+    }
   });
 });
 

@@ -50,6 +50,9 @@ const POLL_MS = 50;
  * drops, renames, blocks and unblocks databases, ends sessions and holds the advisory locks. Every name is quoted by
  * {@link quoteIdent}; every value is a bind parameter.
  */
+/** Tries at allowing connections again after exclusive access, each waiting up to lock_timeout. */
+const ALLOW_AGAIN_ATTEMPTS = 3;
+
 export class Admin {
   readonly #client: pg.Client;
   readonly #timeouts: AdminTimeouts;
@@ -327,12 +330,44 @@ export class Admin {
     if (!info) throw new PgcloneError('DATABASE_NOT_FOUND', `Database ${JSON.stringify(name)} does not exist`);
     const wasAllowed = info.allowConnections;
     if (wasAllowed) await this.setAllowConnections(name, false);
+    let result: T;
     try {
       await this.requireNoSessions(name);
-      return await fn();
-    } finally {
-      if (wasAllowed) await this.setAllowConnections(name, true).catch(() => {});
+      result = await fn();
+    } catch (error) {
+      if (wasAllowed) {
+        const stillBlocked = await this.#allowConnectionsAgain(name);
+        if (stillBlocked) this.notify(stillBlocked.message); // the first failure is the one to report
+      }
+      throw error;
     }
+    if (wasAllowed) {
+      // An operation that succeeded must not say so while its database still refuses connections.
+      const stillBlocked = await this.#allowConnectionsAgain(name);
+      if (stillBlocked) throw stillBlocked;
+    }
+    return result;
+  }
+
+  /**
+   * Allows connections to `name` again, retrying while another session's lock on it (a concurrent `ALTER DATABASE`)
+   * makes the statement wait past lock_timeout. Returns the error that says so if it still fails.
+   */
+  async #allowConnectionsAgain(name: string): Promise<PgcloneError | undefined> {
+    let last: unknown;
+    for (let attempt = 0; attempt < ALLOW_AGAIN_ATTEMPTS; attempt++) {
+      try {
+        await this.setAllowConnections(name, true);
+        return undefined;
+      } catch (error) {
+        last = error;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+    return new PgcloneError(
+      'DATABASE_BUSY',
+      `Database ${JSON.stringify(name)} still refuses new connections: pgclone could not allow them again (${(last as Error)?.message ?? last}); "pgclone doctor --fix" does`,
+    );
   }
 
   /** Ends sessions on `name`; throws naming the ones that stay. */
