@@ -30,16 +30,12 @@ describe('SIGKILL after each restore step before the swap', () => {
   it('settings', run({ step: 'settings' }));
   it('snapshot-post (reversible)', run({ step: 'snapshot-post', reversible: true }));
   it('pre-swap-hooks (a hook that sleeps)', run({ step: 'pre-swap-hooks', args: ['--pre-swap-hook', 'sleep 30'] }));
-  it(
-    'swap, reversible, with earlier restore points to replace',
-    run({
-      step: 'swap',
-      reversible: true,
-      before: async (db) => {
-        const first = await runCli(['restore', key, '--reversible'], { cwd: ws.cwd, env: ws.envFor(db) });
-        expect(first.code, first.stderr).toBe(0);
-        await sql(db, `DELETE FROM t WHERE id > ${OLD.t}; UPDATE t SET v = 'old'; DELETE FROM u WHERE id > ${OLD.u}; UPDATE u SET v = 'old'`);
-      },
-    }),
-  );
+  it('swap, reversible, with earlier restore points to replace', run({ step: 'swap', reversible: true, before: earlierRestorePoints }));
 });
+
+/** A first reversible restore, then the old rows back: the run under test replaces existing :pre and :post. */
+async function earlierRestorePoints(db: string): Promise<void> {
+  const first = await runCli(['restore', key, '--reversible'], { cwd: ws.cwd, env: ws.envFor(db) });
+  expect(first.code, first.stderr).toBe(0);
+  await sql(db, `DELETE FROM t WHERE id > ${OLD.t}; UPDATE t SET v = 'old'; DELETE FROM u WHERE id > ${OLD.u}; UPDATE u SET v = 'old'`);
+}

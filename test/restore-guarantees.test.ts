@@ -362,7 +362,7 @@ describe('restore into N__temp and swap', () => {
     expect(r.lines).toContain(`restore: pg_restore ${t.key()} into ${t.db}__temp`);
     expect(r.lines).toContain(`pre-swap-hooks: run pre-swap hooks on ${t.db}__temp: touch ${marker}`);
     expect(r.lines).toContain(
-      `swap: in one transaction: rename ${t.db} to ${t.db}__pre, rename ${t.db}__temp to ${t.db}, rename ${t.db}__stage to ${t.db}__post`,
+      `swap: in one transaction: rename ${t.db}__stage to ${t.db}__post, rename ${t.db} to ${t.db}__pre, rename ${t.db}__temp to ${t.db}`,
     );
     expect(existsSync(marker)).toBe(false);
     await t.unchanged();

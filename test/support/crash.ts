@@ -108,6 +108,8 @@ export async function crash(s: Scenario): Promise<string> {
   await createDatabase(db);
   await fill(db, OLD.t, OLD.u, 'old');
   await s.before?.(db);
+  const before = await family(db);
+  const hadRestorePoints = before.pre && before.post;
   const args = ['restore', s.key, ...(s.reversible ? ['--reversible'] : []), ...(s.args ?? [])];
 
   const killed = await runAndKill(args, {
@@ -123,6 +125,9 @@ export async function crash(s: Scenario): Promise<string> {
   // The live database is there, and complete: the old one or the new one, never a mix or a part.
   const after = await family(db);
   expect(after.live, JSON.stringify(after)).toBe(true);
+  // Restore points that existed are never lost on the way: the old ones until the swap commits, the new ones after.
+  // (They were dropped before the swap's transaction: a kill in between left no :pre.)
+  if (hadRestorePoints) expect({ pre: after.pre, post: after.post }, JSON.stringify(after)).toEqual({ pre: true, post: true });
   let seen = 'blocked (rows checked after the repair)';
   if (after.liveAllowed) {
     const fp = await fingerprint(db);

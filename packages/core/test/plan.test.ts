@@ -46,23 +46,32 @@ describe('planRestore', () => {
   it('reversible: snapshots :post after the hooks and renames N to :pre, replacing older restore points', () => {
     const p = plan(['app', 'app__pre', 'app__post'], { reversible: true, preSwapHooks: ['echo'] });
     expect(p.reversible).toBe(true);
-    expect(steps(p)).toEqual(['create-temp', 'restore', 'settings', 'pre-swap-hooks', 'snapshot-post', 'swap']);
+    expect(steps(p)).toEqual(['create-temp', 'restore', 'settings', 'pre-swap-hooks', 'snapshot-post', 'swap', 'cleanup']);
     expect(actions(p, 'snapshot-post')).toEqual([
       { kind: 'create-from-template', database: 'app__stage', template: 'app__temp' },
       { kind: 'apply-settings', database: 'app__stage', from: 'app__temp' }, // a template copy drops them
     ]);
-    const swap = actions(p, 'swap');
-    expect(swap.slice(0, 3)).toEqual([
+    // Nothing is dropped before the swap: a run killed there must leave the old :pre and :post as they were.
+    expect(actions(p, 'swap')).toEqual([
       { kind: 'block', database: 'app' },
-      { kind: 'drop', database: 'app__pre', reason: expect.any(String) },
-      { kind: 'drop', database: 'app__post', reason: expect.any(String) },
+      { kind: 'block', database: 'app__pre' },
+      { kind: 'block', database: 'app__post' },
+      {
+        kind: 'swap',
+        // In this order, each rename frees the name the next one takes.
+        renames: [['app__post', 'app__swap'], ['app__stage', 'app__post'], ['app__pre', 'app__stage'], ['app', 'app__pre'], ['app__temp', 'app']],
+        allowConnections: ['app__pre'],
+        clearComments: ['app'],
+      },
     ]);
-    expect(swap[3]).toEqual({
-      kind: 'swap',
-      renames: [['app', 'app__pre'], ['app__temp', 'app'], ['app__stage', 'app__post']],
-      allowConnections: ['app__pre'],
-      clearComments: ['app'],
-    });
+    expect(actions(p, 'cleanup')).toEqual([
+      { kind: 'drop', database: 'app__swap', reason: 'the :post this restore replaced' },
+      { kind: 'drop', database: 'app__stage', reason: 'the :pre this restore replaced' },
+    ]);
+    // The first reversible restore has no older restore points to move aside.
+    const first = plan(['app'], { reversible: true });
+    expect(actions(first, 'swap').at(-1)).toMatchObject({ renames: [['app__stage', 'app__post'], ['app', 'app__pre'], ['app__temp', 'app']] });
+    expect(steps(first)).not.toContain('cleanup');
   });
 
   it('non-reversible dump restore drops older :pre/:post only after the swap', () => {
@@ -108,7 +117,7 @@ describe('planRestore', () => {
     expect(lines[0]).toBe(`restore dump ${dump.key} into app (reversible)`);
     expect(lines).toContain('create-temp: create database app__temp');
     expect(lines).toContain('pre-swap-hooks: run pre-swap hooks on app__temp: npm run seed, [function addFixtures]');
-    expect(lines).toContain('swap: in one transaction: rename app to app__pre, rename app__temp to app, rename app__stage to app__post');
+    expect(lines).toContain('swap: in one transaction: rename app__stage to app__post, rename app to app__pre, rename app__temp to app');
   });
 
   it('refuses a target whose working names would exceed 63 bytes', () => {

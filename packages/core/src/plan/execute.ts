@@ -34,7 +34,7 @@ export async function executePlan(plan: RestorePlan, io: ExecuteIo): Promise<voi
   const { admin, reporter } = io;
   const names = restoreNames(plan.target);
   const created = new Set<string>();
-  let blocked: string | undefined;
+  const blocked: string[] = [];
   let swapped = false;
   let keepTemp = false;
 
@@ -85,7 +85,7 @@ export async function executePlan(plan: RestorePlan, io: ExecuteIo): Promise<voi
             break;
           case 'block':
             await admin.setAllowConnections(action.database, false);
-            blocked = action.database;
+            blocked.push(action.database);
             await admin.requireNoSessions(action.database);
             break;
           case 'mark-restored':
@@ -94,7 +94,7 @@ export async function executePlan(plan: RestorePlan, io: ExecuteIo): Promise<voi
           case 'swap':
             await admin.swap(action.renames, action.allowConnections, action.clearComments);
             swapped = true;
-            blocked = undefined;
+            blocked.length = 0;
             break;
         }
       }
@@ -113,15 +113,13 @@ async function compensate(input: {
   admin: Admin;
   reporter: Reporter;
   created: Set<string>;
-  blocked: string | undefined;
+  blocked: readonly string[];
   keepTemp: boolean;
   temp: string;
 }): Promise<void> {
   const { admin, reporter } = input;
-  if (input.blocked) {
-    await admin.setAllowConnections(input.blocked, true).catch((e: unknown) =>
-      reporter.warn(`Could not allow connections to ${input.blocked} again: ${(e as Error).message}`),
-    );
+  for (const db of input.blocked) {
+    await admin.setAllowConnections(db, true).catch((e: unknown) => reporter.warn(`Could not allow connections to ${db} again: ${(e as Error).message}`));
   }
   for (const db of input.created) {
     if (db === input.temp && input.keepTemp) {

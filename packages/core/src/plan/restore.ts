@@ -15,10 +15,11 @@ import { restoreNames } from '../names.js';
  *  4. pre-swap-hooks   migrations etc. against `N__temp`; a failure keeps `N__temp` for `restore :N__temp`.
  *  5. snapshot-post    reversible dump restores: copy `N__temp` (and its settings) to `N__stage`, the future `:post`,
  *                      so that `:pre` and `:post` are exactly the databases before and after the restore.
- *  6. swap             block new sessions on N and end the others; (reversible: drop the old `:pre`/`:post`);
- *                      then one transaction renames N → `N__pre`|`N__swap` and `N__temp` → N (and `N__stage` →
- *                      `N__post`), so the name N always holds a complete database.
- *  7. cleanup          drop `N__swap`; a non-reversible dump restore also drops the old `:pre`/`:post`.
+ *  6. swap             block new sessions on N and end the others (reversible: on the old `:pre`/`:post` too);
+ *                      then one transaction renames N → `N__pre`|`N__swap` and `N__temp` → N (reversible: the old
+ *                      `:post` → `N__swap`, `N__stage` → `N__post`, the old `:pre` → `N__stage`, first), so the
+ *                      name N always holds a complete database, and `:pre`/`:post` are the old ones or the new ones.
+ *  7. cleanup          drop `N__swap` (and `N__stage`); a non-reversible dump restore also drops the old `:pre`/`:post`.
  *  8. post-swap-hooks  against the new N.
  * A failure before step 6 drops what the run created and leaves N, `:pre` and `:post` as they were.
  */
@@ -174,13 +175,26 @@ export function planRestore(input: {
   const cleanup: PlanAction[] = [];
   if (has(target)) swap.push({ kind: 'block', database: target });
   if (reversible) {
-    if (has(n.pre)) swap.push({ kind: 'drop', database: n.pre, reason: 'replaced by this restore' });
-    if (has(n.post)) swap.push({ kind: 'drop', database: n.post, reason: 'replaced by this restore' });
+    // The old restore points move aside in the swap's own transaction, and are dropped after it: a run killed before
+    // the commit leaves them as they were (dropped first, they were lost with it), one killed after it leaves them
+    // under names the next run drops. The renames run in this order, each freeing the name the next one takes.
+    if (has(n.swap)) swap.push({ kind: 'drop', database: n.swap, reason: 'left by an earlier run', leftover: true });
+    if (has(n.pre)) swap.push({ kind: 'block', database: n.pre });
+    if (has(n.post)) swap.push({ kind: 'block', database: n.post });
+    if (has(n.post)) {
+      renames.push([n.post, n.swap]);
+      cleanup.push({ kind: 'drop', database: n.swap, reason: 'the :post this restore replaced' });
+    }
+    renames.push([n.stage, n.post]);
+    if (has(n.pre)) {
+      renames.push([n.pre, n.stage]);
+      cleanup.push({ kind: 'drop', database: n.stage, reason: 'the :pre this restore replaced' });
+    }
     if (has(target)) {
       renames.push([target, n.pre]);
       allow.push(n.pre);
     }
-    renames.push([n.temp, target], [n.stage, n.post]);
+    renames.push([n.temp, target]);
   } else {
     if (has(n.swap)) swap.push({ kind: 'drop', database: n.swap, reason: 'left by an earlier run', leftover: true });
     if (has(target)) renames.push([target, n.swap]);
