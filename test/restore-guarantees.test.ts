@@ -177,7 +177,7 @@ describe('restore into N__temp and swap', () => {
     expect(await databasesLike(t.db)).toEqual([t.db, `${t.db}__post`, `${t.db}__pre`, `${t.db}__temp`]);
 
     const doctor = await t.cli('doctor');
-    expect(doctor.stdout).toContain(`${t.db}__temp is a complete restore kept after a failed pre-swap hook`);
+    expect(doctor.stdout).toContain(`${t.db}__temp is a complete restore that was not swapped in (a pre-swap hook failed, or the run was stopped)`);
     const resumed = await t.cli('restore', `:${t.db}__temp`);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(await userNames(t.db)).toEqual(['dumped']);

@@ -78,7 +78,7 @@ export async function inspectLeftovers(admin: Admin, target: string): Promise<Le
       database: n.temp,
       target,
       description: resumable
-        ? `${n.temp} is a complete restore kept after a failed pre-swap hook ("pgclone restore :${n.temp}" resumes it)`
+        ? `${n.temp} is a complete restore that was not swapped in (a pre-swap hook failed, or the run was stopped) ("pgclone restore :${n.temp}" resumes it)`
         : `${n.temp} is a restore that stopped before it was complete (it cannot be resumed)`,
       fix: `drop ${n.temp}`,
     });
