@@ -355,13 +355,13 @@ export class Admin {
    */
   async #allowConnectionsAgain(name: string): Promise<PgcloneError | undefined> {
     let last: unknown;
-    for (let attempt = 0; attempt < ALLOW_AGAIN_ATTEMPTS; attempt++) {
+    for (let attempt = 1; attempt <= ALLOW_AGAIN_ATTEMPTS; attempt++) {
       try {
         await this.setAllowConnections(name, true);
         return undefined;
       } catch (error) {
         last = error;
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        if (attempt < ALLOW_AGAIN_ATTEMPTS) await new Promise((resolve) => setTimeout(resolve, 200));
       }
     }
     return new PgcloneError(

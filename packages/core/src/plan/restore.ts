@@ -179,8 +179,7 @@ export function planRestore(input: {
     // the commit leaves them as they were (dropped first, they were lost with it), one killed after it leaves them
     // under names the next run drops. The renames run in this order, each freeing the name the next one takes.
     if (has(n.swap)) swap.push({ kind: 'drop', database: n.swap, reason: 'left by an earlier run', leftover: true });
-    if (has(n.pre)) swap.push({ kind: 'block', database: n.pre });
-    if (has(n.post)) swap.push({ kind: 'block', database: n.post });
+    for (const old of [n.pre, n.post]) if (has(old)) swap.push({ kind: 'block', database: old });
     if (has(n.post)) {
       renames.push([n.post, n.swap]);
       cleanup.push({ kind: 'drop', database: n.swap, reason: 'the :post this restore replaced' });
