@@ -115,6 +115,12 @@ describe('help and exit codes', () => {
     expect([bare.code, bare.stderr]).toEqual([2, 'pgclone: Not enough arguments following: storage-location (see "pgclone --help")\n']);
     const unknown = await cli('rn');
     expect([unknown.code, unknown.stderr]).toEqual([2, 'pgclone: Unknown command "rn". Did you mean rm? (see "pgclone --help")\n']);
+    // The unknown flag took "ls" as its value, and the error was "Give a command".
+    const swallowed = await cli('--bogus', 'ls');
+    expect([swallowed.code, swallowed.stderr]).toEqual([2, 'pgclone: Unknown argument: bogus (see "pgclone --help")\n']);
+    // A flag that takes a value may take a command's name: a database alias "ls".
+    const alias = await cli('-d', 'ls');
+    expect(alias.stderr).toMatch(/^pgclone: Give a command: ls, dump/);
   });
 
   it('a config file that does not parse is one line that says where and what', async () => {

@@ -54,6 +54,35 @@ const copyStrategyOption = stringOption<(typeof COPY_STRATEGIES)[number]>(
   { choices: COPY_STRATEGIES },
 );
 
+const COMMANDS = ['ls', 'dump', 'restore', 'copy', 'prune', 'pin', 'unpin', 'rm', 'doctor'] as const;
+
+/**
+ * The unknown flag that took a command name as its value (`--bogus ls`), if that is why no command was found. Flags
+ * that take a value before the command (`-d ls` names a database "ls") are not unknown.
+ */
+function flagBeforeCommand(argv: readonly string[], commands: readonly string[], known: ReadonlySet<string>): string | undefined {
+  for (let i = 0; i + 1 < argv.length && argv[i] !== '--'; i++) {
+    const flag = /^--?([^=]+)$/.exec(argv[i]!)?.[1];
+    if (flag && commands.includes(argv[i + 1]!) && !known.has(flag)) return flag;
+  }
+  return undefined;
+}
+
+/** The flags that take a value before the command: the common options and the bin's own (`--knexfile`, `--schema`, …). */
+function valueFlags(parser: { getOptions(): object }, common: Record<string, object>): Set<string> {
+  const options = parser.getOptions() as { boolean: string[]; alias: Record<string, string[]>; key: Record<string, unknown> };
+  const names = new Set<string>();
+  for (const key of Object.keys(options.key)) {
+    if (!options.boolean.includes(key)) for (const name of [key, ...(options.alias[key] ?? [])]) names.add(name);
+  }
+  for (const [key, option] of Object.entries(common)) {
+    const { alias } = option as { alias?: string };
+    names.add(key);
+    if (alias) names.add(alias);
+  }
+  return names;
+}
+
 /** {@link common} with the named-config option under another long name (the `-c` alias stays). */
 function commonOptions(namedConfigOption: string): typeof common {
   if (namedConfigOption === 'config') return common;
@@ -360,7 +389,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
           if (report.remaining > 0) exitCode = 1;
         }),
     )
-    .demandCommand(1, 'Give a command: ls, dump, restore, copy, prune, pin, unpin, rm or doctor')
+    .demandCommand(1, `Give a command: ${COMMANDS.slice(0, -1).join(', ')} or ${COMMANDS.at(-1)}`)
     .recommendCommands()
     .strict()
     .help()
@@ -391,6 +420,9 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
       // yargs' suggestion alone ("Did you mean rm?") does not say what was wrong.
       const command = argv.find((arg) => !arg.startsWith('-'));
       if (message.startsWith('Did you mean') && command) message = `Unknown command ${JSON.stringify(command)}. ${message}`;
+      // An unknown flag before the command takes the command as its value ("--bogus ls"): name the flag instead.
+      const swallowed = message.startsWith('Give a command') ? flagBeforeCommand(argv, COMMANDS, valueFlags(parser as unknown as { getOptions(): object }, common)) : undefined;
+      if (swallowed) message = `Unknown argument: ${swallowed}`;
       // With --json, the same error event as any other error (core's UsageError, without loading core for it).
       if (argv.includes('--json')) currentPrinter().error(Object.assign(new Error(message), { code: 'USAGE', exitCode: 2 }));
       else stderr.write(`${scriptName}: ${message} (see "${scriptName} --help")\n`);
