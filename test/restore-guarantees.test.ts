@@ -92,6 +92,27 @@ describe.concurrent('the dump is checked before anything changes', () => {
     await t.unchanged();
   });
 
+  it('a dump cut in half, found out by pg_restore itself, is one error line', async ({ expect }) => {
+    const t = await target('rg_trunc_half');
+    // Table data of ~2 MB, so that half of the archive keeps its table of contents: a cut pg_restore meets in the data.
+    const big = uniqueName('rg_big');
+    prefixes.push(big);
+    await usersDatabase(big, ['big']);
+    await sql(big, `CREATE TABLE filler AS SELECT g, md5(g::text) AS h FROM generate_series(1, 40000) g`);
+    const half = path.join(cwd, 'half.dump');
+    await plainDump(big, half);
+    layDump(store, t.key(), half);
+    const file = path.join(store, t.key());
+    truncateSync(file, Math.floor(statSync(file).size / 2));
+    const r = await t.cli('restore', t.key());
+    expect(r.code).toBe(1);
+    // pg_restore's own error line is the failure's message: it came twice, pg_restore's line first.
+    expect(r.stderr.split('\n').filter((l) => l.includes('error:'))).toEqual([
+      expect.stringMatching(/^pgclone: error: (pg_restore of .* failed|Dump .* is not a readable archive): /),
+    ]);
+    await t.unchanged();
+  });
+
   it('refuses a missing dump, naming the key', async ({ expect }) => {
     const t = await target('rg_missing');
     const r = await t.cli('restore', t.key());

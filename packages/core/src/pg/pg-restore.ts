@@ -207,12 +207,14 @@ export async function runPgRestore(run: PgRestoreRun): Promise<{ allowedErrors: 
   for (const section of run.sections ?? []) args.push(`--section=${section}`);
   if (run.onVerbose) args.push('--verbose');
   const onVerbose = run.onVerbose;
+  // With --exit-on-error the one error ends pg_restore and is the failure's own message: not printed twice.
+  const forward = run.onStderr && allow.length === 0 ? (line: string) => /^pg_restore: error:/.test(line) || run.onStderr!(line) : run.onStderr;
   const onStderr = onVerbose
     ? (line: string) => {
         if (isVerboseLine(line)) onVerbose(line);
-        else run.onStderr?.(line);
+        else forward?.(line);
       }
-    : run.onStderr;
+    : forward;
   const exit = await runWithArchive({
     tool: run.tool,
     args,
