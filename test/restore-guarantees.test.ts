@@ -113,6 +113,16 @@ describe.concurrent('the dump is checked before anything changes', () => {
     await t.unchanged();
   });
 
+  it('refuses a spool directory that is missing or a file, whether or not this restore would spool', async ({ expect }) => {
+    const t = await target('rg_spool');
+    layDump(store, t.key(), fixture);
+    const missing = await t.cli('restore', t.key(), '--spool-dir', path.join(cwd, 'no-such-dir'));
+    expect([missing.code, missing.stderr]).toEqual([2, `pgclone: error: Spool directory "${path.join(cwd, 'no-such-dir')}" does not exist\n`]);
+    const file = await t.cli('restore', t.key(), '--spool-dir', fixture);
+    expect([file.code, file.stderr]).toEqual([2, `pgclone: error: Spool directory "${fixture}" is not a directory\n`]);
+    await t.unchanged();
+  });
+
   it('refuses a missing dump, naming the key', async ({ expect }) => {
     const t = await target('rg_missing');
     const r = await t.cli('restore', t.key());

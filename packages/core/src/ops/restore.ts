@@ -18,6 +18,7 @@ import { readArchiveSettings, readToc, restoresInOneTransaction, restoresInParal
 import { usefulJobs } from '../pg/restore-jobs.js';
 import { restoreDefaults } from '../pg/restore-defaults.js';
 import { RestoreProgress } from '../pg/restore-progress.js';
+import { checkSpoolDir } from '../pg/spool.js';
 import { locateTool, type Tool } from '../pg/tools.js';
 import { executePlan } from '../plan/execute.js';
 import { describePlan, planRestore, RESTORED_COMMENT, selectRestoreHooks, type RestorePlan, type RestoreSource } from '../plan/restore.js';
@@ -66,6 +67,7 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
   const target = targetDatabase(conn);
   restoreNames(target); // fails early when N__temp & co. would exceed 63 bytes
   const isLocal = keyOrPrefix.startsWith(':');
+  if (!isLocal && (options.spoolDir !== undefined || opts.bundle.spoolDir !== undefined)) await checkSpoolDir(perf.spoolDir);
   const localSource = isLocal ? localDatabaseOf(keyOrPrefix, target) : undefined;
   if (localSource === target) {
     throw new KeyError('KEY_INVALID', `Cannot restore ${target} from itself (${keyOrPrefix})`);

@@ -1,9 +1,10 @@
 import { constants, createWriteStream } from 'node:fs';
-import { copyFile, mkdtemp, open, rm, stat, statfs } from 'node:fs/promises';
+import { access, copyFile, mkdtemp, open, rm, stat, statfs } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { UsageError } from '../errors.js';
 import { formatBytes } from '../format.js';
 import type { Program } from './compression.js';
 
@@ -18,6 +19,20 @@ export const WRAPPED_EXPANSION = 5;
 /** Free space kept on the spool's filesystem: 5% of it, at most 1 GiB (the database may live on the same disk). */
 export function spoolReserve(filesystemBytes: number): number {
   return Math.min(1 << 30, Math.floor(filesystemBytes * 0.05));
+}
+
+/**
+ * Refuses a chosen spool directory that is not a writable directory before a restore starts: whether a spool is
+ * needed is known only later (by the dump's compression and size), and a bad value must not depend on that.
+ */
+export async function checkSpoolDir(dir: string): Promise<void> {
+  const found = await stat(dir).catch(() => undefined);
+  if (!found?.isDirectory()) {
+    throw new UsageError(`Spool directory ${JSON.stringify(dir)} ${found ? 'is not a directory' : 'does not exist'}`);
+  }
+  await access(dir, constants.W_OK | constants.X_OK).catch(() => {
+    throw new UsageError(`Spool directory ${JSON.stringify(dir)} is not writable`);
+  });
 }
 
 /** Free and total bytes of the filesystem holding `dir`. */
