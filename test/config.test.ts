@@ -28,6 +28,14 @@ describe.concurrent('config files', () => {
     expect(r.lines).toEqual([k1]);
   });
 
+  it("an empty config file is the project's config, all defaults: the search does not go on to a parent's", async ({ expect }) => {
+    const k2 = keyAt('2026-01-01-00-00-00-000002');
+    const dir = project('empty-file', { '.pgclonerc.json': { storageLocation: 'parent-dumps' }, 'app/pgclone.config.json': '' }, { 'parent-dumps': k1, 'app/.pgclone': k2 });
+    const r = await runCli(['ls'], { cwd: path.join(dir, 'app') });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.lines).toEqual([k2]);
+  });
+
   it('loads a TypeScript config (pgclone.config.ts)', async ({ expect }) => {
     const dir = project(
       'ts',

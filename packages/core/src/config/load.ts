@@ -52,6 +52,9 @@ export async function loadConfig(options: { cwd: string; configFile?: string }):
     searchStrategy: 'global',
     loaders: { '.ts': moduleLoader, '.mts': moduleLoader, '.cts': moduleLoader, '.js': moduleLoader, '.mjs': moduleLoader, '.cjs': moduleLoader },
     cache: false,
+    // An empty pgclone.config.json in the project is the project's config (all defaults), not a reason to go on
+    // searching and take a parent directory's.
+    ignoreEmptySearchPlaces: false,
   });
   let result: Awaited<ReturnType<typeof explorer.search>>;
   try {
@@ -66,10 +69,8 @@ export async function loadConfig(options: { cwd: string; configFile?: string }):
     const where = options.configFile ? JSON.stringify(options.configFile) : 'the pgclone config';
     throw new ConfigError('CONFIG_INVALID', `Cannot read ${where}: ${parseErrorLine(error)}`, { cause: error });
   }
-  if (!result || result.isEmpty) {
-    if (options.configFile) return { config: {}, filepath: path.resolve(options.cwd, options.configFile) };
-    return undefined;
-  }
+  if (!result) return undefined;
+  if (result.isEmpty) return { config: {}, filepath: result.filepath };
   return { config: validateConfig(result.config, result.filepath), filepath: result.filepath };
 }
 
