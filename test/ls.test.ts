@@ -114,7 +114,12 @@ describe.concurrent('ls', () => {
 describe('ls --local', () => {
   const db = uniqueName('lsl');
   beforeAll(async () => {
-    for (const name of [db, `${db}__pre`, `${db}__post`, `${db}_copy`]) await sql('postgres', `CREATE DATABASE ${ident(name)} TEMPLATE template0`);
+    for (const name of [db, `${db}__pre`, `${db}__post`, `${db}_copy`, `${db}__spare`, `${db}_tmpl`]) {
+      await sql('postgres', `CREATE DATABASE ${ident(name)} TEMPLATE template0`);
+    }
+    // As the fast reset keeps its spare, and the test setup its templates.
+    await sql('postgres', `ALTER DATABASE ${ident(`${db}__spare`)} WITH ALLOW_CONNECTIONS false`);
+    await sql('postgres', `ALTER DATABASE ${ident(`${db}_tmpl`)} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false`);
   });
   afterAll(() => dropDatabases(db));
 
@@ -124,6 +129,15 @@ describe('ls --local', () => {
     expect(r.lines).toEqual(expect.arrayContaining([`:${db}__pre`, `:${db}__post`, `:${db}_copy`]));
     expect(r.lines.every((l) => l.startsWith(':'))).toBe(true);
     for (const hidden of [`:${db}`, ':postgres', ':template0', ':template1']) expect(r.lines).not.toContain(hidden);
+  });
+
+  it('--long lists the same databases, a spare as the spare it is (not as a blocked database), templates in neither', async () => {
+    const env = { DATABASE_URL: dbUrl(db) };
+    const short = (await runCli(['ls', '--local'], { cwd: root, env })).lines.filter((l) => l.startsWith(`:${db}`));
+    const long = (await runCli(['ls', '--local', '--long'], { cwd: root, env })).lines.filter((l) => l.startsWith(`:${db}`));
+    expect(long.map((l) => l.split(/\s+/)[0])).toEqual(short);
+    expect(short).not.toContain(`:${db}_tmpl`);
+    expect(long.find((l) => l.startsWith(`:${db}__spare `))).toMatch(new RegExp(`spare of ${db}$`));
   });
 });
 

@@ -2,6 +2,7 @@ import { assertSafeKey, parseDumpKey, selectDumpKeys } from '../keys.js';
 import { manifestKeyOf, readManifest } from '../manifest.js';
 import { ownerOfDerivedName, reservedSuffixOf } from '../names.js';
 import type { LsLongOptions } from '../options.js';
+import type { DatabaseInfo } from '../pg/admin.js';
 import { pinnedKeys } from '../pins.js';
 import { connectAdmin, openStorage, prepare, requireConnection, type Runtime } from './prepare.js';
 
@@ -26,11 +27,29 @@ export interface LocalListing {
   key: string;
   database: string;
   bytes: number;
-  /** `restore-point` (`__pre`/`__post`), `leftover` (`__temp`/`__swap`/`__stage`), or `database`. */
-  kind: 'restore-point' | 'leftover' | 'database';
-  /** The database it belongs to, for restore points and leftovers. */
+  /**
+   * `restore-point` (`__pre`/`__post`), `leftover` (`__temp`/`__swap`/`__stage`), `spare` (`__spare`: the next fast
+   * reset's copy, kept blocked on purpose), or `database`.
+   */
+  kind: 'restore-point' | 'leftover' | 'spare' | 'database';
+  /** The database it belongs to, for restore points, leftovers and spares. */
   of?: string;
   allowConnections: boolean;
+}
+
+/**
+ * The databases `ls --local` lists, with or without `--long`: all but the system databases, the one connected to,
+ * and templates (pgclone's test templates; `IS_TEMPLATE` databases are copied from, not restored from by name).
+ */
+export function listedLocally(db: DatabaseInfo, connected: string): boolean {
+  return db.name !== connected && !db.isTemplate;
+}
+
+function kindOf(name: string): LocalListing['kind'] {
+  const suffix = reservedSuffixOf(name);
+  if (suffix === 'pre' || suffix === 'post') return 'restore-point';
+  if (suffix === 'temp' || suffix === 'swap' || suffix === 'stage') return 'leftover';
+  return suffix === 'spare' ? 'spare' : 'database';
 }
 
 /**
@@ -74,15 +93,14 @@ export async function lsLocalLong(options: LsLongOptions, runtime: Runtime): Pro
   try {
     const out: LocalListing[] = [];
     for (const db of await admin.listDatabases()) {
-      if (db.name === conn.database || db.isTemplate) continue;
-      const suffix = reservedSuffixOf(db.name);
+      if (!listedLocally(db, conn.database)) continue;
       const of = ownerOfDerivedName(db.name);
       out.push({
         key: `:${db.name}`,
         database: db.name,
         bytes: await admin.databaseSize(db.name).catch(() => 0),
-        // Only the names an interrupted run leaves are leftovers; other reserved names (restore points, spares) are kept on purpose.
-        kind: suffix === 'pre' || suffix === 'post' ? 'restore-point' : suffix === 'temp' || suffix === 'swap' || suffix === 'stage' ? 'leftover' : 'database',
+        // Only the names an interrupted run leaves are leftovers; restore points and spares are kept on purpose.
+        kind: kindOf(db.name),
         ...(of ? { of } : {}),
         allowConnections: db.allowConnections,
       });

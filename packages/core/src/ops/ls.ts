@@ -1,6 +1,7 @@
 import { UsageError } from '../errors.js';
 import { assertSafeKey, selectDumpKeys, uniqueKeyParts } from '../keys.js';
 import type { LsOptions } from '../options.js';
+import { listedLocally } from './ls-long.js';
 import { connectAdmin, openStorage, prepare, requireConnection, type Runtime } from './prepare.js';
 
 /**
@@ -21,9 +22,7 @@ export async function ls(prefix: string | undefined, options: LsOptions, runtime
     const admin = await connectAdmin(prepared.options, conn, prepared.env);
     try {
       const databases = await admin.listDatabases();
-      return databases
-        .filter((d) => d.name !== conn.database && d.name !== 'template0')
-        .map((d) => `:${d.name}`);
+      return databases.filter((d) => listedLocally(d, conn.database)).map((d) => `:${d.name}`);
     } finally {
       await admin.close();
     }

@@ -187,7 +187,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
             const rows = await lsLocal(base);
             printer!.result(
               rows.map((r) =>
-                [r.key, formatBytes(r.bytes).padStart(10), r.kind === 'database' ? 'database' : `${r.kind} of ${r.of}`, r.allowConnections ? '' : 'blocked']
+                [r.key, formatBytes(r.bytes).padStart(10), r.kind === 'database' ? 'database' : `${r.kind} of ${r.of}`, r.allowConnections || r.kind === 'spare' ? '' : 'blocked']
                   .filter(Boolean)
                   .join('  '),
               ),
