@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copy, restore } from 'pgclone';
 import { fromKnexfile } from '@pgclone/knex';
 import { createDatabase, databases, dbUrl, dropDatabases, sql, uniqueName } from '../../../test/support/pg.js';
-import { esmMigration, knexEnv, knexPgclone, makeProject, removeProject, REPO_ROOT, writeFiles } from './support/project.js';
+import { cjsMigration, esmMigration, knexEnv, knexPgclone, makeProject, removeProject, REPO_ROOT, writeFiles } from './support/project.js';
 
 const KNEX_CLI = path.join(REPO_ROOT, 'node_modules/knex/bin/cli.js');
 
@@ -207,5 +207,49 @@ describe('a project without knex installed', () => {
     const restored = await knexPgclone(['restore', `:${db}_snap`, '--pre-swap-hook', 'migrate'], { cwd: dir });
     expect(restored.code).toBe(1);
     expect(restored.stderr).toContain(`Knex is not installed for ${dir}`);
+  });
+});
+
+describe('the migrate default belongs to the Knex project: its database, its folder', () => {
+  const app = uniqueName('kp_alias_app');
+  const reporting = uniqueName('kp_alias_rep');
+  const dirs: string[] = [];
+  afterAll(async () => {
+    await dropDatabases(app);
+    await dropDatabases(reporting);
+    for (const dir of dirs) removeProject(dir);
+  });
+
+  it("a restore of another database alias does not run the app's migrations on it", async () => {
+    await createDatabase(app);
+    await createDatabase(reporting);
+    await sql(reporting, 'CREATE TABLE metrics (x int)');
+    const dir = makeProject({
+      'knexfile.js': `module.exports = { development: ${knexEnv(dbUrl(app))} };\n`,
+      'migrations/001_users.js': cjsMigration('CREATE TABLE users (id int)'),
+      '.pgclonerc.json': JSON.stringify({ databases: { reporting: dbUrl(reporting) } }),
+    });
+    dirs.push(dir);
+    const dumped = await knexPgclone(['dump', '-d', 'reporting'], { cwd: dir });
+    expect(dumped.code, dumped.stderr).toBe(0);
+    const restored = await knexPgclone(['restore', '-d', 'reporting', dumped.lines.at(-1)!], { cwd: dir });
+    expect(restored.code, restored.stderr).toBe(0);
+    // It ran the three-table app's migrations on the reporting database ("Knex batch 1 on reporting__temp").
+    const tables = await sql<{ tablename: string }>(reporting, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1");
+    expect(tables.map((t) => t.tablename)).toEqual(['metrics']);
+  });
+
+  it('keeps dumps beside the knexfile, so a dump made in a subdirectory is listed from the project root', async () => {
+    await createDatabase(app);
+    const dir = makeProject({
+      'knexfile.js': `module.exports = { development: ${knexEnv(dbUrl(app))} };\n`,
+      'migrations/.keep': '',
+      'src/lib/.keep': '',
+    });
+    dirs.push(dir);
+    const dumped = await knexPgclone(['dump'], { cwd: path.join(dir, 'src/lib') });
+    expect(dumped.code, dumped.stderr).toBe(0);
+    const listed = await knexPgclone(['ls'], { cwd: dir });
+    expect(listed.lines).toContain(dumped.lines.at(-1)!);
   });
 });

@@ -28,7 +28,7 @@ export interface AdapterContribution {
   config?: PgcloneConfig;
   /** The connection for alias `default` when no `databases.default` is configured, or why the project has none. */
   connection?: ConnectionInput | PgcloneError;
-  /** Default pre-swap hooks when none are configured (`['migrate']`). */
+  /** Default pre-swap hooks of alias `default` when none are configured (`['migrate']`). */
   defaultPreSwapHooks?: Hook[];
 }
 
@@ -136,11 +136,13 @@ export function resolveOptions(input: {
     const picked = pick('storageLocation');
     storageLocation = picked.value
       ? absoluteLocation(picked.value, picked.layer!.baseDir)
-      : absoluteLocation(DEFAULTS.storageLocation, fileDir ?? cwd);
+      : absoluteLocation(DEFAULTS.storageLocation, fileDir ?? adapter?.projectDir ?? cwd);
   }
 
   const adapterName = pick('adapter').value;
-  const preSwapHooks = preSwapFlag ?? pick('preSwapHooks').value ?? adapter?.defaultPreSwapHooks ?? [];
+  // The ORM's migrations belong to its own database, alias `default`: never run on another alias by default.
+  const adapterHooks = databaseAlias === 'default' ? adapter?.defaultPreSwapHooks : undefined;
+  const preSwapHooks = preSwapFlag ?? pick('preSwapHooks').value ?? adapterHooks ?? [];
   const bundle: ConfigBundle = {};
   for (const layer of [...layers].reverse()) Object.assign(bundle, layer.bundle);
 
