@@ -6,6 +6,8 @@ import type { DoctorOptions } from '../options.js';
 import type { Admin } from '../pg/admin.js';
 import { dumpKeyOfSidecar } from '../pins.js';
 import { findScratchLeftovers, removeScratch } from '../scratch.js';
+import { resolvePerfOptions } from '../config/perf.js';
+import { scratchBases } from './leftover-files.js';
 import type { Storage } from '../storage.js';
 import { connectAdmin, openStorage, prepare, type Prepared, type Runtime } from './prepare.js';
 import { inspectLeftovers, repairLeftover } from './repair.js';
@@ -69,7 +71,7 @@ export async function doctor(options: DoctorOptions, runtime: Runtime): Promise<
   const storage = await openStorage(prepared);
   findings.push(...(await checkStorage(storage, prepared, fix, !!options.verify)));
   reporter.step('temp-files', 'Checking temporary files');
-  findings.push(...(await checkScratch(fix)));
+  findings.push(...(await checkScratch(fix, resolvePerfOptions(options, prepared.options).spoolDir)));
 
   const remaining = findings.filter((f) => f.severity === 'problem' && f.outcome !== 'fixed').length;
   return { fix, findings, remaining };
@@ -270,9 +272,9 @@ async function checkStorage(storage: Storage, prepared: Prepared, fix: boolean, 
   return out;
 }
 
-async function checkScratch(fix: boolean): Promise<Finding[]> {
+async function checkScratch(fix: boolean, spoolDir: string): Promise<Finding[]> {
   const out: Finding[] = [];
-  for (const leftover of await findScratchLeftovers()) {
+  for (const base of scratchBases(spoolDir)) for (const leftover of await findScratchLeftovers(base)) {
     const finding: Finding = {
       area: 'temp-files',
       subject: leftover.path,
@@ -282,7 +284,7 @@ async function checkScratch(fix: boolean): Promise<Finding[]> {
       severity: leftover.stale ? 'problem' : 'info',
       ...(leftover.stale ? { fix: 'remove them' } : {}),
     };
-    out.push(await attempt(finding, fix, () => removeScratch(leftover)));
+    out.push(await attempt(finding, fix, () => removeScratch(leftover, base)));
   }
   return out;
 }

@@ -1,3 +1,5 @@
+import os from 'node:os';
+import path from 'node:path';
 import type { Reporter } from '../events.js';
 import { findScratchLeftovers, removeScratch } from '../scratch.js';
 import type { Storage } from '../storage.js';
@@ -23,19 +25,31 @@ export async function removeStaleWrites(storage: Storage, prefix: string, report
   return done;
 }
 
-/** Removes scratch directories (spool files) of pgclone processes on this host that no longer run. */
-export async function removeStaleScratch(reporter: Reporter): Promise<string[]> {
+/**
+ * Removes scratch directories (spool files) of pgclone processes on this host that no longer run, in the system temp
+ * directory and in `spoolDir` when one is chosen.
+ */
+export async function removeStaleScratch(reporter: Reporter, spoolDir?: string): Promise<string[]> {
   const done: string[] = [];
   try {
-    for (const leftover of await findScratchLeftovers()) {
-      if (!leftover.stale) continue;
-      await removeScratch(leftover);
-      const message = `Removed ${leftover.path} (${leftover.bytes} bytes of temporary files) left by an interrupted run`;
-      done.push(message);
-      reporter.warn(message);
+    for (const base of scratchBases(spoolDir)) {
+      for (const leftover of await findScratchLeftovers(base)) {
+        if (!leftover.stale) continue;
+        await removeScratch(leftover, base);
+        const message = `Removed ${leftover.path} (${leftover.bytes} bytes of temporary files) left by an interrupted run`;
+        done.push(message);
+        reporter.warn(message);
+      }
     }
   } catch (error) {
     reporter.warn(`Could not clean up temporary files: ${(error as Error).message}`);
   }
   return done;
+}
+
+/** Where scratch directories may be: the system temp directory, and the chosen spool directory. */
+export function scratchBases(spoolDir?: string): string[] {
+  const bases = [os.tmpdir()];
+  if (spoolDir && path.resolve(spoolDir) !== path.resolve(os.tmpdir())) bases.push(path.resolve(spoolDir));
+  return bases;
 }

@@ -98,7 +98,7 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
     if (!options.dryRun) {
       await repairLeftovers(admin, target, reporter);
       if (foreignSource) await repairLeftovers(admin, foreignSource, reporter);
-      await removeStaleScratch(reporter);
+      await removeStaleScratch(reporter, perf.spoolDir);
     }
 
     reporter.step('resolve', `Resolving ${keyOrPrefix}`, target);

@@ -1,11 +1,11 @@
 import { constants, createWriteStream } from 'node:fs';
-import { access, copyFile, mkdtemp, open, rm, stat, statfs } from 'node:fs/promises';
-import os from 'node:os';
+import { access, copyFile, open, rm, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { UsageError } from '../errors.js';
 import { formatBytes } from '../format.js';
+import { makeScratchDir } from '../scratch.js';
 import type { Program } from './compression.js';
 
 /**
@@ -94,7 +94,7 @@ async function writeFollowed(file: string, options: SpoolOptions, write: () => P
  * free space as it goes. On any failure the directory is removed; running out of room throws {@link SpoolSpaceError}.
  */
 export async function spoolToFile(input: Readable, dir: string, options: SpoolOptions = {}): Promise<Spool> {
-  const spoolDir = await mkdtemp(path.join(dir, `pgclone-${process.pid}@${os.hostname()}-spool-`));
+  const spoolDir = await makeScratchDir('spool', dir);
   const file = path.join(spoolDir, 'archive.dump');
   const dispose = () => rm(spoolDir, { recursive: true, force: true });
   let bytes = 0;
@@ -142,7 +142,7 @@ export async function spoolThroughProgram(
   start: (fd: number) => Program,
   options: SpoolOptions = {},
 ): Promise<Spool> {
-  const spoolDir = await mkdtemp(path.join(dir, `pgclone-${process.pid}@${os.hostname()}-spool-`));
+  const spoolDir = await makeScratchDir('spool', dir);
   const file = path.join(spoolDir, 'archive.dump');
   const dispose = () => rm(spoolDir, { recursive: true, force: true });
   let program: Program | undefined;
@@ -195,7 +195,7 @@ export async function spoolThroughProgram(
  * {@link SpoolSpaceError}.
  */
 export async function copyToSpool(file: string, dir: string): Promise<Spool> {
-  const spoolDir = await mkdtemp(path.join(dir, `pgclone-${process.pid}@${os.hostname()}-spool-`));
+  const spoolDir = await makeScratchDir('spool', dir);
   const copy = path.join(spoolDir, 'archive.dump');
   const dispose = () => rm(spoolDir, { recursive: true, force: true });
   try {
