@@ -396,6 +396,11 @@ describe('restore into N__temp and swap', () => {
       `swap: in one transaction: rename ${t.db}__stage to ${t.db}__post, rename ${t.db} to ${t.db}__pre, rename ${t.db}__temp to ${t.db}`,
     );
     expect(existsSync(marker)).toBe(false);
+    // The key after repeatable flags is the key, not one more hook ("No dump key given" before).
+    const after = await t.cli('restore', '--dry-run', '--pre-swap-hook', 'echo a', '--pre-swap-hook', 'echo b', '--post-swap-hook', 'echo c', t.key());
+    expect(after.code, after.stderr).toBe(0);
+    expect(after.lines).toContain(`pre-swap-hooks: run pre-swap hooks on ${t.db}__temp: echo a, echo b`);
+    expect(after.lines).toContain(`post-swap-hooks: run post-swap hooks on ${t.db}: echo c`);
     await t.unchanged();
   });
 

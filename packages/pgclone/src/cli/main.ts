@@ -4,7 +4,7 @@ import type { PgcloneEvent, Runtime } from '@pgclone/core';
 // Only the dependency-free part of core at start-up: `--help` must not load pg, zod or the AWS SDK.
 import { formatAge, formatBytes } from '@pgclone/core/format';
 import { createPrinter, type Printer } from './printer.js';
-import { numberOption, stringOption } from './option-types.js';
+import { numberOption, repeatableOption, stringOption } from './option-types.js';
 import { routeProcessWarnings } from './process-warnings.js';
 
 /** Streams and hooks the CLI runs with; tests and the ORM bins pass their own. */
@@ -226,9 +226,9 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
       'Dump the database; prints the new key as the last line',
       (y) =>
         y
-          .option('exclude', { alias: 'e', type: 'string', array: true, describe: 'Keep this table but leave out its rows (repeatable)' })
+          .option('exclude', repeatableOption('Keep this table but leave out its rows (repeatable)', { alias: 'e' }))
           .option('instance', stringOption('instance', 'Instance part of the key (default: $PGCLONE_INSTANCE, else the host name)', { alias: 'i' }))
-          .option('pre-dump-hook', { type: 'string', array: true, describe: 'Command to run before dumping (repeatable)' })
+          .option('pre-dump-hook', repeatableOption('Command to run before dumping (repeatable)'))
           .option('compression', stringOption('compression', 'auto (default), none, gzip[:1-9], zstd[:1-19] or lz4[:1-12]'))
           .option(common),
       (args) =>
@@ -251,8 +251,8 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
         y
           .positional('key', { type: 'string', describe: 'Exact key, prefix (newest dump wins), or :pre, :post, :name' })
           .option('reversible', { alias: 'r', type: 'boolean', describe: 'Keep :pre (the old database) and :post (the restored, migrated database)' })
-          .option('pre-swap-hook', { type: 'string', array: true, describe: 'Command run on the restored copy before the swap (repeatable; "" disables the defaults)' })
-          .option('post-swap-hook', { type: 'string', array: true, describe: 'Command run after the swap (repeatable; "" disables the defaults)' })
+          .option('pre-swap-hook', repeatableOption('Command run on the restored copy before the swap (repeatable; "" disables the defaults)'))
+          .option('post-swap-hook', repeatableOption('Command run after the swap (repeatable; "" disables the defaults)'))
           .option('dry-run', { type: 'boolean', describe: 'Print the plan and change nothing' })
           .option('jobs', { alias: 'j', ...numberOption('jobs', 'Parallel pg_restore jobs (default: the number of cores, at most 8)') })
           .option('spool-dir', stringOption('spool-dir', 'Directory for the temporary archive of a parallel restore (default: OS temp)'))

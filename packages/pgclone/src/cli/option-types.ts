@@ -1,7 +1,7 @@
 /**
  * How a flag's value is read, alike for every flag that takes one: a value must follow it (`--env` alone is an
  * error, not a silent fallback to the default), and a repeated flag keeps its last value, as most CLIs do (yargs
- * would otherwise hand the command an array). Flags marked repeatable (`-e`, the hooks) are declared as arrays.
+ * would otherwise hand the command an array). Repeatable flags (`-e`, the hooks) collect every value instead.
  */
 
 /** The last of a repeated flag's values. */
@@ -43,5 +43,20 @@ export function numberOption(name: string, describe: string) {
       if (!Number.isFinite(n)) throw new Error(`Invalid --${name} ${JSON.stringify(value)}: expected a number`);
       return n;
     },
+  } as const;
+}
+
+/**
+ * A repeatable flag (`-e a -e b`): each occurrence takes exactly one value, collected in order. Not yargs' `array`
+ * type, which takes every word that follows, a positional key included (`--post-swap-hook ./h.sh dev/…` lost the key).
+ * An empty value is kept: `--pre-swap-hook ""` turns the configured hooks off.
+ */
+export function repeatableOption(describe: string, extra?: { alias?: string }) {
+  return {
+    type: 'string',
+    requiresArg: true,
+    coerce: (given: unknown): string[] => (Array.isArray(given) ? given : [given]).map(String),
+    describe,
+    ...extra,
   } as const;
 }
