@@ -61,13 +61,20 @@ export function formatDumpKey(parts: Omit<DumpKeyParts, 'timestamp'>, date = new
 /** Parses a well-formed key, or returns `undefined`. */
 export function parseDumpKey(key: string): DumpKeyParts | undefined {
   const m = KEY_PATTERN.exec(key);
-  if (!m) return undefined;
+  if (!m || !isRealTimestamp(m[4]!)) return undefined;
   return { instance: m[1]!, database: m[2]!, config: m[3]!, timestamp: m[4]! };
 }
 
 /** True when `key` follows the dump key format. */
 export function isDumpKey(key: string): boolean {
-  return KEY_PATTERN.test(key);
+  return parseDumpKey(key) !== undefined;
+}
+
+/** A timestamp that names a moment (`2026-13-45-…` does not: such a key would sort as the newest). */
+function isRealTimestamp(stamp: string): boolean {
+  const [y, mo, d, h, mi, s] = stamp.split('-').map(Number) as [number, number, number, number, number, number];
+  const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
+  return date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d && h < 24 && mi < 60 && s < 60;
 }
 
 /** True when the key names a sidecar file (manifests, pins) rather than a dump. */

@@ -48,10 +48,18 @@ describe('key format', () => {
       'dev/de fault/none/2026-11-25-14-03-59-123456.dump',
       '/dev/default/none/2026-11-25-14-03-59-123456.dump',
       'nightly.dump',
+      // Not a moment: such a key sorted as the newest, and a prefix restore picked it.
+      'dev/default/none/2026-13-45-00-00-00-000001.dump',
+      'dev/default/none/2026-02-30-00-00-00-000000.dump',
+      'dev/default/none/2026-11-25-24-00-00-000000.dump',
+      'dev/default/none/2026-11-25-14-60-00-000000.dump',
+      'dev/default/none/2026-11-25-14-03-60-000000.dump',
+      'dev/default/none/2026-00-10-14-03-59-000000.dump',
     ]) {
       expect(parseDumpKey(bad), bad).toBeUndefined();
       expect(isDumpKey(bad), bad).toBe(false);
     }
+    expect(isDumpKey('dev/default/none/2028-02-29-23-59-59-999999.dump')).toBe(true);
   });
 
   it('recognises sidecar and hidden files', () => {
