@@ -17,7 +17,13 @@ beforeAll(async () => {
   await createDatabase(db);
   await sql(db, `CREATE TABLE keep_me (id int); INSERT INTO keep_me VALUES (1);
                  CREATE TABLE audit (id int); INSERT INTO audit VALUES (1);
-                 CREATE TABLE "Sessions" (id int); INSERT INTO "Sessions" VALUES (1)`);
+                 CREATE TABLE "Sessions" (id int); INSERT INTO "Sessions" VALUES (1);
+                 CREATE SCHEMA app;
+                 CREATE TABLE app.events (at int, id int) PARTITION BY RANGE (at);
+                 CREATE TABLE app.events_old PARTITION OF app.events FOR VALUES FROM (0) TO (10) PARTITION BY LIST (id);
+                 CREATE TABLE app."Events Old 1" PARTITION OF app.events_old FOR VALUES IN (1);
+                 CREATE TABLE app.events_def PARTITION OF app.events DEFAULT;
+                 INSERT INTO app.events VALUES (5, 1), (50, 2)`);
 });
 afterAll(async () => {
   await dropDatabases(db);
@@ -64,6 +70,20 @@ describe('dump', () => {
     expect(contents).not.toMatch(/TABLE DATA public audit /);
     expect(contents).not.toMatch(/TABLE DATA public Sessions /);
     expect(contents).toMatch(/TABLE DATA public keep_me /);
+  });
+
+  it("-e of a partitioned table leaves out its partitions' rows too, at any depth", async () => {
+    const cwd = subdir(root, 'exclude-partitions');
+    // pg_dump 15's --exclude-table-data does not reach partitions: every row was dumped.
+    const r = await runCli(['dump', '-e', 'app.events', '--compression', 'gzip'], { cwd, env });
+    expect(r.code, r.stderr).toBe(0);
+    const contents = await toc(path.join(cwd, '.pgclone', r.lines.at(-1)!));
+    expect(contents).toMatch(/TABLE app events_def /);
+    expect(contents).not.toMatch(/TABLE DATA app /);
+    expect(contents).toMatch(/TABLE DATA public audit /);
+    // A pattern matches as pg_dump's do: ev* in schema app.
+    const wild = await runCli(['dump', '-e', 'app.ev*', '--compression', 'gzip'], { cwd, env });
+    expect(await toc(path.join(cwd, '.pgclone', wild.lines.at(-1)!))).not.toMatch(/TABLE DATA app /);
   });
 
   it('builds the key from -i, the -d alias and sanitises characters outside [A-Za-z0-9_-]', async () => {

@@ -3,6 +3,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { formatBytes } from '../format.js';
 import { resolvePerfOptions, type PerfOptions } from '../config/perf.js';
+import { excludeDataArgs } from '../pg/exclude-data.js';
 import { libpqEnv, mergeEnv, type Connection } from '../connection.js';
 import { DumpError, GuardError, PgcloneError } from '../errors.js';
 import { runHooks } from '../hooks.js';
@@ -174,7 +175,9 @@ async function dumpAttempt(job: DumpJob, attempt: DumpAttempt): Promise<DumpResu
     Number(process.hrtime.bigint() / 1000n % 1000n),
   );
   await removeStaleWrites(storage, key.slice(0, key.lastIndexOf('/') + 1), reporter);
-  const args = ['-Fc', ...compression.pgDumpArgs, '--no-owner', '--no-acl', ...opts.exclude.map((t) => `--exclude-table-data=${t}`)];
+  // Excluding rows may need the server's partitions (pg_dump < 16): only then does pg_dump wait for the check.
+  const excluded = opts.exclude.length > 0 ? await confirm().then(() => excludeDataArgs(opts.exclude, pgDump.major, conn, prepared.env)) : [];
+  const args = ['-Fc', ...compression.pgDumpArgs, '--no-owner', '--no-acl', ...excluded];
   const meter = new ProgressMeter(reporter, 'dump', 'bytes', undefined, { estimated: true });
   const env = mergeEnv(prepared.env, libpqEnv(conn, prepared.env));
   // A plain archive bound for a local disk is written by pg_dump itself: only a seekable output gets each table's
