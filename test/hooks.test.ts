@@ -139,4 +139,21 @@ describe('hooks', () => {
     expect(broken.stderr).toContain('fixture hook broke');
     expect(await userNames(t.db)).toEqual(['dumped', 'kept']);
   });
+
+  it("a function hook's console.log is hook output on stderr, redacted: stdout keeps only the result", async () => {
+    const config = `export default { preDumpHooks: [({ databaseUrl }) => { console.log('connecting to', databaseUrl); process.stdout.write('no newline'); }] };`;
+    const t = await setup('hk_fnout', config, 'pgclone.config.mjs');
+    // It went to stdout: --json's result was no longer one JSON line, and the password was in it.
+    const json = await t.cli(['dump', '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    expect(json.stdout.trim().split('\n')).toHaveLength(1);
+    expect(JSON.parse(json.stdout).key).toMatch(/\.dump$/);
+    const events = json.stderr.trim().split('\n').map((l) => JSON.parse(l));
+    expect(events).toContainEqual({ event: 'output', source: 'hook', line: expect.stringMatching(/^connecting to postgres(ql)?:\/\/postgres:\*\*\*@/) });
+    expect(events).toContainEqual({ event: 'output', source: 'hook', line: 'no newline' });
+    expect(json.stdout + json.stderr).not.toContain(cluster().password);
+    const plain = await t.cli(['dump', '-q']);
+    expect(plain.lines).toHaveLength(1);
+    expect(plain.stderr).toMatch(/^connecting to .*:\*\*\*@/m);
+  });
 });

@@ -5,6 +5,7 @@ import type { PgcloneEvent, Runtime } from '@pgclone/core';
 import { formatAge, formatBytes } from '@pgclone/core/format';
 import { createPrinter, type Printer } from './printer.js';
 import { numberOption, repeatableOption, stringOption } from './option-types.js';
+import { captureStrayStdout } from './stray-stdout.js';
 import { routeProcessWarnings } from './process-warnings.js';
 
 /** Streams and hooks the CLI runs with; tests and the ORM bins pass their own. */
@@ -125,7 +126,8 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(130);
-    stderr.write(`${scriptName}: ${signal} received, stopping and cleaning up (again to exit at once)\n`);
+    // An event like any other (NDJSON with --json), shown even with --quiet.
+    currentPrinter().event({ event: 'message', level: 'warn', message: `${signal} received, stopping and cleaning up (again to exit at once)` });
     controller.abort(new Error(signal));
   };
   process.on('SIGINT', onSignal);
@@ -140,7 +142,9 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
       });
 
   const run = async (args: GlobalArgs, action: (base: BaseOptions) => Promise<unknown>) => {
-    printer = createPrinter({ json: !!args.json, quiet: !!args.quiet, stdout, stderr, scriptName });
+    // In-process writes to stdout (a function hook's console.log) are hook output on stderr: stdout is for results.
+    const stray = context.stdout ? undefined : captureStrayStdout((line) => printer!.event({ event: 'output', source: 'hook', line }));
+    printer = createPrinter({ json: !!args.json, quiet: !!args.quiet, stdout: stray ? { write: stray.write } as NodeJS.WritableStream : stdout, stderr, scriptName });
     const configName = (args as Record<string, unknown>)[namedConfigKey] as string | undefined;
     const runtime = typeof context.runtime === 'function' ? context.runtime(args as Record<string, unknown>) : context.runtime;
     const base: BaseOptions = {
@@ -154,7 +158,11 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
       signal: controller.signal,
       ...(runtime ? { runtime } : {}),
     };
-    await action(base);
+    try {
+      await action(base);
+    } finally {
+      stray?.restore();
+    }
   };
 
   let parser = yargs(argv)
