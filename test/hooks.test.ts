@@ -140,6 +140,15 @@ describe('hooks', () => {
     expect(await userNames(t.db)).toEqual(['dumped', 'kept']);
   });
 
+  it('a failing post-swap hook fails the command, and says the restore itself is complete', async () => {
+    const t = await setup('hk_postfail', { postSwapHooks: ['exit 4'] });
+    const r = await t.cli(['restore', keyAt('2026-01-01-00-00-00-000000')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`warning: ${t.db} is restored and live: what failed came after the swap, and nothing was undone`);
+    expect(r.stderr.trim().split('\n').at(-1)).toMatch(/error: .*exit code 4/);
+    expect(await userNames(t.db)).toEqual(['dumped']);
+  });
+
   it("a function hook's console.log is hook output on stderr, redacted: stdout keeps only the result", async () => {
     const config = `export default { preDumpHooks: [({ databaseUrl }) => { console.log('connecting to', databaseUrl); process.stdout.write('no newline'); }] };`;
     const t = await setup('hk_fnout', config, 'pgclone.config.mjs');

@@ -101,7 +101,9 @@ export async function executePlan(plan: RestorePlan, io: ExecuteIo): Promise<voi
     }
   } catch (error) {
     if (swapped) {
-      // The new database is live; what failed was cleanup or a post-swap hook. Nothing to undo.
+      // The new database is live; what failed was cleanup or a post-swap hook. Nothing to undo, and the error alone
+      // would read as a failed restore.
+      reporter.warn(`${plan.target} is restored and live: what failed came after the swap, and nothing was undone`);
       throw error;
     }
     await compensate({ admin, reporter, created, blocked, keepTemp, temp: names.temp });
