@@ -121,7 +121,10 @@ describe('ls --local', () => {
     await sql('postgres', `ALTER DATABASE ${ident(`${db}__spare`)} WITH ALLOW_CONNECTIONS false`);
     await sql('postgres', `ALTER DATABASE ${ident(`${db}_tmpl`)} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false`);
   });
-  afterAll(() => dropDatabases(db));
+  afterAll(async () => {
+    await sql('postgres', `ALTER DATABASE ${ident(`${db}_tmpl`)} WITH IS_TEMPLATE false`); // a template cannot be dropped
+    await dropDatabases(db);
+  });
 
   it('lists the restore points and copies as :name, never the target itself or the system databases', async () => {
     const r = await runCli(['ls', '--local'], { cwd: root, env: { DATABASE_URL: dbUrl(db) } });
