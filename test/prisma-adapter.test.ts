@@ -187,6 +187,60 @@ describe('Prisma 6 project: url and directUrl from env() in .env, a pooler URL, 
   });
 });
 
+describe('a Prisma config that loads .env with override: true', () => {
+  // dotenv runs again inside the Prisma CLI when it loads the config, putting the live URL back into process.env.
+  for (const major of [7, 6] as const) {
+    const db = uniqueName(`pov${major}`);
+    afterAll(() => dropDatabases(db));
+
+    it(`migrates and seeds the copy, never the live database (Prisma ${major})`, { timeout: 600_000 }, async () => {
+      await createDatabase(db);
+      const dir = prismaProject({
+        major,
+        links: ['pg', 'dotenv'],
+        files: {
+          'package.json': '{ "name": "app", "private": true, "type": "module" }',
+          ...schemaFiles(major === 7 ? '  provider = "postgresql"' : '  provider = "postgresql"\n  url      = env("DATABASE_URL")'),
+          'prisma.config.ts': [
+            "import { config } from 'dotenv'",
+            "import { defineConfig, env } from 'prisma/config'",
+            'config({ override: true })',
+            'export default defineConfig({',
+            "  schema: 'prisma/schema.prisma',",
+            "  migrations: { path: 'prisma/migrations', seed: 'node seed.mjs' },",
+            ...(major === 7 ? ["  datasource: { url: env('DATABASE_URL') },"] : []),
+            '})',
+          ].join('\n'),
+          'seed.mjs': [
+            "import pg from 'pg'",
+            'const client = new pg.Client({ connectionString: process.env.DATABASE_URL })',
+            'await client.connect()',
+            'await client.query(`INSERT INTO "User" (email) VALUES (current_database())`)',
+            'await client.end()',
+          ].join('\n'),
+          '.env': `DATABASE_URL="${dbUrl(db)}"\n`,
+        },
+      });
+      addMigrations(dir, [M1]);
+      const deployed = await runPrisma(dir, major, ['migrate', 'deploy']);
+      expect(deployed.code, deployed.stdout + deployed.stderr).toBe(0);
+      const env = prismaEngineEnv(major);
+      const dumped = await runCli(['dump'], { cwd: dir, bin: PRISMA_PGCLONE_BIN, env });
+      expect(dumped.code, dumped.stderr).toBe(0);
+
+      addMigrations(dir, [M2]);
+      const args = ['restore', '--reversible', dumped.lines.at(-1)!, '--pre-swap-hook', 'migrate', '--pre-swap-hook', 'seed'];
+      const restored = await runCli(args, { cwd: dir, bin: PRISMA_PGCLONE_BIN, env });
+      expect(restored.code, restored.stderr).toBe(0);
+      expect(await sql(db, 'SELECT email FROM "User"')).toEqual([{ email: `${db}__temp` }]);
+      expect(await migrationNames(db)).toEqual([M1, M2]);
+      // The old live database, now :pre, was neither seeded nor migrated.
+      expect(await sql(`${db}__pre`, 'SELECT email FROM "User"')).toEqual([]);
+      expect(await migrationNames(`${db}__pre`)).toEqual([M1]);
+    });
+  }
+});
+
 describe('schema= in the Prisma URL', () => {
   const db = uniqueName('psch');
   afterAll(() => dropDatabases(db));
