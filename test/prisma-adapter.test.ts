@@ -129,15 +129,20 @@ describe('Prisma 7 project: prisma.config.ts with a hard-coded URL, a seed', () 
     const failed = await pgclone(['restore', key, '--quiet']);
     expect(failed.code).toBe(1);
     for (const line of failed.stderr.trim().split('\n')) expect(line).toMatch(/^prisma-pgclone: (warning|error): /);
-    // The hint to resume names this bin, whose flags find the same project again.
-    expect(failed.stderr).toContain(`run "prisma-pgclone restore :${db}__temp" to resume`);
+    // Prisma will not migrate a copy with a failed migration again (P3009): the hint is to restore the dump again.
+    expect(failed.stderr).toContain(`warning: Kept ${db}__temp: it is as the failed migration left it, which Prisma will not migrate again (P3009); fix the migration, then restore the dump again`);
+    expect(failed.stderr).not.toContain(`restore :${db}__temp`);
     expect(failed.stderr).toMatch(/prisma migrate deploy \(Prisma 7\.\d+\.\d+\) failed with exit code 1/);
     expect(failed.stderr).toContain(bad);
     expect(failed.stderr).toMatch(/error: Pre-swap hook migrate failed: prisma migrate deploy .*failed with exit code 1: Error: .*NoSuchTable/);
     expect(await sql(db, 'SELECT id, email FROM "User" ORDER BY id')).toEqual(before);
     expect(await migrationNames(db)).toEqual([M1, M2, M3]);
-    // The copy is kept for `restore :N__temp` once the migration is fixed.
+    // The copy is kept to look at; once the migration is fixed, the same restore (from the dump) goes through.
     expect(await databases()).toContain(`${db}__temp`);
+    writeFileSync(path.join(dir, 'prisma/migrations', bad, 'migration.sql'), 'ALTER TABLE "User" ADD COLUMN "x" INTEGER;\n');
+    const again = await pgclone(['restore', key, '--quiet']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(await migrationNames(db)).toEqual([M1, M2, M3, bad]);
   });
 });
 

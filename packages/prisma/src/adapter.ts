@@ -17,6 +17,10 @@ import { runPrisma } from './run-prisma.js';
 import { TARGET_URL_VARIABLE, URL_VARIABLES_VARIABLE, writeTempConfig } from './temp-config.js';
 import { translatePrismaUrl, withPrismaDatabase } from './url.js';
 
+/** Where to go from a failed `prisma migrate deploy`: not `restore :N__temp`, which Prisma refuses (P3009). */
+const MIGRATE_RESUME =
+  'it is as the failed migration left it, which Prisma will not migrate again (P3009); fix the migration, then restore the dump again';
+
 /** Options of a {@link PrismaAdapter} beyond the project itself. */
 export interface PrismaAdapterOptions {
   /** The `--schema` the user gave (passed on to Prisma as given). */
@@ -105,6 +109,10 @@ export class PrismaAdapter implements Adapter {
         reporter: target.reporter,
         expectDatabase: target.database,
         ...(target.signal ? { signal: target.signal } : {}),
+      }).catch((error: unknown) => {
+        // Prisma records a failed migration in _prisma_migrations and refuses to migrate that database again (P3009).
+        if (name === 'migrate' && error instanceof AdapterError) throw new AdapterError(error.message, { cause: error, resume: MIGRATE_RESUME });
+        throw error;
       });
     } finally {
       await temp?.dispose();

@@ -104,7 +104,7 @@ export async function executePlan(plan: RestorePlan, io: ExecuteIo): Promise<voi
       // The new database is live; what failed was cleanup or a post-swap hook. Nothing to undo.
       throw error;
     }
-    await compensate({ admin, reporter, created, blocked, keepTemp, temp: names.temp });
+    await compensate({ admin, reporter, created, blocked, keepTemp, temp: names.temp, resume: keepTemp ? resumeAdvice(error) : undefined });
     throw error;
   }
 }
@@ -116,21 +116,33 @@ async function compensate(input: {
   blocked: readonly string[];
   keepTemp: boolean;
   temp: string;
+  /** The adapter's advice when `restore :N__temp` cannot resume after its hook failed. */
+  resume: string | undefined;
 }): Promise<void> {
   const { admin, reporter } = input;
+  const kept = (db: string) => `Kept ${db}: ${input.resume ?? `fix the failing hook, then run "pgclone restore :${db}" to resume`}`;
   for (const db of input.blocked) {
     await admin.setAllowConnections(db, true).catch((e: unknown) => reporter.warn(`Could not allow connections to ${db} again: ${(e as Error).message}`));
   }
   for (const db of input.created) {
     if (db === input.temp && input.keepTemp) {
-      reporter.warn(`Kept ${db}: fix the failing hook, then run "pgclone restore :${db}" to resume`);
+      reporter.warn(kept(db));
       continue;
     }
     await admin.drop(db).catch((e: unknown) => reporter.warn(`Could not drop ${db}: ${(e as Error).message}`));
   }
   if (input.keepTemp && !input.created.has(input.temp)) {
-    reporter.warn(`Kept ${input.temp}: fix the failing hook, then run "pgclone restore :${input.temp}" to resume`);
+    reporter.warn(kept(input.temp));
   }
+}
+
+/** The `resume` advice of the adapter error behind a hook failure (see `AdapterError`), if any. */
+function resumeAdvice(error: unknown): string | undefined {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    const { resume } = e as { resume?: unknown };
+    if (typeof resume === 'string') return resume;
+  }
+  return undefined;
 }
 
 async function applySettings(io: ExecuteIo, action: Extract<PlanAction, { kind: 'apply-settings' }>): Promise<void> {
