@@ -132,6 +132,15 @@ export async function down() {}
     await sql('postgres', `DROP DATABASE ${db}__temp`);
   });
 
+  it('names a migration file that cannot be loaded', async () => {
+    writeFiles(project, { 'migrations/004_syntax.js': 'export async function up(knex) { this is not javascript }\nexport async function down() {}\n' });
+    const restored = await knexPgclone(['restore', key], { cwd: project });
+    rmSync(path.join(project, 'migrations/004_syntax.js'));
+    await sql('postgres', `DROP DATABASE IF EXISTS ${db}__temp`);
+    expect(restored.code).toBe(1);
+    expect(restored.stderr).toMatch(/error: Pre-swap hook migrate failed: Cannot load Knex migration 004_syntax\.js: .*Unexpected identifier/);
+  });
+
   it("takes the last of a repeated flag of Knex's, and refuses one without its value", async () => {
     // A repeated --cwd reached path.resolve() as an array: a TypeError and its stack trace.
     const listed = await knexPgclone(['ls', '--cwd', os.tmpdir(), '--cwd', project, '--env', 'nope', '--env', 'development'], { cwd: os.tmpdir() });
