@@ -28,7 +28,7 @@ export interface ExecuteIo {
 /**
  * Runs a plan step by step, emitting a `step` event as each starts. On a failure before the swap it drops what
  * this run created, lets sessions back into N, and leaves N and its restore points as they were; a failed pre-swap
- * hook keeps `N__temp` so that `restore :N__temp` resumes.
+ * hook keeps `N__temp`, with the sessions left on it ended, so that `restore :N__temp` resumes.
  */
 export async function executePlan(plan: RestorePlan, io: ExecuteIo): Promise<void> {
   const { admin, reporter } = io;
@@ -123,6 +123,11 @@ async function compensate(input: {
   const kept = (db: string) => `Kept ${db}: ${input.resume ?? `fix the failing hook, then run "pgclone restore :${db}" to resume`}`;
   for (const db of input.blocked) {
     await admin.setAllowConnections(db, true).catch((e: unknown) => reporter.warn(`Could not allow connections to ${db} again: ${(e as Error).message}`));
+  }
+  if (input.keepTemp) {
+    // A hook that was stopped (Ctrl-C, a killed child) leaves its query running on N__temp, holding its locks
+    // (Knex's migration lock) for as long as it runs: a resume would wait for them.
+    await admin.terminate(input.temp).catch((e: unknown) => reporter.warn(`Could not end the sessions on ${input.temp}: ${(e as Error).message}`));
   }
   for (const db of input.created) {
     if (db === input.temp && input.keepTemp) {
