@@ -107,8 +107,15 @@ export class StorageError extends PgcloneError {
 
 /** An ORM adapter (Knex, Prisma) could not load the project or run its migrations. */
 export class AdapterError extends PgcloneError {
-  constructor(message: string, options: { cause?: unknown } = {}) {
+  /**
+   * What to do instead of `restore :N__temp` when the failure of a pre-swap hook leaves `N__temp` in a state the ORM
+   * refuses to go on from (Prisma records a failed migration). Printed when the restore keeps `N__temp`.
+   */
+  readonly resume?: string;
+
+  constructor(message: string, options: { cause?: unknown; resume?: string } = {}) {
     super('ADAPTER', message, options);
+    if (options.resume) this.resume = options.resume;
   }
 }
 

@@ -28,7 +28,7 @@ export interface ExecuteIo {
 /**
  * Runs a plan step by step, emitting a `step` event as each starts. On a failure before the swap it drops what
  * this run created, lets sessions back into N, and leaves N and its restore points as they were; a failed pre-swap
- * hook keeps `N__temp` so that `restore :N__temp` resumes.
+ * hook keeps `N__temp`, with the sessions left on it ended, so that `restore :N__temp` resumes.
  */
 export async function executePlan(plan: RestorePlan, io: ExecuteIo): Promise<void> {
   const { admin, reporter } = io;
@@ -106,7 +106,7 @@ export async function executePlan(plan: RestorePlan, io: ExecuteIo): Promise<voi
       reporter.warn(`${plan.target} is restored and live: what failed came after the swap, and nothing was undone`);
       throw error;
     }
-    await compensate({ admin, reporter, created, blocked, keepTemp, temp: names.temp });
+    await compensate({ admin, reporter, created, blocked, keepTemp, temp: names.temp, resume: keepTemp ? resumeAdvice(error) : undefined });
     throw error;
   }
 }
@@ -118,21 +118,38 @@ async function compensate(input: {
   blocked: readonly string[];
   keepTemp: boolean;
   temp: string;
+  /** The adapter's advice when `restore :N__temp` cannot resume after its hook failed. */
+  resume: string | undefined;
 }): Promise<void> {
   const { admin, reporter } = input;
+  const kept = (db: string) => `Kept ${db}: ${input.resume ?? `fix the failing hook, then run "pgclone restore :${db}" to resume`}`;
   for (const db of input.blocked) {
     await admin.setAllowConnections(db, true).catch((e: unknown) => reporter.warn(`Could not allow connections to ${db} again: ${(e as Error).message}`));
   }
+  if (input.keepTemp) {
+    // A hook that was stopped (Ctrl-C, a killed child) leaves its query running on N__temp, holding its locks
+    // (Knex's migration lock) for as long as it runs: a resume would wait for them.
+    await admin.terminate(input.temp).catch((e: unknown) => reporter.warn(`Could not end the sessions on ${input.temp}: ${(e as Error).message}`));
+  }
   for (const db of input.created) {
     if (db === input.temp && input.keepTemp) {
-      reporter.warn(`Kept ${db}: fix the failing hook, then run "pgclone restore :${db}" to resume`);
+      reporter.warn(kept(db));
       continue;
     }
     await admin.drop(db).catch((e: unknown) => reporter.warn(`Could not drop ${db}: ${(e as Error).message}`));
   }
   if (input.keepTemp && !input.created.has(input.temp)) {
-    reporter.warn(`Kept ${input.temp}: fix the failing hook, then run "pgclone restore :${input.temp}" to resume`);
+    reporter.warn(kept(input.temp));
   }
+}
+
+/** The `resume` advice of the adapter error behind a hook failure (see `AdapterError`), if any. */
+function resumeAdvice(error: unknown): string | undefined {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    const { resume } = e as { resume?: unknown };
+    if (typeof resume === 'string') return resume;
+  }
+  return undefined;
 }
 
 async function applySettings(io: ExecuteIo, action: Extract<PlanAction, { kind: 'apply-settings' }>): Promise<void> {
