@@ -188,6 +188,20 @@ describe('restore into N__temp and swap', () => {
     expect(await databasesLike(db)).toEqual([db, `${db}__post`]);
   });
 
+  it('a new database gets the settings of the dump, a value spanning lines included', async () => {
+    const db = uniqueName('rg_nl');
+    prefixes.push(db);
+    await sql('postgres', `CREATE DATABASE ${ident(db)} TEMPLATE template0`);
+    await sql('postgres', `ALTER DATABASE ${ident(db)} SET app.msg = E'line1\nline2; it''s'; ALTER DATABASE ${ident(db)} SET work_mem = '5MB'`);
+    const d = await runCli(['dump'], { cwd, env: { DATABASE_URL: dbUrl(db) } });
+    expect(d.code, d.stderr).toBe(0);
+    const fresh = `${db}_new`;
+    const r = await runCli(['restore', d.lines.at(-1)!], { cwd, env: { DATABASE_URL: dbUrl(fresh) } });
+    expect(r.code, r.stderr).toBe(0);
+    const settings = `SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = $1 AND s.setrole = 0`;
+    expect(await sql('postgres', settings, [fresh])).toEqual([{ setconfig: ["app.msg=line1\nline2; it's", 'work_mem=5MB'] }]);
+  });
+
   it('a failing pre-swap hook leaves N and the previous :pre/:post untouched and keeps N__temp to resume', async () => {
     const t = await target('rg_hook');
     layDump(store, t.key(), fixture);

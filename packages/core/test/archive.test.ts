@@ -73,6 +73,23 @@ describe('databaseSettingsFromScript', () => {
     ].join('\n');
     expect(databaseSettingsFromScript(script)).toEqual(["search_path TO 'public', 'billing'", "statement_timeout TO '5s'"]);
   });
+
+  it('keeps a value that spans lines, and one with a semicolon', () => {
+    const script = [
+      'SET client_encoding = \'UTF8\';',
+      '\\connect props',
+      '-- Name: props; Type: DATABASE PROPERTIES; Schema: -; Owner: own1',
+      "ALTER DATABASE props SET \"app.msg\" TO 'line1",
+      "line2; it''s';",
+      "ALTER DATABASE props SET work_mem TO '5MB';",
+    ].join('\n');
+    expect(databaseSettingsFromScript(script)).toEqual([`"app.msg" TO 'line1\nline2; it''s'`, "work_mem TO '5MB'"]);
+  });
+
+  it('ignores a SET that is not a plain list of values', () => {
+    expect(databaseSettingsFromScript("ALTER DATABASE x SET a TO 'b'; DROP TABLE t;")).toEqual(["a TO 'b'"]);
+    expect(databaseSettingsFromScript('ALTER DATABASE x SET a TO (SELECT 1);')).toEqual([]);
+  });
 });
 
 describe('restoresInOneTransaction', () => {

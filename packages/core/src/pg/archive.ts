@@ -1,3 +1,4 @@
+import { IDENT, LITERAL, splitStatements } from './sql-statements.js';
 import { DumpError } from '../errors.js';
 
 /**
@@ -67,16 +68,19 @@ export function assertArchiveReadable(header: ArchiveHeader, key: string, pgRest
   }
 }
 
+// `name TO 'a', 'b'`: a (possibly qualified) setting name and a list of literals or plain words, nothing else.
+const VALUE = `(?:${LITERAL}|[A-Za-z0-9_.+-]+)`;
+const SETTING = new RegExp(`^ALTER DATABASE ${IDENT} SET ((?:${IDENT}(?:\\.${IDENT})*) TO ${VALUE}(?:, ${VALUE})*)$`);
+
 /**
- * Database-level `ALTER DATABASE … SET …` statements from `pg_restore --create` output, re-targeted at `database`.
- * pg_restore without `--create` ignores them, so pgclone applies them itself.
+ * The `SET` clauses of the `ALTER DATABASE … SET …` statements in `pg_restore --create` output, to re-target at
+ * another database. pg_restore without `--create` ignores them, so pgclone applies them itself. Read statement by
+ * statement: a value may span lines.
  */
 export function databaseSettingsFromScript(script: string): string[] {
   const settings: string[] = [];
-  const ident = '(?:"(?:[^"]|"")+"|[^\\s"]+)';
-  const pattern = new RegExp(`^ALTER DATABASE ${ident} SET (.+);$`);
-  for (const line of script.split('\n')) {
-    const m = pattern.exec(line);
+  for (const statement of splitStatements(script)) {
+    const m = SETTING.exec(statement);
     if (m) settings.push(m[1]!);
   }
   return settings;
