@@ -1,4 +1,4 @@
-import { IDENT, LITERAL, splitStatements } from './sql-statements.js';
+import { databaseFromScript } from './database-script.js';
 import { DumpError } from '../errors.js';
 
 /**
@@ -68,20 +68,10 @@ export function assertArchiveReadable(header: ArchiveHeader, key: string, pgRest
   }
 }
 
-// `name TO 'a', 'b'`: a (possibly qualified) setting name and a list of literals or plain words, nothing else.
-const VALUE = `(?:${LITERAL}|[A-Za-z0-9_.+-]+)`;
-const SETTING = new RegExp(`^ALTER DATABASE ${IDENT} SET ((?:${IDENT}(?:\\.${IDENT})*) TO ${VALUE}(?:, ${VALUE})*)$`);
-
 /**
  * The `SET` clauses of the `ALTER DATABASE … SET …` statements in `pg_restore --create` output, to re-target at
- * another database. pg_restore without `--create` ignores them, so pgclone applies them itself. Read statement by
- * statement: a value may span lines.
+ * another database. pg_restore without `--create` ignores them, so pgclone applies them itself.
  */
 export function databaseSettingsFromScript(script: string): string[] {
-  const settings: string[] = [];
-  for (const statement of splitStatements(script)) {
-    const m = SETTING.exec(statement);
-    if (m) settings.push(m[1]!);
-  }
-  return settings;
+  return databaseFromScript(script).settings;
 }
