@@ -5,7 +5,9 @@ import type { Admin } from '../pg/admin.js';
 import { quoteIdent } from '../pg/ident.js';
 import { alterDatabaseSetting } from '../pg/settings.js';
 import { restoreNames } from '../names.js';
-import { RESTORED_COMMENT, type PlanAction, type PlanStep, type RestorePlan } from './restore.js';
+import type { ArchiveDatabase } from '../pg/database-script.js';
+import { applyProperties, createEmpty, describeFrom } from './properties.js';
+import { readMark, restoredMark, type PlanAction, type PlanStep, type RestorePlan } from './restore.js';
 
 /** The I/O a plan needs; the executor itself only sequences it and undoes it on failure. */
 export interface ExecuteIo {
@@ -13,8 +15,8 @@ export interface ExecuteIo {
   reporter: Reporter;
   /** pg_restore `key` into `database`. */
   pgRestore(key: string, database: string): Promise<void>;
-  /** `SET …` clauses of the archive's `ALTER DATABASE` statements. */
-  archiveSettings(key: string): Promise<string[]>;
+  /** What the archive says about its database (its `ALTER DATABASE … SET` clauses, its properties). */
+  archiveDatabase(key: string): Promise<ArchiveDatabase>;
   runHooks(phase: 'pre-swap' | 'post-swap', database: string, hooks: Hook[]): Promise<void>;
   /** Strategy for template copies. */
   copyStrategy?: 'FILE_COPY' | 'WAL_LOG';
@@ -55,7 +57,7 @@ export async function executePlan(plan: RestorePlan, io: ExecuteIo): Promise<voi
             await admin.drop(action.database);
             break;
           case 'create-empty':
-            await admin.createEmpty(action.database);
+            await createEmpty(io, action);
             created.add(action.database);
             break;
           case 'create-from-template':
@@ -75,6 +77,12 @@ export async function executePlan(plan: RestorePlan, io: ExecuteIo): Promise<voi
           case 'apply-settings':
             await applySettings(io, action);
             break;
+          case 'apply-properties': {
+            const properties = 'database' in action.from ? await admin.properties(action.from.database) : (await io.archiveDatabase(action.from.archive)).properties;
+            // A marked N__temp (the source of the future :post) keeps the user's comment inside its mark.
+            await applyProperties(admin, reporter, action.database, { ...properties, comment: readMark(properties.comment).comment }, describeFrom(action.from));
+            break;
+          }
           case 'hooks':
             try {
               await io.runHooks(action.phase, action.database, action.hooks);
@@ -89,13 +97,16 @@ export async function executePlan(plan: RestorePlan, io: ExecuteIo): Promise<voi
             await admin.requireNoSessions(action.database);
             break;
           case 'mark-restored':
-            await admin.setComment(action.database, RESTORED_COMMENT);
+            await admin.setComment(action.database, restoredMark(await admin.comment(action.database)));
             break;
-          case 'swap':
-            await admin.swap(action.renames, action.allowConnections, action.clearComments);
+          case 'swap': {
+            const comments: Array<[string, string | null]> = [];
+            for (const [live, marked] of action.restoreComments) comments.push([live, readMark(await admin.comment(marked)).comment]);
+            await admin.swap(action.renames, action.allowConnections, comments);
             swapped = true;
             blocked.length = 0;
             break;
+          }
         }
       }
     }
@@ -157,7 +168,7 @@ async function applySettings(io: ExecuteIo, action: Extract<PlanAction, { kind: 
   let statements: string[];
   if (action.from === 'archive') {
     // The archive carries its own `ALTER DATABASE … SET` only in `--create` output; re-target them.
-    const clauses = await io.archiveSettings(action.key!);
+    const clauses = (await io.archiveDatabase(action.key!)).settings;
     statements = clauses.map((clause) => `ALTER DATABASE ${quoteIdent(action.database)} SET ${clause}`);
   } else {
     const entries = await admin.databaseSettings(action.from);
