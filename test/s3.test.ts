@@ -248,6 +248,39 @@ describe('S3 storage through the CLI', () => {
       }
     });
 
+    it('names a missing bucket for rm and pin', async () => {
+      const missing = uniqueBucket('missing');
+      const key = 'dev/default/none/2026-01-01-00-00-00-000000.dump';
+      for (const args of [['rm', key], ['pin', key]]) {
+        const result = await runCli([...args, '-s', `s3://${missing}/pg/`], { cwd, env: env(small) });
+        expect(result.code, args.join(' ')).toBe(1);
+        expect(lastLine(result.stderr), args.join(' ')).toBe(`pgclone: error: Bucket "${missing}" does not exist at ${proxy.endpoint}`);
+      }
+    });
+
+    it('fails a dump to a missing bucket in one line, before pg_dump runs', async () => {
+      const missing = uniqueBucket('missing');
+      const dumped = await runCli(['dump', '-q', '-s', `s3://${missing}/pg/`], { cwd, env: env(small) });
+      expect(dumped.code).toBe(1);
+      expect(dumped.stderr).toBe(`pgclone: error: Bucket "${missing}" does not exist at ${proxy.endpoint}\n`);
+      // Only the look for unfinished uploads reached the bucket: no upload was started.
+      const requests = proxy.requests.filter((r) => r.includes(`/${missing}`));
+      expect(requests.length).toBeGreaterThan(0);
+      expect(requests.filter((r) => !/^GET \S*\?uploads/.test(r))).toEqual([]);
+    });
+
+    it('says the access key was rejected when a HEAD answers 403 (restore by prefix, rm, pin)', async () => {
+      const wrong = env(small, { AWS_ACCESS_KEY_ID: 'AKIAWRONGKEY0000TEST', AWS_SECRET_ACCESS_KEY: 'wrong-secret-0123456789' });
+      const key = 'dev/default/none/2026-01-01-00-00-00-000000.dump';
+      for (const args of [['restore', 'prod/default/none'], ['restore', key], ['rm', key], ['pin', key]]) {
+        const result = await runCli([...args, '-s', `s3://${bucket}/roundtrip/`], { cwd, env: wrong });
+        expect(result.code, args.join(' ')).toBe(1);
+        expect(lastLine(result.stderr), args.join(' ')).toBe(
+          `pgclone: error: The AWS access key ID was rejected at ${proxy.endpoint} for bucket "${bucket}" (InvalidAccessKeyId): check AWS_ACCESS_KEY_ID or the profile`,
+        );
+      }
+    });
+
     it('names an unreachable endpoint and keeps its password out', async () => {
       const port = await freePort();
       const dir = project({ s3: s3Settings({ endpoint: `http://backup:hunter2-secret@127.0.0.1:${port}` }) });

@@ -85,6 +85,10 @@ describe('describeS3Error', () => {
     expect(message(new NoSuchKey({ $metadata: { httpStatusCode: 404 }, message: 'gone' }), { ...context, key: 'pg/a.dump' })).toBe(
       's3://company-dumps/pg/a.dump does not exist at AWS S3',
     );
+    // A 404 without a code is "no such object" only for reads; for a PUT it is some other server answering.
+    expect(message(serviceError('Unknown', 404, { message: 'UnknownError' }), { ...context, operation: 'PutObject', key: 'pg/a.dump' })).toBe(
+      'S3 PutObject on s3://company-dumps/pg/a.dump at AWS S3 failed (HTTP 404)',
+    );
   });
 
   it('classifies transient errors for resumed downloads', () => {

@@ -111,7 +111,8 @@ export function describeS3Error(error: unknown, context: S3ErrorContext): Pgclon
         'check the credentials and that the IAM policy allows it (docs/storage.md)',
     );
   }
-  if (errorCode === 'NoSuchKey' || (status === 404 && context.key)) return fail(`${where} does not exist ${at}`);
+  // A 404 without a code says nothing about the key for other operations (a PUT to a catch-all web server).
+  if (errorCode === 'NoSuchKey' || (status === 404 && /^(HeadObject|GetObject)$/.test(context.operation))) return fail(`${where} does not exist ${at}`);
   if (errorCode === 'NoSuchUpload') return fail(`The multipart upload of ${where} no longer exists ${at} (NoSuchUpload)`);
   if (errorCode === 'MethodNotAllowed' || errorCode === 'NotImplemented' || status === 405 || status === 501) {
     return fail(`${context.endpoint} does not support ${context.operation} on ${where} (${errorCode || `HTTP ${status}`})`);
@@ -140,6 +141,19 @@ export function isNotFound(error: unknown): boolean {
   const e = (error ?? {}) as SdkErrorLike;
   if ((e.Code ?? e.name) === 'NoSuchBucket') return false;
   return e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404;
+}
+
+/** True for a 403 or 404 that carries no S3 error code (a HEAD answer, which has no body to carry one). */
+export function isBodilessRefusal(error: unknown): boolean {
+  const e = (error ?? {}) as SdkErrorLike;
+  const status = e.$metadata?.httpStatusCode;
+  return (status === 403 || status === 404) && !e.Code && ['NotFound', 'Forbidden', 'Unknown', 'UnknownError', undefined].includes(e.name);
+}
+
+/** True when the service refused the operation itself (a missing IAM permission), not the credentials or the bucket. */
+export function isAccessDenied(error: unknown): boolean {
+  const e = (error ?? {}) as SdkErrorLike;
+  return DENIED.has(e.Code ?? e.name ?? '');
 }
 
 function networkCodeOf(cause: unknown): string | undefined {
