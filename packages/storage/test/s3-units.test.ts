@@ -17,7 +17,7 @@ function serviceError(name: string, status: number, extra: Record<string, unknow
 function message(error: unknown, ctx: S3ErrorContext = context): string {
   const described = describeS3Error(error, ctx);
   expect(described).toBeInstanceOf(StorageError);
-  expect(described.code).toBe('STORAGE');
+  expect(described.code).toMatch(/^STORAGE(_DENIED)?$/);
   expect(described.message).not.toContain('\n');
   return described.message;
 }
@@ -57,6 +57,9 @@ describe('describeS3Error', () => {
       'Access denied to s3://company-dumps/pg/dev/x.dump at AWS S3 (PutObject, AccessDenied): check the credentials and that the IAM policy allows it (docs/storage.md)',
     );
     expect(message(serviceError('Unknown', 403))).toMatch(/\(ListObjectsV2, HTTP 403\)/);
+    // Its own code: a look pgclone can do without (ListMultipartUploads before a dump) only warns about it.
+    expect(describeS3Error(serviceError('AccessDenied', 403), context).code).toBe('STORAGE_DENIED');
+    expect(describeS3Error(serviceError('InvalidAccessKeyId', 403), context).code).toBe('STORAGE');
   });
 
   it('reports network failures as an unreachable endpoint with the attempt count', () => {

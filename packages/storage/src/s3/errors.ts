@@ -1,4 +1,4 @@
-import { PgcloneError, StorageError } from '@pgclone/core';
+import { PgcloneError, StorageDeniedError, StorageError } from '@pgclone/core';
 
 /** What an S3 error message names. */
 export interface S3ErrorContext {
@@ -106,9 +106,10 @@ export function describeS3Error(error: unknown, context: S3ErrorContext): Pgclon
     );
   }
   if (DENIED.has(errorCode) || status === 403) {
-    return fail(
+    return new StorageDeniedError(
       `Access denied to ${where} ${at} (${context.operation}, ${errorCode && errorCode !== 'Unknown' ? errorCode : 'HTTP 403'}): ` +
         'check the credentials and that the IAM policy allows it (docs/storage.md)',
+      { cause: error },
     );
   }
   // A 404 without a code says nothing about the key for other operations (a PUT to a catch-all web server).
