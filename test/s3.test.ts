@@ -319,6 +319,29 @@ describe('S3 storage through the CLI', () => {
       expect(result.code, result.stderr).toBe(0);
     });
 
+    it('names the endpoint from AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, with us-east-1 as the region, never its password', async () => {
+      const dir = project({ s3: { forcePathStyle: true } });
+      const viaS3 = await runCli(['ls', '-s', `s3://${bucket}/via-env/`], {
+        cwd: dir,
+        env: env(small, { AWS_ENDPOINT_URL_S3: proxy.endpoint }),
+      });
+      expect(viaS3.code, viaS3.stderr).toBe(0);
+      expect(proxy.requests).toContainEqual(expect.stringMatching(new RegExp(`^GET /${bucket}/?\\?.*prefix=via-env`)));
+      const missing = uniqueBucket('missing');
+      const viaAny = await runCli(['ls', '-s', `s3://${missing}/pg/`], {
+        cwd: dir,
+        env: env(small, { AWS_ENDPOINT_URL: proxy.endpoint.replace('//', '//backup:hunter2-env@') }),
+      });
+      expect(viaAny.code).toBe(1);
+      expect(viaAny.stderr).toBe(`pgclone: error: Bucket "${missing}" does not exist at ${proxy.endpoint}\n`);
+      const port = await freePort();
+      const unreachable = await runCli(['ls', '-s', `s3://${bucket}/pg/`], {
+        cwd: dir,
+        env: env(small, { AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${port}` }),
+      });
+      expect(unreachable.stderr).toBe(`pgclone: error: Cannot reach the S3 endpoint http://127.0.0.1:${port} for bucket "${bucket}" (ECONNREFUSED after 3 attempts)\n`);
+    });
+
     it('names a bad s3 setting', async () => {
       const dir = project({ s3: { partSize: '1MiB' } });
       const result = await runCli(['ls', '-s', `s3://${bucket}/pg/`], { cwd: dir, env: env(small) });

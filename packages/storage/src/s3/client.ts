@@ -25,7 +25,10 @@ export interface S3Connection {
  * shared config/credentials files, the `profile`, SSO, web identity, container and instance roles).
  */
 export async function createS3Connection(settings: S3Settings): Promise<S3Connection> {
-  const region = settings.region ?? (await sdkRegion(settings.profile)) ?? (settings.endpoint ? FALLBACK_REGION : undefined);
+  const found = await sdkDefaults(settings.profile);
+  // The SDK's own AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL / endpoint_url, when the config sets none.
+  const endpoint = settings.endpoint ?? found.endpoint;
+  const region = settings.region ?? found.region ?? (endpoint ? FALLBACK_REGION : undefined);
   const config: S3ClientConfig = {
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
     ...(region ? { region } : {}),
@@ -42,7 +45,7 @@ export async function createS3Connection(settings: S3Settings): Promise<S3Connec
   // Defence in depth: redact() hides these wherever they might show up later.
   rememberSecret(process.env.AWS_SECRET_ACCESS_KEY);
   rememberSecret(process.env.AWS_SESSION_TOKEN);
-  return { client: new S3Client(config), endpoint: endpointLabel(settings.endpoint), ...(region ? { region } : {}) };
+  return { client: new S3Client(config), endpoint: endpointLabel(endpoint), ...(region ? { region } : {}) };
 }
 
 /** The endpoint for messages: without user info, query or trailing slash. */
@@ -57,13 +60,19 @@ export function endpointLabel(endpoint: string | undefined): string {
   }
 }
 
-/** The region the SDK would find by itself (AWS_REGION, the shared config file), or `undefined`. */
-async function sdkRegion(profile: string | undefined): Promise<string | undefined> {
+/**
+ * What the SDK would find by itself: the region (AWS_REGION, the shared config file) and the configured endpoint
+ * (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the `endpoint_url` of the AWS_PROFILE profile; the SDK's own lookup, so
+ * messages name the service its requests go to).
+ */
+async function sdkDefaults(profile: string | undefined): Promise<{ region?: string; endpoint?: string }> {
   const probe = new S3Client(profile ? { profile } : {});
   try {
-    return await probe.config.region();
-  } catch {
-    return undefined;
+    const [region, endpoint] = await Promise.all([
+      probe.config.region().catch(() => undefined),
+      probe.config.ignoreConfiguredEndpointUrls ? undefined : probe.config.serviceConfiguredEndpoint?.().catch(() => undefined),
+    ]);
+    return { ...(region ? { region } : {}), ...(endpoint ? { endpoint } : {}) };
   } finally {
     probe.destroy();
   }
