@@ -342,6 +342,24 @@ describe('S3 storage through the CLI', () => {
       expect(unreachable.stderr).toBe(`pgclone: error: Cannot reach the S3 endpoint http://127.0.0.1:${port} for bucket "${bucket}" (ECONNREFUSED after 3 attempts)\n`);
     });
 
+    it('turns the SDK\'s notice about a profile beside AWS_ACCESS_KEY_ID into one warning event, and names a missing profile', async () => {
+      const dir = project({ s3: s3Settings({ endpoint: proxy.endpoint, profile: 'pgclone-both' }) });
+      writeFileSync(path.join(dir, 'credentials'), `[pgclone-both]\naws_access_key_id = ${s3().accessKeyId}\naws_secret_access_key = ${s3().secretAccessKey}\n`);
+      const files = { AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'credentials'), AWS_CONFIG_FILE: path.join(dir, 'config') };
+      const both = await runCli(['ls', '--json', '-s', `s3://${bucket}/pg/`], { cwd: dir, env: env(small, files) });
+      expect(both.code, both.stderr).toBe(0);
+      const events = both.stderr.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { event: string; level?: string; message?: string });
+      expect(events.filter((e) => e.level === 'warn')).toEqual([
+        expect.objectContaining({ message: expect.stringMatching(/profile "pgclone-both" .*AWS_ACCESS_KEY_ID.*the AWS SDK uses the profile/) }),
+      ]);
+
+      const missing = project({ s3: s3Settings({ endpoint: proxy.endpoint, profile: 'pgclone-nope' }) });
+      const result = await runCli(['ls', '-q', '-s', `s3://${bucket}/pg/`], { cwd: missing, env: env(small, files) });
+      expect(result.code).toBe(1);
+      expect(lastLine(result.stderr)).toMatch(/^pgclone: error: No usable AWS credentials for bucket "[^"]+" from profile "pgclone-nope" /);
+      expect(result.stderr).not.toMatch(/Multiple credential sources/);
+    });
+
     it('names a bad s3 setting', async () => {
       const dir = project({ s3: { partSize: '1MiB' } });
       const result = await runCli(['ls', '-s', `s3://${bucket}/pg/`], { cwd: dir, env: env(small) });

@@ -18,17 +18,20 @@ export interface S3Connection {
   endpoint: string;
   /** The region from the settings or the SDK's own sources, when known. */
   region?: string;
+  /** The shared-config profile credentials come from (`s3.profile` or AWS_PROFILE), when one is set. */
+  profile?: string;
 }
 
 /**
  * Creates the client from the `s3` settings. Credentials come only from the SDK's default chain (environment,
  * shared config/credentials files, the `profile`, SSO, web identity, container and instance roles).
  */
-export async function createS3Connection(settings: S3Settings): Promise<S3Connection> {
+export async function createS3Connection(settings: S3Settings, warn: (message: string) => void = () => {}): Promise<S3Connection> {
   const found = await sdkDefaults(settings.profile);
   // The SDK's own AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL / endpoint_url, when the config sets none.
   const endpoint = settings.endpoint ?? found.endpoint;
   const region = settings.region ?? found.region ?? (endpoint ? FALLBACK_REGION : undefined);
+  const profile = settings.profile ?? (process.env.AWS_PROFILE || undefined);
   const config: S3ClientConfig = {
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
     ...(region ? { region } : {}),
@@ -41,11 +44,12 @@ export async function createS3Connection(settings: S3Settings): Promise<S3Connec
     responseChecksumValidation:
       settings.responseChecksumValidation ?? (process.env.AWS_RESPONSE_CHECKSUM_VALIDATION ? undefined : 'WHEN_REQUIRED'),
     requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, socketTimeout: SOCKET_TIMEOUT_MS },
+    logger: sdkLogger(profile, warn),
   };
   // Defence in depth: redact() hides these wherever they might show up later.
   rememberSecret(process.env.AWS_SECRET_ACCESS_KEY);
   rememberSecret(process.env.AWS_SESSION_TOKEN);
-  return { client: new S3Client(config), endpoint: endpointLabel(endpoint), ...(region ? { region } : {}) };
+  return { client: new S3Client(config), endpoint: endpointLabel(endpoint), ...(region ? { region } : {}), ...(profile ? { profile } : {}) };
 }
 
 /** The endpoint for messages: without user info, query or trailing slash. */
@@ -76,4 +80,31 @@ async function sdkDefaults(profile: string | undefined): Promise<{ region?: stri
   } finally {
     probe.destroy();
   }
+}
+
+/**
+ * The SDK's logger: without one it writes its warnings to the console, several lines each, through `--json` and
+ * `-q`. Its warnings become one-line warning events; the rest (debug chatter) is dropped.
+ */
+function sdkLogger(profile: string | undefined, warn: (message: string) => void): NonNullable<S3ClientConfig['logger']> {
+  const ignore = () => {};
+  return {
+    trace: ignore,
+    debug: ignore,
+    info: ignore,
+    error: ignore,
+    warn: (...content: unknown[]) => {
+      const text = content.map(String).join(' ');
+      // The credential chain's notice (nine lines): what it means for this run.
+      if (/Multiple credential sources detected/.test(text)) {
+        warn(
+          `Both the profile ${JSON.stringify(profile ?? '')} and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are set: the AWS SDK uses the profile; ` +
+            'unset one of them',
+        );
+        return;
+      }
+      const line = text.split('\n').map((l) => l.trim()).find(Boolean);
+      if (line) warn(`AWS SDK: ${line}`);
+    },
+  };
 }

@@ -11,6 +11,8 @@ export interface S3ErrorContext {
   endpoint: string;
   /** The configured region, if known. */
   region?: string;
+  /** The shared-config profile credentials come from, if one is set. */
+  profile?: string;
 }
 
 /** The fields of SDK errors (`S3ServiceException`, Node network errors, credential errors) this module reads. */
@@ -73,6 +75,13 @@ export function describeS3Error(error: unknown, context: S3ErrorContext): Pgclon
   const fail = (message: string) => new StorageError(message, { cause: error });
 
   if (name === 'CredentialsProviderError' || (!status && /could not load credentials|credential/i.test(detail))) {
+    // With a profile the SDK never looks at AWS_ACCESS_KEY_ID, so the profile is what to check.
+    if (context.profile) {
+      return fail(
+        `No usable AWS credentials for bucket ${bucket} from profile ${JSON.stringify(context.profile)} (${detail || name}): ` +
+          'check that the profile exists in the shared AWS config or credentials file (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE) and has credentials',
+      );
+    }
     return fail(
       `No usable AWS credentials for bucket ${bucket} (${detail || name}): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, ` +
         'AWS_PROFILE or "s3.profile" in the pgclone config',

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { AbortMultipartUploadCommand, DeleteObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
-import { assertSafeKey, describeIssues, isPgcloneError, s3SettingsSchema, StorageError, type IncompleteWrite, type S3Settings, type Storage, type StorageWriter, type StoredObject, type WriteHints } from '@pgclone/core';
+import { assertSafeKey, describeIssues, isPgcloneError, s3SettingsSchema, StorageError, type IncompleteWrite, type S3Settings, type Storage, type StorageContext, type StorageWriter, type StoredObject, type WriteHints } from '@pgclone/core';
 import { createS3Connection, type S3Connection } from './client.js';
 import { openDownload } from './download.js';
 import { describeS3Error, isAccessDenied, isBodilessRefusal, isNotFound } from './errors.js';
@@ -24,6 +24,7 @@ export class S3Storage implements Storage {
   readonly endpoint: string;
   readonly #settings: S3Settings;
   readonly #region: string | undefined;
+  readonly #profile: string | undefined;
   /** Set once the bucket answered: a later HEAD 404 then means no such object, without asking again. */
   #bucketSeen = false;
 
@@ -34,6 +35,7 @@ export class S3Storage implements Storage {
     this.client = connection.client;
     this.endpoint = connection.endpoint;
     this.#region = connection.region;
+    this.#profile = connection.profile;
     this.#settings = settings;
   }
 
@@ -199,18 +201,19 @@ export class S3Storage implements Storage {
       key,
       endpoint: this.endpoint,
       ...(this.#region ? { region: this.#region } : {}),
+      ...(this.#profile ? { profile: this.#profile } : {}),
     });
   }
 }
 
 /** Opens `s3://bucket/prefix/` with the `s3` settings of the pgclone config (validated again here for API callers). */
-export async function openS3Storage(location: string, settings: unknown): Promise<S3Storage> {
+export async function openS3Storage(location: string, settings: unknown, context: StorageContext = {}): Promise<S3Storage> {
   const parsed = parseS3Location(location);
   const checked = s3SettingsSchema.safeParse(settings ?? {});
   if (!checked.success) {
     throw new StorageError(`Invalid "s3" settings: ${describeIssues(checked.error, settings ?? {})}`);
   }
-  return new S3Storage(parsed, await createS3Connection(checked.data), checked.data);
+  return new S3Storage(parsed, await createS3Connection(checked.data, context.warn), checked.data);
 }
 
 function isSafeKey(key: string): boolean {
