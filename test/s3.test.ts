@@ -360,6 +360,41 @@ describe('S3 storage through the CLI', () => {
       expect(result.stderr).not.toMatch(/Multiple credential sources/);
     });
 
+    it('refuses s3: locations that do not parse, without writing a local directory', async () => {
+      const dir = project({ s3: s3Settings({ endpoint: proxy.endpoint }) });
+      for (const [args, location] of [[['ls'], 's3:dumps'], [['dump'], 's3:/dumps/pg/'], [['dump'], 'S3:dumps/pg/']] as const) {
+        const result = await runCli([...args, '-s', location], { cwd: dir, env: env(small) });
+        expect(result.code, location).toBe(1);
+        expect(lastLine(result.stderr), location).toBe(
+          `pgclone: error: Invalid storage location ${JSON.stringify(location)}: not an s3:// URL (expected s3://bucket/prefix/)`,
+        );
+        expect(result.stdout).toBe('');
+      }
+      expect(readdirSync(dir)).toEqual(['pgclone.config.json']);
+    });
+
+    it('keeps whatever comes before "@" out of messages about a bad location or endpoint', async () => {
+      const located = await runCli(['ls', '-s', 's3://user:pw-secret-1@dumps/pg/'], { cwd, env: env(small) });
+      expect(located.code).toBe(1);
+      expect(located.stderr).toMatch(/Invalid storage location "s3:\/\/\*\*\*@dumps\/pg\/": .*user info/);
+      const results = [located];
+      for (const endpoint of ['backup:pw-secret-2@minio.internal:9000', 'http//backup:pw-secret-3@minio:9000', 'ftp://backup:pw-secret-4@minio:9000']) {
+        const dir = project({ s3: { endpoint, forcePathStyle: true } });
+        const result = await runCli(['ls', '-s', `s3://${bucket}/pg/`], { cwd: dir, env: env(small) });
+        expect(result.code, endpoint).toBe(1);
+        expect(lastLine(result.stderr), endpoint).toMatch(/s3\.endpoint: expected an http:\/\/ or https:\/\/ URL .*\(got "(ftp:\/\/)?\*\*\*@minio/);
+        results.push(result);
+      }
+      // The SDK's own variable is not checked by pgclone's config, but it is shown the same way.
+      const fromEnv = await runCli(['ls', '-s', `s3://${bucket}/pg/`], {
+        cwd: project({ s3: { forcePathStyle: true } }),
+        env: env(small, { AWS_ENDPOINT_URL_S3: 'backup:pw-secret-5@127.0.0.1:9', AWS_MAX_ATTEMPTS: '1' }),
+      });
+      expect(fromEnv.code).toBe(1);
+      results.push(fromEnv);
+      for (const result of results) expect(result.stdout + result.stderr).not.toMatch(/pw-secret/);
+    });
+
     it('names a bad s3 setting', async () => {
       const dir = project({ s3: { partSize: '1MiB' } });
       const result = await runCli(['ls', '-s', `s3://${bucket}/pg/`], { cwd: dir, env: env(small) });

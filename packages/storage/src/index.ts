@@ -22,7 +22,8 @@ export { describeS3Error, isTransientS3Error, type S3ErrorContext } from './s3/e
  * const s3 = await openStorage('s3://company-dumps/pg/', { s3: { region: 'eu-west-1' } });
  */
 export async function openStorage(location: string, settings: Record<string, unknown> = {}, context: StorageContext = {}): Promise<Storage> {
-  if (/^s3:\/\//i.test(location)) {
+  // Any s3: (a slash short, `s3:bucket`) is meant for S3: never a local directory named `s3:…`.
+  if (/^s3:/i.test(location)) {
     const { openS3Storage } = await import('./s3/index.js');
     return openS3Storage(location, settings.s3, context);
   }

@@ -115,6 +115,17 @@ describe('parseS3Location', () => {
     expect(() => parseS3Location('s3://bad bucket/')).toThrow(/not a bucket name/);
     expect(() => parseS3Location('s3://b/a//c/')).toThrow(/empty, "\." or "\.\." segment/);
     expect(() => parseS3Location('s3://b/../c/')).toThrow(StorageError);
+    expect(() => parseS3Location('s3:dumps')).toThrow(/^Invalid storage location "s3:dumps": not an s3:\/\/ URL/);
+  });
+
+  it('never shows user info written into a location', () => {
+    expect(() => parseS3Location('s3://user:pw-in-location@dumps/pg/')).toThrow(/^Invalid storage location "s3:\/\/\*\*\*@dumps\/pg\/": user info/);
+    try {
+      parseS3Location('s3:/user:pw-in-location@dumps/pg/');
+    } catch (error) {
+      expect((error as Error).message).not.toContain('pw-in-location');
+      expect(redact('backup:pw-in-location')).not.toContain('pw-in-location');
+    }
   });
 });
 
@@ -150,6 +161,10 @@ describe('s3 config key', () => {
     expect(configSchema.safeParse({ s3: { requestChecksumCalculation: 'ALWAYS' } }).success).toBe(false);
     expect(configSchema.safeParse({ s3: { accessKeyId: 'AKIA' } }).success).toBe(false);
     expect(configSchema.safeParse({ s3: { endpoint: 'not a url' } }).success).toBe(false);
+    expect(configSchema.safeParse({ s3: { endpoint: 'http://minio.internal:9000' } }).success).toBe(true);
+    for (const endpoint of ['backup:pw@minio.internal:9000', 'http//backup:pw@minio:9000', 'ftp://minio.internal', 's3://minio']) {
+      expect(configSchema.safeParse({ s3: { endpoint } }).success, endpoint).toBe(false);
+    }
   });
 
   it('keeps endpoint passwords out of printed text', () => {

@@ -1,5 +1,5 @@
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { rememberSecret, type S3Settings } from '@pgclone/core';
+import { hideUserInfo, rememberSecret, type S3Settings } from '@pgclone/core';
 
 /** Fail fast when an endpoint does not answer, instead of waiting for the operating system's TCP timeout. */
 const CONNECTION_TIMEOUT_MS = 10_000;
@@ -52,16 +52,16 @@ export async function createS3Connection(settings: S3Settings, warn: (message: s
   return { client: new S3Client(config), endpoint: endpointLabel(endpoint), ...(region ? { region } : {}), ...(profile ? { profile } : {}) };
 }
 
-/** The endpoint for messages: without user info, query or trailing slash. */
+/**
+ * The endpoint for messages: without user info, query or trailing slash. One that is not an http(s) URL (from the
+ * SDK's variables, which pgclone's config does not check) is shown with whatever precedes its `@` masked.
+ */
 export function endpointLabel(endpoint: string | undefined): string {
   if (!endpoint) return 'AWS S3';
-  try {
-    const url = new URL(endpoint);
-    if (url.password) rememberSecret(decodeURIComponent(url.password));
-    return `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}`;
-  } catch {
-    return '(invalid endpoint)';
-  }
+  const url = URL.canParse(endpoint) ? new URL(endpoint) : undefined;
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') return hideUserInfo(endpoint);
+  if (url.password) rememberSecret(decodeURIComponent(url.password));
+  return `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}`;
 }
 
 /**
