@@ -101,6 +101,33 @@ describe.skipIf(!bin)('a PostgreSQL 18 server', () => {
     expect(await query('target', 'SELECT x FROM before')).toEqual([{ x: 1 }]);
   });
 
+  it("keeps a database's builtin or ICU locale (with its rules), owner and comment, from 18's catalog, and a 15 dump's ICU locale for a new one", async () => {
+    const source = `${prefix}_icu`;
+    await sql('postgres', `CREATE DATABASE ${source} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'de-u-kn-true' LOCALE 'C'`);
+    await sql(source, `CREATE TABLE t (x text); INSERT INTO t VALUES ('a10'), ('a9'), ('B'), ('a')`);
+    const dumped = await runCli(['dump'], { cwd, env: { DATABASE_URL: dbUrl(source) } });
+    expect(dumped.code, dumped.stderr).toBe(0);
+    const key = dumped.lines.at(-1)!;
+    await query('postgres', `CREATE DATABASE builtin TEMPLATE template0 LOCALE_PROVIDER builtin BUILTIN_LOCALE 'C.UTF-8' LOCALE 'C'`);
+    await query('postgres', `CREATE DATABASE rules TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'de' ICU_RULES '&a < z' LOCALE 'C'`);
+    await query('postgres', `CREATE ROLE keeper; ALTER DATABASE rules OWNER TO keeper; COMMENT ON DATABASE rules IS 'kept'`);
+    const properties = `SELECT datname, datlocprovider, datlocale, daticurules, pg_get_userbyid(datdba) AS owner,
+                               shobj_description(oid, 'pg_database') AS comment
+                          FROM pg_database WHERE datname IN ('builtin', 'rules', 'fresh') ORDER BY datname`;
+    const before = await query('postgres', properties);
+    for (const db of ['builtin', 'rules', 'fresh']) {
+      const r = await runCli(['restore', key], { cwd, env: { DATABASE_URL: url(db) } });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).not.toMatch(/warning/);
+    }
+    expect(await query('postgres', properties)).toEqual([
+      ...before.slice(0, 1),
+      { datname: 'fresh', datlocprovider: 'i', datlocale: 'de-u-kn-true', daticurules: null, owner: 'postgres', comment: null },
+      ...before.slice(1),
+    ]);
+    expect(await query('fresh', `SELECT string_agg(x, ',' ORDER BY x) AS s FROM t`)).toEqual([{ s: 'a,a9,a10,B' }]);
+  });
+
   it('dumps with a pg_dump as new as the server, and else refuses in one line, writing nothing', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'pgclone-newer-dump-'));
     const dumped = await runCli(['dump'], { cwd: dir, env: { DATABASE_URL: url('app') } });

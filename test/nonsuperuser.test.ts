@@ -70,6 +70,32 @@ describe('a role that owns its database and has CREATEDB', () => {
     expect(await rows(db)).toBe(50);
   });
 
+  it("keeps its database's privileges, comment and role settings, warning of what it may not set", async () => {
+    const db = await ownedDatabase();
+    const other = `${PREFIX}_other`;
+    await sql('postgres', `CREATE ROLE ${ident(other)}`);
+    await sql('postgres', `REVOKE CONNECT ON DATABASE ${ident(db)} FROM PUBLIC; GRANT CONNECT ON DATABASE ${ident(db)} TO ${ident(other)};
+      COMMENT ON DATABASE ${ident(db)} IS 'mine'; ALTER DATABASE ${ident(db)} CONNECTION LIMIT 20;
+      ALTER ROLE ${ident(other)} IN DATABASE ${ident(db)} SET work_mem = '7MB';
+      ALTER ROLE ${ident(role.user)} IN DATABASE ${ident(db)} SET work_mem = '3MB'`);
+    const properties = () =>
+      sql('postgres', `SELECT pg_get_userbyid(datdba) AS owner, datacl::text AS acl, datconnlimit, shobj_description(d.oid, 'pg_database') AS comment,
+          (SELECT array_agg(pg_get_userbyid(setrole) || ': ' || array_to_string(setconfig, ', ')) FROM pg_db_role_setting WHERE setdatabase = d.oid) AS settings
+          FROM pg_database d WHERE datname = $1`, [db]);
+    const before = await properties();
+    const run = await runCli(['restore', key, '--reversible'], { cwd, env: { DATABASE_URL: asRole(db) } });
+    expect(run.code, run.stderr).toBe(0);
+    // Another role's settings need a superuser (or CREATEROLE): a warning after the data load, not a failure.
+    expect(run.stderr).toMatch(new RegExp(`warning: ${db}__temp does not get the setting of role ${other} \\(work_mem TO '7MB'\\) of ${db}: PostgreSQL: permission denied`));
+    expect(await properties()).toEqual([{ ...before[0], settings: [`${role.user}: work_mem=3MB`] }]);
+    expect(await rows(db)).toBe(1000);
+    const back = await runCli(['restore', ':pre'], { cwd, env: { DATABASE_URL: asRole(db) } });
+    expect(back.code, back.stderr).toBe(0);
+    expect(await properties()).toEqual([{ ...before[0], settings: [`${role.user}: work_mem=3MB`] }]);
+    await dropDatabases(db);
+    await sql('postgres', `DROP ROLE ${ident(other)}`);
+  });
+
   it('names the sessions it may not end, and aborts before the swap with nothing changed', async () => {
     const db = await ownedDatabase();
     const other = await foreignSession(db, 'admin-console');

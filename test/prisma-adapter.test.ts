@@ -129,15 +129,20 @@ describe('Prisma 7 project: prisma.config.ts with a hard-coded URL, a seed', () 
     const failed = await pgclone(['restore', key, '--quiet']);
     expect(failed.code).toBe(1);
     for (const line of failed.stderr.trim().split('\n')) expect(line).toMatch(/^prisma-pgclone: (warning|error): /);
-    // The hint to resume names this bin, whose flags find the same project again.
-    expect(failed.stderr).toContain(`run "prisma-pgclone restore :${db}__temp" to resume`);
+    // Prisma will not migrate a copy with a failed migration again (P3009): the hint is to restore the dump again.
+    expect(failed.stderr).toContain(`warning: Kept ${db}__temp: it is as the failed migration left it, which Prisma will not migrate again (P3009); fix the migration, then restore the dump again`);
+    expect(failed.stderr).not.toContain(`restore :${db}__temp`);
     expect(failed.stderr).toMatch(/prisma migrate deploy \(Prisma 7\.\d+\.\d+\) failed with exit code 1/);
     expect(failed.stderr).toContain(bad);
     expect(failed.stderr).toMatch(/error: Pre-swap hook migrate failed: prisma migrate deploy .*failed with exit code 1: Error: .*NoSuchTable/);
     expect(await sql(db, 'SELECT id, email FROM "User" ORDER BY id')).toEqual(before);
     expect(await migrationNames(db)).toEqual([M1, M2, M3]);
-    // The copy is kept for `restore :N__temp` once the migration is fixed.
+    // The copy is kept to look at; once the migration is fixed, the same restore (from the dump) goes through.
     expect(await databases()).toContain(`${db}__temp`);
+    writeFileSync(path.join(dir, 'prisma/migrations', bad, 'migration.sql'), 'ALTER TABLE "User" ADD COLUMN "x" INTEGER;\n');
+    const again = await pgclone(['restore', key, '--quiet']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(await migrationNames(db)).toEqual([M1, M2, M3, bad]);
   });
 });
 
@@ -185,6 +190,60 @@ describe('Prisma 6 project: url and directUrl from env() in .env, a pooler URL, 
     // The pooler's database was never touched.
     expect(await sql(pooled, "SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'")).toEqual([{ n: 0 }]);
   });
+});
+
+describe('a Prisma config that loads .env with override: true', () => {
+  // dotenv runs again inside the Prisma CLI when it loads the config, putting the live URL back into process.env.
+  for (const major of [7, 6] as const) {
+    const db = uniqueName(`pov${major}`);
+    afterAll(() => dropDatabases(db));
+
+    it(`migrates and seeds the copy, never the live database (Prisma ${major})`, { timeout: 600_000 }, async () => {
+      await createDatabase(db);
+      const dir = prismaProject({
+        major,
+        links: ['pg', 'dotenv'],
+        files: {
+          'package.json': '{ "name": "app", "private": true, "type": "module" }',
+          ...schemaFiles(major === 7 ? '  provider = "postgresql"' : '  provider = "postgresql"\n  url      = env("DATABASE_URL")'),
+          'prisma.config.ts': [
+            "import { config } from 'dotenv'",
+            "import { defineConfig, env } from 'prisma/config'",
+            'config({ override: true })',
+            'export default defineConfig({',
+            "  schema: 'prisma/schema.prisma',",
+            "  migrations: { path: 'prisma/migrations', seed: 'node seed.mjs' },",
+            ...(major === 7 ? ["  datasource: { url: env('DATABASE_URL') },"] : []),
+            '})',
+          ].join('\n'),
+          'seed.mjs': [
+            "import pg from 'pg'",
+            'const client = new pg.Client({ connectionString: process.env.DATABASE_URL })',
+            'await client.connect()',
+            'await client.query(`INSERT INTO "User" (email) VALUES (current_database())`)',
+            'await client.end()',
+          ].join('\n'),
+          '.env': `DATABASE_URL="${dbUrl(db)}"\n`,
+        },
+      });
+      addMigrations(dir, [M1]);
+      const deployed = await runPrisma(dir, major, ['migrate', 'deploy']);
+      expect(deployed.code, deployed.stdout + deployed.stderr).toBe(0);
+      const env = prismaEngineEnv(major);
+      const dumped = await runCli(['dump'], { cwd: dir, bin: PRISMA_PGCLONE_BIN, env });
+      expect(dumped.code, dumped.stderr).toBe(0);
+
+      addMigrations(dir, [M2]);
+      const args = ['restore', '--reversible', dumped.lines.at(-1)!, '--pre-swap-hook', 'migrate', '--pre-swap-hook', 'seed'];
+      const restored = await runCli(args, { cwd: dir, bin: PRISMA_PGCLONE_BIN, env });
+      expect(restored.code, restored.stderr).toBe(0);
+      expect(await sql(db, 'SELECT email FROM "User"')).toEqual([{ email: `${db}__temp` }]);
+      expect(await migrationNames(db)).toEqual([M1, M2]);
+      // The old live database, now :pre, was neither seeded nor migrated.
+      expect(await sql(`${db}__pre`, 'SELECT email FROM "User"')).toEqual([]);
+      expect(await migrationNames(`${db}__pre`)).toEqual([M1]);
+    });
+  }
 });
 
 describe('schema= in the Prisma URL', () => {

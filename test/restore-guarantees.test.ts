@@ -1,5 +1,5 @@
 // Each guarantee of "Restore: guarantees, not just steps" (issue 3) as its own test, through the real CLI.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
@@ -186,6 +186,20 @@ describe('restore into N__temp and swap', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(await userNames(db)).toEqual(['dumped']);
     expect(await databasesLike(db)).toEqual([db, `${db}__post`]);
+  });
+
+  it('a new database gets the settings of the dump, a value spanning lines included', async () => {
+    const db = uniqueName('rg_nl');
+    prefixes.push(db);
+    await sql('postgres', `CREATE DATABASE ${ident(db)} TEMPLATE template0`);
+    await sql('postgres', `ALTER DATABASE ${ident(db)} SET app.msg = E'line1\nline2; it''s'; ALTER DATABASE ${ident(db)} SET work_mem = '5MB'`);
+    const d = await runCli(['dump'], { cwd, env: { DATABASE_URL: dbUrl(db) } });
+    expect(d.code, d.stderr).toBe(0);
+    const fresh = `${db}_new`;
+    const r = await runCli(['restore', d.lines.at(-1)!], { cwd, env: { DATABASE_URL: dbUrl(fresh) } });
+    expect(r.code, r.stderr).toBe(0);
+    const settings = `SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = $1 AND s.setrole = 0`;
+    expect(await sql('postgres', settings, [fresh])).toEqual([{ setconfig: ["app.msg=line1\nline2; it's", 'work_mem=5MB'] }]);
   });
 
   it('a failing pre-swap hook leaves N and the previous :pre/:post untouched and keeps N__temp to resume', async () => {
@@ -389,7 +403,8 @@ describe('restore into N__temp and swap', () => {
     const r = await t.cli('restore', t.db, '--dry-run', '--reversible', '--pre-swap-hook', `touch ${marker}`);
     expect(r.code, r.stderr).toBe(0);
     expect(r.lines[0]).toBe(`restore dump ${t.key()} into ${t.db} (reversible)`);
-    expect(r.lines).toContain(`create-temp: create database ${t.db}__temp`);
+    expect(r.lines).toContain(`create-temp: create database ${t.db}__temp with the encoding, collation and tablespace of ${t.db}`);
+    expect(r.lines).toContain(`settings: give ${t.db}__temp the connection limit, owner, privileges, per-role settings and comment of ${t.db}`);
     expect(r.lines).toContain(`restore: pg_restore ${t.key()} into ${t.db}__temp`);
     expect(r.lines).toContain(`pre-swap-hooks: run pre-swap hooks on ${t.db}__temp: touch ${marker}`);
     expect(r.lines).toContain(
@@ -412,6 +427,153 @@ describe('restore into N__temp and swap', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`"${long}__temp" would exceed 63 bytes`);
     expect(await databasesLike('rg_long_')).toEqual([]);
+  });
+});
+
+describe('what a restore keeps of the database itself', () => {
+  const prefix = uniqueName('rg_props');
+  const owner = `${prefix}_owner`;
+  const reader = `${prefix}_reader`;
+  const space = `${prefix}_space`;
+  const spaceDir = tempDir('rg-space');
+  const isRoot = process.getuid?.() === 0;
+
+  beforeAll(async () => {
+    await sql('postgres', `CREATE ROLE ${ident(owner)} LOGIN; CREATE ROLE ${ident(reader)} LOGIN`);
+    // The server runs as postgres: the tablespace's directory must be its own.
+    if (isRoot) execFileSync('chown', ['postgres', spaceDir]);
+    await sql('postgres', `CREATE TABLESPACE ${ident(space)} LOCATION '${spaceDir}'`);
+  });
+  afterAll(async () => {
+    await dropDatabases(prefix);
+    await sql('postgres', `DROP TABLESPACE IF EXISTS ${ident(space)}`);
+    await sql('postgres', `DROP ROLE IF EXISTS ${ident(owner)}; DROP ROLE IF EXISTS ${ident(reader)}`);
+    removeDir(spaceDir);
+  });
+
+  /** What pg_database, pg_db_role_setting and pg_shdescription hold for `db`. */
+  const properties = async (db: string) =>
+    (
+      await sql(
+        'postgres',
+        `SELECT pg_get_userbyid(d.datdba) AS owner, d.datacl::text AS acl, shobj_description(d.oid, 'pg_database') AS comment,
+                d.datconnlimit AS connlimit, pg_encoding_to_char(d.encoding) AS encoding, d.datcollate, d.datctype,
+                d.datlocprovider AS provider, COALESCE(to_jsonb(d) ->> 'datlocale', to_jsonb(d) ->> 'daticulocale') AS icu,
+                t.spcname AS tablespace,
+                (SELECT array_agg(CASE WHEN s.setrole = 0 THEN '-' ELSE pg_get_userbyid(s.setrole) END || ': ' || array_to_string(s.setconfig, ', ') ORDER BY s.setrole)
+                   FROM pg_db_role_setting s WHERE s.setdatabase = d.oid) AS settings
+           FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace WHERE d.datname = $1`,
+        [db],
+      )
+    )[0];
+  const sorted = async (db: string) => (await sql<{ s: string }>(db, `SELECT string_agg(x, ',' ORDER BY x) AS s FROM t`))[0]!.s;
+  const cli = (db: string, ...args: string[]) => runCli(args, { cwd, env: { DATABASE_URL: dbUrl(db) } });
+  async function dumpOf(db: string): Promise<string> {
+    const d = await cli(db, 'dump');
+    expect(d.code, d.stderr).toBe(0);
+    return d.lines.at(-1)!;
+  }
+
+  it('a restore from its own dump, :pre, :post and a copy keep the owner, privileges, role settings, comment and connection limit', async () => {
+    const db = `${prefix}_acl`;
+    await sql('postgres', `CREATE DATABASE ${ident(db)} TEMPLATE template0 OWNER ${ident(owner)} CONNECTION LIMIT 5`);
+    await sql(db, `CREATE TABLE t (x text); INSERT INTO t VALUES ('v1')`);
+    await sql('postgres', `REVOKE CONNECT, TEMPORARY ON DATABASE ${ident(db)} FROM PUBLIC;
+      GRANT CONNECT ON DATABASE ${ident(db)} TO ${ident(reader)};
+      GRANT TEMPORARY ON DATABASE ${ident(db)} TO ${ident(reader)} WITH GRANT OPTION;
+      COMMENT ON DATABASE ${ident(db)} IS 'the app''s
+database';
+      ALTER ROLE ${ident(reader)} IN DATABASE ${ident(db)} SET work_mem = '7MB';
+      ALTER DATABASE ${ident(db)} SET app.msg = E'line1\nline2'`);
+    const before = await properties(db);
+    expect(before).toMatchObject({ owner, connlimit: 5, comment: "the app's\ndatabase" });
+
+    const restored = await cli(db, 'restore', await dumpOf(db), '--reversible');
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.stderr).not.toMatch(/warning/);
+    expect(await properties(db)).toEqual(before);
+    expect(await properties(`${db}__pre`)).toEqual(before);
+    expect(await properties(`${db}__post`)).toEqual(before);
+
+    // The live database changes; a rollback brings back what :pre has, not what N has now.
+    await sql('postgres', `GRANT ALL ON DATABASE ${ident(db)} TO PUBLIC; COMMENT ON DATABASE ${ident(db)} IS 'changed';
+      ALTER DATABASE ${ident(db)} OWNER TO postgres; ALTER ROLE ${ident(reader)} IN DATABASE ${ident(db)} RESET ALL`);
+    const back = await cli(db, 'restore', ':pre');
+    expect(back.code, back.stderr).toBe(0);
+    expect(await properties(db)).toEqual(before);
+    await sql('postgres', `COMMENT ON DATABASE ${ident(db)} IS 'changed'`);
+    expect((await cli(db, 'restore', ':post')).code).toBe(0);
+    expect(await properties(db)).toEqual(before);
+
+    // A copy is a snapshot of the database, properties included; restoring it brings them back.
+    expect((await cli(db, 'copy', `:${db}_snap`)).code).toBe(0);
+    expect(await properties(`${db}_snap`)).toEqual(before);
+    await sql('postgres', `COMMENT ON DATABASE ${ident(db)} IS 'changed'`);
+    expect((await cli(db, 'restore', `:${db}_snap`)).code).toBe(0);
+    expect(await properties(db)).toEqual(before);
+  });
+
+  it("a restore resumed from N__temp after a failed hook goes live with the database's comment, not pgclone's mark", async () => {
+    const db = `${prefix}_mark`;
+    await sql('postgres', `CREATE DATABASE ${ident(db)} TEMPLATE template0`);
+    await sql('postgres', `COMMENT ON DATABASE ${ident(db)} IS 'the app'`);
+    const key = await dumpOf(db);
+    const failed = await cli(db, 'restore', key, '--pre-swap-hook', 'exit 3');
+    expect(failed.code).toBe(1);
+    expect((await cli(db, 'doctor')).stdout).toContain(`${db}__temp is a complete restore that was not swapped in`);
+    const resumed = await cli(db, 'restore', `:${db}__temp`);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(await properties(db)).toMatchObject({ comment: 'the app' });
+  });
+
+  it("a restore from its own dump keeps the encoding, collation and tablespace; into a new database, the dump's", async () => {
+    const icu = `${prefix}_icu`;
+    await sql('postgres', `CREATE DATABASE ${ident(icu)} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'de-u-kn-true' LOCALE 'C'`);
+    await sql(icu, `CREATE TABLE t (x text); INSERT INTO t VALUES ('a10'), ('a9'), ('B'), ('a')`);
+    const latin = `${prefix}_latin`;
+    await sql('postgres', `CREATE DATABASE ${ident(latin)} TEMPLATE template0 ENCODING 'LATIN1' LOCALE 'C' TABLESPACE ${ident(space)}`);
+    await sql(latin, `CREATE TABLE t (x text); INSERT INTO t VALUES ('é'), ('e')`);
+    const before = { icu: await properties(icu), latin: await properties(latin) };
+    expect(before.icu).toMatchObject({ provider: 'i', icu: 'de-u-kn-true' });
+    expect(before.latin).toMatchObject({ encoding: 'LATIN1', tablespace: space });
+    expect(await sorted(icu)).toBe('a,a9,a10,B');
+
+    const keys = { icu: await dumpOf(icu), latin: await dumpOf(latin) };
+    for (const db of [icu, latin] as const) {
+      const key = db === icu ? keys.icu : keys.latin;
+      const r = await cli(db, 'restore', key);
+      expect(r.code, r.stderr).toBe(0);
+      expect(await properties(db)).toEqual(db === icu ? before.icu : before.latin);
+      // Into a database that does not exist yet: the dump's CREATE DATABASE.
+      const fresh = `${db}_new`;
+      const n = await cli(fresh, 'restore', key);
+      expect(n.code, n.stderr).toBe(0);
+      expect(n.stderr).not.toMatch(/warning/);
+      expect(await properties(fresh)).toEqual(db === icu ? before.icu : before.latin);
+    }
+    expect(await sorted(icu)).toBe('a,a9,a10,B');
+    expect(await sorted(`${icu}_new`)).toBe('a,a9,a10,B');
+    expect(await sorted(`${latin}_new`)).toBe('e,é');
+  });
+
+  it("a dump whose tablespace this server lacks restores into a new database with the server's defaults, saying so", async () => {
+    const gone = `${prefix}_gone`;
+    const goneSpace = `${prefix}_gone_space`;
+    const dir = tempDir('rg-space-gone');
+    if (isRoot) execFileSync('chown', ['postgres', dir]);
+    await sql('postgres', `CREATE TABLESPACE ${ident(goneSpace)} LOCATION '${dir}'`);
+    await sql('postgres', `CREATE DATABASE ${ident(gone)} TEMPLATE template0 TABLESPACE ${ident(goneSpace)}`);
+    await sql(gone, `CREATE TABLE t (x text); INSERT INTO t VALUES ('kept')`);
+    const key = await dumpOf(gone);
+    await sql('postgres', `DROP DATABASE ${ident(gone)}`);
+    await sql('postgres', `DROP TABLESPACE ${ident(goneSpace)}`);
+    removeDir(dir);
+    const fresh = `${prefix}_gone_new`;
+    const r = await cli(fresh, 'restore', key);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`warning: ${fresh}__temp has this server's default encoding, collation and tablespace, not the dump's \\(.*TABLESPACE "${goneSpace}"\\): PostgreSQL: tablespace "${goneSpace}" does not exist`));
+    expect(await properties(fresh)).toMatchObject({ tablespace: 'pg_default' });
+    expect(await sorted(fresh)).toBe('kept');
   });
 });
 

@@ -248,6 +248,39 @@ describe('S3 storage through the CLI', () => {
       }
     });
 
+    it('names a missing bucket for rm and pin', async () => {
+      const missing = uniqueBucket('missing');
+      const key = 'dev/default/none/2026-01-01-00-00-00-000000.dump';
+      for (const args of [['rm', key], ['pin', key]]) {
+        const result = await runCli([...args, '-s', `s3://${missing}/pg/`], { cwd, env: env(small) });
+        expect(result.code, args.join(' ')).toBe(1);
+        expect(lastLine(result.stderr), args.join(' ')).toBe(`pgclone: error: Bucket "${missing}" does not exist at ${proxy.endpoint}`);
+      }
+    });
+
+    it('fails a dump to a missing bucket in one line, before pg_dump runs', async () => {
+      const missing = uniqueBucket('missing');
+      const dumped = await runCli(['dump', '-q', '-s', `s3://${missing}/pg/`], { cwd, env: env(small) });
+      expect(dumped.code).toBe(1);
+      expect(dumped.stderr).toBe(`pgclone: error: Bucket "${missing}" does not exist at ${proxy.endpoint}\n`);
+      // Only the look for unfinished uploads reached the bucket: no upload was started.
+      const requests = proxy.requests.filter((r) => r.includes(`/${missing}`));
+      expect(requests.length).toBeGreaterThan(0);
+      expect(requests.filter((r) => !/^GET [^?]*\?(.*&)?uploads(=|&|$)/.test(r))).toEqual([]);
+    });
+
+    it('says the access key was rejected when a HEAD answers 403 (restore by prefix, rm, pin)', async () => {
+      const wrong = env(small, { AWS_ACCESS_KEY_ID: 'AKIAWRONGKEY0000TEST', AWS_SECRET_ACCESS_KEY: 'wrong-secret-0123456789' });
+      const key = 'dev/default/none/2026-01-01-00-00-00-000000.dump';
+      for (const args of [['restore', 'prod/default/none'], ['restore', key], ['rm', key], ['pin', key]]) {
+        const result = await runCli([...args, '-s', `s3://${bucket}/roundtrip/`], { cwd, env: wrong });
+        expect(result.code, args.join(' ')).toBe(1);
+        expect(lastLine(result.stderr), args.join(' ')).toBe(
+          `pgclone: error: The AWS access key ID was rejected at ${proxy.endpoint} for bucket "${bucket}" (InvalidAccessKeyId): check AWS_ACCESS_KEY_ID or the profile`,
+        );
+      }
+    });
+
     it('names an unreachable endpoint and keeps its password out', async () => {
       const port = await freePort();
       const dir = project({ s3: s3Settings({ endpoint: `http://backup:hunter2-secret@127.0.0.1:${port}` }) });
@@ -284,6 +317,82 @@ describe('S3 storage through the CLI', () => {
         }),
       });
       expect(result.code, result.stderr).toBe(0);
+    });
+
+    it('names the endpoint from AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, with us-east-1 as the region, never its password', async () => {
+      const dir = project({ s3: { forcePathStyle: true } });
+      const viaS3 = await runCli(['ls', '-s', `s3://${bucket}/via-env/`], {
+        cwd: dir,
+        env: env(small, { AWS_ENDPOINT_URL_S3: proxy.endpoint }),
+      });
+      expect(viaS3.code, viaS3.stderr).toBe(0);
+      expect(proxy.requests).toContainEqual(expect.stringMatching(new RegExp(`^GET /${bucket}/?\\?.*prefix=via-env`)));
+      const missing = uniqueBucket('missing');
+      const viaAny = await runCli(['ls', '-s', `s3://${missing}/pg/`], {
+        cwd: dir,
+        env: env(small, { AWS_ENDPOINT_URL: proxy.endpoint.replace('//', '//backup:hunter2-env@') }),
+      });
+      expect(viaAny.code).toBe(1);
+      expect(viaAny.stderr).toBe(`pgclone: error: Bucket "${missing}" does not exist at ${proxy.endpoint}\n`);
+      const port = await freePort();
+      const unreachable = await runCli(['ls', '-s', `s3://${bucket}/pg/`], {
+        cwd: dir,
+        env: env(small, { AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${port}` }),
+      });
+      expect(unreachable.stderr).toBe(`pgclone: error: Cannot reach the S3 endpoint http://127.0.0.1:${port} for bucket "${bucket}" (ECONNREFUSED after 3 attempts)\n`);
+    });
+
+    it('turns the SDK\'s notice about a profile beside AWS_ACCESS_KEY_ID into one warning event, and names a missing profile', async () => {
+      const dir = project({ s3: s3Settings({ endpoint: proxy.endpoint, profile: 'pgclone-both' }) });
+      writeFileSync(path.join(dir, 'credentials'), `[pgclone-both]\naws_access_key_id = ${s3().accessKeyId}\naws_secret_access_key = ${s3().secretAccessKey}\n`);
+      const files = { AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'credentials'), AWS_CONFIG_FILE: path.join(dir, 'config') };
+      const both = await runCli(['ls', '--json', '-s', `s3://${bucket}/pg/`], { cwd: dir, env: env(small, files) });
+      expect(both.code, both.stderr).toBe(0);
+      const events = both.stderr.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { event: string; level?: string; message?: string });
+      expect(events.filter((e) => e.level === 'warn')).toEqual([
+        expect.objectContaining({ message: expect.stringMatching(/profile "pgclone-both" .*AWS_ACCESS_KEY_ID.*the AWS SDK uses the profile/) }),
+      ]);
+
+      const missing = project({ s3: s3Settings({ endpoint: proxy.endpoint, profile: 'pgclone-nope' }) });
+      const result = await runCli(['ls', '-q', '-s', `s3://${bucket}/pg/`], { cwd: missing, env: env(small, files) });
+      expect(result.code).toBe(1);
+      expect(lastLine(result.stderr)).toMatch(/^pgclone: error: No usable AWS credentials for bucket "[^"]+" from profile "pgclone-nope" /);
+      expect(result.stderr).not.toMatch(/Multiple credential sources/);
+    });
+
+    it('refuses s3: locations that do not parse, without writing a local directory', async () => {
+      const dir = project({ s3: s3Settings({ endpoint: proxy.endpoint }) });
+      for (const [args, location] of [[['ls'], 's3:dumps'], [['dump'], 's3:/dumps/pg/'], [['dump'], 'S3:dumps/pg/']] as const) {
+        const result = await runCli([...args, '-s', location], { cwd: dir, env: env(small) });
+        expect(result.code, location).toBe(1);
+        expect(lastLine(result.stderr), location).toBe(
+          `pgclone: error: Invalid storage location ${JSON.stringify(location)}: not an s3:// URL (expected s3://bucket/prefix/)`,
+        );
+        expect(result.stdout).toBe('');
+      }
+      expect(readdirSync(dir)).toEqual(['pgclone.config.json']);
+    });
+
+    it('keeps whatever comes before "@" out of messages about a bad location or endpoint', async () => {
+      const located = await runCli(['ls', '-s', 's3://user:pw-secret-1@dumps/pg/'], { cwd, env: env(small) });
+      expect(located.code).toBe(1);
+      expect(located.stderr).toMatch(/Invalid storage location "s3:\/\/\*\*\*@dumps\/pg\/": .*user info/);
+      const results = [located];
+      for (const endpoint of ['backup:pw-secret-2@minio.internal:9000', 'http//backup:pw-secret-3@minio:9000', 'ftp://backup:pw-secret-4@minio:9000']) {
+        const dir = project({ s3: { endpoint, forcePathStyle: true } });
+        const result = await runCli(['ls', '-s', `s3://${bucket}/pg/`], { cwd: dir, env: env(small) });
+        expect(result.code, endpoint).toBe(1);
+        expect(lastLine(result.stderr), endpoint).toMatch(/s3\.endpoint: expected an http:\/\/ or https:\/\/ URL .*\(got "(ftp:\/\/)?\*\*\*@minio/);
+        results.push(result);
+      }
+      // The SDK's own variable is not checked by pgclone's config, but it is shown the same way.
+      const fromEnv = await runCli(['ls', '-s', `s3://${bucket}/pg/`], {
+        cwd: project({ s3: { forcePathStyle: true } }),
+        env: env(small, { AWS_ENDPOINT_URL_S3: 'backup:pw-secret-5@127.0.0.1:9', AWS_MAX_ATTEMPTS: '1' }),
+      });
+      expect(fromEnv.code).toBe(1);
+      results.push(fromEnv);
+      for (const result of results) expect(result.stdout + result.stderr).not.toMatch(/pw-secret/);
     });
 
     it('names a bad s3 setting', async () => {

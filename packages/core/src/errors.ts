@@ -31,6 +31,7 @@ export type ErrorCode =
   | 'HOOK_FAILED'
   | 'ADAPTER'
   | 'STORAGE'
+  | 'STORAGE_DENIED'
   | 'INTERRUPTED';
 
 const BRAND = Symbol.for('pgclone.error');
@@ -100,15 +101,33 @@ export class HookError extends PgcloneError {
 
 /** The storage backend failed (missing bucket, permission, I/O). */
 export class StorageError extends PgcloneError {
+  constructor(message: string, options: { cause?: unknown } = {}, code: 'STORAGE' | 'STORAGE_DENIED' = 'STORAGE') {
+    super(code, message, options);
+  }
+}
+
+/**
+ * The storage refused an operation the credentials are not allowed (a missing IAM permission), as opposed to a
+ * missing bucket, rejected credentials or an unreachable service: what an optional look (for unfinished uploads)
+ * may shrug off with a warning.
+ */
+export class StorageDeniedError extends StorageError {
   constructor(message: string, options: { cause?: unknown } = {}) {
-    super('STORAGE', message, options);
+    super(message, options, 'STORAGE_DENIED');
   }
 }
 
 /** An ORM adapter (Knex, Prisma) could not load the project or run its migrations. */
 export class AdapterError extends PgcloneError {
-  constructor(message: string, options: { cause?: unknown } = {}) {
+  /**
+   * What to do instead of `restore :N__temp` when the failure of a pre-swap hook leaves `N__temp` in a state the ORM
+   * refuses to go on from (Prisma records a failed migration). Printed when the restore keeps `N__temp`.
+   */
+  readonly resume?: string;
+
+  constructor(message: string, options: { cause?: unknown; resume?: string } = {}) {
     super('ADAPTER', message, options);
+    if (options.resume) this.resume = options.resume;
   }
 }
 

@@ -32,3 +32,17 @@ export function redact(text: string): string {
   }
   return out;
 }
+
+/**
+ * A value pgclone rejects (a storage location, an endpoint), for its error message. Whatever comes before its last
+ * `@` may be user info with a password, however mangled the rest is (`http//user:pw@host`, `user:pw@host`), so it is
+ * masked (a `scheme://` in front is kept), and remembered so that it stays hidden wherever it shows up later.
+ */
+export function hideUserInfo(text: string): string {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)?(.*)@/is.exec(text);
+  if (!m) return text;
+  const userInfo = m[2]!;
+  rememberSecret(userInfo);
+  rememberSecret(userInfo.slice(userInfo.indexOf(':') + 1));
+  return `${m[1] ?? ''}${MASK}@${text.slice(m[0].length)}`;
+}

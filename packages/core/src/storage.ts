@@ -86,5 +86,10 @@ export interface PathWriter {
   abort(reason?: unknown): Promise<void>;
 }
 
+/** What a backend may tell the user outside its results: warnings of the libraries it uses, as one line each. */
+export interface StorageContext {
+  warn?: (message: string) => void;
+}
+
 /** Creates the storage for a location (`openStorage` from `@pgclone/storage`). */
-export type StorageFactory = (location: string, settings: Record<string, unknown>) => Storage | Promise<Storage>;
+export type StorageFactory = (location: string, settings: Record<string, unknown>, context?: StorageContext) => Storage | Promise<Storage>;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DumpError } from '../src/errors.js';
 import { assertArchiveReadable, databaseSettingsFromScript, maxArchiveVersion, parseArchiveHeader } from '../src/pg/archive.js';
+import { databaseFromScript } from '../src/pg/database-script.js';
 import { restoresInOneTransaction } from '../src/pg/pg-restore.js';
 
 /** The first bytes of a custom-format archive: magic, version major/minor/rev, int size, offset size, format. */
@@ -72,6 +73,53 @@ describe('databaseSettingsFromScript', () => {
       'ALTER DATABASE src OWNER TO me;',
     ].join('\n');
     expect(databaseSettingsFromScript(script)).toEqual(["search_path TO 'public', 'billing'", "statement_timeout TO '5s'"]);
+  });
+
+  it('keeps a value that spans lines, and one with a semicolon', () => {
+    const script = [
+      'SET client_encoding = \'UTF8\';',
+      '\\connect props',
+      '-- Name: props; Type: DATABASE PROPERTIES; Schema: -; Owner: own1',
+      "ALTER DATABASE props SET \"app.msg\" TO 'line1",
+      "line2; it''s';",
+      "ALTER DATABASE props SET work_mem TO '5MB';",
+    ].join('\n');
+    expect(databaseSettingsFromScript(script)).toEqual([`"app.msg" TO 'line1\nline2; it''s'`, "work_mem TO '5MB'"]);
+  });
+
+  it('ignores a SET that is not a plain list of values', () => {
+    expect(databaseSettingsFromScript("ALTER DATABASE x SET a TO 'b'; DROP TABLE t;")).toEqual(["a TO 'b'"]);
+    expect(databaseSettingsFromScript('ALTER DATABASE x SET a TO (SELECT 1);')).toEqual([]);
+  });
+});
+
+describe('databaseFromScript', () => {
+  it("reads the database's CREATE options, owner, comment, privileges, connection limit and role settings", () => {
+    const script = [
+      "CREATE DATABASE props WITH TEMPLATE = template0 ENCODING = 'LATIN1' LOCALE_PROVIDER = icu LOCALE = 'C' ICU_LOCALE = 'de-u-kn-true' TABLESPACE = \"Fast\";",
+      'ALTER DATABASE props OWNER TO own1;',
+      "COMMENT ON DATABASE props IS 'it''s the app",
+      "two lines';",
+      'ALTER DATABASE props CONNECTION LIMIT = 5;',
+      "ALTER ROLE \"Reader\" IN DATABASE props SET work_mem TO '7MB';",
+      'REVOKE CONNECT,TEMPORARY ON DATABASE props FROM PUBLIC;',
+      'GRANT CONNECT ON DATABASE props TO reader;',
+      'SET SESSION AUTHORIZATION reader;',
+      'GRANT ALL ON DATABASE props TO "x y" WITH GRANT OPTION;',
+      'RESET SESSION AUTHORIZATION;',
+    ].join('\n');
+    expect(databaseFromScript(script).properties).toEqual({
+      create: { encoding: 'LATIN1', localeProvider: 'icu', locale: 'C', icuLocale: 'de-u-kn-true', tablespace: 'Fast' },
+      owner: 'own1',
+      comment: "it's the app\ntwo lines",
+      connectionLimit: 5,
+      roleSettings: [{ role: 'Reader', clause: "work_mem TO '7MB'" }],
+      privileges: [
+        { action: 'REVOKE', privileges: ['CONNECT', 'TEMPORARY'], grantee: null, grantOption: false },
+        { action: 'GRANT', privileges: ['CONNECT'], grantee: 'reader', grantOption: false },
+        { action: 'GRANT', privileges: ['ALL'], grantee: 'x y', grantOption: true, grantor: 'reader' },
+      ],
+    });
   });
 });
 

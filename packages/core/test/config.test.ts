@@ -80,8 +80,13 @@ describe('config schema', () => {
     expect(configError(() => validateConfig({ jobs: { n: 2 } }, 'f')).message).not.toContain('got');
     // A URL's password is redacted; a key named like a secret never shows its value.
     const url = configError(() => validateConfig({ databases: { x: { env: 'postgres://u:hunter2@h/db' } } }, 'f')).message;
-    expect(url).toContain('(got "postgres://u:***@h/db")');
+    expect(url).toContain('(got "postgres://***@h/db")');
     expect(url).not.toContain('hunter2');
+    // So is whatever precedes "@" in a mangled URL, which redact()'s URL patterns do not recognise.
+    const endpoint = configError(() => validateConfig({ s3: { endpoint: 'http//backup:hunter2@minio:9000' } }, 'f')).message;
+    expect(endpoint).toBe(
+      'Invalid pgclone config in f: s3.endpoint: expected an http:// or https:// URL such as "https://s3.example.com" (got "***@minio:9000")',
+    );
     const hook = configError(() => validateConfig({ test: { hooks: [''], name: 'password!' } }, 'f')).message;
     expect(hook).toContain('test.name: use only [A-Za-z0-9_] (got "password!")');
     expect(configError(() => validateConfig({ s3: { secretAccessKey: 'AKIAXXXX' } }, 'f')).message).not.toContain('AKIAXXXX');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describePlan, planRestore, selectRestoreHooks, type PlanAction, type RestorePlan } from '../src/plan/restore.js';
+import { describePlan, planRestore, readMark, restoredMark, selectRestoreHooks, RESTORED_COMMENT, type PlanAction, type RestorePlan } from '../src/plan/restore.js';
 
 const dump = { kind: 'dump', key: 'dev/default/none/2026-01-01-00-00-00-000000.dump' } as const;
 const plan = (existing: string[], extra: Partial<Parameters<typeof planRestore>[0]> = {}): RestorePlan =>
@@ -20,14 +20,17 @@ describe('planRestore', () => {
   it('restores a dump into N__temp, applies settings, then swaps and drops the old database', () => {
     const p = plan(['app']);
     expect(steps(p)).toEqual(['create-temp', 'restore', 'settings', 'swap', 'cleanup']);
-    expect(actions(p, 'create-temp')).toEqual([{ kind: 'create-empty', database: 'app__temp' }]);
+    // Like the database it replaces: N's encoding, collation and tablespace.
+    expect(actions(p, 'create-temp')).toEqual([{ kind: 'create-empty', database: 'app__temp', like: { database: 'app' } }]);
     expect(actions(p, 'restore')).toEqual([{ kind: 'pg-restore', key: dump.key, database: 'app__temp' }]);
     expect(actions(p, 'settings')[0]).toMatchObject({ from: 'archive', fallback: 'app', database: 'app__temp' });
+    // Owner, privileges, role settings, comment: those of the live N, as a pg_restore into N keeps them.
+    expect(actions(p, 'settings')[1]).toEqual({ kind: 'apply-properties', database: 'app__temp', from: { database: 'app' } });
     // Last before the hooks: only a complete N__temp may be resumed.
     expect(actions(p, 'settings').at(-1)).toEqual({ kind: 'mark-restored', database: 'app__temp' });
     expect(actions(p, 'swap')).toEqual([
       { kind: 'block', database: 'app' },
-      { kind: 'swap', renames: [['app', 'app__swap'], ['app__temp', 'app']], allowConnections: [], clearComments: ['app'] },
+      { kind: 'swap', renames: [['app', 'app__swap'], ['app__temp', 'app']], allowConnections: [], restoreComments: [['app', 'app__temp']] },
     ]);
     expect(actions(p, 'cleanup')).toEqual([{ kind: 'drop', database: 'app__swap', reason: expect.any(String) }]);
   });
@@ -36,7 +39,10 @@ describe('planRestore', () => {
     const p = plan([]);
     expect(steps(p)).toEqual(['create-temp', 'restore', 'settings', 'swap']);
     expect(actions(p, 'settings')[0]).not.toHaveProperty('fallback');
-    expect(actions(p, 'swap')).toEqual([{ kind: 'swap', renames: [['app__temp', 'app']], allowConnections: [], clearComments: ['app'] }]);
+    // Without a live N, the dump's CREATE DATABASE and properties.
+    expect(actions(p, 'create-temp')).toEqual([{ kind: 'create-empty', database: 'app__temp', like: { archive: dump.key } }]);
+    expect(actions(p, 'settings')[1]).toEqual({ kind: 'apply-properties', database: 'app__temp', from: { archive: dump.key } });
+    expect(actions(p, 'swap')).toEqual([{ kind: 'swap', renames: [['app__temp', 'app']], allowConnections: [], restoreComments: [['app', 'app__temp']] }]);
   });
 
   it('drops a stale N__temp first', () => {
@@ -50,6 +56,7 @@ describe('planRestore', () => {
     expect(actions(p, 'snapshot-post')).toEqual([
       { kind: 'create-from-template', database: 'app__stage', template: 'app__temp' },
       { kind: 'apply-settings', database: 'app__stage', from: 'app__temp' }, // a template copy drops them
+      { kind: 'apply-properties', database: 'app__stage', from: { database: 'app__temp' } },
     ]);
     // Nothing is dropped before the swap: a run killed there must leave the old :pre and :post as they were.
     expect(actions(p, 'swap')).toEqual([
@@ -61,7 +68,7 @@ describe('planRestore', () => {
         // In this order, each rename frees the name the next one takes.
         renames: [['app__post', 'app__swap'], ['app__stage', 'app__post'], ['app__pre', 'app__stage'], ['app', 'app__pre'], ['app__temp', 'app']],
         allowConnections: ['app__pre'],
-        clearComments: ['app'],
+        restoreComments: [['app', 'app__temp']],
       },
     ]);
     expect(actions(p, 'cleanup')).toEqual([
@@ -91,6 +98,8 @@ describe('planRestore', () => {
     // The source's own settings, exactly: no fallback to N's, or :pre would not really go back.
     expect(actions(p, 'settings')).toEqual([
       { kind: 'apply-settings', database: 'app__temp', from: 'app__post' },
+      // The source as it is: :pre is the old N, with its owner, privileges and comment.
+      { kind: 'apply-properties', database: 'app__temp', from: { database: 'app__post' } },
       { kind: 'mark-restored', database: 'app__temp' },
     ]);
     expect(drops(p)).toEqual(['app__swap']);
@@ -115,7 +124,7 @@ describe('planRestore', () => {
   it('describes the plan as printable lines', () => {
     const lines = describePlan(plan(['app'], { reversible: true, preSwapHooks: ['npm run seed', function addFixtures() {}] }));
     expect(lines[0]).toBe(`restore dump ${dump.key} into app (reversible)`);
-    expect(lines).toContain('create-temp: create database app__temp');
+    expect(lines).toContain('create-temp: create database app__temp with the encoding, collation and tablespace of app');
     expect(lines).toContain('pre-swap-hooks: run pre-swap hooks on app__temp: npm run seed, [function addFixtures]');
     expect(lines).toContain('swap: in one transaction: rename app__stage to app__post, rename app to app__pre, rename app__temp to app');
   });
@@ -147,5 +156,17 @@ describe('selectRestoreHooks', () => {
   it('runs them when given explicitly for the call, and when resuming N__temp', () => {
     expect(selectRestoreHooks({ ...configured, preSwapHooksGiven: true }, { kind: 'local', database: 'copy' }, 'app').preSwapHooks).toEqual(['migrate']);
     expect(selectRestoreHooks(configured, { kind: 'local', database: 'app__temp' }, 'app').preSwapHooks).toEqual(['migrate']);
+  });
+});
+
+describe('the mark of a restored N__temp', () => {
+  it("keeps the user's comment, to be given back as the database goes live", () => {
+    expect(readMark(restoredMark(null))).toEqual({ marked: true, comment: null });
+    expect(readMark(restoredMark("it's\nthe app"))).toEqual({ marked: true, comment: "it's\nthe app" });
+    // The mark of earlier versions, and comments that are no mark.
+    expect(readMark(RESTORED_COMMENT)).toEqual({ marked: true, comment: null });
+    expect(readMark('the app')).toEqual({ marked: false, comment: 'the app' });
+    expect(readMark(null)).toEqual({ marked: false, comment: null });
+    expect(readMark(`${RESTORED_COMMENT} and more`).marked).toBe(false);
   });
 });

@@ -1,5 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { AdapterError } from '@pgclone/core';
 import { loadProjectModule } from './load-module.js';
 import type { KnexMigrationsConfig, KnexSeedsConfig } from './types.js';
 
@@ -111,8 +112,14 @@ export class FileMigrationSource {
     return migration.file;
   }
 
-  getMigration(migration: MigrationFile): Promise<unknown> {
-    return loadProjectModule(path.join(migration.directory, migration.file), { esm: this.esm });
+  // Knex loads every pending migration before the first one runs, so a load error would otherwise name no file.
+  async getMigration(migration: MigrationFile): Promise<unknown> {
+    try {
+      return await loadProjectModule(path.join(migration.directory, migration.file), { esm: this.esm });
+    } catch (error) {
+      const reason = String((error as Error)?.message ?? error).split('\n')[0];
+      throw new AdapterError(`Cannot load Knex migration ${migration.file}: ${reason}`, { cause: error });
+    }
   }
 }
 

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -131,6 +131,35 @@ export async function down() {}
     rmSync(path.join(project, 'migrations/004_broken.js'));
     await sql('postgres', `DROP DATABASE ${db}__temp`);
   });
+
+  it('names a migration file that cannot be loaded', async () => {
+    writeFiles(project, { 'migrations/004_syntax.js': 'export async function up(knex) { this is not javascript }\nexport async function down() {}\n' });
+    const restored = await knexPgclone(['restore', key], { cwd: project });
+    rmSync(path.join(project, 'migrations/004_syntax.js'));
+    await sql('postgres', `DROP DATABASE IF EXISTS ${db}__temp`);
+    expect(restored.code).toBe(1);
+    expect(restored.stderr).toMatch(/error: Pre-swap hook migrate failed: Cannot load Knex migration 004_syntax\.js: .*Unexpected identifier/);
+  });
+
+  it('ends the sessions of a migration stopped by Ctrl-C, so that N__temp can be resumed at once', async () => {
+    writeFiles(project, { 'migrations/004_slow.js': esmMigration('SELECT pg_sleep(120)') });
+    const temp = `${db}__temp`;
+    const sleeping = async () =>
+      (await sql<{ n: number }>('postgres', "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND query LIKE '%pg_sleep%'", [temp]))[0]!.n;
+    let cli: ChildProcess | undefined;
+    const running = knexPgclone(['restore', key], { cwd: project, onSpawn: (child) => (cli = child) });
+    for (let i = 0; (await sleeping()) === 0; i++) {
+      expect(i, 'the migration never started').toBeLessThan(600);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    cli!.kill('SIGINT');
+    const stopped = await running;
+    rmSync(path.join(project, 'migrations/004_slow.js'));
+    expect(stopped.code).not.toBe(0);
+    expect(await databases()).toContain(temp);
+    expect(await sql('postgres', 'SELECT pid FROM pg_stat_activity WHERE datname = $1', [temp])).toEqual([]);
+    await sql('postgres', `DROP DATABASE IF EXISTS ${temp} WITH (FORCE)`);
+  }, 120_000);
 
   it("takes the last of a repeated flag of Knex's, and refuses one without its value", async () => {
     // A repeated --cwd reached path.resolve() as an array: a TypeError and its stack trace.

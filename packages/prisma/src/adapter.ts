@@ -14,8 +14,12 @@ import {
 } from '@pgclone/core';
 import { display, type PrismaProject } from './project.js';
 import { runPrisma } from './run-prisma.js';
-import { TARGET_URL_VARIABLE, writeTempConfig } from './temp-config.js';
+import { TARGET_URL_VARIABLE, URL_VARIABLES_VARIABLE, writeTempConfig } from './temp-config.js';
 import { translatePrismaUrl, withPrismaDatabase } from './url.js';
+
+/** Where to go from a failed `prisma migrate deploy`: not `restore :N__temp`, which Prisma refuses (P3009). */
+const MIGRATE_RESUME =
+  'it is as the failed migration left it, which Prisma will not migrate again (P3009); fix the migration, then restore the dump again';
 
 /** Options of a {@link PrismaAdapter} beyond the project itself. */
 export interface PrismaAdapterOptions {
@@ -77,21 +81,25 @@ export class PrismaAdapter implements Adapter {
 
     // Prisma 7 reads its URL only from prisma.config.ts, and a Prisma 6 config may set one too: run Prisma with a
     // generated config whose datasource is the target's. A Prisma 6 schema reads it through env("…"): set those.
+    // Any project config goes through a generated one, which undoes what the project's config does to process.env
+    // (dotenv with override) when Prisma loads it.
     const configDatasource = project.config?.datasource;
-    const useTempConfig = cli.major >= 7 || (!!configDatasource && typeof configDatasource === 'object');
-    if (!useTempConfig) this.assertEnvUrls();
+    const setsDatasource = cli.major >= 7 || (!!configDatasource && typeof configDatasource === 'object');
+    if (!setsDatasource) this.assertEnvUrls();
 
     const url = this.targetUrl(target.connection);
     await assertCurrentDatabase(url, target, path.dirname(project.datasource.file));
-    const temp = useTempConfig
-      ? await writeTempConfig({
-          ...(project.configFile ? { projectConfig: project.configFile } : {}),
-          schemaPath: project.schemaPath,
-          directUrl: !!(configDatasource && typeof configDatasource === 'object' && configDatasource.directUrl),
-        })
-      : undefined;
+    const temp =
+      setsDatasource || project.configFile
+        ? await writeTempConfig({
+            ...(project.configFile ? { projectConfig: project.configFile } : {}),
+            schemaPath: project.schemaPath,
+            datasource: setsDatasource,
+            directUrl: !!(configDatasource && typeof configDatasource === 'object' && configDatasource.directUrl),
+          })
+        : undefined;
     try {
-      const configArgs = temp ? ['--config', temp.file] : project.configFile ? ['--config', project.configFile] : [];
+      const configArgs = temp ? ['--config', temp.file] : [];
       const schemaArgs = !temp && this.#options.schemaArg ? ['--schema', this.#options.schemaArg] : [];
       const args = name === 'migrate' ? ['migrate', 'deploy', ...configArgs, ...schemaArgs] : ['db', 'seed', ...configArgs, ...schemaArgs];
       target.reporter.info(`Running prisma ${args.slice(0, 2).join(' ')} (Prisma ${cli.version}) on ${target.database}`);
@@ -101,6 +109,10 @@ export class PrismaAdapter implements Adapter {
         reporter: target.reporter,
         expectDatabase: target.database,
         ...(target.signal ? { signal: target.signal } : {}),
+      }).catch((error: unknown) => {
+        // Prisma records a failed migration in _prisma_migrations and refuses to migrate that database again (P3009).
+        if (name === 'migrate' && error instanceof AdapterError) throw new AdapterError(error.message, { cause: error, resume: MIGRATE_RESUME });
+        throw error;
       });
     } finally {
       await temp?.dispose();
@@ -143,7 +155,8 @@ export class PrismaAdapter implements Adapter {
   /**
    * The environment for Prisma and the seed it runs: the target's, with every variable Prisma reads its URL from
    * set to the target's URL — the schema's env("…") names, `DATABASE_URL`, and any variable holding the project's
-   * URL — so neither Prisma nor a seed script finds the live database anywhere; and `node_modules/.bin` on `PATH`
+   * URL (listed for the generated config, which sets them again after the project's config ran) — so neither
+   * Prisma nor a seed script finds the live database anywhere; and `node_modules/.bin` on `PATH`
    * as under `npx`, since seed commands name local tools (`tsx prisma/seed.ts`).
    */
   childEnv(target: AdapterHookTarget, url: string): NodeJS.ProcessEnv {
@@ -154,6 +167,7 @@ export class PrismaAdapter implements Adapter {
     for (const [name, value] of Object.entries({ ...env, ...target.env })) {
       if (value && liveUrls.includes(value)) overrides[name] = url;
     }
+    overrides[URL_VARIABLES_VARIABLE] = Object.keys(overrides).filter((name) => name !== TARGET_URL_VARIABLE).join(',');
     const bins: string[] = [];
     for (let dir = this.project.cwd; ; dir = path.dirname(dir)) {
       bins.push(path.join(dir, 'node_modules', '.bin'));

@@ -4,6 +4,8 @@ import path from 'node:path';
 
 /** The variable the generated config reads the target URL from, so that no password is written to disk. */
 export const TARGET_URL_VARIABLE = 'PGCLONE_PRISMA_DATABASE_URL';
+/** The variable listing (comma-separated) the variables the generated config sets back to the target's URL. */
+export const URL_VARIABLES_VARIABLE = 'PGCLONE_PRISMA_URL_VARIABLES';
 
 /** A generated Prisma config for one Prisma run. */
 export interface TempConfig {
@@ -15,6 +17,9 @@ export interface TempConfig {
  * Writes a Prisma config that is the project's own config (when it has one) with `datasource` replaced by the
  * target's URL, read from {@link TARGET_URL_VARIABLE} at load time. Whatever the project's config does to find its
  * URL (`env()` of any variable, a literal, `dotenv` with `override`), Prisma then connects to the target only.
+ * Loading the project's config runs it inside the Prisma CLI, where a `dotenv` `override` puts the live URL back
+ * into `process.env` — which a schema's `env("…")` and the seed Prisma spawns read: so the generated config sets
+ * every variable named in {@link URL_VARIABLES_VARIABLE} back to the target's URL once the project's config ran.
  * Relative paths of the project's config are made absolute, since Prisma resolves them from the config's folder.
  */
 export async function writeTempConfig(input: {
@@ -22,6 +27,8 @@ export async function writeTempConfig(input: {
   projectConfig?: string;
   /** The schema pgclone found (absolute). */
   schemaPath: string;
+  /** Whether to set `datasource` (Prisma 7, and Prisma 6 configs that have one); else the schema's env("…") is used. */
+  datasource: boolean;
   /** Whether to set `directUrl` as well (Prisma 6 `engine: 'classic'` configs that have one). */
   directUrl: boolean;
 }): Promise<TempConfig> {
@@ -48,13 +55,14 @@ export async function writeTempConfig(input: {
     '  section && typeof section.path === "string" ? { ...section, path: path.resolve(dir, section.path) } : section;',
     `const url = process.env[${JSON.stringify(TARGET_URL_VARIABLE)}];`,
     `if (!url) throw new Error(${JSON.stringify(`${TARGET_URL_VARIABLE} is not set`)});`,
+    `for (const name of (process.env[${JSON.stringify(URL_VARIABLES_VARIABLE)}] ?? "").split(",")) if (name) process.env[name] = url;`,
     'export default {',
     '  ...config,',
     `  schema: ${JSON.stringify(input.schemaPath)},`,
     '  ...(config.migrations ? { migrations: absolute(config.migrations) } : {}),',
     '  ...(config.views ? { views: absolute(config.views) } : {}),',
     '  ...(config.typedSql ? { typedSql: absolute(config.typedSql) } : {}),',
-    `  datasource: { url${input.directUrl ? ', directUrl: url' : ''} },`,
+    ...(input.datasource ? [`  datasource: { url${input.directUrl ? ', directUrl: url' : ''} },`] : []),
     '};',
     '',
   );

@@ -3,10 +3,10 @@
  *
  * @packageDocumentation
  */
-import { StorageError, type Storage } from '@pgclone/core';
+import { StorageError, type Storage, type StorageContext } from '@pgclone/core';
 import { LocalStorage } from './local.js';
 
-export type { Storage, StorageWriter, StoredObject, WriteHints } from '@pgclone/core';
+export type { Storage, StorageContext, StorageWriter, StoredObject, WriteHints } from '@pgclone/core';
 export { LocalStorage, PARTIAL_PREFIX } from './local.js';
 export type { S3Storage } from './s3/storage.js';
 export { parseS3Location, formatS3Location, type S3Location } from './s3/location.js';
@@ -21,10 +21,11 @@ export { describeS3Error, isTransientS3Error, type S3ErrorContext } from './s3/e
  * const storage = await openStorage('/var/backups/pgclone/', {});
  * const s3 = await openStorage('s3://company-dumps/pg/', { s3: { region: 'eu-west-1' } });
  */
-export async function openStorage(location: string, settings: Record<string, unknown> = {}): Promise<Storage> {
-  if (/^s3:\/\//i.test(location)) {
+export async function openStorage(location: string, settings: Record<string, unknown> = {}, context: StorageContext = {}): Promise<Storage> {
+  // Any s3: (a slash short, `s3:bucket`) is meant for S3: never a local directory named `s3:…`.
+  if (/^s3:/i.test(location)) {
     const { openS3Storage } = await import('./s3/index.js');
-    return openS3Storage(location, settings.s3);
+    return openS3Storage(location, settings.s3, context);
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {
     throw new StorageError(`Unsupported storage location ${JSON.stringify(location)}: use a directory or s3://bucket/prefix/`);

@@ -17,7 +17,7 @@ function serviceError(name: string, status: number, extra: Record<string, unknow
 function message(error: unknown, ctx: S3ErrorContext = context): string {
   const described = describeS3Error(error, ctx);
   expect(described).toBeInstanceOf(StorageError);
-  expect(described.code).toBe('STORAGE');
+  expect(described.code).toMatch(/^STORAGE(_DENIED)?$/);
   expect(described.message).not.toContain('\n');
   return described.message;
 }
@@ -57,6 +57,9 @@ describe('describeS3Error', () => {
       'Access denied to s3://company-dumps/pg/dev/x.dump at AWS S3 (PutObject, AccessDenied): check the credentials and that the IAM policy allows it (docs/storage.md)',
     );
     expect(message(serviceError('Unknown', 403))).toMatch(/\(ListObjectsV2, HTTP 403\)/);
+    // Its own code: a look pgclone can do without (ListMultipartUploads before a dump) only warns about it.
+    expect(describeS3Error(serviceError('AccessDenied', 403), context).code).toBe('STORAGE_DENIED');
+    expect(describeS3Error(serviceError('InvalidAccessKeyId', 403), context).code).toBe('STORAGE');
   });
 
   it('reports network failures as an unreachable endpoint with the attempt count', () => {
@@ -85,6 +88,10 @@ describe('describeS3Error', () => {
     expect(message(new NoSuchKey({ $metadata: { httpStatusCode: 404 }, message: 'gone' }), { ...context, key: 'pg/a.dump' })).toBe(
       's3://company-dumps/pg/a.dump does not exist at AWS S3',
     );
+    // A 404 without a code is "no such object" only for reads; for a PUT it is some other server answering.
+    expect(message(serviceError('Unknown', 404, { message: 'UnknownError' }), { ...context, operation: 'PutObject', key: 'pg/a.dump' })).toBe(
+      'S3 PutObject on s3://company-dumps/pg/a.dump at AWS S3 failed (HTTP 404)',
+    );
   });
 
   it('classifies transient errors for resumed downloads', () => {
@@ -108,6 +115,17 @@ describe('parseS3Location', () => {
     expect(() => parseS3Location('s3://bad bucket/')).toThrow(/not a bucket name/);
     expect(() => parseS3Location('s3://b/a//c/')).toThrow(/empty, "\." or "\.\." segment/);
     expect(() => parseS3Location('s3://b/../c/')).toThrow(StorageError);
+    expect(() => parseS3Location('s3:dumps')).toThrow(/^Invalid storage location "s3:dumps": not an s3:\/\/ URL/);
+  });
+
+  it('never shows user info written into a location', () => {
+    expect(() => parseS3Location('s3://user:pw-in-location@dumps/pg/')).toThrow(/^Invalid storage location "s3:\/\/\*\*\*@dumps\/pg\/": user info/);
+    try {
+      parseS3Location('s3:/user:pw-in-location@dumps/pg/');
+    } catch (error) {
+      expect((error as Error).message).not.toContain('pw-in-location');
+      expect(redact('backup:pw-in-location')).not.toContain('pw-in-location');
+    }
   });
 });
 
@@ -143,6 +161,10 @@ describe('s3 config key', () => {
     expect(configSchema.safeParse({ s3: { requestChecksumCalculation: 'ALWAYS' } }).success).toBe(false);
     expect(configSchema.safeParse({ s3: { accessKeyId: 'AKIA' } }).success).toBe(false);
     expect(configSchema.safeParse({ s3: { endpoint: 'not a url' } }).success).toBe(false);
+    expect(configSchema.safeParse({ s3: { endpoint: 'http://minio.internal:9000' } }).success).toBe(true);
+    for (const endpoint of ['backup:pw@minio.internal:9000', 'http//backup:pw@minio:9000', 'ftp://minio.internal', 's3://minio']) {
+      expect(configSchema.safeParse({ s3: { endpoint } }).success, endpoint).toBe(false);
+    }
   });
 
   it('keeps endpoint passwords out of printed text', () => {

@@ -181,7 +181,8 @@ function stripConfigs(config: PgcloneConfig): ConfigBundle {
 }
 
 function absoluteLocation(location: string, baseDir: string): string {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) return location;
+  // `s3:` a slash short is still meant for S3 (openStorage refuses it), never a directory named `s3:dumps`.
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location) || /^s3:/i.test(location)) return location;
   const resolved = path.resolve(baseDir, location);
   return resolved.endsWith(path.sep) ? resolved : resolved + path.sep;
 }

@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
 import { COMPRESSION_HELP, parseCompression } from '../compression-spec.js';
-import { redact } from '../redact.js';
+import { hideUserInfo, redact } from '../redact.js';
 import { MAX_JOBS } from './perf.js';
 
 /**
@@ -70,7 +70,7 @@ const byteSize = z.pipe(
 export const s3SettingsSchema = z.partial(
   z.strictObject({
     /** Endpoint of an S3-compatible service (MinIO, R2, Spaces, Ceph…); AWS S3 when absent. */
-    endpoint: z.url('expected a URL such as "https://s3.example.com"'),
+    endpoint: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL such as "https://s3.example.com"' }),
     region: nonEmpty(),
     /** Path-style URLs (`endpoint/bucket/key`), needed by MinIO and most self-hosted services. */
     forcePathStyle: z.boolean(),
@@ -175,6 +175,7 @@ function given(input: unknown, path: readonly PropertyKey[]): string {
     value = (value as Record<PropertyKey, unknown>)[p];
   }
   if (value === undefined || typeof value === 'function' || (typeof value === 'object' && value !== null)) return '';
-  const text = typeof value === 'bigint' ? String(value) : JSON.stringify(value);
+  // A rejected string may be a mangled URL whose user info the URL patterns of redact() do not recognise.
+  const text = typeof value === 'bigint' ? String(value) : JSON.stringify(typeof value === 'string' ? hideUserInfo(value) : value);
   return ` (got ${redact(text.length > 80 ? `${text.slice(0, 79)}…` : text)})`;
 }

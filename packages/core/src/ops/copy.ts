@@ -83,7 +83,7 @@ export async function copy(target: string, options: CopyOptions, runtime: Runtim
       },
       ...(options.signal ? { signal: options.signal } : {}),
       pgRestore: () => Promise.reject(new Error('unreachable: copies never run pg_restore')),
-      archiveSettings: () => Promise.resolve([]),
+      archiveDatabase: () => Promise.reject(new Error('unreachable: copies never read a dump')),
       runHooks: () => Promise.resolve(),
     });
     reporter.step('done', `Copied ${source} to :${name}`, name);

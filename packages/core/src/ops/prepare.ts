@@ -156,5 +156,7 @@ export async function connectAdmin(options: ResolvedOptions, conn: Connection, e
 
 /** Opens the storage of the resolved location. */
 export async function openStorage(prepared: Prepared): Promise<Storage> {
-  return prepared.runtime.openStorage(prepared.options.storageLocation, prepared.options.bundle as Record<string, unknown>);
+  return prepared.runtime.openStorage(prepared.options.storageLocation, prepared.options.bundle as Record<string, unknown>, {
+    warn: (message) => prepared.reporter.warn(message),
+  });
 }

@@ -1,7 +1,7 @@
 import type { Reporter } from '../events.js';
 import type { Admin } from '../pg/admin.js';
 import { restoreNames } from '../names.js';
-import { RESTORED_COMMENT } from '../plan/restore.js';
+import { readMark } from '../plan/restore.js';
 
 /**
  * What an interrupted run can leave around a database `N`, and how each is repaired. Every leftover has one meaning
@@ -72,7 +72,7 @@ export async function inspectLeftovers(admin: Admin, target: string): Promise<Le
     });
   }
   if (family.has(n.temp)) {
-    const resumable = (await admin.comment(n.temp)) === RESTORED_COMMENT;
+    const resumable = readMark(await admin.comment(n.temp)).marked;
     found.push({
       kind: 'temp',
       database: n.temp,

@@ -14,14 +14,15 @@ import { copyDatabase } from '../pg/copy-method.js';
 import { DumpInput, type RestoreInput } from '../pg/dump-input.js';
 import { pollCopyBytes } from '../pg/copy-progress.js';
 import { pollIndexBuilds } from '../pg/index-progress.js';
-import { readArchiveSettings, readToc, restoresInOneTransaction, restoresInParallel, runPgRestore } from '../pg/pg-restore.js';
+import type { ArchiveDatabase } from '../pg/database-script.js';
+import { readArchiveDatabase, readToc, restoresInOneTransaction, restoresInParallel, runPgRestore } from '../pg/pg-restore.js';
 import { usefulJobs } from '../pg/restore-jobs.js';
 import { restoreDefaults } from '../pg/restore-defaults.js';
 import { RestoreProgress } from '../pg/restore-progress.js';
 import { checkSpoolDir } from '../pg/spool.js';
 import { locateTool, type Tool } from '../pg/tools.js';
 import { executePlan } from '../plan/execute.js';
-import { describePlan, planRestore, RESTORED_COMMENT, selectRestoreHooks, type RestorePlan, type RestoreSource } from '../plan/restore.js';
+import { describePlan, planRestore, readMark, selectRestoreHooks, type RestorePlan, type RestoreSource } from '../plan/restore.js';
 import type { Storage } from '../storage.js';
 import { connectAdmin, openStorage, prepare, requireConnection, targetDatabase, type Runtime } from './prepare.js';
 import { removeStaleScratch } from './leftover-files.js';
@@ -108,7 +109,7 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
         throw new KeyError('KEY_NOT_FOUND', `Local database ${JSON.stringify(localSource)} does not exist ("pgclone ls --local" lists them)`);
       }
       // Resuming swaps N__temp in as it is: only one that holds the whole restore (cut off at a pre-swap hook).
-      if (localSource === restoreNames(target).temp && (await admin.comment(localSource)) !== RESTORED_COMMENT) {
+      if (localSource === restoreNames(target).temp && !readMark(await admin.comment(localSource)).marked) {
         throw new GuardError(
           `${localSource} was left by a restore that stopped before it was complete, so it cannot be resumed: restore the dump again (that drops it; so does "pgclone doctor --fix")`,
         );
@@ -176,6 +177,10 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
     if (isLocal && opts.reversible) reporter.info('--reversible has no effect when restoring a local database');
 
     const toolEnv = (database: string) => mergeEnv(prepared.env, libpqEnv(withDatabase(conn, database), prepared.env));
+    // Read once, when first needed: before the restore (creating N__temp for a target that does not exist yet) from
+    // the stored dump, as a spool may still be being written; after it, from the spool when there is one.
+    let restored = false;
+    let archiveDatabase: Promise<ArchiveDatabase> | undefined;
     const serverHere = serverOnThisMachine(conn, prepared.env);
     await executePlan(plan, {
       admin,
@@ -187,8 +192,8 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
       // The checksum is computed while the stored bytes are read; a mismatch stops pg_restore and fails the restore
       // before the swap.
       beforeSwap: () => verifier?.settled() ?? Promise.resolve(),
-      pgRestore: (key, database) =>
-        restoreArchive({
+      pgRestore: async (key, database) => {
+        await restoreArchive({
           admin,
           archive: archive!,
           verifier: verifier!,
@@ -202,8 +207,11 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
           allowList: opts.restoreErrorAllowList,
           reporter,
           ...(options.signal ? { signal: options.signal } : {}),
-        }),
-      archiveSettings: () => readArchiveSettings(pgRestore!, archive!.settingsSource(), toolEnv('postgres')),
+        });
+        restored = true;
+      },
+      archiveDatabase: (key) =>
+        (archiveDatabase ??= readArchiveDatabase(pgRestore!, restored ? archive!.settingsSource() : archive!.tocSource(), toolEnv('postgres'), key)),
       runHooks: (phase, database, hooks) =>
         runHooks(hooks, {
           phase,

@@ -5,7 +5,9 @@ import { SYSTEM_DATABASES } from '../names.js';
 import { ownerState, ownerTag, parseOwnerTag } from '../owner.js';
 import { redact } from '../redact.js';
 import { connectClient } from './connect.js';
+import { createDatabaseOptions, PROPERTIES_QUERY, propertiesFromRow, type CreateOptions, type DatabaseProperties, type PropertiesRow } from './database-properties.js';
 import { quoteIdent, quoteLiteral } from './ident.js';
+import { settingClause } from './settings.js';
 
 /** A database as `ls --local` and the planners see it. */
 export interface DatabaseInfo {
@@ -165,9 +167,20 @@ export class Admin {
     return Number(rows[0]?.size ?? 0);
   }
 
-  /** Creates an empty database from `template0` (nothing a user added to template1 gets in the way of pg_restore). */
-  async createEmpty(name: string): Promise<void> {
-    await this.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0`);
+  /**
+   * Creates an empty database from `template0` (nothing a user added to template1 gets in the way of pg_restore),
+   * with the encoding, collation and tablespace of `like` (else the server's defaults).
+   */
+  async createEmpty(name: string, like?: CreateOptions): Promise<void> {
+    const options = like ? createDatabaseOptions(like, this.serverMajor) : '';
+    await this.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0${options ? ` ${options}` : ''}`);
+  }
+
+  /** The properties of database `name` that a restore carries over (see {@link DatabaseProperties}). */
+  async properties(name: string): Promise<DatabaseProperties> {
+    const rows = await this.query<PropertiesRow>(PROPERTIES_QUERY, [name]);
+    if (!rows[0]) throw new PgcloneError('DATABASE_NOT_FOUND', `Database ${JSON.stringify(name)} does not exist`);
+    return propertiesFromRow(rows[0], settingClause);
   }
 
   /**
@@ -203,12 +216,12 @@ export class Admin {
   async swap(
     renames: readonly (readonly [from: string, to: string])[],
     allowConnections: readonly string[],
-    clearComments: readonly string[] = [],
+    comments: readonly (readonly [name: string, comment: string | null])[] = [],
   ): Promise<void> {
     const statements = [
       ...renames.map(([from, to]) => `ALTER DATABASE ${quoteIdent(from)} RENAME TO ${quoteIdent(to)}`),
       ...allowConnections.map((name) => `ALTER DATABASE ${quoteIdent(name)} WITH ALLOW_CONNECTIONS true`),
-      ...clearComments.map((name) => `COMMENT ON DATABASE ${quoteIdent(name)} IS NULL`),
+      ...comments.map(([name, text]) => `COMMENT ON DATABASE ${quoteIdent(name)} IS ${text === null ? 'NULL' : quoteLiteral(text)}`),
     ];
     await this.#retryBusy(() => this.query(statements.join(';\n')));
   }

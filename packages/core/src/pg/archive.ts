@@ -1,3 +1,4 @@
+import { databaseFromScript } from './database-script.js';
 import { DumpError } from '../errors.js';
 
 /**
@@ -68,16 +69,9 @@ export function assertArchiveReadable(header: ArchiveHeader, key: string, pgRest
 }
 
 /**
- * Database-level `ALTER DATABASE … SET …` statements from `pg_restore --create` output, re-targeted at `database`.
- * pg_restore without `--create` ignores them, so pgclone applies them itself.
+ * The `SET` clauses of the `ALTER DATABASE … SET …` statements in `pg_restore --create` output, to re-target at
+ * another database. pg_restore without `--create` ignores them, so pgclone applies them itself.
  */
 export function databaseSettingsFromScript(script: string): string[] {
-  const settings: string[] = [];
-  const ident = '(?:"(?:[^"]|"")+"|[^\\s"]+)';
-  const pattern = new RegExp(`^ALTER DATABASE ${ident} SET (.+);$`);
-  for (const line of script.split('\n')) {
-    const m = pattern.exec(line);
-    if (m) settings.push(m[1]!);
-  }
-  return settings;
+  return databaseFromScript(script).settings;
 }

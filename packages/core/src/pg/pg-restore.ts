@@ -6,7 +6,7 @@ import { DumpError, PgcloneError } from '../errors.js';
 import { isReaderGone } from '../proc-io.js';
 import { redact } from '../redact.js';
 import { makeScratchDir } from '../scratch.js';
-import { databaseSettingsFromScript } from './archive.js';
+import { databaseFromScript, type ArchiveDatabase } from './database-script.js';
 import { quoteConninfo } from './ident.js';
 import { isVerboseLine } from './restore-progress.js';
 import { spawnTool, type Tool } from './tools.js';
@@ -141,14 +141,18 @@ export function restoresInOneTransaction(toc: readonly string[], run: { parallel
 }
 
 /**
- * The `SET …` clauses of the archive's `ALTER DATABASE … SET` statements. pg_restore prints the database-level
- * entries only with `--create`; an empty list file (`-L`) keeps every other entry out.
+ * What the archive says about its database: its `CREATE DATABASE` options, owner, comment, privileges, connection
+ * limit, settings and per-role settings. pg_restore prints the database's entries only with `--create`; a list file
+ * (`-L`) naming just those (from `pg_restore -l --create`) keeps every other entry out.
  */
-export async function readArchiveSettings(tool: Tool, source: ArchiveSource, env: NodeJS.ProcessEnv): Promise<string[]> {
+export async function readArchiveDatabase(tool: Tool, source: ArchiveSource, env: NodeJS.ProcessEnv, key: string): Promise<ArchiveDatabase> {
   const dir = await makeScratchDir('settings');
   try {
-    const list = path.join(dir, 'empty.list');
-    await writeFile(list, '');
+    const toc = await runWithArchive({ tool, args: ['-l', '--create'], source, env, captureStdout: true, partialRead: true });
+    if (toc.code !== 0) throw unreadable(key, toc.stderr, toc.code);
+    const entries = toc.stdout.split('\n').filter((l) => /^\d+; \d+ \d+ (DATABASE|DATABASE PROPERTIES|COMMENT - DATABASE|ACL - DATABASE) /.test(l));
+    const list = path.join(dir, 'database.list');
+    await writeFile(list, entries.join('\n') + '\n');
     const exit = await runWithArchive({
       tool,
       args: ['--create', '--schema-only', '-L', list, '-f', '-'],
@@ -157,11 +161,16 @@ export async function readArchiveSettings(tool: Tool, source: ArchiveSource, env
       captureStdout: true,
       partialRead: true,
     });
-    if (exit.code !== 0) return [];
-    return databaseSettingsFromScript(exit.stdout);
+    if (exit.code !== 0) throw unreadable(key, exit.stderr, exit.code);
+    return databaseFromScript(exit.stdout);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+function unreadable(key: string, stderr: string[], code: number | null): DumpError {
+  const detail = stderr.find((l) => /error/i.test(l)) ?? stderr[0] ?? `exit code ${code}`;
+  return new DumpError('DUMP_INVALID', `Cannot read the database entries of ${key}: ${redact(detail.replace(/^pg_restore: (error: )?/, ''))}`);
 }
 
 /** Options of {@link runPgRestore}. */

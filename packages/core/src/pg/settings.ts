@@ -15,6 +15,11 @@ const LIST_SETTINGS = new Set([
  * does it (list settings such as search_path are split into items, so `public, billing` stays two schemas).
  */
 export function alterDatabaseSetting(database: string, entry: string): string {
+  return `ALTER DATABASE ${quoteIdent(database)} SET ${settingClause(entry)}`;
+}
+
+/** `name TO value` for one `name=value` entry of `pg_db_role_setting.setconfig` (see {@link alterDatabaseSetting}). */
+export function settingClause(entry: string): string {
   const eq = entry.indexOf('=');
   const name = entry.slice(0, eq);
   const value = entry.slice(eq + 1);
@@ -22,7 +27,7 @@ export function alterDatabaseSetting(database: string, entry: string): string {
   const rendered = LIST_SETTINGS.has(name.toLowerCase())
     ? splitList(value).map(quoteLiteral).join(', ')
     : quoteLiteral(value);
-  return `ALTER DATABASE ${quoteIdent(database)} SET ${name} TO ${rendered}`;
+  return `${name} TO ${rendered}`;
 }
 
 /** Splits a GUC list value (`public, "My Schema"`) into its items, dequoting double-quoted ones (pg_dump's SplitGUCList). */

@@ -5,7 +5,9 @@ import type { Admin } from '../pg/admin.js';
 import { quoteIdent } from '../pg/ident.js';
 import { alterDatabaseSetting } from '../pg/settings.js';
 import { restoreNames } from '../names.js';
-import { RESTORED_COMMENT, type PlanAction, type PlanStep, type RestorePlan } from './restore.js';
+import type { ArchiveDatabase } from '../pg/database-script.js';
+import { applyProperties, createEmpty, describeFrom } from './properties.js';
+import { readMark, restoredMark, type PlanAction, type PlanStep, type RestorePlan } from './restore.js';
 
 /** The I/O a plan needs; the executor itself only sequences it and undoes it on failure. */
 export interface ExecuteIo {
@@ -13,8 +15,8 @@ export interface ExecuteIo {
   reporter: Reporter;
   /** pg_restore `key` into `database`. */
   pgRestore(key: string, database: string): Promise<void>;
-  /** `SET …` clauses of the archive's `ALTER DATABASE` statements. */
-  archiveSettings(key: string): Promise<string[]>;
+  /** What the archive says about its database (its `ALTER DATABASE … SET` clauses, its properties). */
+  archiveDatabase(key: string): Promise<ArchiveDatabase>;
   runHooks(phase: 'pre-swap' | 'post-swap', database: string, hooks: Hook[]): Promise<void>;
   /** Strategy for template copies. */
   copyStrategy?: 'FILE_COPY' | 'WAL_LOG';
@@ -28,7 +30,7 @@ export interface ExecuteIo {
 /**
  * Runs a plan step by step, emitting a `step` event as each starts. On a failure before the swap it drops what
  * this run created, lets sessions back into N, and leaves N and its restore points as they were; a failed pre-swap
- * hook keeps `N__temp` so that `restore :N__temp` resumes.
+ * hook keeps `N__temp`, with the sessions left on it ended, so that `restore :N__temp` resumes.
  */
 export async function executePlan(plan: RestorePlan, io: ExecuteIo): Promise<void> {
   const { admin, reporter } = io;
@@ -55,7 +57,7 @@ export async function executePlan(plan: RestorePlan, io: ExecuteIo): Promise<voi
             await admin.drop(action.database);
             break;
           case 'create-empty':
-            await admin.createEmpty(action.database);
+            await createEmpty(io, action);
             created.add(action.database);
             break;
           case 'create-from-template':
@@ -75,6 +77,12 @@ export async function executePlan(plan: RestorePlan, io: ExecuteIo): Promise<voi
           case 'apply-settings':
             await applySettings(io, action);
             break;
+          case 'apply-properties': {
+            const properties = 'database' in action.from ? await admin.properties(action.from.database) : (await io.archiveDatabase(action.from.archive)).properties;
+            // A marked N__temp (the source of the future :post) keeps the user's comment inside its mark.
+            await applyProperties(admin, reporter, action.database, { ...properties, comment: readMark(properties.comment).comment }, describeFrom(action.from));
+            break;
+          }
           case 'hooks':
             try {
               await io.runHooks(action.phase, action.database, action.hooks);
@@ -89,13 +97,16 @@ export async function executePlan(plan: RestorePlan, io: ExecuteIo): Promise<voi
             await admin.requireNoSessions(action.database);
             break;
           case 'mark-restored':
-            await admin.setComment(action.database, RESTORED_COMMENT);
+            await admin.setComment(action.database, restoredMark(await admin.comment(action.database)));
             break;
-          case 'swap':
-            await admin.swap(action.renames, action.allowConnections, action.clearComments);
+          case 'swap': {
+            const comments: Array<[string, string | null]> = [];
+            for (const [live, marked] of action.restoreComments) comments.push([live, readMark(await admin.comment(marked)).comment]);
+            await admin.swap(action.renames, action.allowConnections, comments);
             swapped = true;
             blocked.length = 0;
             break;
+          }
         }
       }
     }
@@ -106,7 +117,7 @@ export async function executePlan(plan: RestorePlan, io: ExecuteIo): Promise<voi
       reporter.warn(`${plan.target} is restored and live: what failed came after the swap, and nothing was undone`);
       throw error;
     }
-    await compensate({ admin, reporter, created, blocked, keepTemp, temp: names.temp });
+    await compensate({ admin, reporter, created, blocked, keepTemp, temp: names.temp, resume: keepTemp ? resumeAdvice(error) : undefined });
     throw error;
   }
 }
@@ -118,21 +129,38 @@ async function compensate(input: {
   blocked: readonly string[];
   keepTemp: boolean;
   temp: string;
+  /** The adapter's advice when `restore :N__temp` cannot resume after its hook failed. */
+  resume: string | undefined;
 }): Promise<void> {
   const { admin, reporter } = input;
+  const kept = (db: string) => `Kept ${db}: ${input.resume ?? `fix the failing hook, then run "pgclone restore :${db}" to resume`}`;
   for (const db of input.blocked) {
     await admin.setAllowConnections(db, true).catch((e: unknown) => reporter.warn(`Could not allow connections to ${db} again: ${(e as Error).message}`));
   }
+  if (input.keepTemp) {
+    // A hook that was stopped (Ctrl-C, a killed child) leaves its query running on N__temp, holding its locks
+    // (Knex's migration lock) for as long as it runs: a resume would wait for them.
+    await admin.terminate(input.temp).catch((e: unknown) => reporter.warn(`Could not end the sessions on ${input.temp}: ${(e as Error).message}`));
+  }
   for (const db of input.created) {
     if (db === input.temp && input.keepTemp) {
-      reporter.warn(`Kept ${db}: fix the failing hook, then run "pgclone restore :${db}" to resume`);
+      reporter.warn(kept(db));
       continue;
     }
     await admin.drop(db).catch((e: unknown) => reporter.warn(`Could not drop ${db}: ${(e as Error).message}`));
   }
   if (input.keepTemp && !input.created.has(input.temp)) {
-    reporter.warn(`Kept ${input.temp}: fix the failing hook, then run "pgclone restore :${input.temp}" to resume`);
+    reporter.warn(kept(input.temp));
   }
+}
+
+/** The `resume` advice of the adapter error behind a hook failure (see `AdapterError`), if any. */
+function resumeAdvice(error: unknown): string | undefined {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    const { resume } = e as { resume?: unknown };
+    if (typeof resume === 'string') return resume;
+  }
+  return undefined;
 }
 
 async function applySettings(io: ExecuteIo, action: Extract<PlanAction, { kind: 'apply-settings' }>): Promise<void> {
@@ -140,7 +168,7 @@ async function applySettings(io: ExecuteIo, action: Extract<PlanAction, { kind: 
   let statements: string[];
   if (action.from === 'archive') {
     // The archive carries its own `ALTER DATABASE … SET` only in `--create` output; re-target them.
-    const clauses = await io.archiveSettings(action.key!);
+    const clauses = (await io.archiveDatabase(action.key!)).settings;
     statements = clauses.map((clause) => `ALTER DATABASE ${quoteIdent(action.database)} SET ${clause}`);
   } else {
     const entries = await admin.databaseSettings(action.from);

@@ -7,18 +7,22 @@ import { restoreNames } from '../names.js';
  * and the observed state without touching anything. `--dry-run` prints it; the executor runs it.
  *
  * Restore into `N` (the steps below are the plan's, in this order):
- *  1. create-temp      drop a stale `N__temp`; create it empty (dump) or as a template copy (local key).
+ *  1. create-temp      drop a stale `N__temp`; create it empty (dump: with N's encoding, collation and tablespace,
+ *                      else the archive's) or as a template copy (local key, which takes its source's).
  *  2. restore          pg_restore the dump into `N__temp` (dump only); any error fails the restore. From a spool,
  *                      the schema is restored from its head while the data still arrives, the rest with -j after.
  *  3. settings         apply the archive's `ALTER DATABASE … SET` (else N's) or the local source's to `N__temp`;
- *                      then mark it restored in full (its comment): only such an `N__temp` may be resumed.
+ *                      give it the connection limit, owner, privileges, per-role settings and comment of N (dump;
+ *                      the archive's when there is no N) or of the local source; then mark it restored in full (its
+ *                      comment, which keeps the user's): only such an `N__temp` may be resumed.
  *  4. pre-swap-hooks   migrations etc. against `N__temp`; a failure keeps `N__temp` for `restore :N__temp`.
- *  5. snapshot-post    reversible dump restores: copy `N__temp` (and its settings) to `N__stage`, the future `:post`,
+ *  5. snapshot-post    reversible dump restores: copy `N__temp` (and its settings and properties) to `N__stage`, the future `:post`,
  *                      so that `:pre` and `:post` are exactly the databases before and after the restore.
  *  6. swap             block new sessions on N and end the others (reversible: on the old `:pre`/`:post` too);
  *                      then one transaction renames N → `N__pre`|`N__swap` and `N__temp` → N (reversible: the old
  *                      `:post` → `N__swap`, `N__stage` → `N__post`, the old `:pre` → `N__stage`, first), so the
- *                      name N always holds a complete database, and `:pre`/`:post` are the old ones or the new ones.
+ *                      name N always holds a complete database, and `:pre`/`:post` are the old ones or the new ones;
+ *                      the new N's comment becomes the user's one its mark kept.
  *  7. cleanup          drop `N__swap` (and `N__stage`); a non-reversible dump restore also drops the old `:pre`/`:post`.
  *  8. post-swap-hooks  against the new N.
  * A failure before step 6 drops what the run created and leaves N, `:pre` and `:post` as they were.
@@ -29,13 +33,18 @@ export type RestoreSource =
   | { kind: 'dump'; key: string }
   | { kind: 'local'; key: string; database: string };
 
+/** Where a database's properties come from: a database that exists, or the dump (for a target that does not). */
+export type PropertySource = { database: string } | { archive: string };
+
 /** One change the executor makes. */
 export type PlanAction =
   | { kind: 'drop'; database: string; reason: string; /** Left by an interrupted run: reported as a warning. */ leftover?: boolean }
-  | { kind: 'create-empty'; database: string }
+  | { kind: 'create-empty'; database: string; /** Whose encoding, collation and tablespace it gets. */ like: PropertySource }
   | { kind: 'create-from-template'; database: string; template: string }
   | { kind: 'pg-restore'; key: string; database: string }
   | { kind: 'apply-settings'; database: string; from: 'archive' | string; key?: string; fallback?: string }
+  /** Connection limit, owner, privileges, per-role settings and comment (see `DatabaseProperties`). */
+  | { kind: 'apply-properties'; database: string; from: PropertySource }
   | { kind: 'hooks'; phase: 'pre-swap' | 'post-swap'; database: string; hooks: Hook[] }
   | { kind: 'block'; database: string }
   | { kind: 'mark-restored'; database: string }
@@ -43,8 +52,11 @@ export type PlanAction =
       kind: 'swap';
       renames: Array<[from: string, to: string]>;
       allowConnections: string[];
-      /** Databases whose comment (the {@link RESTORED_COMMENT} of the incoming one) is cleared as they go live. */
-      clearComments: string[];
+      /**
+       * `[live, marked]`: the database going live under the name `live` gets the user's comment that the mark on
+       * `marked` (its name before the swap) kept (see {@link restoredMark}).
+       */
+      restoreComments: Array<[live: string, marked: string]>;
     };
 
 /**
@@ -52,6 +64,21 @@ export type PlanAction =
  * may be resumed with `restore :N__temp`. One without it was cut off while being filled.
  */
 export const RESTORED_COMMENT = 'pgclone: restored in full; "pgclone restore :<this name>" resumes it';
+
+/** The mark of a restored `N__temp` whose own comment (the one it goes live with) is `comment`. */
+export function restoredMark(comment: string | null): string {
+  return comment === null ? RESTORED_COMMENT : `${RESTORED_COMMENT}\n${comment}`;
+}
+
+/**
+ * Reads a database's comment: whether it is pgclone's mark of a restored `N__temp`, and the user's comment (the one
+ * the mark kept, or the comment itself when there is no mark).
+ */
+export function readMark(comment: string | null): { marked: boolean; comment: string | null } {
+  if (comment === RESTORED_COMMENT) return { marked: true, comment: null };
+  if (comment?.startsWith(`${RESTORED_COMMENT}\n`)) return { marked: true, comment: comment.slice(RESTORED_COMMENT.length + 1) };
+  return { marked: false, comment };
+}
 
 /** Stable names of the steps, as `--json` step events report them. */
 export type RestoreStepName =
@@ -130,7 +157,7 @@ export function planRestore(input: {
     if (has(n.temp)) create.push({ kind: 'drop', database: n.temp, reason: 'left by an earlier run', leftover: true });
     create.push(
       fromDump
-        ? { kind: 'create-empty', database: n.temp }
+        ? { kind: 'create-empty', database: n.temp, like: has(target) ? { database: target } : { archive: source.key } }
         : { kind: 'create-from-template', database: n.temp, template: source.database },
     );
   }
@@ -149,6 +176,13 @@ export function planRestore(input: {
           // without settings falls back to N's.
           ...(fromDump && has(target) ? { fallback: target } : {}),
         },
+        // A dump restore keeps what the live N has (as pg_restore into N would); a local restore brings back its
+        // source as it is, its properties included (`:pre` is the old N itself).
+        {
+          kind: 'apply-properties',
+          database: n.temp,
+          from: !fromDump ? { database: source.database } : has(target) ? { database: target } : { archive: source.key },
+        },
         // Last: from here on, N__temp is complete and may be resumed (after a failed pre-swap hook).
         { kind: 'mark-restored', database: n.temp },
       ],
@@ -166,6 +200,7 @@ export function planRestore(input: {
     snap.push({ kind: 'create-from-template', database: n.stage, template: n.temp });
     // A template copy does not carry `ALTER DATABASE … SET`: without this, restoring `:post` would lose them.
     snap.push({ kind: 'apply-settings', database: n.stage, from: n.temp });
+    snap.push({ kind: 'apply-properties', database: n.stage, from: { database: n.temp } });
     steps.push({ step: 'snapshot-post', actions: snap });
   }
 
@@ -205,7 +240,7 @@ export function planRestore(input: {
       if (has(n.post)) cleanup.push({ kind: 'drop', database: n.post, reason: 'restore point of an earlier restore' });
     }
   }
-  swap.push({ kind: 'swap', renames, allowConnections: allow, clearComments: [target] });
+  swap.push({ kind: 'swap', renames, allowConnections: allow, restoreComments: [[target, n.temp]] });
   steps.push({ step: 'swap', actions: swap });
   if (cleanup.length) steps.push({ step: 'cleanup', actions: cleanup });
   if (input.postSwapHooks.length) {
@@ -223,13 +258,15 @@ export function describeAction(action: PlanAction): string {
     case 'drop':
       return `drop database ${action.database} (${action.reason})`;
     case 'create-empty':
-      return `create database ${action.database}`;
+      return `create database ${action.database} with the encoding, collation and tablespace of ${describeSource(action.like)}`;
     case 'create-from-template':
       return `create database ${action.database} as a copy of ${action.template}`;
     case 'pg-restore':
       return `pg_restore ${action.key} into ${action.database}`;
     case 'apply-settings':
       return `apply database settings from ${action.from === 'archive' ? 'the dump' : action.from}${action.fallback ? ` (else from ${action.fallback})` : ''} to ${action.database}`;
+    case 'apply-properties':
+      return `give ${action.database} the connection limit, owner, privileges, per-role settings and comment of ${describeSource(action.from)}`;
     case 'hooks':
       return `run ${action.phase} hooks on ${action.database}: ${action.hooks.map(describeHook).join(', ')}`;
     case 'block':
@@ -239,6 +276,10 @@ export function describeAction(action: PlanAction): string {
     case 'swap':
       return `in one transaction: ${action.renames.map(([from, to]) => `rename ${from} to ${to}`).join(', ')}`;
   }
+}
+
+function describeSource(source: PropertySource): string {
+  return 'database' in source ? source.database : 'the dump';
 }
 
 /** The plan as printable lines. */

@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,7 +37,10 @@ export function removeProject(dir: string): void {
 }
 
 /** Runs `knex-pgclone` in `cwd` (no DATABASE_URL or PG* from outside; PGCLONE_INSTANCE=dev). */
-export function knexPgclone(args: string[], options: { cwd: string; env?: Record<string, string | undefined> }): Promise<CliResult> {
+export function knexPgclone(
+  args: string[],
+  options: { cwd: string; env?: Record<string, string | undefined>; onSpawn?: (child: ChildProcess) => void },
+): Promise<CliResult> {
   return runCli(args, { ...options, bin: KNEX_PGCLONE_BIN, env: { NODE_ENV: undefined, ...options.env } });
 }
 

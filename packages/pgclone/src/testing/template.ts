@@ -38,7 +38,9 @@ export interface TestTemplate {
 export async function ensureTemplate(settings: TestSettings, runtime: Runtime): Promise<TestTemplate> {
   const { prepared, conn, base } = settings;
   const opts = prepared.options;
-  const storage = settings.restore ? await runtime.openStorage(opts.storageLocation, opts.bundle as Record<string, unknown>) : undefined;
+  const storage = settings.restore
+    ? await runtime.openStorage(opts.storageLocation, opts.bundle as Record<string, unknown>, { warn: (message) => prepared.reporter.warn(message) })
+    : undefined;
   const restoreKey = storage ? (await resolveDumpKey(storage, settings.restore!, { validateDumpKeys: opts.validateDumpKeys })).key : undefined;
   const inputs = await templateInputs({ files: settings.files, projectDir: opts.projectDir, adapter: prepared.adapter });
   const { hash, files } = await templateHash({ ...inputs, hooks: settings.hooks, ...(restoreKey ? { restoreKey } : {}) });

@@ -1,5 +1,5 @@
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { rememberSecret, type S3Settings } from '@pgclone/core';
+import { hideUserInfo, rememberSecret, type S3Settings } from '@pgclone/core';
 
 /** Fail fast when an endpoint does not answer, instead of waiting for the operating system's TCP timeout. */
 const CONNECTION_TIMEOUT_MS = 10_000;
@@ -18,14 +18,20 @@ export interface S3Connection {
   endpoint: string;
   /** The region from the settings or the SDK's own sources, when known. */
   region?: string;
+  /** The shared-config profile credentials come from (`s3.profile` or AWS_PROFILE), when one is set. */
+  profile?: string;
 }
 
 /**
  * Creates the client from the `s3` settings. Credentials come only from the SDK's default chain (environment,
  * shared config/credentials files, the `profile`, SSO, web identity, container and instance roles).
  */
-export async function createS3Connection(settings: S3Settings): Promise<S3Connection> {
-  const region = settings.region ?? (await sdkRegion(settings.profile)) ?? (settings.endpoint ? FALLBACK_REGION : undefined);
+export async function createS3Connection(settings: S3Settings, warn: (message: string) => void = () => {}): Promise<S3Connection> {
+  const found = await sdkDefaults(settings.profile);
+  // The SDK's own AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL / endpoint_url, when the config sets none.
+  const endpoint = settings.endpoint ?? found.endpoint;
+  const region = settings.region ?? found.region ?? (endpoint ? FALLBACK_REGION : undefined);
+  const profile = settings.profile ?? (process.env.AWS_PROFILE || undefined);
   const config: S3ClientConfig = {
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
     ...(region ? { region } : {}),
@@ -38,33 +44,67 @@ export async function createS3Connection(settings: S3Settings): Promise<S3Connec
     responseChecksumValidation:
       settings.responseChecksumValidation ?? (process.env.AWS_RESPONSE_CHECKSUM_VALIDATION ? undefined : 'WHEN_REQUIRED'),
     requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, socketTimeout: SOCKET_TIMEOUT_MS },
+    logger: sdkLogger(profile, warn),
   };
   // Defence in depth: redact() hides these wherever they might show up later.
   rememberSecret(process.env.AWS_SECRET_ACCESS_KEY);
   rememberSecret(process.env.AWS_SESSION_TOKEN);
-  return { client: new S3Client(config), endpoint: endpointLabel(settings.endpoint), ...(region ? { region } : {}) };
+  return { client: new S3Client(config), endpoint: endpointLabel(endpoint), ...(region ? { region } : {}), ...(profile ? { profile } : {}) };
 }
 
-/** The endpoint for messages: without user info, query or trailing slash. */
+/**
+ * The endpoint for messages: without user info, query or trailing slash. One that is not an http(s) URL (from the
+ * SDK's variables, which pgclone's config does not check) is shown with whatever precedes its `@` masked.
+ */
 export function endpointLabel(endpoint: string | undefined): string {
   if (!endpoint) return 'AWS S3';
-  try {
-    const url = new URL(endpoint);
-    if (url.password) rememberSecret(decodeURIComponent(url.password));
-    return `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}`;
-  } catch {
-    return '(invalid endpoint)';
-  }
+  const url = URL.canParse(endpoint) ? new URL(endpoint) : undefined;
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') return hideUserInfo(endpoint);
+  if (url.password) rememberSecret(decodeURIComponent(url.password));
+  return `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}`;
 }
 
-/** The region the SDK would find by itself (AWS_REGION, the shared config file), or `undefined`. */
-async function sdkRegion(profile: string | undefined): Promise<string | undefined> {
+/**
+ * What the SDK would find by itself: the region (AWS_REGION, the shared config file) and the configured endpoint
+ * (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the `endpoint_url` of the AWS_PROFILE profile; the SDK's own lookup, so
+ * messages name the service its requests go to).
+ */
+async function sdkDefaults(profile: string | undefined): Promise<{ region?: string; endpoint?: string }> {
   const probe = new S3Client(profile ? { profile } : {});
   try {
-    return await probe.config.region();
-  } catch {
-    return undefined;
+    const [region, endpoint] = await Promise.all([
+      probe.config.region().catch(() => undefined),
+      probe.config.ignoreConfiguredEndpointUrls ? undefined : probe.config.serviceConfiguredEndpoint?.().catch(() => undefined),
+    ]);
+    return { ...(region ? { region } : {}), ...(endpoint ? { endpoint } : {}) };
   } finally {
     probe.destroy();
   }
+}
+
+/**
+ * The SDK's logger: without one it writes its warnings to the console, several lines each, through `--json` and
+ * `-q`. Its warnings become one-line warning events; the rest (debug chatter) is dropped.
+ */
+function sdkLogger(profile: string | undefined, warn: (message: string) => void): NonNullable<S3ClientConfig['logger']> {
+  const ignore = () => {};
+  return {
+    trace: ignore,
+    debug: ignore,
+    info: ignore,
+    error: ignore,
+    warn: (...content: unknown[]) => {
+      const text = content.map(String).join(' ');
+      // The credential chain's notice (nine lines): what it means for this run.
+      if (/Multiple credential sources detected/.test(text)) {
+        warn(
+          `Both the profile ${JSON.stringify(profile ?? '')} and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are set: the AWS SDK uses the profile; ` +
+            'unset one of them',
+        );
+        return;
+      }
+      const line = text.split('\n').map((l) => l.trim()).find(Boolean);
+      if (line) warn(`AWS SDK: ${line}`);
+    },
+  };
 }

@@ -1,4 +1,4 @@
-import { PgcloneError, StorageError } from '@pgclone/core';
+import { PgcloneError, StorageDeniedError, StorageError } from '@pgclone/core';
 
 /** What an S3 error message names. */
 export interface S3ErrorContext {
@@ -11,6 +11,8 @@ export interface S3ErrorContext {
   endpoint: string;
   /** The configured region, if known. */
   region?: string;
+  /** The shared-config profile credentials come from, if one is set. */
+  profile?: string;
 }
 
 /** The fields of SDK errors (`S3ServiceException`, Node network errors, credential errors) this module reads. */
@@ -73,6 +75,13 @@ export function describeS3Error(error: unknown, context: S3ErrorContext): Pgclon
   const fail = (message: string) => new StorageError(message, { cause: error });
 
   if (name === 'CredentialsProviderError' || (!status && /could not load credentials|credential/i.test(detail))) {
+    // With a profile the SDK never looks at AWS_ACCESS_KEY_ID, so the profile is what to check.
+    if (context.profile) {
+      return fail(
+        `No usable AWS credentials for bucket ${bucket} from profile ${JSON.stringify(context.profile)} (${detail || name}): ` +
+          'check that the profile exists in the shared AWS config or credentials file (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE) and has credentials',
+      );
+    }
     return fail(
       `No usable AWS credentials for bucket ${bucket} (${detail || name}): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, ` +
         'AWS_PROFILE or "s3.profile" in the pgclone config',
@@ -106,12 +115,14 @@ export function describeS3Error(error: unknown, context: S3ErrorContext): Pgclon
     );
   }
   if (DENIED.has(errorCode) || status === 403) {
-    return fail(
+    return new StorageDeniedError(
       `Access denied to ${where} ${at} (${context.operation}, ${errorCode && errorCode !== 'Unknown' ? errorCode : 'HTTP 403'}): ` +
         'check the credentials and that the IAM policy allows it (docs/storage.md)',
+      { cause: error },
     );
   }
-  if (errorCode === 'NoSuchKey' || (status === 404 && context.key)) return fail(`${where} does not exist ${at}`);
+  // A 404 without a code says nothing about the key for other operations (a PUT to a catch-all web server).
+  if (errorCode === 'NoSuchKey' || (status === 404 && /^(HeadObject|GetObject)$/.test(context.operation))) return fail(`${where} does not exist ${at}`);
   if (errorCode === 'NoSuchUpload') return fail(`The multipart upload of ${where} no longer exists ${at} (NoSuchUpload)`);
   if (errorCode === 'MethodNotAllowed' || errorCode === 'NotImplemented' || status === 405 || status === 501) {
     return fail(`${context.endpoint} does not support ${context.operation} on ${where} (${errorCode || `HTTP ${status}`})`);
@@ -140,6 +151,19 @@ export function isNotFound(error: unknown): boolean {
   const e = (error ?? {}) as SdkErrorLike;
   if ((e.Code ?? e.name) === 'NoSuchBucket') return false;
   return e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404;
+}
+
+/** True for a 403 or 404 that carries no S3 error code (a HEAD answer, which has no body to carry one). */
+export function isBodilessRefusal(error: unknown): boolean {
+  const e = (error ?? {}) as SdkErrorLike;
+  const status = e.$metadata?.httpStatusCode;
+  return (status === 403 || status === 404) && !e.Code && ['NotFound', 'Forbidden', 'Unknown', 'UnknownError', undefined].includes(e.name);
+}
+
+/** True when the service refused the operation itself (a missing IAM permission), not the credentials or the bucket. */
+export function isAccessDenied(error: unknown): boolean {
+  const e = (error ?? {}) as SdkErrorLike;
+  return DENIED.has(e.Code ?? e.name ?? '');
 }
 
 function networkCodeOf(cause: unknown): string | undefined {

@@ -1,4 +1,4 @@
-import { StorageError } from '@pgclone/core';
+import { hideUserInfo, StorageError } from '@pgclone/core';
 
 /** A parsed `s3://bucket/prefix/` storage location. */
 export interface S3Location {
@@ -17,11 +17,12 @@ const BUCKET = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 export function parseS3Location(location: string): S3Location {
   const m = /^s3:\/\/([^/]*)(?:\/(.*))?$/i.exec(location);
   const bad = (why: string): never => {
-    throw new StorageError(`Invalid storage location ${JSON.stringify(location)}: ${why} (expected s3://bucket/prefix/)`);
+    throw new StorageError(`Invalid storage location ${JSON.stringify(hideUserInfo(location))}: ${why} (expected s3://bucket/prefix/)`);
   };
   if (!m) return bad('not an s3:// URL');
   const bucket = m[1]!;
   if (!bucket) bad('no bucket name');
+  if (bucket.includes('@')) bad('user info before "@" does not belong in it (credentials come from the environment or a profile)');
   if (!BUCKET.test(bucket)) bad(`${JSON.stringify(bucket)} is not a bucket name`);
   let prefix = m[2] ?? '';
   if (prefix && !prefix.endsWith('/')) prefix += '/';

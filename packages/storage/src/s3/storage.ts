@@ -1,9 +1,9 @@
 import type { Readable } from 'node:stream';
-import { AbortMultipartUploadCommand, DeleteObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
-import { assertSafeKey, describeIssues, isPgcloneError, s3SettingsSchema, StorageError, type IncompleteWrite, type S3Settings, type Storage, type StorageWriter, type StoredObject, type WriteHints } from '@pgclone/core';
+import { AbortMultipartUploadCommand, DeleteObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
+import { assertSafeKey, describeIssues, isPgcloneError, s3SettingsSchema, StorageError, type IncompleteWrite, type S3Settings, type Storage, type StorageContext, type StorageWriter, type StoredObject, type WriteHints } from '@pgclone/core';
 import { createS3Connection, type S3Connection } from './client.js';
 import { openDownload } from './download.js';
-import { describeS3Error, isNotFound } from './errors.js';
+import { describeS3Error, isAccessDenied, isBodilessRefusal, isNotFound } from './errors.js';
 import { formatS3Location, parseS3Location, type S3Location } from './location.js';
 import { choosePartSize, DEFAULT_QUEUE_SIZE } from './part-size.js';
 import { openUpload } from './upload.js';
@@ -24,6 +24,9 @@ export class S3Storage implements Storage {
   readonly endpoint: string;
   readonly #settings: S3Settings;
   readonly #region: string | undefined;
+  readonly #profile: string | undefined;
+  /** Set once the bucket answered: a later HEAD 404 then means no such object, without asking again. */
+  #bucketSeen = false;
 
   constructor(location: S3Location, connection: S3Connection, settings: S3Settings) {
     this.bucket = location.bucket;
@@ -32,6 +35,7 @@ export class S3Storage implements Storage {
     this.client = connection.client;
     this.endpoint = connection.endpoint;
     this.#region = connection.region;
+    this.#profile = connection.profile;
     this.#settings = settings;
   }
 
@@ -40,6 +44,7 @@ export class S3Storage implements Storage {
     const out: StoredObject[] = [];
     try {
       for await (const page of paginateListObjectsV2({ client: this.client }, { Bucket: this.bucket, Prefix: this.prefix + prefix })) {
+        this.#bucketSeen = true;
         for (const object of page.Contents ?? []) {
           const key = object.Key?.slice(this.prefix.length);
           // Folder markers and keys pgclone could never have written (`a//b`, `../x`) are not listed.
@@ -57,11 +62,36 @@ export class S3Storage implements Storage {
     const full = this.#key(key);
     try {
       const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: full }));
+      this.#bucketSeen = true;
       return { key, size: head.ContentLength ?? 0, modified: head.LastModified ?? new Date(0) };
     } catch (error) {
+      if (isBodilessRefusal(error) && !(this.#bucketSeen && isNotFound(error))) return this.#diagnoseHead(error, key, full);
       if (isNotFound(error)) return undefined;
       throw this.#describe(error, 'HeadObject', full);
     }
+  }
+
+  /**
+   * A HEAD answer has no body, so a 403 or 404 does not say why: a missing bucket, a rejected or expired key, a
+   * missing permission, or just no such object (a prefix, when restoring by prefix). A one-key listing of the same
+   * name answers with an error code (the messages `ls` gives) or shows whether the object exists.
+   */
+  async #diagnoseHead(headError: unknown, key: string, full: string): Promise<StoredObject | undefined> {
+    let listed;
+    try {
+      listed = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: full, MaxKeys: 1 }));
+    } catch (error) {
+      // Not allowed to list either: the HEAD's own answer is all there is.
+      if (!isAccessDenied(error)) throw this.#describe(error, 'ListObjectsV2', full);
+      if (isNotFound(headError)) return undefined;
+      throw this.#describe(headError, 'HeadObject', full);
+    }
+    this.#bucketSeen = true;
+    const object = listed.Contents?.[0];
+    if (object?.Key !== full) return undefined;
+    // The object exists but HEAD was refused: GetObject is not allowed on it.
+    if (!isNotFound(headError)) throw this.#describe(headError, 'HeadObject', full);
+    return { key, size: object.Size ?? 0, modified: object.LastModified ?? new Date(0) };
   }
 
   async read(key: string, range?: { start: number; end?: number }): Promise<Readable> {
@@ -171,18 +201,19 @@ export class S3Storage implements Storage {
       key,
       endpoint: this.endpoint,
       ...(this.#region ? { region: this.#region } : {}),
+      ...(this.#profile ? { profile: this.#profile } : {}),
     });
   }
 }
 
 /** Opens `s3://bucket/prefix/` with the `s3` settings of the pgclone config (validated again here for API callers). */
-export async function openS3Storage(location: string, settings: unknown): Promise<S3Storage> {
+export async function openS3Storage(location: string, settings: unknown, context: StorageContext = {}): Promise<S3Storage> {
   const parsed = parseS3Location(location);
   const checked = s3SettingsSchema.safeParse(settings ?? {});
   if (!checked.success) {
     throw new StorageError(`Invalid "s3" settings: ${describeIssues(checked.error, settings ?? {})}`);
   }
-  return new S3Storage(parsed, await createS3Connection(checked.data), checked.data);
+  return new S3Storage(parsed, await createS3Connection(checked.data, context.warn), checked.data);
 }
 
 function isSafeKey(key: string): boolean {
