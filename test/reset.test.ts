@@ -163,6 +163,22 @@ describe('restore(":snapshot") fast path', () => {
     expect(((await restore(`:${fixture}`, { cwd, env })) as ResetResult).usedSpare).toBe(true);
   });
 
+  it('refuses :N__spare as a source and keeps the spare sealed: a later reset never swaps in a changed spare', async () => {
+    await restore(`:${fixture}`, { cwd, env });
+    await settled();
+    await expect(restore(`:${db}__spare`, { cwd, env })).rejects.toMatchObject({ code: 'NAME_RESERVED' });
+    await expect(restore(`:${db}__spare`, { cwd, env, fast: false })).rejects.toMatchObject({ code: 'NAME_RESERVED' });
+    const [spare] = await sql('postgres', `SELECT datallowconn FROM pg_database WHERE datname = $1`, [`${db}__spare`]);
+    expect(spare?.datallowconn).toBe(false);
+    // A spare someone opened (and could have written to) is never swapped in.
+    await sql('postgres', `ALTER DATABASE ${ident(`${db}__spare`)} WITH ALLOW_CONNECTIONS true`);
+    await sql(`${db}__spare`, `DELETE FROM item`);
+    const result = (await restore(`:${fixture}`, { cwd, env })) as ResetResult;
+    expect(result.usedSpare).toBe(false);
+    expect(await contents(db)).toEqual(await contents(fixture));
+    await settled();
+  });
+
   it('lets a process that never calls close() exit, after its spare is ready', async () => {
     await close({ dropSpares: true });
     expect(await databases()).not.toContain(`${db}__spare`);

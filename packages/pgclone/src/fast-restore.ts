@@ -2,9 +2,9 @@ import {
   localDatabaseOf,
   PgcloneError,
   prepare,
+  reservedSuffixOf,
   restoreNames,
   selectRestoreHooks,
-  spareName,
   SYSTEM_DATABASES,
   targetDatabase,
   type CopyStrategy,
@@ -65,7 +65,7 @@ export async function fastRestore(
   const hooks = selectRestoreHooks(opts, { kind: 'local', database: source }, target);
   if (hooks.preSwapHooks.length > 0 || hooks.postSwapHooks.length > 0) return undefined;
   // The general restore refuses these, with the error that says why.
-  if (source === target || source === spareName(target) || Object.values(restoreNames(target)).includes(source) || SYSTEM_DATABASES.includes(source)) {
+  if (source === target || reservedSuffixOf(source) === 'spare' || Object.values(restoreNames(target)).includes(source) || SYSTEM_DATABASES.includes(source)) {
     return undefined;
   }
   if (opts.reversible) prepared.reporter.info('--reversible has no effect when restoring a local database');

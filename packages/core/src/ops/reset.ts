@@ -128,6 +128,14 @@ function spareComment(source: DbRow): string {
 }
 
 /**
+ * True when `spare` is a copy of `source` as it is now, and still sealed: one that accepts connections (opened by
+ * hand, or by an older pgclone's repair) may have been written to.
+ */
+function isSpareOf(spare: DbRow | undefined, source: DbRow | undefined): boolean {
+  return spare !== undefined && source !== undefined && !spare.allowconn && spare.comment === spareComment(source);
+}
+
+/**
  * Resets one database N to snapshots, keeping a spare between calls. One instance per N per process; it owns an
  * {@link Admin} session that it keeps between calls (its socket does not keep the process alive while idle). Calls
  * on one instance run one at a time.
@@ -262,7 +270,7 @@ export class SnapshotResetter {
         throw new KeyError('KEY_NOT_FOUND', `Local database ${JSON.stringify(source)} does not exist ("pgclone ls --local" lists them)`);
       }
       const spareRow = state.get(spare);
-      const spareValid = spareRow !== undefined && src.connected === 0 && spareRow.comment === spareComment(src);
+      const spareValid = isSpareOf(spareRow, src) && src.connected === 0;
       const checkMs = mark() - t;
 
       let incoming: string;
@@ -369,8 +377,8 @@ export class SnapshotResetter {
     const src = state.get(source);
     const existing = state.get(spare);
     const wanted = src !== undefined && (policy === true || (policy === 'auto' && Number(src.bytes ?? Infinity) <= SPARE_MAX_BYTES));
-    if (existing && (!wanted || existing.comment !== spareComment(src!))) await admin.drop(spare);
-    if (!wanted || !src || (existing && existing.comment === spareComment(src))) return;
+    if (existing && (!wanted || !isSpareOf(existing, src))) await admin.drop(spare);
+    if (!wanted || !src || isSpareOf(existing, src)) return;
     if (src.connected > 0) {
       // Someone is connected to the snapshot: leave them alone; the next reset copies during the call.
       options.reporter.info(`No spare copy of ${source} made: it has open sessions`);
