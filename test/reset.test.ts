@@ -179,6 +179,21 @@ describe('restore(":snapshot") fast path', () => {
     await settled();
   });
 
+  it('checks strategy, spare and fast as TypeScript would (a UsageError), and never pastes strategy into SQL', async () => {
+    const bad: Array<[object, string]> = [
+      [{ strategy: 'WAL_LOG CONNECTION LIMIT 0' }, 'strategy'],
+      [{ strategy: 'file_copy' }, 'strategy'],
+      [{ spare: 'yes' }, 'spare'],
+      [{ fast: 'no' }, 'fast'],
+    ];
+    for (const [option, name] of bad) {
+      const error = await restore(`:${fixture}`, { cwd, env, spare: false, ...option }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'USAGE', message: expect.stringContaining(`${name}: `) });
+    }
+    const [row] = await sql('postgres', `SELECT datconnlimit FROM pg_database WHERE datname = $1`, [db]);
+    expect(row?.datconnlimit).toBe(-1);
+  });
+
   it('lets a process that never calls close() exit, after its spare is ready', async () => {
     await close({ dropSpares: true });
     expect(await databases()).not.toContain(`${db}__spare`);

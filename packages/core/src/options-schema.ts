@@ -42,11 +42,17 @@ const restore = {
   spoolDir: text,
   copyStrategy: bundleShape.copyStrategy,
 };
+/** The API's fast reset of `restore(':name')` (pgclone's fast-restore.ts); the CLI has no flags for them. */
+const fastReset = {
+  fast: flag,
+  spare: z.union([flag, z.literal('auto')]),
+  strategy: z.enum(['WAL_LOG', 'FILE_COPY']),
+};
 const ls = { instances: flag, databases: flag, configs: flag, local: flag };
 const prune = { keep: z.number(), olderThan: text, yes: flag };
 
 /** Every option's type, whichever operation takes it. */
-const optionTypes = z.partial(z.looseObject({ ...common, ...dump, ...restore, ...ls, ...prune, force: flag, fix: flag, verify: flag, all: flag, unpin: flag }));
+const optionTypes = z.partial(z.looseObject({ ...common, ...dump, ...restore, ...fastReset, ...ls, ...prune, force: flag, fix: flag, verify: flag, all: flag, unpin: flag }));
 
 /** The keys each operation takes (the API adds its own: `runtime`, `knex`, and the fast reset's). */
 export const OPTION_KEYS = {
@@ -59,6 +65,7 @@ export const OPTION_KEYS = {
   pin: Object.keys(common),
   rm: [...Object.keys(common), 'force'],
   doctor: [...Object.keys(common), 'fix', 'verify', 'all'],
+  fastReset: Object.keys(fastReset),
 } as const satisfies Record<string, readonly string[]>;
 
 /** Throws a usage error naming each option whose value has the wrong type. */
