@@ -70,6 +70,23 @@ describe('test databases', () => {
     await again.close();
   });
 
+  it('closing one worker\'s database of an own run leaves the other workers\' databases alone', async () => {
+    const p = project();
+    const options = { cwd: p.dir, env: { ...env }, files: ['migrations'], hooks: [p.migrate] };
+    const a = await testDatabase({ ...options, worker: 1 });
+    const b = await testDatabase({ ...options, worker: 2 });
+    await a.reset(); // a spare of a's is made in the background
+    await a.close();
+    const left = (await databases()).filter((d) => d.startsWith(`${base}_test_`));
+    expect(left.filter((d) => d.startsWith(a.database))).toEqual([]);
+    expect(left).toContain(b.database);
+    await sql(b.database, "INSERT INTO item (name) VALUES ('three')");
+    await b.reset();
+    expect(await sql(b.database, 'SELECT count(*)::int AS n FROM item')).toEqual([{ n: 2 }]);
+    await b.close();
+    expect((await databases()).filter((d) => d.startsWith(`${base}_test_`))).toEqual([]);
+  });
+
   it('rebuilds the template when a migration changes, and drops the old one once no run uses it', async () => {
     const p = project();
     const options = { cwd: p.dir, env: { ...env }, files: ['migrations/*.sql'], hooks: [p.migrate] };

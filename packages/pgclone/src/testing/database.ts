@@ -1,8 +1,8 @@
-import { connectAdmin, connectionUrl, withDatabase, type Admin } from '@pgclone/core';
+import { connectAdmin, connectionUrl, derivedName, withDatabase, type Admin } from '@pgclone/core';
 import { fastRestoreResult, type ResetResult } from '../fast-restore.js';
 import { forgetResetter, onClose, resetterFor } from '../session.js';
 import { newRunId, runLockName, workerDatabaseName } from './names.js';
-import { dropRunDatabases, dropStaleRuns, RUN_ENV, testRuntime } from './run.js';
+import { dropStaleRuns, RUN_ENV, testRuntime } from './run.js';
 import { testSettings, type TestTemplateOptions } from './settings.js';
 import { ensureTemplate, holdTemplate } from './template.js';
 
@@ -41,6 +41,9 @@ interface OwnRun {
   admin: Admin;
   base: string;
 }
+
+/** What a reset can leave beside a worker's database (ops/reset.ts). */
+const WORKING_SUFFIXES = ['spare', 'swap', 'temp'] as const;
 
 const OWN_RUN = Symbol.for('pgclone.testing.ownRun.v1');
 const HANDLES = Symbol.for('pgclone.testing.databases.v1');
@@ -125,9 +128,12 @@ async function openTestDatabase(options: TestDatabaseOptions, worker: string, on
     onClosed();
     if (own) {
       await forgetResetter(opts, settings.conn, database, settings.prepared.env, { dropSpare: true });
+      // Only this worker's database and its working names: the run's other workers may still be using theirs.
       const admin = await connectAdmin(opts, settings.conn, settings.prepared.env);
       try {
-        await dropRunDatabases(admin, base, run).catch(() => {});
+        for (const name of [database, ...WORKING_SUFFIXES.map((suffix) => derivedName(database, suffix))]) {
+          await admin.drop(name).catch(() => {});
+        }
       } finally {
         await admin.close();
       }
