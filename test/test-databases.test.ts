@@ -1,11 +1,12 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { close, startTestRun, testDatabase, type HookContext } from 'pgclone';
+import { close, ensureTemplate, startTestRun, testDatabase, type HookContext } from 'pgclone';
 import { runScript } from './support/cli.js';
-import { databases, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
+import { cluster, databases, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
 
 // Templates keyed by the migrations, one database per worker, runs that clean up after crashed ones.
 
@@ -113,6 +114,49 @@ describe('test databases', () => {
     expect(all).not.toContain(first.template);
     expect(all).not.toContain(second.template);
     await third.close();
+  });
+
+  it('a run of another checkout (other migrations) never drops the template a starting run has just found', async () => {
+    // Run A's second connection is held back by a proxy while run B, with another migration, builds its template
+    // and drops the older ones: A's template is already marked in use by then.
+    const a = project();
+    const b = project();
+    writeFileSync(path.join(b.dir, 'migrations', '003_more.sql'), 'ALTER TABLE item ADD COLUMN qty int;\n');
+    const optionsA = { cwd: a.dir, files: ['migrations'], hooks: [a.migrate] };
+    const first = await startTestRun({ ...optionsA, env: { ...env } });
+    await first.close();
+    const c = cluster();
+    let connections = 0;
+    const proxy = net.createServer((client) => {
+      client.pause();
+      const pass = () => {
+        const server = net.connect(c.port, c.host);
+        client.pipe(server).pipe(client);
+        client.resume();
+        client.on('error', () => server.destroy());
+        server.on('error', () => client.destroy());
+      };
+      if (++connections !== 2) return pass();
+      void startTestRun({ cwd: b.dir, files: ['migrations'], hooks: [b.migrate], env: { ...env } })
+        .then((runB) => runB.close())
+        .finally(pass);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const viaProxy = dbUrl(base).replace(`:${c.port}/`, `:${(proxy.address() as net.AddressInfo).port}/`);
+      const runEnv: NodeJS.ProcessEnv = { DATABASE_URL: viaProxy };
+      const runA = await startTestRun({ ...optionsA, env: runEnv });
+      expect(runA.template.name).toBe(first.template.name);
+      // The exported ensureTemplate takes the helpers' options too.
+      expect(await ensureTemplate({ ...optionsA, env: { ...env } })).toMatchObject({ name: first.template.name, built: false });
+      expect(await databases()).toContain(runA.template.name);
+      const db = await testDatabase({ ...optionsA, env: runEnv, worker: 1 });
+      expect(await sql(db.database, 'SELECT count(*)::int AS n FROM item')).toEqual([{ n: 2 }]);
+      await db.close();
+      await runA.close();
+    } finally {
+      proxy.close();
+    }
   });
 
   it('a run drops the databases of crashed runs, keeps those of live runs, and drops its own at the end', async () => {

@@ -2,9 +2,9 @@ import { connectAdmin, connectionUrl, derivedName, withDatabase, type Admin } fr
 import { fastRestoreResult, type ResetResult } from '../fast-restore.js';
 import { forgetResetter, onClose, resetterFor } from '../session.js';
 import { newRunId, runLockName, workerDatabaseName } from './names.js';
-import { dropStaleRuns, RUN_ENV, testRuntime } from './run.js';
-import { testSettings, type TestTemplateOptions } from './settings.js';
-import { ensureTemplate, holdTemplate } from './template.js';
+import { dropStaleRuns, RUN_ENV } from './run.js';
+import { testRuntime, testSettings, type TestTemplateOptions } from './settings.js';
+import { findOrBuildTemplate } from './template.js';
 
 /** Options of {@link testDatabase}. */
 export interface TestDatabaseOptions extends TestTemplateOptions {
@@ -55,7 +55,7 @@ function handles(): Map<string, Promise<TestDatabase>> {
 
 /**
  * Hands this worker its own database, a clone of the template for the current migrations (built on first use,
- * see {@link ensureTemplate}), reset to the template's content. Within one process the same worker gets the same
+ * see `ensureTemplate`), reset to the template's content. Within one process the same worker gets the same
  * handle back (reset again). Under a run started by `startTestRun` (the Vitest global setup) the run's id, template and base name
  * come from the environment; without one, this process starts its own run: it drops the leftovers of crashed runs,
  * and `close()` (or `pgclone.close()`) drops its databases.
@@ -103,9 +103,8 @@ async function openTestDatabase(options: TestDatabaseOptions, worker: string, on
     template = env[RUN_ENV.template]!;
   } else {
     base = settings.base;
-    template = (await ensureTemplate(settings, runtime)).name;
     own = await ownRun(settings.conn, opts, base, settings.prepared.env);
-    await holdTemplate(own.admin, template);
+    template = (await findOrBuildTemplate(settings, runtime, own.admin)).name;
     run = own.id;
   }
   const database = workerDatabaseName(base, run, worker);
