@@ -191,6 +191,17 @@ describe('test databases', () => {
     }
   });
 
+  it('pgclone.close() after a run, a worker database and a reset leaves no database of the run (nor a late spare)', async () => {
+    const p = project();
+    const runEnv: NodeJS.ProcessEnv = { ...env };
+    const options = { cwd: p.dir, env: runEnv, files: ['migrations'], hooks: [p.migrate] };
+    const run = await startTestRun(options);
+    const db = await testDatabase({ ...options, worker: 1 });
+    await db.reset(); // its next spare is being made in the background
+    await close();
+    expect((await databases()).filter((d) => d.startsWith(`${base}_test_${run.id}`))).toEqual([]);
+  });
+
   it('works from a plain script, which nothing else keeps alive while it awaits', async () => {
     // The run's session was unreferenced once set up, also while the worker database was being made: Node ended the
     // script (exit code 13, "unsettled top-level await") before testDatabase() returned.

@@ -1,5 +1,5 @@
 import { connectAdmin, type Admin } from '@pgclone/core';
-import { onClose } from '../session.js';
+import { onClose, settleSession } from '../session.js';
 import { newRunId, runDatabasePattern, runLockName } from './names.js';
 import { testRuntime, testSettings, type TestTemplateOptions } from './settings.js';
 import { findOrBuildTemplate, type TestTemplate } from './template.js';
@@ -48,6 +48,8 @@ export async function startTestRun(options: TestTemplateOptions = {}): Promise<T
       unregister();
       admin.keepProcessAlive(true);
       try {
+        // A worker database's spare still being made in this process would be created after the drop.
+        await settleSession();
         await dropRunDatabases(admin, settings.base, id);
       } finally {
         await admin.close();
