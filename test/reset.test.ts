@@ -194,6 +194,18 @@ describe('restore(":snapshot") fast path', () => {
     expect(row?.datconnlimit).toBe(-1);
   });
 
+  it('an aborted signal stops restore and copy before they change anything, with an INTERRUPTED error', async () => {
+    await settled();
+    await sql(db, `INSERT INTO item (name) VALUES ('kept')`);
+    const signal = AbortSignal.abort();
+    for (const fast of [true, false]) {
+      await expect(restore(`:${fixture}`, { cwd, env, signal, fast })).rejects.toMatchObject({ code: 'INTERRUPTED' });
+    }
+    await expect(copy(`:${fixture}`, { cwd, env, signal })).rejects.toMatchObject({ code: 'INTERRUPTED' });
+    expect(await sql(db, `SELECT count(*)::int AS n FROM item WHERE name = 'kept'`)).toEqual([{ n: 1 }]);
+    expect(await sql(fixture, `SELECT count(*)::int AS n FROM item WHERE name = 'kept'`)).toEqual([{ n: 0 }]);
+  });
+
   it('lets a process that never calls close() exit, after its spare is ready', async () => {
     await close({ dropSpares: true });
     expect(await databases()).not.toContain(`${db}__spare`);

@@ -17,6 +17,7 @@ export { applyService } from './service-file.js';
 export * from './storage.js';
 export * from './adapter.js';
 export * from './hooks.js';
+export { interruptible } from './interrupt.js';
 export { configSchema, describeIssues, s3SettingsSchema, type S3Settings, type ConfigBundle, type Hook, type HookContext, type PgcloneConfig } from './config/schema.js';
 export { loadConfig, validateConfig, importModule, CONFIG_SEARCH_PLACES, type LoadedConfig } from './config/load.js';
 export { transpileCacheDir } from './transpile-cache.js';

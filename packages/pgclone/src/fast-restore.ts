@@ -1,4 +1,5 @@
 import {
+  interruptible,
   localDatabaseOf,
   PgcloneError,
   prepare,
@@ -56,6 +57,10 @@ export async function fastRestore(
   runtime: Runtime,
 ): Promise<ResetResult | undefined> {
   if (!key?.startsWith(':') || options.dryRun || options.fast === false) return undefined;
+  return interruptible(options.signal, `Restore of ${key}`, () => fastReset(key, options, runtime));
+}
+
+async function fastReset(key: string, options: RestoreOptions & FastResetOptions, runtime: Runtime): Promise<ResetResult | undefined> {
   const prepared = await prepare('restore', options, runtime);
   const opts = prepared.options;
   if (!opts.allowRestore || opts.connection instanceof PgcloneError) return undefined;
@@ -76,6 +81,7 @@ export async function fastRestore(
       spare: options.spare ?? 'auto',
       ...(options.strategy ? { strategy: options.strategy } : {}),
       timeoutMs: opts.lockTimeout,
+      ...(options.signal ? { signal: options.signal } : {}),
     });
     return fastRestoreResult(key, outcome);
   } catch (error) {

@@ -47,6 +47,8 @@ export interface SnapshotResetOptions {
   strategy?: CopyStrategy;
   /** How long to wait for the lock and for sessions to end (ms). */
   timeoutMs: number;
+  /** Aborted while the reset waits its turn: it stops before taking the lock. */
+  signal?: AbortSignal;
 }
 
 /** Milliseconds spent in each phase of a reset. */
@@ -252,6 +254,7 @@ export class SnapshotResetter {
     const mark = () => performance.now();
     const plan: string[] = [];
 
+    if (options.signal?.aborted) throw new PgcloneError('INTERRUPTED', `Reset of ${n.live} was interrupted before it started; nothing was changed`);
     reporter.step('lock', `Waiting for pgclone's lock on ${n.live}`, n.live);
     let t = mark();
     await admin.lock([n.live]);

@@ -5,6 +5,7 @@ import type { Reporter } from '../events.js';
 import { DumpVerifier } from '../dump-verifier.js';
 import { assertSafeKey } from '../keys.js';
 import { checkHooks, describeHook, runHooks } from '../hooks.js';
+import { interruptible } from '../interrupt.js';
 import { reservedSuffixOf, restoreNames, SYSTEM_DATABASES } from '../names.js';
 import type { RestoreOptions } from '../options.js';
 import { resolvePerfOptions } from '../config/perf.js';
@@ -53,6 +54,10 @@ export interface RestoreResult {
  * await restore(':pre', {}, runtime); // roll back
  */
 export async function restore(keyOrPrefix: string | undefined, options: RestoreOptions, runtime: Runtime): Promise<RestoreResult> {
+  return interruptible(options.signal, `Restore of ${keyOrPrefix ?? 'a dump'}`, () => restoreNow(keyOrPrefix, options, runtime));
+}
+
+async function restoreNow(keyOrPrefix: string | undefined, options: RestoreOptions, runtime: Runtime): Promise<RestoreResult> {
   const started = Date.now();
   const prepared = await prepare('restore', options, runtime);
   const { options: opts, reporter } = prepared;
