@@ -206,6 +206,19 @@ describe('restore(":snapshot") fast path', () => {
     expect(await sql(fixture, `SELECT count(*)::int AS n FROM item WHERE name = 'kept'`)).toEqual([{ n: 0 }]);
   });
 
+  it('copies with the copyStrategy of the options or the config, unless strategy says otherwise', async () => {
+    const copied = async (options: object, dir = cwd) => {
+      await restore(`:${fixture}`, { cwd: dir, env, spare: false, ...options }); // drops a spare the next one would use
+      return ((await restore(`:${fixture}`, { cwd: dir, env, spare: false, ...options })) as ResetResult).plan.join('\n');
+    };
+    expect(await copied({ copyStrategy: 'file_copy' })).toContain('(FILE_COPY)');
+    expect(await copied({ copyStrategy: 'wal_log' })).toContain('(WAL_LOG)');
+    expect(await copied({ copyStrategy: 'file_copy', strategy: 'WAL_LOG' })).toContain('(WAL_LOG)');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pgclone-reset-strategy-'));
+    writeFileSync(path.join(dir, 'pgclone.config.json'), JSON.stringify({ copyStrategy: 'file_copy' }));
+    expect(await copied({}, dir)).toContain('(FILE_COPY)');
+  });
+
   it('lets a process that never calls close() exit, after its spare is ready', async () => {
     await close({ dropSpares: true });
     expect(await databases()).not.toContain(`${db}__spare`);

@@ -3,6 +3,7 @@ import {
   localDatabaseOf,
   PgcloneError,
   prepare,
+  resolvePerfOptions,
   reservedSuffixOf,
   restoreNames,
   selectRestoreHooks,
@@ -30,7 +31,10 @@ export interface FastResetOptions {
    * snapshot is at most 64 MiB, `true` always, `false` never.
    */
   spare?: SparePolicy;
-  /** `CREATE DATABASE … STRATEGY` for the copies; default: the one measured fastest for small databases. */
+  /**
+   * `CREATE DATABASE … STRATEGY` for the copies; default: what `copyStrategy` (option or config) says, and under its
+   * `auto` the one measured fastest for small databases.
+   */
   strategy?: CopyStrategy;
 }
 
@@ -80,6 +84,7 @@ async function fastReset(key: string, options: RestoreOptions & FastResetOptions
       reporter: prepared.reporter,
       spare: options.spare ?? 'auto',
       ...(options.strategy ? { strategy: options.strategy } : {}),
+      copyStrategy: resolvePerfOptions(options, opts).copyStrategy,
       timeoutMs: opts.lockTimeout,
       ...(options.signal ? { signal: options.signal } : {}),
     });

@@ -1,4 +1,4 @@
-import { connectAdmin, connectionUrl, derivedName, withDatabase, type Admin } from '@pgclone/core';
+import { connectAdmin, connectionUrl, derivedName, resolvePerfOptions, withDatabase, type Admin } from '@pgclone/core';
 import { fastRestoreResult, type ResetResult } from '../fast-restore.js';
 import { forgetResetter, onClose, resetterFor } from '../session.js';
 import { newRunId, runLockName, workerDatabaseName } from './names.js';
@@ -113,6 +113,7 @@ async function openTestDatabase(options: TestDatabaseOptions, worker: string, on
     reporter: settings.prepared.reporter,
     spare: settings.spare,
     ...(settings.strategy ? { strategy: settings.strategy } : {}),
+    copyStrategy: resolvePerfOptions({}, opts).copyStrategy,
     timeoutMs: opts.lockTimeout,
   };
   const reset = async (): Promise<ResetResult> =>
