@@ -229,4 +229,23 @@ describe('test databases', () => {
     ).rejects.toMatchObject({ code: 'HOOK_FAILED' });
     expect((await databases()).filter((d) => d.startsWith(`${base}_bad`))).toEqual([]);
   });
+
+  it('checks the helpers\' options as TypeScript would: a misspelt or mistyped one is a UsageError naming it', async () => {
+    const p = project();
+    const options = { cwd: p.dir, env: { ...env }, files: ['migrations'], hooks: [p.migrate] };
+    const cases: Array<[Promise<unknown>, string]> = [
+      [testDatabase({ ...options, wroker: 5 } as never), 'Unknown option "wroker" for testDatabase()'],
+      [startTestRun({ ...options, files: 'migrations/*.sql' } as never), 'files: Invalid input: expected array, received string (got "migrations/*.sql")'],
+      [startTestRun({ ...options, hooks: 'node migrate.mjs' } as never), 'hooks: Invalid input: expected array, received string'],
+      [startTestRun({ ...options, restore: 5 } as never), 'restore: Invalid input: expected string, received number (got 5)'],
+      [testDatabase({ ...options, name: 5 } as never), 'name: Invalid input: expected string, received number (got 5)'],
+      [testDatabase({ ...options, worker: true } as never), 'worker: '],
+      [ensureTemplate({ ...options, spare: 'yes' } as never), 'spare: '],
+      [startTestRun({ ...options, worker: 1 } as never), 'Unknown option "worker" for startTestRun()'],
+    ];
+    for (const [promise, message] of cases) {
+      await expect(promise).rejects.toMatchObject({ code: 'USAGE', message: expect.stringContaining(message) });
+    }
+    expect((await databases()).filter((d) => d.startsWith('5_') || d.startsWith(`${base}_test_`))).toEqual([]);
+  });
 });

@@ -8,7 +8,7 @@
 export * from './errors.js';
 export * from './events.js';
 export * from './options.js';
-export { checkOptionKeys, checkOptionTypes, checkTextArgument, OPTION_KEYS } from './options-schema.js';
+export { checkOptionKeys, checkOptionTypes, checkTestOptions, checkTextArgument, OPTION_KEYS, TEST_OPTION_KEYS } from './options-schema.js';
 export * from './keys.js';
 export * from './names.js';
 export * from './redact.js';

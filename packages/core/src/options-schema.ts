@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { bundleShape, describeIssues, type HookContext } from './config/schema.js';
+import { bundleShape, describeIssues, testShape, type HookContext } from './config/schema.js';
 import { UsageError } from './errors.js';
 import type { PgcloneEvent } from './events.js';
 
@@ -67,6 +67,38 @@ export const OPTION_KEYS = {
   doctor: [...Object.keys(common), 'fix', 'verify', 'all'],
   fastReset: Object.keys(fastReset),
 } as const satisfies Record<string, readonly string[]>;
+
+/**
+ * The test helpers' own options (`testDatabase`, `startTestRun`, `ensureTemplate`): the config's `test` keys but
+ * `reset` (the setup file's), with the API's hooks and strategy, plus `worker` for `testDatabase`.
+ */
+const testHelper = {
+  name: testShape.name,
+  files: testShape.files,
+  hooks,
+  restore: testShape.restore,
+  spare: testShape.spare,
+  strategy: fastReset.strategy,
+  runtime: z.custom<object>((v) => typeof v === 'object' && v !== null, 'expected an object'),
+};
+const testOptionTypes = z.partial(z.looseObject({ ...common, ...testHelper, worker: z.union([text, z.number()]) }));
+
+/** The keys each test helper takes. */
+export const TEST_OPTION_KEYS = {
+  startTestRun: Object.keys({ ...common, ...testHelper }),
+  ensureTemplate: Object.keys({ ...common, ...testHelper }),
+  testDatabase: [...Object.keys({ ...common, ...testHelper }), 'worker'],
+} as const satisfies Record<string, readonly string[]>;
+
+/** Checks a test helper's options as TypeScript would: a usage error naming a wrong type or an unknown key. */
+export function checkTestOptions(options: unknown, fn: keyof typeof TEST_OPTION_KEYS): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new UsageError(`Invalid options ${describeValue(options)} for ${fn}(): expected an object`);
+  }
+  const parsed = testOptionTypes.safeParse(options);
+  if (!parsed.success) throw new UsageError(`Invalid options for ${fn}(): ${describeIssues(parsed.error, options)}`);
+  checkOptionKeys(options, TEST_OPTION_KEYS[fn], fn);
+}
 
 /** Throws a usage error naming each option whose value has the wrong type. */
 export function checkOptionTypes(options: unknown): void {

@@ -1,4 +1,4 @@
-import { connectAdmin, type Admin } from '@pgclone/core';
+import { checkTestOptions, connectAdmin, type Admin } from '@pgclone/core';
 import { onClose, settleSession } from '../session.js';
 import { newRunId, runDatabasePattern, runLockName } from './names.js';
 import { testRuntime, testSettings, type TestTemplateOptions } from './settings.js';
@@ -29,6 +29,7 @@ export interface TestRun extends AsyncDisposable {
  * The run stays alive (and its databases safe from other runs' cleanup) while this process holds the run's lock.
  */
 export async function startTestRun(options: TestTemplateOptions = {}): Promise<TestRun> {
+  checkTestOptions(options, 'startTestRun');
   const runtime = await testRuntime(options);
   const settings = await testSettings(options, runtime);
   const opts = settings.prepared.options;

@@ -1,4 +1,5 @@
 import {
+  checkTestOptions,
   connectAdmin,
   derivedName,
   endSessionsQuickly,
@@ -36,6 +37,7 @@ export interface TestTemplate {
  * new one is built. Templates are marked `IS_TEMPLATE` and refuse connections, so nothing changes them by accident.
  */
 export async function ensureTemplate(options: TestTemplateOptions = {}): Promise<TestTemplate> {
+  checkTestOptions(options, 'ensureTemplate');
   const runtime = await testRuntime(options);
   const settings = await testSettings(options, runtime);
   const holder = await connectAdmin(settings.prepared.options, settings.conn, settings.prepared.env);
