@@ -145,6 +145,13 @@ describe('API', () => {
     expect(await rejection(pgclone.restore('../x', options), 'KEY_INVALID')).toBeInstanceOf(pgclone.KeyError);
     const hook = await rejection(pgclone.restore('api', { ...options, preSwapHooks: ['echo failing; exit 5'] }), 'HOOK_FAILED');
     expect(hook).toBeInstanceOf(pgclone.HookError);
+    // A function hook's own error often quotes the URL it got: the password never reaches the caller's logs.
+    const failing = async ({ databaseUrl }: { databaseUrl: string }) => {
+      throw new Error(`cannot migrate ${databaseUrl}`);
+    };
+    const leaked = await rejection(pgclone.restore('api', { ...options, preSwapHooks: [failing] }), 'HOOK_FAILED');
+    expect(leaked.message).toContain(`cannot migrate postgresql://${cluster().user}:***@`);
+    expect(leaked.message).not.toContain(cluster().password);
     expect(await rejection(pgclone.restore('api', { ...options, preSwapHooks: ['migrate'] }), 'HOOK_FAILED')).toBeInstanceOf(pgclone.HookError);
     await rejection(pgclone.dump({ cwd, env: {} }), 'CONNECTION_MISSING');
     expect(await databasesLike(db)).toEqual([db, `${db}__post`, `${db}__pre`, `${db}__temp`, `${db}_copy`]);

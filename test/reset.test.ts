@@ -163,6 +163,62 @@ describe('restore(":snapshot") fast path', () => {
     expect(((await restore(`:${fixture}`, { cwd, env })) as ResetResult).usedSpare).toBe(true);
   });
 
+  it('refuses :N__spare as a source and keeps the spare sealed: a later reset never swaps in a changed spare', async () => {
+    await restore(`:${fixture}`, { cwd, env });
+    await settled();
+    await expect(restore(`:${db}__spare`, { cwd, env })).rejects.toMatchObject({ code: 'NAME_RESERVED' });
+    await expect(restore(`:${db}__spare`, { cwd, env, fast: false })).rejects.toMatchObject({ code: 'NAME_RESERVED' });
+    const [spare] = await sql('postgres', `SELECT datallowconn FROM pg_database WHERE datname = $1`, [`${db}__spare`]);
+    expect(spare?.datallowconn).toBe(false);
+    // A spare someone opened (and could have written to) is never swapped in.
+    await sql('postgres', `ALTER DATABASE ${ident(`${db}__spare`)} WITH ALLOW_CONNECTIONS true`);
+    await sql(`${db}__spare`, `DELETE FROM item`);
+    const result = (await restore(`:${fixture}`, { cwd, env })) as ResetResult;
+    expect(result.usedSpare).toBe(false);
+    expect(await contents(db)).toEqual(await contents(fixture));
+    await settled();
+  });
+
+  it('checks strategy, spare and fast as TypeScript would (a UsageError), and never pastes strategy into SQL', async () => {
+    const bad: Array<[object, string]> = [
+      [{ strategy: 'WAL_LOG CONNECTION LIMIT 0' }, 'strategy'],
+      [{ strategy: 'file_copy' }, 'strategy'],
+      [{ spare: 'yes' }, 'spare'],
+      [{ fast: 'no' }, 'fast'],
+    ];
+    for (const [option, name] of bad) {
+      const error = await restore(`:${fixture}`, { cwd, env, spare: false, ...option }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'USAGE', message: expect.stringContaining(`${name}: `) });
+    }
+    const [row] = await sql('postgres', `SELECT datconnlimit FROM pg_database WHERE datname = $1`, [db]);
+    expect(row?.datconnlimit).toBe(-1);
+  });
+
+  it('an aborted signal stops restore and copy before they change anything, with an INTERRUPTED error', async () => {
+    await settled();
+    await sql(db, `INSERT INTO item (name) VALUES ('kept')`);
+    const signal = AbortSignal.abort();
+    for (const fast of [true, false]) {
+      await expect(restore(`:${fixture}`, { cwd, env, signal, fast })).rejects.toMatchObject({ code: 'INTERRUPTED' });
+    }
+    await expect(copy(`:${fixture}`, { cwd, env, signal })).rejects.toMatchObject({ code: 'INTERRUPTED' });
+    expect(await sql(db, `SELECT count(*)::int AS n FROM item WHERE name = 'kept'`)).toEqual([{ n: 1 }]);
+    expect(await sql(fixture, `SELECT count(*)::int AS n FROM item WHERE name = 'kept'`)).toEqual([{ n: 0 }]);
+  });
+
+  it('copies with the copyStrategy of the options or the config, unless strategy says otherwise', async () => {
+    const copied = async (options: object, dir = cwd) => {
+      await restore(`:${fixture}`, { cwd: dir, env, spare: false, ...options }); // drops a spare the next one would use
+      return ((await restore(`:${fixture}`, { cwd: dir, env, spare: false, ...options })) as ResetResult).plan.join('\n');
+    };
+    expect(await copied({ copyStrategy: 'file_copy' })).toContain('(FILE_COPY)');
+    expect(await copied({ copyStrategy: 'wal_log' })).toContain('(WAL_LOG)');
+    expect(await copied({ copyStrategy: 'file_copy', strategy: 'WAL_LOG' })).toContain('(WAL_LOG)');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pgclone-reset-strategy-'));
+    writeFileSync(path.join(dir, 'pgclone.config.json'), JSON.stringify({ copyStrategy: 'file_copy' }));
+    expect(await copied({}, dir)).toContain('(FILE_COPY)');
+  });
+
   it('lets a process that never calls close() exit, after its spare is ready', async () => {
     await close({ dropSpares: true });
     expect(await databases()).not.toContain(`${db}__spare`);

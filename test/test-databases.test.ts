@@ -1,11 +1,12 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { close, startTestRun, testDatabase, type HookContext } from 'pgclone';
+import { close, ensureTemplate, startTestRun, testDatabase, type HookContext } from 'pgclone';
 import { runScript } from './support/cli.js';
-import { databases, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
+import { cluster, databases, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
 
 // Templates keyed by the migrations, one database per worker, runs that clean up after crashed ones.
 
@@ -70,6 +71,23 @@ describe('test databases', () => {
     await again.close();
   });
 
+  it('closing one worker\'s database of an own run leaves the other workers\' databases alone', async () => {
+    const p = project();
+    const options = { cwd: p.dir, env: { ...env }, files: ['migrations'], hooks: [p.migrate] };
+    const a = await testDatabase({ ...options, worker: 1 });
+    const b = await testDatabase({ ...options, worker: 2 });
+    await a.reset(); // a spare of a's is made in the background
+    await a.close();
+    const left = (await databases()).filter((d) => d.startsWith(`${base}_test_`));
+    expect(left.filter((d) => d.startsWith(a.database))).toEqual([]);
+    expect(left).toContain(b.database);
+    await sql(b.database, "INSERT INTO item (name) VALUES ('three')");
+    await b.reset();
+    expect(await sql(b.database, 'SELECT count(*)::int AS n FROM item')).toEqual([{ n: 2 }]);
+    await b.close();
+    expect((await databases()).filter((d) => d.startsWith(`${base}_test_`))).toEqual([]);
+  });
+
   it('rebuilds the template when a migration changes, and drops the old one once no run uses it', async () => {
     const p = project();
     const options = { cwd: p.dir, env: { ...env }, files: ['migrations/*.sql'], hooks: [p.migrate] };
@@ -96,6 +114,49 @@ describe('test databases', () => {
     expect(all).not.toContain(first.template);
     expect(all).not.toContain(second.template);
     await third.close();
+  });
+
+  it('a run of another checkout (other migrations) never drops the template a starting run has just found', async () => {
+    // Run A's second connection is held back by a proxy while run B, with another migration, builds its template
+    // and drops the older ones: A's template is already marked in use by then.
+    const a = project();
+    const b = project();
+    writeFileSync(path.join(b.dir, 'migrations', '003_more.sql'), 'ALTER TABLE item ADD COLUMN qty int;\n');
+    const optionsA = { cwd: a.dir, files: ['migrations'], hooks: [a.migrate] };
+    const first = await startTestRun({ ...optionsA, env: { ...env } });
+    await first.close();
+    const c = cluster();
+    let connections = 0;
+    const proxy = net.createServer((client) => {
+      client.pause();
+      const pass = () => {
+        const server = net.connect(c.port, c.host);
+        client.pipe(server).pipe(client);
+        client.resume();
+        client.on('error', () => server.destroy());
+        server.on('error', () => client.destroy());
+      };
+      if (++connections !== 2) return pass();
+      void startTestRun({ cwd: b.dir, files: ['migrations'], hooks: [b.migrate], env: { ...env } })
+        .then((runB) => runB.close())
+        .finally(pass);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const viaProxy = dbUrl(base).replace(`:${c.port}/`, `:${(proxy.address() as net.AddressInfo).port}/`);
+      const runEnv: NodeJS.ProcessEnv = { DATABASE_URL: viaProxy };
+      const runA = await startTestRun({ ...optionsA, env: runEnv });
+      expect(runA.template.name).toBe(first.template.name);
+      // The exported ensureTemplate takes the helpers' options too.
+      expect(await ensureTemplate({ ...optionsA, env: { ...env } })).toMatchObject({ name: first.template.name, built: false });
+      expect(await databases()).toContain(runA.template.name);
+      const db = await testDatabase({ ...optionsA, env: runEnv, worker: 1 });
+      expect(await sql(db.database, 'SELECT count(*)::int AS n FROM item')).toEqual([{ n: 2 }]);
+      await db.close();
+      await runA.close();
+    } finally {
+      proxy.close();
+    }
   });
 
   it('a run drops the databases of crashed runs, keeps those of live runs, and drops its own at the end', async () => {
@@ -130,6 +191,17 @@ describe('test databases', () => {
     }
   });
 
+  it('pgclone.close() after a run, a worker database and a reset leaves no database of the run (nor a late spare)', async () => {
+    const p = project();
+    const runEnv: NodeJS.ProcessEnv = { ...env };
+    const options = { cwd: p.dir, env: runEnv, files: ['migrations'], hooks: [p.migrate] };
+    const run = await startTestRun(options);
+    const db = await testDatabase({ ...options, worker: 1 });
+    await db.reset(); // its next spare is being made in the background
+    await close();
+    expect((await databases()).filter((d) => d.startsWith(`${base}_test_${run.id}`))).toEqual([]);
+  });
+
   it('works from a plain script, which nothing else keeps alive while it awaits', async () => {
     // The run's session was unreferenced once set up, also while the worker database was being made: Node ended the
     // script (exit code 13, "unsettled top-level await") before testDatabase() returned.
@@ -156,5 +228,24 @@ describe('test databases', () => {
       testDatabase({ cwd: p.dir, env: { ...env }, files: ['migrations'], hooks: ['exit 3'], name: `${base}_bad` }),
     ).rejects.toMatchObject({ code: 'HOOK_FAILED' });
     expect((await databases()).filter((d) => d.startsWith(`${base}_bad`))).toEqual([]);
+  });
+
+  it('checks the helpers\' options as TypeScript would: a misspelt or mistyped one is a UsageError naming it', async () => {
+    const p = project();
+    const options = { cwd: p.dir, env: { ...env }, files: ['migrations'], hooks: [p.migrate] };
+    const cases: Array<[Promise<unknown>, string]> = [
+      [testDatabase({ ...options, wroker: 5 } as never), 'Unknown option "wroker" for testDatabase()'],
+      [startTestRun({ ...options, files: 'migrations/*.sql' } as never), 'files: Invalid input: expected array, received string (got "migrations/*.sql")'],
+      [startTestRun({ ...options, hooks: 'node migrate.mjs' } as never), 'hooks: Invalid input: expected array, received string'],
+      [startTestRun({ ...options, restore: 5 } as never), 'restore: Invalid input: expected string, received number (got 5)'],
+      [testDatabase({ ...options, name: 5 } as never), 'name: Invalid input: expected string, received number (got 5)'],
+      [testDatabase({ ...options, worker: true } as never), 'worker: '],
+      [ensureTemplate({ ...options, spare: 'yes' } as never), 'spare: '],
+      [startTestRun({ ...options, worker: 1 } as never), 'Unknown option "worker" for startTestRun()'],
+    ];
+    for (const [promise, message] of cases) {
+      await expect(promise).rejects.toMatchObject({ code: 'USAGE', message: expect.stringContaining(message) });
+    }
+    expect((await databases()).filter((d) => d.startsWith('5_') || d.startsWith(`${base}_test_`))).toEqual([]);
   });
 });

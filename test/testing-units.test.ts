@@ -16,11 +16,19 @@ describe('test database names', () => {
     for (const n of [name, `${name}__spare`, `${name}__swap`, `${name}__temp`]) expect(pattern.exec(n)?.[1]).toBe('abcd1234');
     expect(pattern.test('app_test_tpl_0123456789ab')).toBe(false);
     expect(pattern.test('app_test_test_abcd1234')).toBe(false);
-    expect(workerDatabaseName('a'.repeat(30), 'abcd1234', 'pool-7!')).toMatch(/_pool7$/);
+    expect(workerDatabaseName('a'.repeat(30), 'abcd1234', 'pool-7!')).toMatch(/_pool[0-9a-f]{6}$/);
+    expect(workerDatabaseName('app', 'abcd1234', 'Pool7')).toBe('app_test_abcd1234_Pool7');
     expect(() => workerDatabaseName('app', 'ABCD', 1)).toThrow(/run id/);
     expect(() => testBaseName('a'.repeat(31))).toThrow(expect.objectContaining({ code: 'NAME_TOO_LONG' }));
     expect(() => testBaseName('my-app')).toThrow(expect.objectContaining({ code: 'NAME_INVALID' }));
     expect(templateName('app', 'f'.repeat(64))).toBe(`app_tpl_${'f'.repeat(12)}`);
+  });
+
+  it('gives distinct worker ids distinct names, however they are spelt', () => {
+    const ids = ['checkout-1', 'checkout-2', 'w-1', 'w1', 'w_1', 'shard-1', 'shard1', 'a'.repeat(9), 'a'.repeat(10), 7, '7'];
+    const names = ids.map((id) => workerDatabaseName('a'.repeat(30), 'abcd1234', id));
+    expect(new Set(names).size).toBe(ids.length - 1); // 7 and '7' are the same worker
+    expect(workerDatabaseName('app', 'abcd1234', 'checkout-1')).toMatch(/^app_test_abcd1234_chec[0-9a-f]{6}$/);
   });
 
   it('reserves the spare suffix', () => {

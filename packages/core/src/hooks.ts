@@ -5,6 +5,7 @@ import { connectionUrl, libpqEnv, mergeEnv, type Connection } from './connection
 import { HookError, PgcloneError } from './errors.js';
 import type { Reporter } from './events.js';
 import { lineSplitter } from './lines.js';
+import { redact } from './redact.js';
 
 /** Where and against what a list of hooks runs. */
 export interface HookRun {
@@ -68,7 +69,8 @@ export async function runHooks(hooks: readonly Hook[], run: HookRun): Promise<vo
     } catch (error) {
       if (error instanceof HookError) throw error;
       const reason = error instanceof PgcloneError ? error.message : String((error as Error)?.message ?? error);
-      throw new HookError(`${capitalize(run.phase)} hook ${describeHook(hook)} failed: ${reason.split('\n')[0]}`, {
+      // A hook's own error often quotes the URL it was given; API callers (and test runners' logs) get it as is.
+      throw new HookError(redact(`${capitalize(run.phase)} hook ${describeHook(hook)} failed: ${reason.split('\n')[0]}`), {
         cause: error,
       });
     }

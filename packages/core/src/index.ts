@@ -8,7 +8,7 @@
 export * from './errors.js';
 export * from './events.js';
 export * from './options.js';
-export { checkOptionKeys, checkOptionTypes, checkTextArgument, OPTION_KEYS } from './options-schema.js';
+export { checkOptionKeys, checkOptionTypes, checkTestOptions, checkTextArgument, OPTION_KEYS, TEST_OPTION_KEYS } from './options-schema.js';
 export * from './keys.js';
 export * from './names.js';
 export * from './redact.js';
@@ -17,6 +17,7 @@ export { applyService } from './service-file.js';
 export * from './storage.js';
 export * from './adapter.js';
 export * from './hooks.js';
+export { interruptible } from './interrupt.js';
 export { configSchema, describeIssues, s3SettingsSchema, type S3Settings, type ConfigBundle, type Hook, type HookContext, type PgcloneConfig } from './config/schema.js';
 export { loadConfig, validateConfig, importModule, CONFIG_SEARCH_PLACES, type LoadedConfig } from './config/load.js';
 export { transpileCacheDir } from './transpile-cache.js';

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { bundleShape, describeIssues, type HookContext } from './config/schema.js';
+import { bundleShape, describeIssues, testShape, type HookContext } from './config/schema.js';
 import { UsageError } from './errors.js';
 import type { PgcloneEvent } from './events.js';
 
@@ -42,11 +42,17 @@ const restore = {
   spoolDir: text,
   copyStrategy: bundleShape.copyStrategy,
 };
+/** The API's fast reset of `restore(':name')` (pgclone's fast-restore.ts); the CLI has no flags for them. */
+const fastReset = {
+  fast: flag,
+  spare: z.union([flag, z.literal('auto')]),
+  strategy: z.enum(['WAL_LOG', 'FILE_COPY']),
+};
 const ls = { instances: flag, databases: flag, configs: flag, local: flag };
 const prune = { keep: z.number(), olderThan: text, yes: flag };
 
 /** Every option's type, whichever operation takes it. */
-const optionTypes = z.partial(z.looseObject({ ...common, ...dump, ...restore, ...ls, ...prune, force: flag, fix: flag, verify: flag, all: flag, unpin: flag }));
+const optionTypes = z.partial(z.looseObject({ ...common, ...dump, ...restore, ...fastReset, ...ls, ...prune, force: flag, fix: flag, verify: flag, all: flag, unpin: flag }));
 
 /** The keys each operation takes (the API adds its own: `runtime`, `knex`, and the fast reset's). */
 export const OPTION_KEYS = {
@@ -59,7 +65,40 @@ export const OPTION_KEYS = {
   pin: Object.keys(common),
   rm: [...Object.keys(common), 'force'],
   doctor: [...Object.keys(common), 'fix', 'verify', 'all'],
+  fastReset: Object.keys(fastReset),
 } as const satisfies Record<string, readonly string[]>;
+
+/**
+ * The test helpers' own options (`testDatabase`, `startTestRun`, `ensureTemplate`): the config's `test` keys but
+ * `reset` (the setup file's), with the API's hooks and strategy, plus `worker` for `testDatabase`.
+ */
+const testHelper = {
+  name: testShape.name,
+  files: testShape.files,
+  hooks,
+  restore: testShape.restore,
+  spare: testShape.spare,
+  strategy: fastReset.strategy,
+  runtime: z.custom<object>((v) => typeof v === 'object' && v !== null, 'expected an object'),
+};
+const testOptionTypes = z.partial(z.looseObject({ ...common, ...testHelper, worker: z.union([text, z.number()]) }));
+
+/** The keys each test helper takes. */
+export const TEST_OPTION_KEYS = {
+  startTestRun: Object.keys({ ...common, ...testHelper }),
+  ensureTemplate: Object.keys({ ...common, ...testHelper }),
+  testDatabase: [...Object.keys({ ...common, ...testHelper }), 'worker'],
+} as const satisfies Record<string, readonly string[]>;
+
+/** Checks a test helper's options as TypeScript would: a usage error naming a wrong type or an unknown key. */
+export function checkTestOptions(options: unknown, fn: keyof typeof TEST_OPTION_KEYS): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new UsageError(`Invalid options ${describeValue(options)} for ${fn}(): expected an object`);
+  }
+  const parsed = testOptionTypes.safeParse(options);
+  if (!parsed.success) throw new UsageError(`Invalid options for ${fn}(): ${describeIssues(parsed.error, options)}`);
+  checkOptionKeys(options, TEST_OPTION_KEYS[fn], fn);
+}
 
 /** Throws a usage error naming each option whose value has the wrong type. */
 export function checkOptionTypes(options: unknown): void {

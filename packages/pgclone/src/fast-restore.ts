@@ -1,10 +1,12 @@
 import {
+  interruptible,
   localDatabaseOf,
   PgcloneError,
   prepare,
+  resolvePerfOptions,
+  reservedSuffixOf,
   restoreNames,
   selectRestoreHooks,
-  spareName,
   SYSTEM_DATABASES,
   targetDatabase,
   type CopyStrategy,
@@ -29,7 +31,10 @@ export interface FastResetOptions {
    * snapshot is at most 64 MiB, `true` always, `false` never.
    */
   spare?: SparePolicy;
-  /** `CREATE DATABASE … STRATEGY` for the copies; default: the one measured fastest for small databases. */
+  /**
+   * `CREATE DATABASE … STRATEGY` for the copies; default: what `copyStrategy` (option or config) says, and under its
+   * `auto` the one measured fastest for small databases.
+   */
   strategy?: CopyStrategy;
 }
 
@@ -56,6 +61,10 @@ export async function fastRestore(
   runtime: Runtime,
 ): Promise<ResetResult | undefined> {
   if (!key?.startsWith(':') || options.dryRun || options.fast === false) return undefined;
+  return interruptible(options.signal, `Restore of ${key}`, () => fastReset(key, options, runtime));
+}
+
+async function fastReset(key: string, options: RestoreOptions & FastResetOptions, runtime: Runtime): Promise<ResetResult | undefined> {
   const prepared = await prepare('restore', options, runtime);
   const opts = prepared.options;
   if (!opts.allowRestore || opts.connection instanceof PgcloneError) return undefined;
@@ -65,7 +74,7 @@ export async function fastRestore(
   const hooks = selectRestoreHooks(opts, { kind: 'local', database: source }, target);
   if (hooks.preSwapHooks.length > 0 || hooks.postSwapHooks.length > 0) return undefined;
   // The general restore refuses these, with the error that says why.
-  if (source === target || source === spareName(target) || Object.values(restoreNames(target)).includes(source) || SYSTEM_DATABASES.includes(source)) {
+  if (source === target || reservedSuffixOf(source) === 'spare' || Object.values(restoreNames(target)).includes(source) || SYSTEM_DATABASES.includes(source)) {
     return undefined;
   }
   if (opts.reversible) prepared.reporter.info('--reversible has no effect when restoring a local database');
@@ -75,7 +84,9 @@ export async function fastRestore(
       reporter: prepared.reporter,
       spare: options.spare ?? 'auto',
       ...(options.strategy ? { strategy: options.strategy } : {}),
+      copyStrategy: resolvePerfOptions(options, opts).copyStrategy,
       timeoutMs: opts.lockTimeout,
+      ...(options.signal ? { signal: options.signal } : {}),
     });
     return fastRestoreResult(key, outcome);
   } catch (error) {

@@ -111,8 +111,6 @@ type WithRuntime<T> = T & {
 
 /** The API's own option keys, beside each operation's. */
 const API_KEYS = ['runtime', 'knex'];
-/** `restore`'s fast reset (fast-restore.ts). */
-const FAST_RESET_KEYS = ['fast', 'spare', 'strategy'];
 
 /**
  * What a JavaScript caller passed, checked as TypeScript would have: the options' types (a usage error naming the
@@ -160,7 +158,7 @@ export async function dump(options: WithRuntime<DumpOptions> = {}): Promise<Dump
  */
 export async function restore(key?: string, options: WithRuntime<RestoreOptions & FastResetOptions> = {}): Promise<RestoreResult | ResetResult> {
   core.checkTextArgument(key, 'dump key', true);
-  checked(options, 'restore', [...core.OPTION_KEYS.restore, ...FAST_RESET_KEYS]);
+  checked(options, 'restore', [...core.OPTION_KEYS.restore, ...core.OPTION_KEYS.fastReset]);
   const runtime = await runtimeOf(options);
   return (await fastRestore(key, options, runtime)) ?? core.restore(key, options, runtime);
 }

@@ -138,11 +138,13 @@ export async function settleSession(): Promise<void> {
 }
 
 /**
- * Ends what the API keeps between calls: runs the test helpers' cleanups, waits for spares being prepared, closes
+ * Ends what the API keeps between calls: waits for spares being prepared, runs the test helpers' cleanups, closes
  * the admin sessions and forgets the cached config. Calls after it connect again.
  */
 export async function closeSession(options: { dropSpares?: boolean } = {}): Promise<void> {
   const current = state();
+  // Spares still being made first: made after a run's cleanup dropped its databases, one would outlive the run.
+  await settleSession();
   const closers = [...current.closers];
   current.closers.clear();
   for (const closer of closers) await closer().catch(() => {});

@@ -91,6 +91,22 @@ export const s3SettingsSchema = z.partial(
 /** The validated `s3` settings (sizes in bytes). */
 export type S3Settings = z.infer<typeof s3SettingsSchema>;
 
+/** The `test` section's keys (the test helpers' options check them too: options-schema.ts). */
+export const testShape = {
+  /** Base name of the template and the per-worker databases (default: the target database's name). */
+  name: z.string().check(z.minLength(1), z.maxLength(30), z.regex(/^[A-Za-z0-9_]+$/, 'use only [A-Za-z0-9_]')),
+  /** Globs (relative to the project directory) whose files key the template: migrations, seeds, schema. */
+  files: z.array(nonEmpty()),
+  /** Hooks that build the template (default: ["migrate"] when a Knex or Prisma project is found). */
+  hooks,
+  /** A dump key or prefix restored into the template before its hooks run. */
+  restore: nonEmpty(),
+  /** When the ready-made setup file resets the worker's database. */
+  reset: z.enum(['each', 'file', 'never']),
+  /** Keep a spare copy so a reset is a rename (`auto`: when the template is small). */
+  spare: z.union([z.boolean(), z.literal('auto')]),
+};
+
 /** Keys allowed both at the top level and inside each named config. */
 export const bundleShape = {
   instance: nonEmpty(),
@@ -116,22 +132,7 @@ export const bundleShape = {
   spoolDir: nonEmpty(),
   s3: s3SettingsSchema,
   /** Test databases (`pgclone/vitest`, `testDatabase()`); see docs/testing.md. */
-  test: z.partial(
-    z.strictObject({
-      /** Base name of the template and the per-worker databases (default: the target database's name). */
-      name: z.string().check(z.minLength(1), z.maxLength(30), z.regex(/^[A-Za-z0-9_]+$/, 'use only [A-Za-z0-9_]')),
-      /** Globs (relative to the project directory) whose files key the template: migrations, seeds, schema. */
-      files: z.array(nonEmpty()),
-      /** Hooks that build the template (default: ["migrate"] when a Knex or Prisma project is found). */
-      hooks,
-      /** A dump key or prefix restored into the template before its hooks run. */
-      restore: nonEmpty(),
-      /** When the ready-made setup file resets the worker's database. */
-      reset: z.enum(['each', 'file', 'never']),
-      /** Keep a spare copy so a reset is a rename (`auto`: when the template is small). */
-      spare: z.union([z.boolean(), z.literal('auto')]),
-    }),
-  ),
+  test: z.partial(z.strictObject(testShape)),
 };
 
 const bundle = z.partial(z.strictObject(bundleShape));

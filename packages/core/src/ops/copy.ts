@@ -1,6 +1,7 @@
 import { serverOnThisMachine } from '../connection.js';
 import { GuardError, KeyError } from '../errors.js';
 import { assertDatabaseName, reservedSuffixOf, restoreNames, SYSTEM_DATABASES } from '../names.js';
+import { interruptible } from '../interrupt.js';
 import type { CopyOptions } from '../options.js';
 import { resolvePerfOptions } from '../config/perf.js';
 import { copyDatabase } from '../pg/copy-method.js';
@@ -47,6 +48,10 @@ export function copyTargetName(target: string, source: string): string {
  * await restore(':before', {}, runtime); // roll back to it
  */
 export async function copy(target: string, options: CopyOptions, runtime: Runtime): Promise<CopyResult> {
+  return interruptible(options.signal, `Copy to ${target}`, () => copyNow(target, options, runtime));
+}
+
+async function copyNow(target: string, options: CopyOptions, runtime: Runtime): Promise<CopyResult> {
   const started = Date.now();
   const prepared = await prepare('copy', options, runtime);
   const { options: opts, reporter } = prepared;

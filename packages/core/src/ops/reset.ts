@@ -2,7 +2,7 @@ import { KeyError, PgcloneError } from '../errors.js';
 import type { Reporter } from '../events.js';
 import { restoreNames, spareName } from '../names.js';
 import type { Admin } from '../pg/admin.js';
-import { chooseCopyMethod, type CopyMethod } from '../pg/copy-method.js';
+import { chooseCopyMethod, copyDatabase, describeCopyMethod, type CopyMethod, type CopyStrategyOption } from '../pg/copy-method.js';
 import { endSessionsQuickly } from '../pg/end-sessions.js';
 import { quoteIdent, quoteLiteral } from '../pg/ident.js';
 import { alterDatabaseSetting } from '../pg/settings.js';
@@ -43,10 +43,17 @@ export interface SnapshotResetOptions {
   reporter: Reporter;
   /** Default `auto`. */
   spare?: SparePolicy;
-  /** How to copy; default: what `chooseCopyMethod` picks for the snapshot's size (WAL_LOG when small). */
+  /** How to copy; default: what {@link copyStrategy} says. */
   strategy?: CopyStrategy;
+  /**
+   * The `copyStrategy` option, when no `strategy` is given: `auto` (default) is what `chooseCopyMethod` picks for
+   * the snapshot's size (WAL_LOG when small); the others force a method, `clone` included.
+   */
+  copyStrategy?: CopyStrategyOption;
   /** How long to wait for the lock and for sessions to end (ms). */
   timeoutMs: number;
+  /** Aborted while the reset waits its turn: it stops before taking the lock. */
+  signal?: AbortSignal;
 }
 
 /** Milliseconds spent in each phase of a reset. */
@@ -125,6 +132,14 @@ function stateSql(serverMajor: number): string {
 /** The comment a spare carries: which snapshot it copies, and that snapshot's activity counter then. */
 function spareComment(source: DbRow): string {
   return `pgclone spare: copy of ${JSON.stringify(source.datname)} oid ${source.oid} ${source.activity}`;
+}
+
+/**
+ * True when `spare` is a copy of `source` as it is now, and still sealed: one that accepts connections (opened by
+ * hand, or by an older pgclone's repair) may have been written to.
+ */
+function isSpareOf(spare: DbRow | undefined, source: DbRow | undefined): boolean {
+  return spare !== undefined && source !== undefined && !spare.allowconn && spare.comment === spareComment(source);
 }
 
 /**
@@ -244,6 +259,7 @@ export class SnapshotResetter {
     const mark = () => performance.now();
     const plan: string[] = [];
 
+    if (options.signal?.aborted) throw new PgcloneError('INTERRUPTED', `Reset of ${n.live} was interrupted before it started; nothing was changed`);
     reporter.step('lock', `Waiting for pgclone's lock on ${n.live}`, n.live);
     let t = mark();
     await admin.lock([n.live]);
@@ -262,7 +278,7 @@ export class SnapshotResetter {
         throw new KeyError('KEY_NOT_FOUND', `Local database ${JSON.stringify(source)} does not exist ("pgclone ls --local" lists them)`);
       }
       const spareRow = state.get(spare);
-      const spareValid = spareRow !== undefined && src.connected === 0 && spareRow.comment === spareComment(src);
+      const spareValid = isSpareOf(spareRow, src) && src.connected === 0;
       const checkMs = mark() - t;
 
       let incoming: string;
@@ -274,9 +290,14 @@ export class SnapshotResetter {
         reporter.step('create-temp', `Copying ${source} to ${n.temp}`, n.temp);
         t = mark();
         if (state.has(n.temp)) await admin.drop(n.temp);
-        const strategy = options.strategy ?? strategyFor((await this.#state(source, true)).get(source) ?? src, admin.serverMajor);
+        const forced = forcedCopyStrategy(options);
+        const strategy = forced ? undefined : (options.strategy ?? strategyFor((await this.#state(source, true)).get(source) ?? src, admin.serverMajor));
+        let how: string | undefined = strategy;
         try {
-          await admin.withExclusiveAccess(source, () => admin.createFromTemplate(n.temp, source, strategy));
+          await admin.withExclusiveAccess(source, async () => {
+            if (forced) how = describeCopyMethod(await copyDatabase(admin, n.temp, source, forced, reporter, false));
+            else await admin.createFromTemplate(n.temp, source, strategy);
+          });
           await copySettings(admin, source, n.temp);
         } catch (error) {
           await admin.drop(n.temp).catch(() => {});
@@ -284,7 +305,7 @@ export class SnapshotResetter {
         }
         copyMs = mark() - t;
         incoming = n.temp;
-        plan.push(`create database ${n.temp} as a copy of ${source}${strategy ? ` (${strategy})` : ''}`);
+        plan.push(`create database ${n.temp} as a copy of ${source}${how ? ` (${how})` : ''}`);
       }
 
       reporter.step('swap', `Swapping ${incoming} into place as ${n.live}`, n.live);
@@ -369,15 +390,16 @@ export class SnapshotResetter {
     const src = state.get(source);
     const existing = state.get(spare);
     const wanted = src !== undefined && (policy === true || (policy === 'auto' && Number(src.bytes ?? Infinity) <= SPARE_MAX_BYTES));
-    if (existing && (!wanted || existing.comment !== spareComment(src!))) await admin.drop(spare);
-    if (!wanted || !src || (existing && existing.comment === spareComment(src))) return;
+    if (existing && (!wanted || !isSpareOf(existing, src))) await admin.drop(spare);
+    if (!wanted || !src || isSpareOf(existing, src)) return;
     if (src.connected > 0) {
       // Someone is connected to the snapshot: leave them alone; the next reset copies during the call.
       options.reporter.info(`No spare copy of ${source} made: it has open sessions`);
       return;
     }
-    const strategy = options.strategy ?? strategyFor(src, admin.serverMajor);
-    await admin.createFromTemplate(spare, source, strategy);
+    const forced = forcedCopyStrategy(options);
+    if (forced) await copyDatabase(admin, spare, source, forced, options.reporter, false);
+    else await admin.createFromTemplate(spare, source, options.strategy ?? strategyFor(src, admin.serverMajor));
     try {
       // One transaction: nobody may connect to the spare, it gets the settings, and only then the mark that makes
       // it usable (a spare without the mark, left by a crash, is never used).
@@ -392,6 +414,12 @@ export class SnapshotResetter {
       throw error;
     }
   }
+}
+
+/** The `copyStrategy` that decides, when it is not `auto` and no `strategy` overrides it. */
+function forcedCopyStrategy(options: SnapshotResetOptions): Exclude<CopyStrategyOption, 'auto'> | undefined {
+  const option = options.copyStrategy ?? 'auto';
+  return options.strategy || option === 'auto' ? undefined : option;
 }
 
 // The one size-based choice (pg/copy-method.ts): WAL_LOG for small snapshots, whose cost follows their size, where

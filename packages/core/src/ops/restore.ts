@@ -5,7 +5,8 @@ import type { Reporter } from '../events.js';
 import { DumpVerifier } from '../dump-verifier.js';
 import { assertSafeKey } from '../keys.js';
 import { checkHooks, describeHook, runHooks } from '../hooks.js';
-import { restoreNames, SYSTEM_DATABASES } from '../names.js';
+import { interruptible } from '../interrupt.js';
+import { reservedSuffixOf, restoreNames, SYSTEM_DATABASES } from '../names.js';
 import type { RestoreOptions } from '../options.js';
 import { resolvePerfOptions } from '../config/perf.js';
 import { assertArchiveReadable } from '../pg/archive.js';
@@ -54,6 +55,10 @@ export interface RestoreResult {
  * await restore(':pre', {}, runtime); // roll back
  */
 export async function restore(keyOrPrefix: string | undefined, options: RestoreOptions, runtime: Runtime): Promise<RestoreResult> {
+  return interruptible(options.signal, `Restore of ${keyOrPrefix ?? 'a dump'}`, () => restoreNow(keyOrPrefix, options, runtime));
+}
+
+async function restoreNow(keyOrPrefix: string | undefined, options: RestoreOptions, runtime: Runtime): Promise<RestoreResult> {
   const started = Date.now();
   const prepared = await prepare('restore', options, runtime);
   const { options: opts, reporter } = prepared;
@@ -76,6 +81,10 @@ export async function restore(keyOrPrefix: string | undefined, options: RestoreO
   // A restore blocks its source's connections and ends its sessions while it copies it: never a system database's.
   if (localSource !== undefined && SYSTEM_DATABASES.includes(localSource)) {
     throw new KeyError('NAME_RESERVED', `${keyOrPrefix} is a system database; restore never copies one`);
+  }
+  // A spare is sealed (no connections) so that the fast reset may trust it: restoring from it would unseal it.
+  if (localSource !== undefined && reservedSuffixOf(localSource) === 'spare') {
+    throw new KeyError('NAME_RESERVED', `${keyOrPrefix} is a spare copy kept for fast resets (names ending in "__spare" are pgclone's); restore from its snapshot instead`);
   }
   const hooks = selectRestoreHooks(opts, localSource ? { kind: 'local', database: localSource } : { kind: 'dump' }, target);
   checkHooks([...hooks.preSwapHooks, ...hooks.postSwapHooks], prepared.adapter, opts.projectDir);

@@ -188,6 +188,7 @@ export class Admin {
    * admin statement). The source must have no sessions: see {@link withExclusiveAccess}.
    */
   async createFromTemplate(name: string, template: string, strategy?: 'FILE_COPY' | 'WAL_LOG'): Promise<void> {
+    if (strategy !== undefined && strategy !== 'FILE_COPY' && strategy !== 'WAL_LOG') throw new PgcloneError('USAGE', `Invalid copy strategy ${JSON.stringify(strategy)}: expected FILE_COPY or WAL_LOG`);
     const strategyClause = strategy && this.serverMajor >= 15 ? ` STRATEGY ${strategy}` : '';
     await this.#withoutStatementTimeout(() =>
       this.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE ${quoteIdent(template)}${strategyClause}`),

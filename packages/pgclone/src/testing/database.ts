@@ -1,10 +1,10 @@
-import { connectAdmin, connectionUrl, withDatabase, type Admin } from '@pgclone/core';
+import { checkTestOptions, connectAdmin, connectionUrl, derivedName, resolvePerfOptions, withDatabase, type Admin } from '@pgclone/core';
 import { fastRestoreResult, type ResetResult } from '../fast-restore.js';
 import { forgetResetter, onClose, resetterFor } from '../session.js';
 import { newRunId, runLockName, workerDatabaseName } from './names.js';
-import { dropRunDatabases, dropStaleRuns, RUN_ENV, testRuntime } from './run.js';
-import { testSettings, type TestTemplateOptions } from './settings.js';
-import { ensureTemplate, holdTemplate } from './template.js';
+import { dropStaleRuns, RUN_ENV } from './run.js';
+import { testRuntime, testSettings, type TestTemplateOptions } from './settings.js';
+import { findOrBuildTemplate } from './template.js';
 
 /** Options of {@link testDatabase}. */
 export interface TestDatabaseOptions extends TestTemplateOptions {
@@ -42,6 +42,9 @@ interface OwnRun {
   base: string;
 }
 
+/** What a reset can leave beside a worker's database (ops/reset.ts). */
+const WORKING_SUFFIXES = ['spare', 'swap', 'temp'] as const;
+
 const OWN_RUN = Symbol.for('pgclone.testing.ownRun.v1');
 const HANDLES = Symbol.for('pgclone.testing.databases.v1');
 
@@ -52,7 +55,7 @@ function handles(): Map<string, Promise<TestDatabase>> {
 
 /**
  * Hands this worker its own database, a clone of the template for the current migrations (built on first use,
- * see {@link ensureTemplate}), reset to the template's content. Within one process the same worker gets the same
+ * see `ensureTemplate`), reset to the template's content. Within one process the same worker gets the same
  * handle back (reset again). Under a run started by `startTestRun` (the Vitest global setup) the run's id, template and base name
  * come from the environment; without one, this process starts its own run: it drops the leftovers of crashed runs,
  * and `close()` (or `pgclone.close()`) drops its databases.
@@ -63,6 +66,7 @@ function handles(): Map<string, Promise<TestDatabase>> {
  * beforeEach(() => db.reset());
  */
 export async function testDatabase(options: TestDatabaseOptions = {}): Promise<TestDatabase> {
+  checkTestOptions(options, 'testDatabase');
   const env = options.env ?? process.env;
   const worker = options.worker ?? env.VITEST_POOL_ID ?? env.JEST_WORKER_ID ?? '1';
   const key = JSON.stringify([env[RUN_ENV.run] ?? null, options.name ?? null, String(worker), options.databaseUrl ?? null, options.cwd ?? null]);
@@ -100,9 +104,8 @@ async function openTestDatabase(options: TestDatabaseOptions, worker: string, on
     template = env[RUN_ENV.template]!;
   } else {
     base = settings.base;
-    template = (await ensureTemplate(settings, runtime)).name;
     own = await ownRun(settings.conn, opts, base, settings.prepared.env);
-    await holdTemplate(own.admin, template);
+    template = (await findOrBuildTemplate(settings, runtime, own.admin)).name;
     run = own.id;
   }
   const database = workerDatabaseName(base, run, worker);
@@ -111,6 +114,7 @@ async function openTestDatabase(options: TestDatabaseOptions, worker: string, on
     reporter: settings.prepared.reporter,
     spare: settings.spare,
     ...(settings.strategy ? { strategy: settings.strategy } : {}),
+    copyStrategy: resolvePerfOptions({}, opts).copyStrategy,
     timeoutMs: opts.lockTimeout,
   };
   const reset = async (): Promise<ResetResult> =>
@@ -125,9 +129,12 @@ async function openTestDatabase(options: TestDatabaseOptions, worker: string, on
     onClosed();
     if (own) {
       await forgetResetter(opts, settings.conn, database, settings.prepared.env, { dropSpare: true });
+      // Only this worker's database and its working names: the run's other workers may still be using theirs.
       const admin = await connectAdmin(opts, settings.conn, settings.prepared.env);
       try {
-        await dropRunDatabases(admin, base, run).catch(() => {});
+        for (const name of [database, ...WORKING_SUFFIXES.map((suffix) => derivedName(database, suffix))]) {
+          await admin.drop(name).catch(() => {});
+        }
       } finally {
         await admin.close();
       }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { KeyError, MAX_IDENTIFIER_BYTES } from '@pgclone/core';
 
 /**
@@ -43,11 +43,17 @@ export function runLockName(run: string): string {
   return `test-run:${run}`;
 }
 
-/** The worker part of a name: VITEST_POOL_ID / JEST_WORKER_ID style ids, made safe. */
+/**
+ * The worker part of a name: VITEST_POOL_ID / JEST_WORKER_ID style ids (short, [A-Za-z0-9]) as they are; any other
+ * id shortened and made safe, with a hash of the whole id so that two ids never share a database (`checkout-1` and
+ * `checkout-2`, `w-1` and `w1`).
+ */
 export function workerPart(worker: string | number): string {
-  const part = String(worker).replace(/[^A-Za-z0-9]/g, '').slice(0, 8);
-  if (!part) throw new KeyError('NAME_INVALID', `Invalid test worker id ${JSON.stringify(String(worker))}`);
-  return part;
+  const id = String(worker);
+  if (/^[A-Za-z0-9]{1,8}$/.test(id)) return id;
+  const part = id.replace(/[^A-Za-z0-9]/g, '').slice(0, 4);
+  if (!part) throw new KeyError('NAME_INVALID', `Invalid test worker id ${JSON.stringify(id)}`);
+  return `${part}${createHash('sha256').update(id).digest('hex').slice(0, 6)}`;
 }
 
 /** `app_test_<run>_<worker>`. */

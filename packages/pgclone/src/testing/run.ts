@@ -1,9 +1,8 @@
-import { connectAdmin, type Admin, type Runtime } from '@pgclone/core';
-import { defaultRuntime } from '../runtime.js';
-import { cachedLoadProject, onClose } from '../session.js';
+import { checkTestOptions, connectAdmin, type Admin } from '@pgclone/core';
+import { onClose, settleSession } from '../session.js';
 import { newRunId, runDatabasePattern, runLockName } from './names.js';
-import { testSettings, type TestTemplateOptions } from './settings.js';
-import { ensureTemplate, holdTemplate, type TestTemplate } from './template.js';
+import { testRuntime, testSettings, type TestTemplateOptions } from './settings.js';
+import { findOrBuildTemplate, type TestTemplate } from './template.js';
 
 /** Environment variables through which a run hands its template and id to the worker processes. */
 export const RUN_ENV = {
@@ -30,16 +29,16 @@ export interface TestRun extends AsyncDisposable {
  * The run stays alive (and its databases safe from other runs' cleanup) while this process holds the run's lock.
  */
 export async function startTestRun(options: TestTemplateOptions = {}): Promise<TestRun> {
+  checkTestOptions(options, 'startTestRun');
   const runtime = await testRuntime(options);
   const settings = await testSettings(options, runtime);
-  const template = await ensureTemplate(settings, runtime);
   const opts = settings.prepared.options;
   const admin = await connectAdmin(opts, settings.conn, settings.prepared.env);
   const id = newRunId();
   let closed = false;
   try {
+    const template = await findOrBuildTemplate(settings, runtime, admin);
     await admin.lock([runLockName(id)]);
-    await holdTemplate(admin, template.name);
     const droppedStale = await dropStaleRuns(admin, settings.base, id);
     admin.keepProcessAlive(false);
     const env = options.env ?? process.env;
@@ -50,6 +49,8 @@ export async function startTestRun(options: TestTemplateOptions = {}): Promise<T
       unregister();
       admin.keepProcessAlive(true);
       try {
+        // A worker database's spare still being made in this process would be created after the drop.
+        await settleSession();
         await dropRunDatabases(admin, settings.base, id);
       } finally {
         await admin.close();
@@ -62,11 +63,6 @@ export async function startTestRun(options: TestTemplateOptions = {}): Promise<T
     await admin.close();
     throw error;
   }
-}
-
-/** The API's runtime with the cached project loading. */
-export async function testRuntime(options: { runtime?: Partial<Runtime> }): Promise<Runtime> {
-  return defaultRuntime({ loadProject: cachedLoadProject, ...options.runtime });
 }
 
 /**

@@ -10,6 +10,8 @@ import {
   type Runtime,
   type SparePolicy,
 } from '@pgclone/core';
+import { defaultRuntime } from '../runtime.js';
+import { cachedLoadProject } from '../session.js';
 import { testBaseName } from './names.js';
 
 /** Options of the test helpers; each falls back to the `test` section of the pgclone config. */
@@ -66,4 +68,9 @@ export async function testSettings(options: TestTemplateOptions, runtime: Runtim
     onEvent: common.onEvent,
     resetWhen: section.reset ?? 'each',
   };
+}
+
+/** The API's runtime with the cached project loading. */
+export async function testRuntime(options: { runtime?: Partial<Runtime> }): Promise<Runtime> {
+  return defaultRuntime({ loadProject: cachedLoadProject, ...options.runtime });
 }

@@ -1,4 +1,5 @@
 import {
+  checkTestOptions,
   connectAdmin,
   derivedName,
   endSessionsQuickly,
@@ -13,7 +14,7 @@ import {
 } from '@pgclone/core';
 import { templateHash, templateInputs } from './inputs.js';
 import { templateName, templatePattern } from './names.js';
-import type { TestSettings } from './settings.js';
+import { testRuntime, testSettings, type TestSettings, type TestTemplateOptions } from './settings.js';
 
 /** A template ready to be cloned. */
 export interface TestTemplate {
@@ -35,7 +36,24 @@ export interface TestTemplate {
  * whole; a crashed build leaves `__temp`, which the next build drops. Templates of older hashes are dropped after a
  * new one is built. Templates are marked `IS_TEMPLATE` and refuse connections, so nothing changes them by accident.
  */
-export async function ensureTemplate(settings: TestSettings, runtime: Runtime): Promise<TestTemplate> {
+export async function ensureTemplate(options: TestTemplateOptions = {}): Promise<TestTemplate> {
+  checkTestOptions(options, 'ensureTemplate');
+  const runtime = await testRuntime(options);
+  const settings = await testSettings(options, runtime);
+  const holder = await connectAdmin(settings.prepared.options, settings.conn, settings.prepared.env);
+  try {
+    return await findOrBuildTemplate(settings, runtime, holder);
+  } finally {
+    await holder.close();
+  }
+}
+
+/**
+ * {@link ensureTemplate} from resolved settings. `holder` (a session the caller keeps) marks the template as in use
+ * before looking for it: another checkout's build drops older templates, and one found unheld could be dropped
+ * before the caller holds it.
+ */
+export async function findOrBuildTemplate(settings: TestSettings, runtime: Runtime, holder: Admin): Promise<TestTemplate> {
   const { prepared, conn, base } = settings;
   const opts = prepared.options;
   const storage = settings.restore
@@ -45,6 +63,7 @@ export async function ensureTemplate(settings: TestSettings, runtime: Runtime): 
   const inputs = await templateInputs({ files: settings.files, projectDir: opts.projectDir, adapter: prepared.adapter });
   const { hash, files } = await templateHash({ ...inputs, hooks: settings.hooks, ...(restoreKey ? { restoreKey } : {}) });
   const name = templateName(base, hash);
+  await holdTemplate(holder, name);
   const admin = await connectAdmin(opts, conn, prepared.env);
   try {
     if (await admin.exists(name)) return { name, hash, built: false, files };

@@ -1,0 +1,16 @@
+import { PgcloneError } from './errors.js';
+
+/**
+ * Runs an operation that takes an AbortSignal: an aborted signal stops it before it locks or changes anything, and
+ * whatever the abort broke on the way out (a DOMException, a killed child's exit) becomes one INTERRUPTED error, as
+ * for `dump`.
+ */
+export async function interruptible<T>(signal: AbortSignal | undefined, what: string, operation: () => Promise<T>): Promise<T> {
+  if (signal?.aborted) throw new PgcloneError('INTERRUPTED', `${what} was interrupted before it started; nothing was changed`);
+  try {
+    return await operation();
+  } catch (error) {
+    if (!signal?.aborted || (error instanceof PgcloneError && error.code === 'INTERRUPTED')) throw error;
+    throw new PgcloneError('INTERRUPTED', `${what} was interrupted`, { cause: error });
+  }
+}
