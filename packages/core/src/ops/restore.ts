@@ -16,7 +16,7 @@ import { DumpInput, type RestoreInput } from '../pg/dump-input.js';
 import { pollCopyBytes } from '../pg/copy-progress.js';
 import { pollIndexBuilds } from '../pg/index-progress.js';
 import type { ArchiveDatabase } from '../pg/database-script.js';
-import { readArchiveDatabase, readToc, restoresInOneTransaction, restoresInParallel, runPgRestore } from '../pg/pg-restore.js';
+import { readArchiveDatabase, readContents, restoresInOneTransaction, restoresInParallel, runPgRestore } from '../pg/pg-restore.js';
 import { usefulJobs } from '../pg/restore-jobs.js';
 import { restoreDefaults } from '../pg/restore-defaults.js';
 import { RestoreProgress } from '../pg/restore-progress.js';
@@ -144,11 +144,12 @@ async function restoreNow(keyOrPrefix: string | undefined, options: RestoreOptio
 
     const pgRestore = archive ? await pgRestoreFound : undefined;
     let toc: string[] = [];
+    let databaseEntries: string[] | undefined;
     if (archive && pgRestore) {
       reporter.step('verify', `Checking ${archive.key}`, target);
       verifier = await DumpVerifier.open(storage!, archive.key, reporter);
       try {
-        toc = await verifyArchive(storage!, archive, pgRestore, prepared.env);
+        ({ toc, databaseEntries } = await verifyArchive(storage!, archive, pgRestore, prepared.env));
       } catch (error) {
         // A changed byte in a wrapped dump already breaks its decompression here: the checksum names the cause.
         if (verifier.manifest) await verifier.settled();
@@ -190,6 +191,10 @@ async function restoreNow(keyOrPrefix: string | undefined, options: RestoreOptio
     // the stored dump, as a spool may still be being written; after it, from the spool when there is one.
     let restored = false;
     let archiveDatabase: Promise<ArchiveDatabase> | undefined;
+    const readDatabase = (key: string) =>
+      (archiveDatabase ??= readArchiveDatabase(pgRestore!, restored ? archive!.settingsSource() : archive!.tocSource(), toolEnv('postgres'), key, databaseEntries));
+    // A new N is created with the dump's options: read them now, beside the spool, not when N__temp is due.
+    if (archive && !existing.has(target)) readDatabase(archive.key).catch(() => {});
     const serverHere = serverOnThisMachine(conn, prepared.env);
     await executePlan(plan, {
       admin,
@@ -219,8 +224,7 @@ async function restoreNow(keyOrPrefix: string | undefined, options: RestoreOptio
         });
         restored = true;
       },
-      archiveDatabase: (key) =>
-        (archiveDatabase ??= readArchiveDatabase(pgRestore!, restored ? archive!.settingsSource() : archive!.tocSource(), toolEnv('postgres'), key)),
+      archiveDatabase: readDatabase,
       runHooks: (phase, database, hooks) =>
         runHooks(hooks, {
           phase,
@@ -356,7 +360,7 @@ async function restoreArchive(r: ArchiveRestore): Promise<void> {
  * Refuses a dump that is missing, empty, not an archive (plain or wrapped in gzip/zstd/lz4), unreadable by this
  * pg_restore, or truncated in its TOC. Returns the table of contents.
  */
-async function verifyArchive(storage: Storage, input: DumpInput, pgRestore: Tool, env: NodeJS.ProcessEnv): Promise<string[]> {
+async function verifyArchive(storage: Storage, input: DumpInput, pgRestore: Tool, env: NodeJS.ProcessEnv): Promise<{ toc: string[]; databaseEntries: string[] }> {
   const key = input.key;
   const stat = await storage.stat(key);
   if (!stat) throw new KeyError('KEY_NOT_FOUND', `Dump ${key} does not exist in ${storage.display}`);
@@ -364,7 +368,7 @@ async function verifyArchive(storage: Storage, input: DumpInput, pgRestore: Tool
   await input.outerHeader();
   // The table of contents is read while the archive's own header is read from inside its wrapper: for a wrapped dump
   // each starts a decompressor (~50 ms), and neither needs the other. The header's verdict comes first.
-  const toc = readToc(pgRestore, input.tocSource(), env, key);
+  const toc = readContents(pgRestore, input.tocSource(), env, key);
   toc.catch(() => {}); // awaited below
   try {
     assertArchiveReadable(await input.header(), key, pgRestore);

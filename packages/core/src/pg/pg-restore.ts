@@ -112,12 +112,29 @@ async function runWithArchive(run: ToolRun): Promise<{ code: number | null; sign
 
 /** `pg_restore -l`: the archive's table of contents. Fails when the archive is not readable. */
 export async function readToc(tool: Tool, source: ArchiveSource, env: NodeJS.ProcessEnv, key: string): Promise<string[]> {
-  const exit = await runWithArchive({ tool, args: ['-l'], source, env, captureStdout: true, partialRead: true });
+  return (await readContents(tool, source, env, key)).toc;
+}
+
+/** The entries about the database itself, which `pg_restore -l` lists only with `--create`. */
+const DATABASE_ENTRY = /^\d+; \d+ \d+ (DATABASE|DATABASE PROPERTIES|COMMENT - DATABASE|ACL - DATABASE) /;
+
+/**
+ * The table of contents (as {@link readToc}) and, from the same read, the archive's entries about the database itself
+ * (for {@link readArchiveDatabase}): one pg_restore, and one decompression of the head of a wrapped dump, fewer.
+ */
+export async function readContents(
+  tool: Tool,
+  source: ArchiveSource,
+  env: NodeJS.ProcessEnv,
+  key: string,
+): Promise<{ toc: string[]; databaseEntries: string[] }> {
+  const exit = await runWithArchive({ tool, args: ['-l', '--create'], source, env, captureStdout: true, partialRead: true });
   if (exit.code !== 0) {
     const detail = exit.stderr.find((l) => /error/i.test(l)) ?? exit.stderr[0] ?? `exit code ${exit.code}`;
     throw new DumpError('DUMP_INVALID', `Dump ${key} is not a readable archive: ${detail.replace(/^pg_restore: (error: )?/, '')}`);
   }
-  return exit.stdout.split('\n').filter((l) => l && !l.startsWith(';'));
+  const lines = exit.stdout.split('\n').filter((l) => l && !l.startsWith(';'));
+  return { toc: lines.filter((l) => !DATABASE_ENTRY.test(l)), databaseEntries: lines.filter((l) => DATABASE_ENTRY.test(l)) };
 }
 
 /**
@@ -145,12 +162,22 @@ export function restoresInOneTransaction(toc: readonly string[], run: { parallel
  * limit, settings and per-role settings. pg_restore prints the database's entries only with `--create`; a list file
  * (`-L`) naming just those (from `pg_restore -l --create`) keeps every other entry out.
  */
-export async function readArchiveDatabase(tool: Tool, source: ArchiveSource, env: NodeJS.ProcessEnv, key: string): Promise<ArchiveDatabase> {
+export async function readArchiveDatabase(
+  tool: Tool,
+  source: ArchiveSource,
+  env: NodeJS.ProcessEnv,
+  key: string,
+  /** The database's entries when the table of contents was read already ({@link readContents}). */
+  known?: readonly string[],
+): Promise<ArchiveDatabase> {
   const dir = await makeScratchDir('settings');
   try {
-    const toc = await runWithArchive({ tool, args: ['-l', '--create'], source, env, captureStdout: true, partialRead: true });
-    if (toc.code !== 0) throw unreadable(key, toc.stderr, toc.code);
-    const entries = toc.stdout.split('\n').filter((l) => /^\d+; \d+ \d+ (DATABASE|DATABASE PROPERTIES|COMMENT - DATABASE|ACL - DATABASE) /.test(l));
+    let entries = known;
+    if (!entries) {
+      const toc = await runWithArchive({ tool, args: ['-l', '--create'], source, env, captureStdout: true, partialRead: true });
+      if (toc.code !== 0) throw unreadable(key, toc.stderr, toc.code);
+      entries = toc.stdout.split('\n').filter((l) => DATABASE_ENTRY.test(l));
+    }
     const list = path.join(dir, 'database.list');
     await writeFile(list, entries.join('\n') + '\n');
     const exit = await runWithArchive({
