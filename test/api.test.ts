@@ -152,6 +152,10 @@ describe('API', () => {
     const leaked = await rejection(pgclone.restore('api', { ...options, preSwapHooks: [failing] }), 'HOOK_FAILED');
     expect(leaked.message).toContain(`cannot migrate postgresql://${cluster().user}:***@`);
     expect(leaked.message).not.toContain(cluster().password);
+    // Test runners print the cause's message and stack too.
+    const cause = leaked.cause as Error;
+    expect(cause.message).toContain(`cannot migrate postgresql://${cluster().user}:***@`);
+    expect(`${cause.message}\n${cause.stack}`).not.toContain(cluster().password);
     expect(await rejection(pgclone.restore('api', { ...options, preSwapHooks: ['migrate'] }), 'HOOK_FAILED')).toBeInstanceOf(pgclone.HookError);
     await rejection(pgclone.dump({ cwd, env: {} }), 'CONNECTION_MISSING');
     expect(await databasesLike(db)).toEqual([db, `${db}__post`, `${db}__pre`, `${db}__temp`, `${db}_copy`]);

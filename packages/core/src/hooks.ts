@@ -69,12 +69,22 @@ export async function runHooks(hooks: readonly Hook[], run: HookRun): Promise<vo
     } catch (error) {
       if (error instanceof HookError) throw error;
       const reason = error instanceof PgcloneError ? error.message : String((error as Error)?.message ?? error);
-      // A hook's own error often quotes the URL it was given; API callers (and test runners' logs) get it as is.
+      // A hook's own error often quotes the URL it was given, and test runners print an error's cause with its stack:
+      // the message and the cause are both redacted.
       throw new HookError(redact(`${capitalize(run.phase)} hook ${describeHook(hook)} failed: ${reason.split('\n')[0]}`), {
-        cause: error,
+        cause: redactedError(error),
       });
     }
   }
+}
+
+/** A copy of `error` whose message and stack are redacted (the hook's own object may hold a password). */
+function redactedError(error: unknown): Error {
+  const source = error instanceof Error ? error : new Error(String(error));
+  const copy = new Error(redact(source.message));
+  copy.name = source.name;
+  copy.stack = source.stack === undefined ? undefined : redact(source.stack);
+  return copy;
 }
 
 function capitalize(s: string): string {
