@@ -78,12 +78,18 @@ export async function runHooks(hooks: readonly Hook[], run: HookRun): Promise<vo
   }
 }
 
-/** A copy of `error` whose message and stack are redacted (the hook's own object may hold a password). */
-function redactedError(error: unknown): Error {
+/**
+ * A copy of `error` with every string redacted (the hook's own object may hold a password): the same class, its own
+ * properties (an adapter's `resume` advice, a `code`) and its causes, copied alike.
+ */
+function redactedError(error: unknown, depth = 0): Error {
   const source = error instanceof Error ? error : new Error(String(error));
-  const copy = new Error(redact(source.message));
-  copy.name = source.name;
-  copy.stack = source.stack === undefined ? undefined : redact(source.stack);
+  const copy = Object.create(Object.getPrototypeOf(source) as object) as Error & Record<string, unknown>;
+  for (const key of Object.getOwnPropertyNames(source)) {
+    const value = (source as unknown as Record<string, unknown>)[key];
+    const copied = key === 'cause' && value instanceof Error && depth < 8 ? redactedError(value, depth + 1) : typeof value === 'string' ? redact(value) : value;
+    Object.defineProperty(copy, key, { value: copied, writable: true, configurable: true, enumerable: Object.prototype.propertyIsEnumerable.call(source, key) });
+  }
   return copy;
 }
 
