@@ -46,6 +46,16 @@ async function hasColumn(database: string, schema: string, table: string, column
   return rows.length === 1;
 }
 
+
+/** A seed that reads DATABASE_URL, as Prisma's examples do, and records which database it ran on. */
+const SEED = [
+  "import pg from 'pg'",
+  'const client = new pg.Client({ connectionString: process.env.DATABASE_URL })',
+  'await client.connect()',
+  'await client.query(`INSERT INTO "User" (email) VALUES (current_database())`)',
+  'await client.end()',
+].join('\n');
+
 describe('Prisma 7 project: prisma.config.ts with a hard-coded URL, a seed', () => {
   const db = uniqueName('p7');
   const role = uniqueName('p7_role');
@@ -77,14 +87,7 @@ describe('Prisma 7 project: prisma.config.ts with a hard-coded URL, a seed', () 
           `  datasource: { url: ${JSON.stringify(liveUrl())} },`,
           '})',
         ].join('\n'),
-        // A seed reads DATABASE_URL, as Prisma's examples do; it records which database it ran on.
-        'prisma/seed.mjs': [
-          "import pg from 'pg'",
-          'const client = new pg.Client({ connectionString: process.env.DATABASE_URL })',
-          'await client.connect()',
-          'await client.query(`INSERT INTO "User" (email) VALUES (current_database())`)',
-          'await client.end()',
-        ].join('\n'),
+        'prisma/seed.mjs': SEED,
       },
     });
     addMigrations(dir, [M1, M2]);
@@ -216,13 +219,7 @@ describe('a Prisma config that loads .env with override: true', () => {
             ...(major === 7 ? ["  datasource: { url: env('DATABASE_URL') },"] : []),
             '})',
           ].join('\n'),
-          'seed.mjs': [
-            "import pg from 'pg'",
-            'const client = new pg.Client({ connectionString: process.env.DATABASE_URL })',
-            'await client.connect()',
-            'await client.query(`INSERT INTO "User" (email) VALUES (current_database())`)',
-            'await client.end()',
-          ].join('\n'),
+          'seed.mjs': SEED,
           '.env': `DATABASE_URL="${dbUrl(db)}"\n`,
         },
       });
