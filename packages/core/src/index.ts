@@ -31,7 +31,7 @@ export { parseArchiveHeader, assertArchiveReadable, maxArchiveVersion, databaseS
 export { alterDatabaseSetting, splitList } from './pg/settings.js';
 export { databaseFromScript, type ArchiveDatabase } from './pg/database-script.js';
 export type { CreateOptions, DatabaseProperties, PrivilegeChange } from './pg/database-properties.js';
-export { readToc, readArchiveDatabase, runPgRestore, type ArchivePipe, type ArchiveSource } from './pg/pg-restore.js';
+export { readContents, readArchiveDatabase, runPgRestore, type ArchivePipe, type ArchiveSource } from './pg/pg-restore.js';
 export { planRestore, selectRestoreHooks, describePlan, describeAction, type RestorePlan, type PlanStep, type PlanAction, type RestoreSource, type ObservedState } from './plan/restore.js';
 export { executePlan, type ExecuteIo } from './plan/execute.js';
 export { prepare, requireConnection, targetDatabase, connectAdmin, type Runtime, type Prepared } from './ops/prepare.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DOMINANT_SHARE, jobsForShare, largestShare, oneJobMessage, usefulJobs } from '../src/pg/restore-jobs.js';
 
 describe('usefulJobs', () => {
-  // Lines as `pg_restore -l` prints them (comments already dropped by readToc).
+  // Lines as `pg_restore -l` prints them (comments already dropped by readContents).
   const schema = ['214; 1259 16385 TABLE public numbers postgres', '215; 1259 16390 SEQUENCE public numbers_id_seq postgres'];
   const data = '3338; 0 16385 TABLE DATA public numbers postgres';
   const pkey = '3190; 2606 16400 CONSTRAINT public numbers numbers_pkey postgres';

@@ -110,17 +110,13 @@ async function runWithArchive(run: ToolRun): Promise<{ code: number | null; sign
   }
 }
 
-/** `pg_restore -l`: the archive's table of contents. Fails when the archive is not readable. */
-export async function readToc(tool: Tool, source: ArchiveSource, env: NodeJS.ProcessEnv, key: string): Promise<string[]> {
-  return (await readContents(tool, source, env, key)).toc;
-}
-
 /** The entries about the database itself, which `pg_restore -l` lists only with `--create`. */
 const DATABASE_ENTRY = /^\d+; \d+ \d+ (DATABASE|DATABASE PROPERTIES|COMMENT - DATABASE|ACL - DATABASE) /;
 
 /**
- * The table of contents (as {@link readToc}) and, from the same read, the archive's entries about the database itself
- * (for {@link readArchiveDatabase}): one pg_restore, and one decompression of the head of a wrapped dump, fewer.
+ * The archive's table of contents (`pg_restore -l`, comments left out) and, from the same read, its entries about the
+ * database itself (for {@link readArchiveDatabase}): one pg_restore, and one decompression of the head of a wrapped
+ * dump, fewer. Fails when the archive is not readable.
  */
 export async function readContents(
   tool: Tool,
