@@ -12,8 +12,7 @@ import {
   libpqEnv,
   locateTool,
   parseConnection,
-  pollCopyBytes,
-  pollIndexBuilds,
+  pollRestoreProgress,
   readDataSizes,
   Reporter,
   runPgRestore,
@@ -384,7 +383,7 @@ describe('round trip of every compression and job setting', () => {
     psql.stdin.write(chunk);
     const admin = await Admin.connect(parseConnection(dbUrl('postgres')), { lockTimeout: 5000 });
     const seen: number[] = [];
-    const stop = pollCopyBytes(admin, db, (bytes) => seen.push(bytes));
+    const stop = pollRestoreProgress(admin, db, { onCopyBytes: (bytes) => seen.push(bytes) });
     try {
       // psql holds back some of what was written until more input comes (~4% here): the reading gets to most of it,
       // never beyond it.
@@ -414,7 +413,7 @@ describe('round trip of every compression and job setting', () => {
     );
     const admin = await Admin.connect(parseConnection(dbUrl('postgres')), { lockTimeout: 5000 });
     const readings: Array<{ query: string; fraction: number }> = [];
-    const stop = pollIndexBuilds(admin, db, (builds) => readings.push(...builds));
+    const stop = pollRestoreProgress(admin, db, { onBuilds: (builds) => readings.push(...builds) });
     try {
       const building = sql(db, 'CREATE INDEX t_slow_idx ON t ((slow(i)))');
       const mine = () => readings.filter((r) => r.query.includes('t_slow_idx') && r.fraction > 0);

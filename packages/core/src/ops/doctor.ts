@@ -3,7 +3,7 @@ import { isDumpKey, isSidecarKey } from '../keys.js';
 import { assertMatchesManifest, hashObject, readManifest } from '../manifest.js';
 import { ownerOfDerivedName, reservedSuffixOf, restoreNames, SYSTEM_DATABASES } from '../names.js';
 import type { DoctorOptions } from '../options.js';
-import type { Admin } from '../pg/admin.js';
+import type { Admin, LockHolder } from '../pg/admin.js';
 import { dumpKeyOfSidecar } from '../pins.js';
 import { findScratchLeftovers, removeScratch } from '../scratch.js';
 import { resolvePerfOptions } from '../config/perf.js';
@@ -172,7 +172,9 @@ async function checkLocks(admin: Admin, families: readonly string[] | undefined,
     if (seen.has(row.pid)) continue;
     seen.add(row.pid);
     const names = (row.names ?? []).join(', ') || 'a database';
-    const holder = (await Promise.all((row.names ?? []).map((n) => admin.lockHolders(n)))).flat().find((h) => h.pid === row.pid);
+    // One query at a time: the admin session takes no more.
+    let holder: LockHolder | undefined;
+    for (const name of row.names ?? []) holder ??= (await admin.lockHolders(name)).find((h) => h.pid === row.pid);
     const app = row.application_name ?? '';
     if (holder?.ownerState === 'dead') {
       out.push(

@@ -13,8 +13,8 @@ import { assertArchiveReadable } from '../pg/archive.js';
 import type { Admin } from '../pg/admin.js';
 import { copyDatabase } from '../pg/copy-method.js';
 import { DumpInput, type RestoreInput } from '../pg/dump-input.js';
-import { pollCopyBytes } from '../pg/copy-progress.js';
-import { pollIndexBuilds } from '../pg/index-progress.js';
+import type { IndexBuildReading } from '../pg/index-progress.js';
+import { pollRestoreProgress } from '../pg/restore-polls.js';
 import type { ArchiveDatabase } from '../pg/database-script.js';
 import { readArchiveDatabase, readContents, restoresInOneTransaction, restoresInParallel, runPgRestore } from '../pg/pg-restore.js';
 import { usefulJobs } from '../pg/restore-jobs.js';
@@ -332,11 +332,10 @@ async function restoreArchive(r: ArchiveRestore): Promise<void> {
       progress = counting;
       void counting.ready.then(() => {
         if (!restoring) return;
-        const stops = [
-          ...(counting.wantsCopyBytes ? [pollCopyBytes(r.admin, r.database, (bytes) => counting.setCopyBytes(bytes))] : []),
-          ...(counting.wantsBuildProgress ? [pollIndexBuilds(r.admin, r.database, (builds) => counting.setBuildProgress(builds))] : []),
-        ];
-        stopPolling = async () => void (await Promise.all(stops.map((stop) => stop())));
+        stopPolling = pollRestoreProgress(r.admin, r.database, {
+          ...(counting.wantsCopyBytes ? { onCopyBytes: (bytes: number) => counting.setCopyBytes(bytes) } : {}),
+          ...(counting.wantsBuildProgress ? { onBuilds: (builds: IndexBuildReading[]) => counting.setBuildProgress(builds) } : {}),
+        });
       });
       if (schemaRun) allowedErrors.push(...(await schemaRun).allowedErrors);
       const rest = await runPgRestore({

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Connection } from '../connection.js';
 import { connectClient } from './connect.js';
-import { pollQueries } from './copy-progress.js';
+import { pollQueries } from './poll.js';
 import { largestShare } from './restore-jobs.js';
 
 /** How often a running pg_dump's COPYs are read. */

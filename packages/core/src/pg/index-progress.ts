@@ -1,8 +1,4 @@
 import type { Admin } from './admin.js';
-import { pollQueries } from './copy-progress.js';
-
-/** How often the index builds' progress is read while pg_restore runs. */
-const POLL_MS = 500;
 
 /** One index build in progress: the statement that runs it, and how far it has got (0 to 1). */
 export interface IndexBuildReading {
@@ -36,27 +32,20 @@ export function buildFraction(row: IndexBuildRow): number {
 }
 
 /**
- * Reads, every half second until stopped, the index builds running in `database` (`pg_stat_progress_create_index`,
- * PostgreSQL 12+) with their backends' statements, which name the index or constraint (the admin session is in
- * another database, so the relations' own names cannot be looked up). Same rules as `pollCopyBytes`: one query at a
- * time on the admin session, a failed reading skipped. Returns the stop function.
+ * The index builds running in `database` (`pg_stat_progress_create_index`, PostgreSQL 12+) with their backends'
+ * statements, which name the index or constraint (the admin session is in another database, so the relations' own
+ * names cannot be looked up).
  */
-export function pollIndexBuilds(admin: Admin, database: string, onBuilds: (builds: IndexBuildReading[]) => void): () => Promise<void> {
-  if (admin.serverMajor < 12) return async () => {};
-  return pollQueries(POLL_MS, async (stopped) => {
-    const rows = await admin.query<{ query: string; phase: string; bt: string; bd: string; tt: string; td: string }>(
-      `SELECT a.query, p.phase, p.blocks_total::text AS bt, p.blocks_done::text AS bd, p.tuples_total::text AS tt,
-              p.tuples_done::text AS td
-         FROM pg_stat_progress_create_index p JOIN pg_stat_activity a ON a.pid = p.pid
-        WHERE p.datname = $1`,
-      [database],
-    );
-    if (stopped()) return;
-    onBuilds(
-      rows.map((r) => ({
-        query: r.query,
-        fraction: buildFraction({ phase: r.phase, blocksTotal: Number(r.bt), blocksDone: Number(r.bd), tuplesTotal: Number(r.tt), tuplesDone: Number(r.td) }),
-      })),
-    );
-  });
+export async function readIndexBuilds(admin: Admin, database: string): Promise<IndexBuildReading[]> {
+  const rows = await admin.query<{ query: string; phase: string; bt: string; bd: string; tt: string; td: string }>(
+    `SELECT a.query, p.phase, p.blocks_total::text AS bt, p.blocks_done::text AS bd, p.tuples_total::text AS tt,
+            p.tuples_done::text AS td
+       FROM pg_stat_progress_create_index p JOIN pg_stat_activity a ON a.pid = p.pid
+      WHERE p.datname = $1`,
+    [database],
+  );
+  return rows.map((r) => ({
+    query: r.query,
+    fraction: buildFraction({ phase: r.phase, blocksTotal: Number(r.bt), blocksDone: Number(r.bd), tuplesTotal: Number(r.tt), tuplesDone: Number(r.td) }),
+  }));
 }
