@@ -117,7 +117,10 @@ describe('help and exit codes', () => {
     expect([unknown.code, unknown.stderr]).toEqual([2, 'pgclone: Unknown command "rn". Did you mean rm? (see "pgclone --help")\n']);
     // The unknown flag took "ls" as its value, and the error was "Give a command".
     const swallowed = await cli('--bogus', 'ls');
-    expect([swallowed.code, swallowed.stderr]).toEqual([2, 'pgclone: Unknown argument: bogus (see "pgclone --help")\n']);
+    expect([swallowed.code, swallowed.stderr]).toEqual([2, 'pgclone: Unknown argument: bogus, before the command "ls" (a command\'s options go after it) (see "pgclone --help")\n']);
+    // A command's own flag given before it: was 'Unknown command "rm". Did you mean ls?' (the flag took "rm").
+    const early = await cli('--force', 'rm', ':x');
+    expect([early.code, early.stderr]).toEqual([2, 'pgclone: Unknown argument: force, before the command "rm" (a command\'s options go after it) (see "pgclone --help")\n']);
     // A flag that takes a value may take a command's name: a database alias "ls".
     const alias = await cli('-d', 'ls');
     expect(alias.stderr).toMatch(/^pgclone: Give a command: ls, dump/);

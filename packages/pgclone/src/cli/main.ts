@@ -61,10 +61,15 @@ const COMMANDS = ['ls', 'dump', 'restore', 'copy', 'prune', 'pin', 'unpin', 'rm'
  * The unknown flag that took a command name as its value (`--bogus ls`), if that is why no command was found. Flags
  * that take a value before the command (`-d ls` names a database "ls") are not unknown.
  */
-function flagBeforeCommand(argv: readonly string[], commands: readonly string[], known: ReadonlySet<string>): string | undefined {
+function flagBeforeCommand(
+  argv: readonly string[],
+  commands: readonly string[],
+  known: ReadonlySet<string>,
+): { flag: string; command: string } | undefined {
   for (let i = 0; i + 1 < argv.length && argv[i] !== '--'; i++) {
     const flag = /^--?([^=]+)$/.exec(argv[i]!)?.[1];
-    if (flag && commands.includes(argv[i + 1]!) && !known.has(flag)) return flag;
+    const command = argv[i + 1]!;
+    if (flag && commands.includes(command) && !known.has(flag)) return { flag, command };
   }
   return undefined;
 }
@@ -425,12 +430,15 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
     if (usage) {
       // One line, whatever yargs wrote ("Invalid values:\n  Argument: …, Given: …, Choices: …").
       let message = (error as Error).message.trim().replace(/\s*\n\s*/g, ' ');
+      // An unknown flag before the command took the command as its value: "Give a command" ("--bogus ls"), or, with
+      // more arguments, yargs took the next one for the command ("--force rm :x": "Did you mean"). Name the flag.
+      const swallowed = /^(Give a command|Did you mean)/.test(message)
+        ? flagBeforeCommand(argv, COMMANDS, valueFlags(parser as unknown as { getOptions(): object }, common))
+        : undefined;
       // yargs' suggestion alone ("Did you mean rm?") does not say what was wrong.
       const command = argv.find((arg) => !arg.startsWith('-'));
-      if (message.startsWith('Did you mean') && command) message = `Unknown command ${JSON.stringify(command)}. ${message}`;
-      // An unknown flag before the command takes the command as its value ("--bogus ls"): name the flag instead.
-      const swallowed = message.startsWith('Give a command') ? flagBeforeCommand(argv, COMMANDS, valueFlags(parser as unknown as { getOptions(): object }, common)) : undefined;
-      if (swallowed) message = `Unknown argument: ${swallowed}`;
+      if (swallowed) message = `Unknown argument: ${swallowed.flag}, before the command "${swallowed.command}" (a command's options go after it)`;
+      else if (message.startsWith('Did you mean') && command) message = `Unknown command ${JSON.stringify(command)}. ${message}`;
       // With --json, the same error event as any other error (core's UsageError, without loading core for it).
       if (argv.includes('--json')) currentPrinter().error(Object.assign(new Error(message), { code: 'USAGE', exitCode: 2 }));
       else stderr.write(`${scriptName}: ${message} (see "${scriptName} --help")\n`);
