@@ -179,6 +179,51 @@ describe('restore(":snapshot") fast path', () => {
     await settled();
   });
 
+  it('gives N the snapshot’s owner, privileges, per-role settings and comment, from a copy made during the call and from the spare', async () => {
+    const role = uniqueName('rst_owner');
+    const reader = uniqueName('rst_reader');
+    const own = uniqueName('rst_own');
+    const ownFixture = `${own}_fx`;
+    const ownEnv = { DATABASE_URL: dbUrl(own) };
+    await sql('postgres', `CREATE ROLE ${ident(role)}; CREATE ROLE ${ident(reader)}`);
+    try {
+      await createDatabase(ownFixture);
+      await sql(
+        'postgres',
+        `ALTER DATABASE ${ident(ownFixture)} OWNER TO ${ident(role)};
+         REVOKE ALL ON DATABASE ${ident(ownFixture)} FROM PUBLIC;
+         GRANT CONNECT ON DATABASE ${ident(ownFixture)} TO ${ident(reader)};
+         ALTER ROLE ${ident(reader)} IN DATABASE ${ident(ownFixture)} SET work_mem = '5MB';
+         COMMENT ON DATABASE ${ident(ownFixture)} IS 'the fixture'`,
+      );
+      const properties = async (name: string) =>
+        (
+          await sql(
+            'postgres',
+            `SELECT pg_get_userbyid(d.datdba) AS owner, d.datacl::text[] AS acl, shobj_description(d.oid, 'pg_database') AS comment,
+                    (SELECT array_agg(s.setconfig::text ORDER BY s.setrole) FROM pg_db_role_setting s WHERE s.setdatabase = d.oid AND s.setrole <> 0) AS roles
+               FROM pg_database d WHERE d.datname = $1`,
+            [name],
+          )
+        )[0];
+      const expected = await properties(ownFixture);
+      expect(expected).toMatchObject({ owner: role, comment: 'the fixture' });
+      const used: boolean[] = [];
+      for (let round = 0; round < 2; round++) {
+        const result = (await restore(`:${ownFixture}`, { cwd, env: ownEnv })) as ResetResult;
+        used.push(result.usedSpare);
+        // The ACL names the owner: the same text, owner included.
+        expect(await properties(own)).toEqual(expected);
+        await settled();
+      }
+      expect(used).toEqual([false, true]);
+    } finally {
+      await close({ dropSpares: true });
+      await dropDatabases(own);
+      await sql('postgres', `DROP ROLE ${ident(role)}; DROP ROLE ${ident(reader)}`);
+    }
+  });
+
   it('checks strategy, spare and fast as TypeScript would (a UsageError), and never pastes strategy into SQL', async () => {
     const bad: Array<[object, string]> = [
       [{ strategy: 'WAL_LOG CONNECTION LIMIT 0' }, 'strategy'],

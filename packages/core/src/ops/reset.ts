@@ -6,6 +6,8 @@ import { chooseCopyMethod, copyDatabase, describeCopyMethod, type CopyMethod, ty
 import { endSessionsQuickly } from '../pg/end-sessions.js';
 import { quoteIdent, quoteLiteral } from '../pg/ident.js';
 import { alterDatabaseSetting } from '../pg/settings.js';
+import { applyProperties } from '../plan/properties.js';
+import { readMark } from '../plan/restore.js';
 import { repairLeftovers } from './repair.js';
 
 /**
@@ -17,7 +19,7 @@ import { repairLeftovers } from './repair.js';
  *  2. check     one query: N, S, the spare and leftovers; the spare is used only if it was copied from this very S
  *               (same OID, no session on S since, nobody connected to S now: its comment records the first two);
  *  3. block     `ALLOW_CONNECTIONS false` on N, end N's sessions (the caller's pool included) and wait until gone;
- *  4. swap      one transaction: N → `N__swap`, `N__spare` → N (connections allowed, comment cleared).
+ *  4. swap      one transaction: N → `N__swap`, `N__spare` → N (connections allowed, S's comment in place of the mark).
  * Without a valid spare, step 4 swaps in `N__temp`, copied from S during the call (`CREATE DATABASE … TEMPLATE`).
  * Then, in the background (queued on this resetter, so the next reset waits for it rather than racing it), still
  * holding N's lock: copy S to a new `N__spare` while a second session drops `N__swap`. A crash anywhere leaves names that {@link repairLeftovers} and the next
@@ -299,6 +301,7 @@ export class SnapshotResetter {
             else await admin.createFromTemplate(n.temp, source, strategy);
           });
           await copySettings(admin, source, n.temp);
+          await copyProperties(admin, reporter, source, n.temp);
         } catch (error) {
           await admin.drop(n.temp).catch(() => {});
           throw error;
@@ -327,7 +330,7 @@ export class SnapshotResetter {
           ...(live ? [`ALTER DATABASE ${quoteIdent(n.live)} RENAME TO ${quoteIdent(n.swap)}`] : []),
           `ALTER DATABASE ${quoteIdent(incoming)} RENAME TO ${quoteIdent(n.live)}`,
           `ALTER DATABASE ${quoteIdent(n.live)} WITH ALLOW_CONNECTIONS true`,
-          ...(incoming === spare ? [`COMMENT ON DATABASE ${quoteIdent(n.live)} IS NULL`] : []),
+          ...(incoming === spare ? [`COMMENT ON DATABASE ${quoteIdent(n.live)} IS ${commentLiteral(readMark(src.comment).comment)}`] : []),
         ];
         await admin.query(statements.join(';\n'));
       } catch (error) {
@@ -409,6 +412,8 @@ export class SnapshotResetter {
         `COMMENT ON DATABASE ${quoteIdent(spare)} IS ${quoteLiteral(spareComment(src))}`,
       ];
       await admin.query(statements.join(';\n'));
+      // The comment stays the mark until the swap, which gives N the snapshot's.
+      await copyProperties(admin, options.reporter, source, spare, false);
     } catch (error) {
       await admin.drop(spare).catch(() => {});
       throw error;
@@ -436,6 +441,20 @@ function strategyFor(source: DbRow, serverMajor: number): CopyStrategy | undefin
 async function settingsStatements(admin: Admin, from: string, to: string): Promise<string[]> {
   const entries = await admin.databaseSettings(from);
   return entries.map((entry) => alterDatabaseSetting(to, entry));
+}
+
+/**
+ * Gives `to` (a template copy, owned by pgclone's role) the owner, privileges, per-role settings, connection limit
+ * and, unless told not to, the comment of `from`, as a copy does. Nothing to do, the usual case, costs one query.
+ */
+async function copyProperties(admin: Admin, reporter: Reporter, from: string, to: string, withComment = true): Promise<void> {
+  const properties = await admin.properties(from);
+  const comment = withComment ? readMark(properties.comment).comment : null;
+  await applyProperties(admin, reporter, to, { ...properties, comment }, from);
+}
+
+function commentLiteral(comment: string | null): string {
+  return comment === null ? 'NULL' : quoteLiteral(comment);
 }
 
 /** Gives `to` the database-level settings of `from`. */
