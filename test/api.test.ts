@@ -53,6 +53,10 @@ describe('API', () => {
       expect(typeof pgclone[name]).toBe('function');
       expect(pgclone.default[name]).toBe(pgclone[name]);
     }
+    // "The API as one object": every operation and test helper, not only some (ensureTemplate was missing).
+    const helpers = ['isPgcloneError', 'defaultRuntime'];
+    const operations = Object.entries(pgclone).filter(([name, value]) => typeof value === 'function' && !/^[A-Z]/.test(name) && !helpers.includes(name));
+    expect(operations.map(([name]) => name).sort()).toEqual(Object.keys(pgclone.default).sort());
     for (const name of ['PgcloneError', 'UsageError', 'ConfigError', 'KeyError', 'GuardError', 'DumpError', 'HookError', 'StorageError'] as const) {
       expect(typeof pgclone[name]).toBe('function');
     }
