@@ -1,5 +1,7 @@
 // The programmatic API, imported from the built `pgclone` package as a user would: exports, results, typed errors,
 // events, and not a byte of console output.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { databaseOid, databasesLike, removeDir, tempDir, userNames, usersDatabase } from './support/fixtures.js';
 import { cluster, dbUrl, dropDatabases, sql, uniqueName } from './support/pg.js';
@@ -51,6 +53,10 @@ describe('API', () => {
       expect(typeof pgclone[name]).toBe('function');
       expect(pgclone.default[name]).toBe(pgclone[name]);
     }
+    // "The API as one object": every operation and test helper, not only some (ensureTemplate was missing).
+    const helpers = ['isPgcloneError', 'defaultRuntime'];
+    const operations = Object.entries(pgclone).filter(([name, value]) => typeof value === 'function' && !/^[A-Z]/.test(name) && !helpers.includes(name));
+    expect(operations.map(([name]) => name).sort()).toEqual(Object.keys(pgclone.default).sort());
     for (const name of ['PgcloneError', 'UsageError', 'ConfigError', 'KeyError', 'GuardError', 'DumpError', 'HookError', 'StorageError'] as const) {
       expect(typeof pgclone[name]).toBe('function');
     }
@@ -180,5 +186,42 @@ describe('API', () => {
       expect(error.message).toContain(message);
     }
     expect(await databasesLike(db)).toEqual(before);
+  });
+
+  it('an aborted signal stops every operation before it changes anything, with an INTERRUPTED error', async () => {
+    // The README: "an aborted one stops the operation with a PgcloneError of code INTERRUPTED; one aborted before the
+    // call changes nothing". rm deleted the dump or dropped the database, pin pinned, prune threw a DOMException.
+    await pgclone.dump(options);
+    const keys = await pgclone.ls(undefined, options);
+    expect(keys.length).toBeGreaterThan(1);
+    const listing = await pgclone.lsLong(undefined, options);
+    const databases = await databasesLike(db);
+    expect(databases).toContain(`${db}_copy`);
+    const marker = path.join(cwd, 'hook-ran');
+    const signal = AbortSignal.abort();
+    const aborted = { ...options, signal };
+    const calls: Array<[string, Promise<unknown>]> = [
+      ['dump', pgclone.dump({ ...aborted, preDumpHooks: [`touch ${marker}`] })],
+      ['pin', pgclone.pin(keys[0]!, aborted)],
+      ['unpin', pgclone.unpin(keys[0]!, aborted)],
+      ['rm a dump', pgclone.rm(keys.at(-1)!, aborted)],
+      ['rm a local database', pgclone.rm(`:${db}_copy`, aborted)],
+      ['prune', pgclone.prune(undefined, { ...aborted, keep: 1, yes: true })],
+      ['doctor', pgclone.doctor({ ...aborted, fix: true })],
+      ['ls', pgclone.ls(undefined, aborted)],
+      ['lsLong', pgclone.lsLong(undefined, aborted)],
+      ['lsLocal', pgclone.lsLocal(aborted)],
+    ];
+    for (const [name, call] of calls) {
+      const error = await call.then(
+        () => new Error(`${name} resolved`),
+        (e: unknown) => e,
+      );
+      expect(error, name).toBeInstanceOf(pgclone.PgcloneError);
+      expect((error as { code?: string }).code, name).toBe('INTERRUPTED');
+    }
+    expect(existsSync(marker)).toBe(false);
+    expect(await pgclone.lsLong(undefined, options)).toEqual(listing);
+    expect(await databasesLike(db)).toEqual(databases);
   });
 });

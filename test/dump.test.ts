@@ -72,6 +72,18 @@ describe('dump', () => {
     expect(contents).toMatch(/TABLE DATA public keep_me /);
   });
 
+  it("-e '' turns the configured exclusions off, as an empty hook flag does the configured hooks", async () => {
+    const cwd = subdir(root, 'exclude-off');
+    writeFiles(cwd, { 'pgclone.config.json': { exclude: ['audit'] } });
+    const r = await runCli(['dump', '-e', '', '--compression', 'gzip'], { cwd, env });
+    expect(r.code, r.stderr).toBe(0);
+    const key = r.lines.at(-1)!;
+    expect(await toc(path.join(cwd, '.pgclone', key))).toMatch(/TABLE DATA public audit /);
+    // The empty value was handed to pg_dump as a table pattern and recorded as an exclusion.
+    const manifest = JSON.parse(readFileSync(path.join(cwd, '.pgclone', `${key}.manifest.json`), 'utf8')) as { exclude: string[] };
+    expect(manifest.exclude).toEqual([]);
+  });
+
   it("-e of a partitioned table leaves out its partitions' rows too, at any depth", async () => {
     const cwd = subdir(root, 'exclude-partitions');
     // pg_dump 15's --exclude-table-data does not reach partitions: every row was dumped.

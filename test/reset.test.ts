@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -313,6 +313,20 @@ describe('restore(":snapshot") fast path', () => {
     const result = await restore(`:${fixture}`, { cwd, env, postSwapHooks: [() => undefined] });
     expect('usedSpare' in result).toBe(false);
     expect(result.plan.some((line) => line.startsWith('post-swap-hooks'))).toBe(true);
+  });
+
+  it('runs no configured pre-swap hook (the ORM\'s migrate included): a reset brings the snapshot back as it is', async () => {
+    // docs/testing.md and docs/knex.md said a reset in a Knex or Prisma project ran `migrate` unless preSwapHooks: [].
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pgclone-reset-hooks-'));
+    const marker = path.join(dir, 'hook-ran');
+    writeFileSync(path.join(dir, 'pgclone.config.json'), JSON.stringify({ preSwapHooks: [`touch ${JSON.stringify(marker)}`] }));
+    const result = (await restore(`:${fixture}`, { cwd: dir, env })) as ResetResult;
+    expect(typeof result.usedSpare).toBe('boolean');
+    expect(existsSync(marker)).toBe(false);
+    // Given for the call, a pre-swap hook runs, through the general plan.
+    const hooked = await restore(`:${fixture}`, { cwd: dir, env, preSwapHooks: [`touch ${JSON.stringify(marker)}`] });
+    expect('usedSpare' in hooked).toBe(false);
+    expect(existsSync(marker)).toBe(true);
   });
 });
 

@@ -248,4 +248,17 @@ describe('test databases', () => {
     }
     expect((await databases()).filter((d) => d.startsWith('5_') || d.startsWith(`${base}_test_`))).toEqual([]);
   });
+
+  it('an aborted signal stops the helpers before they build or create anything, with an INTERRUPTED error', async () => {
+    // They take `signal` like every API call; an aborted one built the template, ran its hooks and made databases.
+    const p = project();
+    const name = `${base}_sig`;
+    const options = { cwd: p.dir, env: { ...env }, files: ['migrations'], hooks: [p.migrate], name, signal: AbortSignal.abort() };
+    for (const call of [ensureTemplate(options), startTestRun(options), testDatabase({ ...options, worker: 1 })]) {
+      await expect(call).rejects.toMatchObject({ code: 'INTERRUPTED' });
+    }
+    expect(p.builds()).toBe(0);
+    expect((await databases()).filter((d) => d.startsWith(name))).toEqual([]);
+    expect(options.env.PGCLONE_TEST_RUN).toBeUndefined();
+  });
 });

@@ -36,7 +36,7 @@ import type { KnexConfig, KnexInstanceLike } from '@pgclone/knex';
 import { fastRestore, type FastResetOptions, type ResetResult } from './fast-restore.js';
 import { defaultRuntime } from './runtime.js';
 import { cachedLoadProject, closeSession, settleSession } from './session.js';
-import { startTestRun, testDatabase } from './testing/index.js';
+import { ensureTemplate, startTestRun, testDatabase } from './testing/index.js';
 
 export {
   PgcloneError,
@@ -280,5 +280,5 @@ export async function doctor(options: WithRuntime<DoctorOptions> = {}): Promise<
 }
 
 /** The API as one object: `import pgclone from 'pgclone'`. */
-const pgclone = { dump, restore, copy, ls, lsLong, lsLocal, prune, pin, unpin, rm, doctor, close, settled, testDatabase, startTestRun };
+const pgclone = { dump, restore, copy, ls, lsLong, lsLocal, prune, pin, unpin, rm, doctor, close, settled, testDatabase, startTestRun, ensureTemplate };
 export default pgclone;

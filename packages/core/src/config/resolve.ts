@@ -157,7 +157,8 @@ export function resolveOptions(input: {
     databaseAlias,
     connection: resolveConnection({ alias: databaseAlias, databases, adapter, env, url: options.databaseUrl }),
     storageLocation,
-    exclude: options.exclude ?? pick('exclude').value ?? [],
+    // `-e ''` turns the configured exclusions off, as an empty hook flag does the hooks; '' is no table pattern.
+    exclude: options.exclude?.filter((table) => table !== '') ?? pick('exclude').value ?? [],
     preDumpHooks: preDumpFlag ?? pick('preDumpHooks').value ?? [],
     preSwapHooks,
     preSwapHooksGiven: preSwapFlag !== undefined,

@@ -1,4 +1,5 @@
 import { PgcloneError } from '../errors.js';
+import { interruptible } from '../interrupt.js';
 import { isDumpKey, isSidecarKey } from '../keys.js';
 import { assertMatchesManifest, hashObject, readManifest } from '../manifest.js';
 import { ownerOfDerivedName, reservedSuffixOf, restoreNames, SYSTEM_DATABASES } from '../names.js';
@@ -47,6 +48,10 @@ export interface DoctorReport {
  * const report = await doctor({ fix: true }, runtime);
  */
 export async function doctor(options: DoctorOptions, runtime: Runtime): Promise<DoctorReport> {
+  return interruptible(options.signal, 'Doctor', () => doctorNow(options, runtime));
+}
+
+async function doctorNow(options: DoctorOptions, runtime: Runtime): Promise<DoctorReport> {
   const prepared = await prepare('doctor', options, runtime);
   const fix = !!options.fix;
   const findings: Finding[] = [];

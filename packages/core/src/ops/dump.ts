@@ -7,6 +7,7 @@ import { excludeDataArgs } from '../pg/exclude-data.js';
 import { libpqEnv, mergeEnv, type Connection } from '../connection.js';
 import { DumpError, GuardError, PgcloneError } from '../errors.js';
 import { runHooks } from '../hooks.js';
+import { interruptible } from '../interrupt.js';
 import { formatDumpKey } from '../keys.js';
 import { assertDatabaseName } from '../names.js';
 import { hashFile, HashingStream, serverVersionString, writeManifest } from '../manifest.js';
@@ -51,6 +52,10 @@ export interface DumpResult {
  * const { key } = await dump({ exclude: ['audit_log'] }, runtime);
  */
 export async function dump(options: DumpOptions, runtime: Runtime): Promise<DumpResult> {
+  return interruptible(options.signal, 'Dump', () => dumpNow(options, runtime));
+}
+
+async function dumpNow(options: DumpOptions, runtime: Runtime): Promise<DumpResult> {
   const started = Date.now();
   const prepared = await prepare('dump', options, runtime);
   const { options: opts, reporter } = prepared;

@@ -1,4 +1,5 @@
 import { assertSafeKey, parseDumpKey, selectDumpKeys } from '../keys.js';
+import { interruptible } from '../interrupt.js';
 import { manifestKeyOf, readManifest } from '../manifest.js';
 import { ownerOfDerivedName, reservedSuffixOf } from '../names.js';
 import type { LsLongOptions } from '../options.js';
@@ -59,6 +60,10 @@ function kindOf(name: string): LocalListing['kind'] {
  * for (const d of await lsLong('prod', {}, runtime)) console.log(d.key, d.size, d.verified);
  */
 export async function lsLong(prefix: string | undefined, options: LsLongOptions, runtime: Runtime): Promise<DumpListing[]> {
+  return interruptible(options.signal, 'Listing', () => lsLongNow(prefix, options, runtime));
+}
+
+async function lsLongNow(prefix: string | undefined, options: LsLongOptions, runtime: Runtime): Promise<DumpListing[]> {
   const prepared = await prepare('ls', options, runtime);
   if (prefix) assertSafeKey(prefix, 'prefix');
   const storage = await openStorage(prepared);
@@ -87,6 +92,10 @@ export async function lsLong(prefix: string | undefined, options: LsLongOptions,
 
 /** `ls --local --long`: local databases with their sizes. */
 export async function lsLocalLong(options: LsLongOptions, runtime: Runtime): Promise<LocalListing[]> {
+  return interruptible(options.signal, 'Listing', () => lsLocalLongNow(options, runtime));
+}
+
+async function lsLocalLongNow(options: LsLongOptions, runtime: Runtime): Promise<LocalListing[]> {
   const prepared = await prepare('ls', options, runtime);
   const conn = requireConnection(prepared.options);
   const admin = await connectAdmin(prepared.options, conn, prepared.env);

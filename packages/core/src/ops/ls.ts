@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.js';
+import { interruptible } from '../interrupt.js';
 import { assertSafeKey, selectDumpKeys, uniqueKeyParts } from '../keys.js';
 import type { LsOptions } from '../options.js';
 import { listedLocally } from './ls-long.js';
@@ -12,6 +13,10 @@ import { connectAdmin, openStorage, prepare, requireConnection, type Runtime } f
  * const keys = await ls('prod/default', {}, runtime); // ['prod/default/none/2026-11-25-14-03-59-123456.dump', …]
  */
 export async function ls(prefix: string | undefined, options: LsOptions, runtime: Runtime): Promise<string[]> {
+  return interruptible(options.signal, 'Listing', () => lsNow(prefix, options, runtime));
+}
+
+async function lsNow(prefix: string | undefined, options: LsOptions, runtime: Runtime): Promise<string[]> {
   const modes = (['instances', 'databases', 'configs', 'local'] as const).filter((m) => options[m]);
   if (modes.length > 1) {
     throw new UsageError(`Use only one of --instances, --databases, --configs and --local (got ${modes.map((m) => `--${m}`).join(', ')})`);

@@ -1,6 +1,7 @@
 import type { CommonOptions } from '../options.js';
 import { isPinned, pinKeyOf, requireDump } from '../pins.js';
 import { assertSafeKey } from '../keys.js';
+import { interruptible } from '../interrupt.js';
 import { openStorage, prepare, type Runtime } from './prepare.js';
 
 /** What `pin` and `unpin` return. */
@@ -18,6 +19,10 @@ export interface PinResult {
  * await pin('prod/default/none/2026-11-25-14-03-59-123456.dump', {}, runtime);
  */
 export async function pin(key: string, options: CommonOptions & { unpin?: boolean }, runtime: Runtime): Promise<PinResult> {
+  return interruptible(options.signal, `${options.unpin ? 'Unpin' : 'Pin'} of ${key}`, () => pinNow(key, options, runtime));
+}
+
+async function pinNow(key: string, options: CommonOptions & { unpin?: boolean }, runtime: Runtime): Promise<PinResult> {
   assertSafeKey(key, 'dump key');
   const prepared = await prepare('pin', options, runtime);
   const storage = await openStorage(prepared);

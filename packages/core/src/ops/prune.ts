@@ -1,5 +1,6 @@
 import { parseDuration } from '../duration.js';
 import { UsageError } from '../errors.js';
+import { interruptible } from '../interrupt.js';
 import { assertSafeKey, compareNewestFirst, isSidecarKey, keyMatchesPrefix, parseDumpKey } from '../keys.js';
 import { manifestKeyOf } from '../manifest.js';
 import type { PruneOptions } from '../options.js';
@@ -64,6 +65,10 @@ export function decidePrune(
  * await prune('prod', { keep: 7, olderThan: '30d', yes: true }, runtime);
  */
 export async function prune(prefix: string | undefined, options: PruneOptions, runtime: Runtime): Promise<PruneResult> {
+  return interruptible(options.signal, 'Prune', () => pruneNow(prefix, options, runtime));
+}
+
+async function pruneNow(prefix: string | undefined, options: PruneOptions, runtime: Runtime): Promise<PruneResult> {
   if (options.keep === undefined && options.olderThan === undefined) {
     throw new UsageError('Say what to keep: --keep N and/or --older-than DURATION (e.g. --keep 7 --older-than 30d)');
   }

@@ -1,5 +1,6 @@
 import { KeyError, PgcloneError } from '../errors.js';
 import { assertSafeKey } from '../keys.js';
+import { interruptible } from '../interrupt.js';
 import { manifestKeyOf } from '../manifest.js';
 import { ownerOfDerivedName, reservedSuffixOf, restoreNames, SYSTEM_DATABASES } from '../names.js';
 import type { RmOptions } from '../options.js';
@@ -28,6 +29,10 @@ export interface RmResult {
  * await rm(':before', {}, runtime);
  */
 export async function rm(key: string, options: RmOptions, runtime: Runtime): Promise<RmResult> {
+  return interruptible(options.signal, `Removal of ${key}`, () => rmNow(key, options, runtime));
+}
+
+async function rmNow(key: string, options: RmOptions, runtime: Runtime): Promise<RmResult> {
   const prepared = await prepare('rm', options, runtime);
   const { reporter } = prepared;
   if (!key.startsWith(':')) {

@@ -239,9 +239,9 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
       'Dump the database; prints the new key as the last line',
       (y) =>
         y
-          .option('exclude', repeatableOption('Keep this table but leave out its rows (repeatable)', { alias: 'e' }))
+          .option('exclude', repeatableOption('Keep this table but leave out its rows (repeatable; "" disables the configured ones)', { alias: 'e' }))
           .option('instance', stringOption('instance', 'Instance part of the key (default: $PGCLONE_INSTANCE, else the host name)', { alias: 'i' }))
-          .option('pre-dump-hook', repeatableOption('Command to run before dumping (repeatable)'))
+          .option('pre-dump-hook', repeatableOption('Command to run before dumping (repeatable; "" disables the defaults)'))
           .option('compression', stringOption('compression', 'auto (default), none, gzip[:1-9], zstd[:1-19] or lz4[:1-12]'))
           .option(common),
       (args) =>

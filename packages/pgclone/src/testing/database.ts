@@ -1,4 +1,4 @@
-import { checkTestOptions, connectAdmin, connectionUrl, derivedName, resolvePerfOptions, withDatabase, type Admin } from '@pgclone/core';
+import { checkTestOptions, connectAdmin, connectionUrl, derivedName, interruptible, resolvePerfOptions, withDatabase, type Admin } from '@pgclone/core';
 import { fastRestoreResult, type ResetResult } from '../fast-restore.js';
 import { forgetResetter, onClose, resetterFor } from '../session.js';
 import { newRunId, runLockName, workerDatabaseName } from './names.js';
@@ -67,6 +67,10 @@ function handles(): Map<string, Promise<TestDatabase>> {
  */
 export async function testDatabase(options: TestDatabaseOptions = {}): Promise<TestDatabase> {
   checkTestOptions(options, 'testDatabase');
+  return interruptible(options.signal, 'The test database', () => testDatabaseNow(options));
+}
+
+async function testDatabaseNow(options: TestDatabaseOptions): Promise<TestDatabase> {
   const env = options.env ?? process.env;
   const worker = options.worker ?? env.VITEST_POOL_ID ?? env.JEST_WORKER_ID ?? '1';
   const key = JSON.stringify([env[RUN_ENV.run] ?? null, options.name ?? null, String(worker), options.databaseUrl ?? null, options.cwd ?? null]);

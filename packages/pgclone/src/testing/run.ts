@@ -1,4 +1,4 @@
-import { checkTestOptions, connectAdmin, type Admin } from '@pgclone/core';
+import { checkTestOptions, connectAdmin, interruptible, type Admin } from '@pgclone/core';
 import { onClose, settleSession } from '../session.js';
 import { newRunId, runDatabasePattern, runLockName } from './names.js';
 import { testRuntime, testSettings, type TestTemplateOptions } from './settings.js';
@@ -30,6 +30,10 @@ export interface TestRun extends AsyncDisposable {
  */
 export async function startTestRun(options: TestTemplateOptions = {}): Promise<TestRun> {
   checkTestOptions(options, 'startTestRun');
+  return interruptible(options.signal, 'The test run', () => startTestRunNow(options));
+}
+
+async function startTestRunNow(options: TestTemplateOptions): Promise<TestRun> {
   const runtime = await testRuntime(options);
   const settings = await testSettings(options, runtime);
   const opts = settings.prepared.options;

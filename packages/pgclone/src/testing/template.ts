@@ -3,6 +3,7 @@ import {
   connectAdmin,
   derivedName,
   endSessionsQuickly,
+  interruptible,
   quoteIdent,
   resolveDumpKey,
   restore,
@@ -38,6 +39,10 @@ export interface TestTemplate {
  */
 export async function ensureTemplate(options: TestTemplateOptions = {}): Promise<TestTemplate> {
   checkTestOptions(options, 'ensureTemplate');
+  return interruptible(options.signal, 'The test template', () => ensureTemplateNow(options));
+}
+
+async function ensureTemplateNow(options: TestTemplateOptions): Promise<TestTemplate> {
   const runtime = await testRuntime(options);
   const settings = await testSettings(options, runtime);
   const holder = await connectAdmin(settings.prepared.options, settings.conn, settings.prepared.env);
