@@ -140,6 +140,11 @@ describe.concurrent('config files', () => {
     const unknown = await runCli(['dump', '-d', 'billing'], { cwd: dir });
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('Database alias "billing" is not configured');
+    // Also for the commands that need no connection: listed every dump, as if -d were not given.
+    for (const args of [['ls', '-d', 'billing'], ['prune', '-d', 'billing', '--keep', '1']]) {
+      const typo = await runCli(args, { cwd: dir });
+      expect([typo.code, typo.stdout, typo.stderr]).toEqual([1, '', expect.stringContaining('Database alias "billing" is not configured')]);
+    }
   });
 });
 

@@ -94,6 +94,8 @@ export async function prepare(operation: Operation, options: AnyOptions, runtime
         }
       : {}),
   });
+  // An alias that is not configured is a typo, also for the operations that never connect (ls, prune, pin, rm KEY).
+  if (resolved.connection instanceof ConfigError && resolved.connection.code === 'CONFIG_UNKNOWN_NAME') throw resolved.connection;
   if (!(resolved.connection instanceof PgcloneError)) {
     // A connection service (`service=`, `$PGSERVICE`) is read here, once, for pgclone's sessions and its tools alike.
     resolved.connection = await applyService(resolved.connection, env).catch((error: unknown) => {
