@@ -396,6 +396,41 @@ describe('restore into N__temp and swap', () => {
     expect(await databasesLike(t.db)).toEqual([t.db]);
   });
 
+  it("another database's N__temp cut off before it was complete is never restored into this one", async () => {
+    const a = await target('rg_foreign_cut');
+    const b = await target('rg_foreign_into');
+    // What a restore into A killed during pg_restore leaves: A__temp with part of the data, not marked restored.
+    await sql('postgres', `CREATE DATABASE ${ident(`${a.db}__temp`)} TEMPLATE template0`);
+    const r = await b.cli('restore', `:${a.db}__temp`);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n').at(-1)).toBe(
+      `pgclone: error: ${a.db}__temp was left by a restore that stopped before it was complete, so it cannot be restored from: restore the dump again (that drops it; so does "pgclone doctor --fix")`,
+    );
+    await b.unchanged();
+  });
+
+  it("a restore from another database's working database (:A__temp, :A__pre) waits for A's running restore", async () => {
+    const a = await target('rg_foreign_busy');
+    const b = await target('rg_foreign_wait');
+    layDump(store, a.key(), fixture);
+    const impatient = path.join(cwd, `${b.db}-impatient`);
+    writeFiles(impatient, { '.pgclonerc.json': { lockTimeout: 300, storageLocation: store } });
+    const log = path.join(cwd, `${a.db}.log`);
+    const release = path.join(cwd, `${a.db}.release`);
+    const first = a.cli('restore', a.key(), '--pre-swap-hook', holdingHook('A', log, release));
+    await until("A's restore runs its hook", () => existsSync(log));
+    // A__temp is A's restore at work: B must not copy it (nor end its sessions) while A's run holds it.
+    const second = await runCli(['restore', `:${a.db}__temp`], { cwd: impatient, env: b.env });
+    writeFileSync(release, '');
+    expect(second.code).toBe(1);
+    expect(second.stderr.trim().split('\n').at(-1)).toMatch(
+      new RegExp(`^pgclone: error: Another pgclone run is working on database "${a.db}"( \\(.*\\))?; waited 300 ms \\(lockTimeout\\)$`),
+    );
+    expect((await first).code).toBe(0);
+    expect(await userNames(a.db)).toEqual(['dumped']);
+    await b.unchanged();
+  });
+
   it('--dry-run prints the plan and changes nothing', async () => {
     const t = await target('rg_dry');
     layDump(store, t.key(), fixture);
