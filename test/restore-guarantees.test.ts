@@ -463,6 +463,17 @@ describe('restore into N__temp and swap', () => {
     expect(r.stderr).toContain(`"${long}__temp" would exceed 63 bytes`);
     expect(await databasesLike('rg_long_')).toEqual([]);
   });
+
+  it('restores from a local database whose name is too long for working names of its own (up to 63 bytes)', async () => {
+    const t = await target('rg_from_long');
+    const long = uniqueName('rg_src_long_'.padEnd(50, 'y')); // 59 bytes: only a restore into it would need N__temp
+    prefixes.push(long);
+    await usersDatabase(long, ['long']);
+    const r = await t.cli('restore', `:${long}`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await userNames(t.db)).toEqual(['long']);
+    expect(await userNames(long)).toEqual(['long']);
+  });
 });
 
 describe('what a restore keeps of the database itself', () => {

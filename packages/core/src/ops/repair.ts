@@ -1,6 +1,6 @@
 import type { Reporter } from '../events.js';
 import type { Admin } from '../pg/admin.js';
-import { reservedSuffixOf, restoreNames } from '../names.js';
+import { fitsWorkingNames, reservedSuffixOf, restoreNames } from '../names.js';
 import { readMark } from '../plan/restore.js';
 
 /**
@@ -29,6 +29,7 @@ export interface Leftover {
 export async function inspectLeftovers(admin: Admin, target: string): Promise<Leftover[]> {
   // A spare refuses connections on purpose (the fast reset trusts only a sealed one): never "repaired".
   if (reservedSuffixOf(target) === 'spare') return [];
+  if (!fitsWorkingNames(target)) return [];
   const n = restoreNames(target);
   const found: Leftover[] = [];
   // One query for the whole family: this runs before every restore and copy, on servers that may be far away.
