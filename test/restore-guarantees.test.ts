@@ -520,6 +520,28 @@ describe('what a restore keeps of the database itself', () => {
     return d.lines.at(-1)!;
   }
 
+  it('a template database stays a template under its name, and what it replaced is dropped', async () => {
+    const db = `${prefix}_tpl`;
+    await sql('postgres', `CREATE DATABASE ${ident(db)} TEMPLATE template0 IS_TEMPLATE true`);
+    await sql(db, `CREATE TABLE t (x text); INSERT INTO t VALUES ('v1')`);
+    const templates = async () =>
+      (await sql<{ datname: string }>('postgres', `SELECT datname FROM pg_database WHERE datistemplate AND datname LIKE $1 ORDER BY 1`, [`${db}%`])).map((r) => r.datname);
+    const key = await dumpOf(db);
+    // PostgreSQL refuses to drop a template: a replaced N that kept the flag would stay as N__swap (or a :pre that a
+    // later restore cannot drop), and every restore after it would fail.
+    try {
+      for (const args of [[key], [key, '--reversible'], [':pre'], [key]]) {
+        const r = await cli(db, 'restore', ...args);
+        expect(r.code, `restore ${args.join(' ')}: ${r.stderr}`).toBe(0);
+        expect(await templates()).toEqual([db]);
+      }
+      expect(await databasesLike(db)).toEqual([db]);
+      expect(await sorted(db)).toBe('v1');
+    } finally {
+      for (const name of await templates()) await sql('postgres', `ALTER DATABASE ${ident(name)} IS_TEMPLATE false`); // for the cleanup's DROP
+    }
+  });
+
   it('a restore from its own dump, :pre, :post and a copy keep the owner, privileges, role settings, comment and connection limit', async () => {
     const db = `${prefix}_acl`;
     await sql('postgres', `CREATE DATABASE ${ident(db)} TEMPLATE template0 OWNER ${ident(owner)} CONNECTION LIMIT 5`);

@@ -212,17 +212,23 @@ export class Admin {
    * Renames databases and allows connections in one transaction sent as one simple query: one round trip keeps the
    * moment short in which a client connecting to a renamed name fails ("does not exist … just been dropped or
    * renamed", PostgreSQL's own startup recheck), and a statement that fails rolls back the whole set, so retrying
-   * while a session is still leaving is safe.
+   * while a session is still leaving is safe. `template` names a template database: the flag leaves the database
+   * renamed away from that name (PostgreSQL refuses to drop a template, so it could never be cleaned up) and goes to
+   * the one renamed to it.
    */
   async swap(
     renames: readonly (readonly [from: string, to: string])[],
     allowConnections: readonly string[],
     comments: readonly (readonly [name: string, comment: string | null])[] = [],
+    template?: string,
   ): Promise<void> {
+    const isTemplate = (flag: boolean) => (template === undefined ? [] : [`ALTER DATABASE ${quoteIdent(template)} IS_TEMPLATE ${flag}`]);
     const statements = [
+      ...isTemplate(false),
       ...renames.map(([from, to]) => `ALTER DATABASE ${quoteIdent(from)} RENAME TO ${quoteIdent(to)}`),
       ...allowConnections.map((name) => `ALTER DATABASE ${quoteIdent(name)} WITH ALLOW_CONNECTIONS true`),
       ...comments.map(([name, text]) => `COMMENT ON DATABASE ${quoteIdent(name)} IS ${text === null ? 'NULL' : quoteLiteral(text)}`),
+      ...isTemplate(true),
     ];
     await this.#retryBusy(() => this.query(statements.join(';\n')));
   }
