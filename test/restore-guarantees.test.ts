@@ -431,6 +431,50 @@ describe('restore into N__temp and swap', () => {
     await b.unchanged();
   });
 
+  it('a prepared transaction on N, or on the database copied, fails the restore or copy before anything changes, naming it', async () => {
+    const t = await target('rg_prepared');
+    layDump(store, t.key(), fixture);
+    const gid = `${t.db}_gid`;
+    // A prepared transaction outlives its session, holds the database like one (RENAME and DROP refuse it), and only
+    // COMMIT PREPARED or ROLLBACK PREPARED ends it: waiting for it is pointless.
+    await sql(t.db, `BEGIN; INSERT INTO users (name) VALUES ('prepared'); PREPARE TRANSACTION '${gid}'`);
+    try {
+      const expected = `pgclone: error: Database "${t.db}" has a prepared transaction ("${gid}", owner postgres), which PostgreSQL does not let a database be renamed, dropped or copied with: COMMIT PREPARED or ROLLBACK PREPARED it first`;
+      for (const args of [['restore', t.key()], ['restore', t.key(), '--reversible'], ['copy', `:${t.db}_copy`]]) {
+        const r = await t.cli(...args);
+        expect(r.code, args.join(' ')).toBe(1);
+        expect(r.stderr.trim().split('\n').at(-1), args.join(' ')).toBe(expected);
+        expect(r.stderr, args.join(' ')).not.toContain('Creating');
+        await t.unchanged();
+      }
+    } finally {
+      await sql(t.db, `ROLLBACK PREPARED '${gid}'`);
+    }
+    expect((await t.cli('restore', t.key())).code).toBe(0);
+  });
+
+  it('a logical replication subscription in N fails the restore before anything changes, naming it', async () => {
+    const t = await target('rg_subscribed');
+    layDump(store, t.key(), fixture);
+    const sub = `${t.db}_sub`;
+    // Without it, the swap went through and the replaced database (which keeps the subscription) could not be
+    // dropped: that restore exited 1, and so did every later one, repairing the leftover.
+    await sql(t.db, `CREATE SUBSCRIPTION ${ident(sub)} CONNECTION 'host=127.0.0.1 port=1 dbname=nowhere' PUBLICATION p WITH (connect = false)`);
+    try {
+      for (const args of [[t.key()], [t.key(), '--reversible']]) {
+        const r = await t.cli('restore', ...args);
+        expect(r.code).toBe(1);
+        expect(r.stderr.trim().split('\n').at(-1)).toBe(
+          `pgclone: error: Database "${t.db}" has a logical replication subscription ("${sub}"), which PostgreSQL does not let a database be dropped with, and a restore drops the database it replaces: drop it first (ALTER SUBSCRIPTION … DISABLE, ALTER SUBSCRIPTION … SET (slot_name = NONE), DROP SUBSCRIPTION …)`,
+        );
+        await t.unchanged();
+      }
+    } finally {
+      await sql(t.db, `ALTER SUBSCRIPTION ${ident(sub)} SET (slot_name = NONE); DROP SUBSCRIPTION ${ident(sub)}`);
+    }
+    expect((await t.cli('restore', t.key())).code).toBe(0);
+  });
+
   it('--dry-run prints the plan and changes nothing', async () => {
     const t = await target('rg_dry');
     layDump(store, t.key(), fixture);

@@ -112,6 +112,9 @@ async function restoreNow(keyOrPrefix: string | undefined, options: RestoreOptio
       await repairLeftovers(admin, target, reporter);
       if (sourceFamily) await repairLeftovers(admin, sourceFamily, reporter);
       await removeStaleScratch(reporter, perf.spoolDir);
+      // Found at the swap, these would fail the restore only after all its work (or, once swapped, its cleanup).
+      await admin.requireReplaceable(family, { dropped: true });
+      if (localSource) await admin.requireReplaceable([localSource], { dropped: false });
     }
 
     reporter.step('resolve', `Resolving ${keyOrPrefix}`, target);

@@ -390,8 +390,41 @@ export class Admin {
     );
   }
 
+  /**
+   * Throws `DATABASE_BUSY` when one of `names` holds what PostgreSQL refuses to rename, drop or copy a database with, and
+   * what no waiting or ending of sessions removes: a prepared transaction (outlives its session until COMMIT or
+   * ROLLBACK PREPARED), or, with `dropped`, a logical replication subscription (which a rename would only carry along
+   * to a database that can then never be dropped).
+   */
+  async requireReplaceable(names: readonly string[], options: { dropped: boolean }): Promise<void> {
+    const rows = await this.query<{ datname: string; kind: 'prepared' | 'subscription'; name: string; owner: string | null }>(
+      `SELECT database AS datname, 'prepared' AS kind, gid AS name, owner FROM pg_prepared_xacts WHERE database = ANY($1)
+       UNION ALL
+       SELECT d.datname, 'subscription', s.subname, NULL FROM pg_subscription s JOIN pg_database d ON d.oid = s.subdbid
+        WHERE $2 AND d.datname = ANY($1)
+       ORDER BY 1, 2, 3`,
+      [[...names], options.dropped],
+    );
+    const first = rows[0];
+    if (!first) return;
+    const same = rows.filter((r) => r.datname === first.datname && r.kind === first.kind);
+    const list = same.map((r) => JSON.stringify(r.name)).join(', ');
+    const one = same.length === 1;
+    if (first.kind === 'prepared') {
+      throw new PgcloneError(
+        'DATABASE_BUSY',
+        `Database ${JSON.stringify(first.datname)} has ${one ? 'a prepared transaction' : `${same.length} prepared transactions`} (${list}${one ? `, owner ${first.owner}` : ''}), which PostgreSQL does not let a database be renamed, dropped or copied with: COMMIT PREPARED or ROLLBACK PREPARED ${one ? 'it' : 'them'} first`,
+      );
+    }
+    throw new PgcloneError(
+      'DATABASE_BUSY',
+      `Database ${JSON.stringify(first.datname)} has ${one ? 'a logical replication subscription' : `${same.length} logical replication subscriptions`} (${list}), which PostgreSQL does not let a database be dropped with, and a restore drops the database it replaces: drop ${one ? 'it' : 'them'} first (ALTER SUBSCRIPTION … DISABLE, ALTER SUBSCRIPTION … SET (slot_name = NONE), DROP SUBSCRIPTION …)`,
+    );
+  }
+
   /** Ends sessions on `name`; throws naming the ones that stay. */
   async requireNoSessions(name: string): Promise<void> {
+    await this.requireReplaceable([name], { dropped: false });
     const remaining = await this.terminate(name);
     if (remaining.length > 0) {
       const who = describeSessions(remaining);
