@@ -113,6 +113,7 @@ async function restoreNow(keyOrPrefix: string | undefined, options: RestoreOptio
       if (sourceFamily) await repairLeftovers(admin, sourceFamily, reporter);
       await removeStaleScratch(reporter, perf.spoolDir);
       // Found at the swap, these would fail the restore only after all its work (or, once swapped, its cleanup).
+      await admin.requireOwnership(localSource ? [...family, localSource] : family);
       await admin.requireReplaceable(family, { dropped: true });
       if (localSource) await admin.requireReplaceable([localSource], { dropped: false });
     }

@@ -422,6 +422,26 @@ export class Admin {
     );
   }
 
+  /**
+   * Throws `GUARD_REFUSED` when this role may not rename, drop or copy one of `names` (those that exist): PostgreSQL
+   * lets only a superuser, the owner or a role with the owner's privileges do it (and block its connections). Found
+   * at the swap instead, it would fail the restore after all its work.
+   */
+  async requireOwnership(names: readonly string[]): Promise<void> {
+    if (this.superuser) return;
+    const [row] = await this.query<{ datname: string; owner: string }>(
+      `SELECT datname, pg_get_userbyid(datdba) AS owner FROM pg_database
+        WHERE datname = ANY($1) AND NOT pg_has_role(current_user, datdba, 'USAGE') ORDER BY datname LIMIT 1`,
+      [[...names]],
+    );
+    if (row) {
+      throw new PgcloneError(
+        'GUARD_REFUSED',
+        `${this.user} may not rename, drop or copy database ${JSON.stringify(row.datname)}: it is owned by ${row.owner}, whose privileges ${this.user} does not have (run pgclone as the owner, or grant it the owner's role)`,
+      );
+    }
+  }
+
   /** Ends sessions on `name`; throws naming the ones that stay. */
   async requireNoSessions(name: string): Promise<void> {
     await this.requireReplaceable([name], { dropped: false });
