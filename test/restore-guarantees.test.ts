@@ -255,6 +255,21 @@ describe('restore into N__temp and swap', () => {
     expect(await databasesLike(t.db)).toEqual([t.db]);
   });
 
+  it('restores :N__swap and :N__stage, leftovers that ls --local lists, instead of dropping them as leftovers first', async () => {
+    const t = await target('rg_leftsrc');
+    for (const suffix of ['swap', 'stage']) {
+      const left = `${t.db}__${suffix}`;
+      // What a restore killed after its swap (or during its :post snapshot) leaves beside N.
+      await usersDatabase(left, [suffix]);
+      expect((await t.cli('ls', '--local')).lines).toContain(`:${left}`);
+      const r = await t.cli('restore', `:${left}`);
+      expect(r.code, r.stderr).toBe(0);
+      expect(await userNames(t.db)).toEqual([suffix]);
+      // As after any local restore, the source stays, unless the swap needs its name (N__swap).
+      expect(await databasesLike(t.db)).toEqual(suffix === 'swap' ? [t.db] : [t.db, left]);
+    }
+  });
+
   it('idle and busy sessions on N neither fail nor hang the restore, and are terminated', async () => {
     const t = await target('rg_sessions');
     layDump(store, t.key(), fixture);

@@ -121,12 +121,14 @@ export async function repairLeftovers(
   admin: Admin,
   target: string,
   reporter: Reporter,
-  options: { includeTemp?: boolean } = {},
+  options: { includeTemp?: boolean; /** The database this run restores from: used, not dropped or renamed. */ source?: string } = {},
 ): Promise<string[]> {
   const done: string[] = [];
   // A repair can reveal the next one (a renamed-back N that is still blocked): repeat until nothing is left.
   for (let round = 0; round < 8; round++) {
-    const leftovers = (await inspectLeftovers(admin, target)).filter((l) => l.kind !== 'temp' || options.includeTemp);
+    const leftovers = (await inspectLeftovers(admin, target)).filter(
+      (l) => (l.kind !== 'temp' || options.includeTemp) && (l.database !== options.source || l.kind === 'blocked'),
+    );
     const next = leftovers[0];
     if (!next) break;
     const message = await repairLeftover(admin, next);

@@ -109,8 +109,10 @@ async function restoreNow(keyOrPrefix: string | undefined, options: RestoreOptio
     reporter.step('lock', `Waiting for pgclone's lock on ${target}`, target);
     await admin.lock(foreignSource ? [target, foreignSource, sourceFamily!] : [target]);
     if (!options.dryRun) {
-      await repairLeftovers(admin, target, reporter);
-      if (sourceFamily) await repairLeftovers(admin, sourceFamily, reporter);
+      // A leftover the user restores from (`:N__swap`, which `ls --local` lists) is the source, not something to drop.
+      const keep = localSource ? { source: localSource } : {};
+      await repairLeftovers(admin, target, reporter, keep);
+      if (sourceFamily) await repairLeftovers(admin, sourceFamily, reporter, keep);
       await removeStaleScratch(reporter, perf.spoolDir);
       // Found at the swap, these would fail the restore only after all its work (or, once swapped, its cleanup).
       await admin.requireOwnership(localSource ? [...family, localSource] : family);
