@@ -113,6 +113,25 @@ describe('a role that owns its database and has CREATEDB', () => {
     }
   });
 
+  it("refuses a database it does not own (nor its owner's privileges) before restoring anything, naming the owner", async () => {
+    const db = uniqueName(`${PREFIX}_theirs`);
+    await sql('postgres', `CREATE DATABASE ${ident(db)} TEMPLATE template0`); // owned by the superuser
+    await sql(db, 'CREATE TABLE t (id int); INSERT INTO t VALUES (1)');
+    const mine = await ownedDatabase();
+    // RENAME and DROP need ownership, so does blocking a database: found only at the swap, after the whole restore.
+    const expected = (name: string) =>
+      `pgclone: error: ${role.user} may not rename, drop or copy database "${name}": it is owned by ${cluster().user}, whose privileges ${role.user} does not have (run pgclone as the owner, or grant it the owner's role)`;
+    for (const [target, source] of [[db, key], [mine, `:${db}`]] as const) {
+      const run = await runCli(['restore', source], { cwd, env: { DATABASE_URL: asRole(target) } });
+      expect(run.code).toBe(1);
+      expect(run.stderr.trim().split('\n').at(-1)).toBe(expected(db));
+      expect(run.stderr).not.toMatch(/Creating|Copying/);
+    }
+    expect(await rows(db)).toBe(1);
+    expect(await rows(mine)).toBe(50);
+    expect((await names()).filter((n) => n.startsWith(db) || n.startsWith(mine)).sort()).toEqual([mine, db].sort());
+  });
+
   it('waits for such sessions to end on their own within lockTimeout', async () => {
     const db = await ownedDatabase();
     const other = await foreignSession(db, 'short-job');

@@ -255,6 +255,21 @@ describe('restore into N__temp and swap', () => {
     expect(await databasesLike(t.db)).toEqual([t.db]);
   });
 
+  it('restores :N__swap and :N__stage, leftovers that ls --local lists, instead of dropping them as leftovers first', async () => {
+    const t = await target('rg_leftsrc');
+    for (const suffix of ['swap', 'stage']) {
+      const left = `${t.db}__${suffix}`;
+      // What a restore killed after its swap (or during its :post snapshot) leaves beside N.
+      await usersDatabase(left, [suffix]);
+      expect((await t.cli('ls', '--local')).lines).toContain(`:${left}`);
+      const r = await t.cli('restore', `:${left}`);
+      expect(r.code, r.stderr).toBe(0);
+      expect(await userNames(t.db)).toEqual([suffix]);
+      // As after any local restore, the source stays, unless the swap needs its name (N__swap).
+      expect(await databasesLike(t.db)).toEqual(suffix === 'swap' ? [t.db] : [t.db, left]);
+    }
+  });
+
   it('idle and busy sessions on N neither fail nor hang the restore, and are terminated', async () => {
     const t = await target('rg_sessions');
     layDump(store, t.key(), fixture);
@@ -396,6 +411,85 @@ describe('restore into N__temp and swap', () => {
     expect(await databasesLike(t.db)).toEqual([t.db]);
   });
 
+  it("another database's N__temp cut off before it was complete is never restored into this one", async () => {
+    const a = await target('rg_foreign_cut');
+    const b = await target('rg_foreign_into');
+    // What a restore into A killed during pg_restore leaves: A__temp with part of the data, not marked restored.
+    await sql('postgres', `CREATE DATABASE ${ident(`${a.db}__temp`)} TEMPLATE template0`);
+    const r = await b.cli('restore', `:${a.db}__temp`);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n').at(-1)).toBe(
+      `pgclone: error: ${a.db}__temp was left by a restore that stopped before it was complete, so it cannot be restored from: restore the dump again (that drops it; so does "pgclone doctor --fix")`,
+    );
+    await b.unchanged();
+  });
+
+  it("a restore from another database's working database (:A__temp, :A__pre) waits for A's running restore", async () => {
+    const a = await target('rg_foreign_busy');
+    const b = await target('rg_foreign_wait');
+    layDump(store, a.key(), fixture);
+    const impatient = path.join(cwd, `${b.db}-impatient`);
+    writeFiles(impatient, { '.pgclonerc.json': { lockTimeout: 300, storageLocation: store } });
+    const log = path.join(cwd, `${a.db}.log`);
+    const release = path.join(cwd, `${a.db}.release`);
+    const first = a.cli('restore', a.key(), '--pre-swap-hook', holdingHook('A', log, release));
+    await until("A's restore runs its hook", () => existsSync(log));
+    // A__temp is A's restore at work: B must not copy it (nor end its sessions) while A's run holds it.
+    const second = await runCli(['restore', `:${a.db}__temp`], { cwd: impatient, env: b.env });
+    writeFileSync(release, '');
+    expect(second.code).toBe(1);
+    expect(second.stderr.trim().split('\n').at(-1)).toMatch(
+      new RegExp(`^pgclone: error: Another pgclone run is working on database "${a.db}"( \\(.*\\))?; waited 300 ms \\(lockTimeout\\)$`),
+    );
+    expect((await first).code).toBe(0);
+    expect(await userNames(a.db)).toEqual(['dumped']);
+    await b.unchanged();
+  });
+
+  it('a prepared transaction on N, or on the database copied, fails the restore or copy before anything changes, naming it', async () => {
+    const t = await target('rg_prepared');
+    layDump(store, t.key(), fixture);
+    const gid = `${t.db}_gid`;
+    // A prepared transaction outlives its session, holds the database like one (RENAME and DROP refuse it), and only
+    // COMMIT PREPARED or ROLLBACK PREPARED ends it: waiting for it is pointless.
+    await sql(t.db, `BEGIN; INSERT INTO users (name) VALUES ('prepared'); PREPARE TRANSACTION '${gid}'`);
+    try {
+      const expected = `pgclone: error: Database "${t.db}" has a prepared transaction ("${gid}", owner postgres), which PostgreSQL does not let a database be renamed, dropped or copied with: COMMIT PREPARED or ROLLBACK PREPARED it first`;
+      for (const args of [['restore', t.key()], ['restore', t.key(), '--reversible'], ['copy', `:${t.db}_copy`]]) {
+        const r = await t.cli(...args);
+        expect(r.code, args.join(' ')).toBe(1);
+        expect(r.stderr.trim().split('\n').at(-1), args.join(' ')).toBe(expected);
+        expect(r.stderr, args.join(' ')).not.toContain('Creating');
+        await t.unchanged();
+      }
+    } finally {
+      await sql(t.db, `ROLLBACK PREPARED '${gid}'`);
+    }
+    expect((await t.cli('restore', t.key())).code).toBe(0);
+  });
+
+  it('a logical replication subscription in N fails the restore before anything changes, naming it', async () => {
+    const t = await target('rg_subscribed');
+    layDump(store, t.key(), fixture);
+    const sub = `${t.db}_sub`;
+    // Without it, the swap went through and the replaced database (which keeps the subscription) could not be
+    // dropped: that restore exited 1, and so did every later one, repairing the leftover.
+    await sql(t.db, `CREATE SUBSCRIPTION ${ident(sub)} CONNECTION 'host=127.0.0.1 port=1 dbname=nowhere' PUBLICATION p WITH (connect = false)`);
+    try {
+      for (const args of [[t.key()], [t.key(), '--reversible']]) {
+        const r = await t.cli('restore', ...args);
+        expect(r.code).toBe(1);
+        expect(r.stderr.trim().split('\n').at(-1)).toBe(
+          `pgclone: error: Database "${t.db}" has a logical replication subscription ("${sub}"), which PostgreSQL does not let a database be dropped with, and a restore drops the database it replaces: drop it first (ALTER SUBSCRIPTION … DISABLE, ALTER SUBSCRIPTION … SET (slot_name = NONE), DROP SUBSCRIPTION …)`,
+        );
+        await t.unchanged();
+      }
+    } finally {
+      await sql(t.db, `ALTER SUBSCRIPTION ${ident(sub)} SET (slot_name = NONE); DROP SUBSCRIPTION ${ident(sub)}`);
+    }
+    expect((await t.cli('restore', t.key())).code).toBe(0);
+  });
+
   it('--dry-run prints the plan and changes nothing', async () => {
     const t = await target('rg_dry');
     layDump(store, t.key(), fixture);
@@ -427,6 +521,17 @@ describe('restore into N__temp and swap', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`"${long}__temp" would exceed 63 bytes`);
     expect(await databasesLike('rg_long_')).toEqual([]);
+  });
+
+  it('restores from a local database whose name is too long for working names of its own (up to 63 bytes)', async () => {
+    const t = await target('rg_from_long');
+    const long = uniqueName('rg_src_long_'.padEnd(50, 'y')); // 59 bytes: only a restore into it would need N__temp
+    prefixes.push(long);
+    await usersDatabase(long, ['long']);
+    const r = await t.cli('restore', `:${long}`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await userNames(t.db)).toEqual(['long']);
+    expect(await userNames(long)).toEqual(['long']);
   });
 });
 
@@ -473,6 +578,28 @@ describe('what a restore keeps of the database itself', () => {
     expect(d.code, d.stderr).toBe(0);
     return d.lines.at(-1)!;
   }
+
+  it('a template database stays a template under its name, and what it replaced is dropped', async () => {
+    const db = `${prefix}_tpl`;
+    await sql('postgres', `CREATE DATABASE ${ident(db)} TEMPLATE template0 IS_TEMPLATE true`);
+    await sql(db, `CREATE TABLE t (x text); INSERT INTO t VALUES ('v1')`);
+    const templates = async () =>
+      (await sql<{ datname: string }>('postgres', `SELECT datname FROM pg_database WHERE datistemplate AND datname LIKE $1 ORDER BY 1`, [`${db}%`])).map((r) => r.datname);
+    const key = await dumpOf(db);
+    // PostgreSQL refuses to drop a template: a replaced N that kept the flag would stay as N__swap (or a :pre that a
+    // later restore cannot drop), and every restore after it would fail.
+    try {
+      for (const args of [[key], [key, '--reversible'], [':pre'], [key]]) {
+        const r = await cli(db, 'restore', ...args);
+        expect(r.code, `restore ${args.join(' ')}: ${r.stderr}`).toBe(0);
+        expect(await templates()).toEqual([db]);
+      }
+      expect(await databasesLike(db)).toEqual([db]);
+      expect(await sorted(db)).toBe('v1');
+    } finally {
+      for (const name of await templates()) await sql('postgres', `ALTER DATABASE ${ident(name)} IS_TEMPLATE false`); // for the cleanup's DROP
+    }
+  });
 
   it('a restore from its own dump, :pre, :post and a copy keep the owner, privileges, role settings, comment and connection limit', async () => {
     const db = `${prefix}_acl`;

@@ -50,6 +50,15 @@ export function derivedName(database: string, suffix: ReservedSuffix | (string &
   return name;
 }
 
+/**
+ * True when every working name of `database` fits in 63 bytes. A database with a longer name (it may have up to 63
+ * bytes itself) can be copied or restored from, but never restored into, so none of pgclone's working databases
+ * can be around it.
+ */
+export function fitsWorkingNames(database: string): boolean {
+  return RESERVED_SUFFIXES.every((suffix) => Buffer.byteLength(`${database}__${suffix}`, 'utf8') <= MAX_IDENTIFIER_BYTES);
+}
+
 /** The working names of a restore into `N`. */
 export interface RestoreNames {
   live: string;

@@ -67,6 +67,9 @@ async function copyNow(target: string, options: CopyOptions, runtime: Runtime): 
     // The copy blocks its source for the template copy: a killed copy may have left the live database blocked.
     await repairLeftovers(admin, source, reporter);
     await repairLeftovers(admin, name, reporter);
+    await admin.requireOwnership([source, ...Object.values(restoreNames(name))]);
+    await admin.requireReplaceable([source], { dropped: false });
+    await admin.requireReplaceable(Object.values(restoreNames(name)), { dropped: true });
     if (!(await admin.exists(source))) {
       throw new KeyError('DATABASE_NOT_FOUND', `Database ${JSON.stringify(source)} does not exist; nothing to copy`);
     }

@@ -110,12 +110,7 @@ async function familiesToCheck(admin: Admin, target: string, all: boolean): Prom
 async function checkDatabases(admin: Admin, families: readonly string[], fix: boolean): Promise<Finding[]> {
   const out: Finding[] = [];
   for (const family of families) {
-    let leftovers;
-    try {
-      leftovers = await inspectLeftovers(admin, family);
-    } catch {
-      continue; // a name too long for pgclone's working names: nothing of pgclone's can be around it
-    }
+    let leftovers = await inspectLeftovers(admin, family);
     if (leftovers.length === 0) continue;
     // A running restore or copy holds this lock: its working databases are not leftovers.
     if (!(await admin.tryLock(family))) {

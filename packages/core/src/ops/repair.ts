@@ -1,6 +1,6 @@
 import type { Reporter } from '../events.js';
 import type { Admin } from '../pg/admin.js';
-import { reservedSuffixOf, restoreNames } from '../names.js';
+import { fitsWorkingNames, reservedSuffixOf, restoreNames } from '../names.js';
 import { readMark } from '../plan/restore.js';
 
 /**
@@ -29,6 +29,7 @@ export interface Leftover {
 export async function inspectLeftovers(admin: Admin, target: string): Promise<Leftover[]> {
   // A spare refuses connections on purpose (the fast reset trusts only a sealed one): never "repaired".
   if (reservedSuffixOf(target) === 'spare') return [];
+  if (!fitsWorkingNames(target)) return [];
   const n = restoreNames(target);
   const found: Leftover[] = [];
   // One query for the whole family: this runs before every restore and copy, on servers that may be far away.
@@ -120,12 +121,14 @@ export async function repairLeftovers(
   admin: Admin,
   target: string,
   reporter: Reporter,
-  options: { includeTemp?: boolean } = {},
+  options: { includeTemp?: boolean; /** The database this run restores from: used, not dropped or renamed. */ source?: string } = {},
 ): Promise<string[]> {
   const done: string[] = [];
   // A repair can reveal the next one (a renamed-back N that is still blocked): repeat until nothing is left.
   for (let round = 0; round < 8; round++) {
-    const leftovers = (await inspectLeftovers(admin, target)).filter((l) => l.kind !== 'temp' || options.includeTemp);
+    const leftovers = (await inspectLeftovers(admin, target)).filter(
+      (l) => (l.kind !== 'temp' || options.includeTemp) && (l.database !== options.source || l.kind === 'blocked'),
+    );
     const next = leftovers[0];
     if (!next) break;
     const message = await repairLeftover(admin, next);

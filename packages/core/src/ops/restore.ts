@@ -6,7 +6,7 @@ import { DumpVerifier } from '../dump-verifier.js';
 import { assertSafeKey } from '../keys.js';
 import { checkHooks, describeHook, runHooks } from '../hooks.js';
 import { interruptible } from '../interrupt.js';
-import { reservedSuffixOf, restoreNames, SYSTEM_DATABASES } from '../names.js';
+import { ownerOfDerivedName, reservedSuffixOf, restoreNames, SYSTEM_DATABASES } from '../names.js';
 import type { RestoreOptions } from '../options.js';
 import { resolvePerfOptions } from '../config/perf.js';
 import { assertArchiveReadable } from '../pg/archive.js';
@@ -103,12 +103,21 @@ async function restoreNow(keyOrPrefix: string | undefined, options: RestoreOptio
   try {
     const family = Object.values(restoreNames(target));
     const foreignSource = localSource && !family.includes(localSource) ? localSource : undefined;
+    // Another database's working database (`:app__temp`, `:app__pre`) belongs to that database's runs, which take
+    // its lock, not the working name's: without it, this copy would end the sessions of a restore filling it.
+    const sourceFamily = foreignSource ? (ownerOfDerivedName(foreignSource) ?? foreignSource) : undefined;
     reporter.step('lock', `Waiting for pgclone's lock on ${target}`, target);
-    await admin.lock(foreignSource ? [target, foreignSource] : [target]);
+    await admin.lock(foreignSource ? [target, foreignSource, sourceFamily!] : [target]);
     if (!options.dryRun) {
-      await repairLeftovers(admin, target, reporter);
-      if (foreignSource) await repairLeftovers(admin, foreignSource, reporter);
+      // A leftover the user restores from (`:N__swap`, which `ls --local` lists) is the source, not something to drop.
+      const keep = localSource ? { source: localSource } : {};
+      await repairLeftovers(admin, target, reporter, keep);
+      if (sourceFamily) await repairLeftovers(admin, sourceFamily, reporter, keep);
       await removeStaleScratch(reporter, perf.spoolDir);
+      // Found at the swap, these would fail the restore only after all its work (or, once swapped, its cleanup).
+      await admin.requireOwnership(localSource ? [...family, localSource] : family);
+      await admin.requireReplaceable(family, { dropped: true });
+      if (localSource) await admin.requireReplaceable([localSource], { dropped: false });
     }
 
     reporter.step('resolve', `Resolving ${keyOrPrefix}`, target);
@@ -117,10 +126,12 @@ async function restoreNow(keyOrPrefix: string | undefined, options: RestoreOptio
       if (!(await admin.exists(localSource))) {
         throw new KeyError('KEY_NOT_FOUND', `Local database ${JSON.stringify(localSource)} does not exist ("pgclone ls --local" lists them)`);
       }
-      // Resuming swaps N__temp in as it is: only one that holds the whole restore (cut off at a pre-swap hook).
-      if (localSource === restoreNames(target).temp && !readMark(await admin.comment(localSource)).marked) {
+      // Resuming swaps N__temp in as it is: only one that holds the whole restore (cut off at a pre-swap hook). The
+      // same holds for another database's `__temp` restored into this one.
+      if (reservedSuffixOf(localSource) === 'temp' && !readMark(await admin.comment(localSource)).marked) {
+        const use = localSource === restoreNames(target).temp ? 'resumed' : 'restored from';
         throw new GuardError(
-          `${localSource} was left by a restore that stopped before it was complete, so it cannot be resumed: restore the dump again (that drops it; so does "pgclone doctor --fix")`,
+          `${localSource} was left by a restore that stopped before it was complete, so it cannot be ${use}: restore the dump again (that drops it; so does "pgclone doctor --fix")`,
         );
       }
       source = { kind: 'local', key: keyOrPrefix, database: localSource };

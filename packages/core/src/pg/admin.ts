@@ -212,17 +212,23 @@ export class Admin {
    * Renames databases and allows connections in one transaction sent as one simple query: one round trip keeps the
    * moment short in which a client connecting to a renamed name fails ("does not exist … just been dropped or
    * renamed", PostgreSQL's own startup recheck), and a statement that fails rolls back the whole set, so retrying
-   * while a session is still leaving is safe.
+   * while a session is still leaving is safe. `template` names a template database: the flag leaves the database
+   * renamed away from that name (PostgreSQL refuses to drop a template, so it could never be cleaned up) and goes to
+   * the one renamed to it.
    */
   async swap(
     renames: readonly (readonly [from: string, to: string])[],
     allowConnections: readonly string[],
     comments: readonly (readonly [name: string, comment: string | null])[] = [],
+    template?: string,
   ): Promise<void> {
+    const isTemplate = (flag: boolean) => (template === undefined ? [] : [`ALTER DATABASE ${quoteIdent(template)} IS_TEMPLATE ${flag}`]);
     const statements = [
+      ...isTemplate(false),
       ...renames.map(([from, to]) => `ALTER DATABASE ${quoteIdent(from)} RENAME TO ${quoteIdent(to)}`),
       ...allowConnections.map((name) => `ALTER DATABASE ${quoteIdent(name)} WITH ALLOW_CONNECTIONS true`),
       ...comments.map(([name, text]) => `COMMENT ON DATABASE ${quoteIdent(name)} IS ${text === null ? 'NULL' : quoteLiteral(text)}`),
+      ...isTemplate(true),
     ];
     await this.#retryBusy(() => this.query(statements.join(';\n')));
   }
@@ -384,8 +390,61 @@ export class Admin {
     );
   }
 
+  /**
+   * Throws `DATABASE_BUSY` when one of `names` holds what PostgreSQL refuses to rename, drop or copy a database with, and
+   * what no waiting or ending of sessions removes: a prepared transaction (outlives its session until COMMIT or
+   * ROLLBACK PREPARED), or, with `dropped`, a logical replication subscription (which a rename would only carry along
+   * to a database that can then never be dropped).
+   */
+  async requireReplaceable(names: readonly string[], options: { dropped: boolean }): Promise<void> {
+    const rows = await this.query<{ datname: string; kind: 'prepared' | 'subscription'; name: string; owner: string | null }>(
+      `SELECT database AS datname, 'prepared' AS kind, gid AS name, owner FROM pg_prepared_xacts WHERE database = ANY($1)
+       UNION ALL
+       SELECT d.datname, 'subscription', s.subname, NULL FROM pg_subscription s JOIN pg_database d ON d.oid = s.subdbid
+        WHERE $2 AND d.datname = ANY($1)
+       ORDER BY 1, 2, 3`,
+      [[...names], options.dropped],
+    );
+    const first = rows[0];
+    if (!first) return;
+    const same = rows.filter((r) => r.datname === first.datname && r.kind === first.kind);
+    const list = same.map((r) => JSON.stringify(r.name)).join(', ');
+    const one = same.length === 1;
+    if (first.kind === 'prepared') {
+      throw new PgcloneError(
+        'DATABASE_BUSY',
+        `Database ${JSON.stringify(first.datname)} has ${one ? 'a prepared transaction' : `${same.length} prepared transactions`} (${list}${one ? `, owner ${first.owner}` : ''}), which PostgreSQL does not let a database be renamed, dropped or copied with: COMMIT PREPARED or ROLLBACK PREPARED ${one ? 'it' : 'them'} first`,
+      );
+    }
+    throw new PgcloneError(
+      'DATABASE_BUSY',
+      `Database ${JSON.stringify(first.datname)} has ${one ? 'a logical replication subscription' : `${same.length} logical replication subscriptions`} (${list}), which PostgreSQL does not let a database be dropped with, and a restore drops the database it replaces: drop ${one ? 'it' : 'them'} first (ALTER SUBSCRIPTION … DISABLE, ALTER SUBSCRIPTION … SET (slot_name = NONE), DROP SUBSCRIPTION …)`,
+    );
+  }
+
+  /**
+   * Throws `GUARD_REFUSED` when this role may not rename, drop or copy one of `names` (those that exist): PostgreSQL
+   * lets only a superuser, the owner or a role with the owner's privileges do it (and block its connections). Found
+   * at the swap instead, it would fail the restore after all its work.
+   */
+  async requireOwnership(names: readonly string[]): Promise<void> {
+    if (this.superuser) return;
+    const [row] = await this.query<{ datname: string; owner: string }>(
+      `SELECT datname, pg_get_userbyid(datdba) AS owner FROM pg_database
+        WHERE datname = ANY($1) AND NOT pg_has_role(current_user, datdba, 'USAGE') ORDER BY datname LIMIT 1`,
+      [[...names]],
+    );
+    if (row) {
+      throw new PgcloneError(
+        'GUARD_REFUSED',
+        `${this.user} may not rename, drop or copy database ${JSON.stringify(row.datname)}: it is owned by ${row.owner}, whose privileges ${this.user} does not have (run pgclone as the owner, or grant it the owner's role)`,
+      );
+    }
+  }
+
   /** Ends sessions on `name`; throws naming the ones that stay. */
   async requireNoSessions(name: string): Promise<void> {
+    await this.requireReplaceable([name], { dropped: false });
     const remaining = await this.terminate(name);
     if (remaining.length > 0) {
       const who = describeSessions(remaining);

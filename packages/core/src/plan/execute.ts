@@ -102,7 +102,9 @@ export async function executePlan(plan: RestorePlan, io: ExecuteIo): Promise<voi
           case 'swap': {
             const comments: Array<[string, string | null]> = [];
             for (const [live, marked] of action.restoreComments) comments.push([live, readMark(await admin.comment(marked)).comment]);
-            await admin.swap(action.renames, action.allowConnections, comments);
+            // A template database stays one under its name (the new database takes the flag from the old).
+            const template = (await admin.database(plan.target))?.isTemplate ? plan.target : undefined;
+            await admin.swap(action.renames, action.allowConnections, comments, template);
             swapped = true;
             blocked.length = 0;
             break;
