@@ -119,6 +119,30 @@ describe('fallbacks', () => {
     }
   });
 
+  // Decompressed in pgclone's own process (gzip always; zstd without its program): the error is the dump's, typed.
+  const truncatedCases: Array<[name: string, pipe: string[], env: Record<string, string>]> = [
+    ['gzip', ['gzip', '-c'], {}],
+    ['zstd, pure-JS decoder', ['zstd', '-1', '-q', '-c'], { PATH: noCompressors }],
+  ];
+  truncatedCases.forEach(([name, pipe, env], i) => {
+    it.skipIf(!findProgram(pipe[0]!))(`fails a truncated dump wrapped in ${name} with an error naming it, and leaves the target as it was`, async () => {
+      const key = handMadeKey(20 + i);
+      const file = writeHandMadeDump(source, path.join(cwd, '.pgclone'), key, { pgDumpArgs: ['-Z0'], pipe });
+      const bytes = readFileSync(file);
+      writeFileSync(file, bytes.subarray(0, Math.floor(bytes.length / 2)));
+      const target = `${prefix}_trunc${i}`;
+      await sql('postgres', `CREATE DATABASE ${target} TEMPLATE template0`);
+      await sql(target, 'CREATE TABLE keep (id int); INSERT INTO keep VALUES (1)');
+      for (const jobs of ['1', '2']) {
+        const restored = await runCli(['restore', key, '-j', jobs, '--json'], { cwd, env: { DATABASE_URL: dbUrl(target), ...env } });
+        expect(restored.code).toBe(1);
+        const error = restored.stderr.split('\n').find((l) => l.includes('"event":"error"'));
+        expect(JSON.parse(error!)).toMatchObject({ code: 'DUMP_INVALID', message: expect.stringContaining(`decompression of ${key} failed`) as string });
+        expect(await sql(target, 'SELECT id FROM keep')).toEqual([{ id: 1 }]);
+      }
+    });
+  });
+
   describe('spooling', () => {
     let key: string;
     beforeAll(async () => {

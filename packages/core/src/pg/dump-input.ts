@@ -451,10 +451,17 @@ export class DumpInput {
       stored.destroy();
       stage?.stop();
     });
-    (pipeline as unknown as (...args: unknown[]) => Promise<void>)(stored, ...streams, out).catch((error: unknown) => {
+    // `out` stays outside the pipeline: the pipeline destroys every stream in it with its first error, and a failing
+    // decompressor's first error is the raw zlib or decoder message ("unexpected end of file"), where the reader must
+    // get the stage's typed error, which names the dump.
+    let storedFailed = false;
+    stored.once('error', () => (storedFailed = true));
+    (pipeline as unknown as (...args: unknown[]) => Promise<void>)(stored, ...streams).catch(async (error: unknown) => {
       options.meter?.finish(false);
-      out.destroy(error as Error);
+      const own = stage && !storedFailed ? await stage.done.then(() => error, (typed: unknown) => typed) : error;
+      out.destroy(own as Error);
     });
+    (streams.at(-1) as unknown as Readable).pipe(out);
     stage?.done.catch((error: unknown) => out.destroy(error as Error));
     return out;
   }
