@@ -143,6 +143,42 @@ describe('fallbacks', () => {
     });
   });
 
+  it.skipIf(!hasZstd)('refuses a damaged zstd dump by its checksum without a zstd binary, where the data would decode', async () => {
+    // A table without constraints: rows changed by the damage would load without an error.
+    const plain = `${prefix}_noconstraints`;
+    await sql('postgres', `CREATE DATABASE ${plain} TEMPLATE template0`);
+    await sql(plain, `CREATE TABLE t AS SELECT g AS id, 'name ' || g AS name, g * 3 AS amount FROM generate_series(1, 3000) g`);
+    const key = handMadeKey(22);
+    const file = writeHandMadeDump(plain, path.join(cwd, '.pgclone'), key, { pgDumpArgs: ['-Z0'], pipe: ['zstd', '-1', '-q', '-c'] });
+    const good = readFileSync(file);
+    const { decompress } = await import('fzstd');
+    const archive = Buffer.from(decompress(good));
+    // The first single-byte change in the data's half that the pure-JS decoder turns into a different archive without
+    // an error of its own (the zstd program refuses each by the frame's checksum).
+    let damaged: Buffer | undefined;
+    for (let at = Math.floor(good.length / 2); at < good.length - 8 && !damaged; at++) {
+      const bytes = Buffer.from(good);
+      bytes[at] = bytes[at]! ^ 0x5a;
+      try {
+        if (!Buffer.from(decompress(bytes)).equals(archive)) damaged = bytes;
+      } catch {
+        // the decoder noticed this one
+      }
+    }
+    writeFileSync(file, damaged!);
+    expect(() => execFileSync('zstd', ['-t', '-q', file], { stdio: 'ignore' })).toThrow();
+    const target = `${prefix}_damaged`;
+    await sql('postgres', `CREATE DATABASE ${target} TEMPLATE template0`);
+    await sql(target, 'CREATE TABLE keep (id int); INSERT INTO keep VALUES (1)');
+    for (const jobs of ['1', '2']) {
+      const restored = await runCli(['restore', key, '-j', jobs, '--json'], { cwd, env: { DATABASE_URL: dbUrl(target), PATH: noCompressors } });
+      expect(restored.code, restored.stderr).toBe(1);
+      const error = restored.stderr.split('\n').find((l) => l.includes('"event":"error"'));
+      expect(JSON.parse(error!)).toMatchObject({ code: 'DUMP_INVALID', message: expect.stringMatching(new RegExp(`zstd decompression of ${key} failed: .*checksum`)) as string });
+      expect(await sql(target, 'SELECT id FROM keep')).toEqual([{ id: 1 }]);
+    }
+  });
+
   describe('spooling', () => {
     let key: string;
     beforeAll(async () => {
