@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, readSync, closeSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { findProgram, type PgcloneEvent, type Storage } from '@pgclone/core';
@@ -141,6 +141,28 @@ describe('fallbacks', () => {
         expect(await sql(target, 'SELECT id FROM keep')).toEqual([{ id: 1 }]);
       }
     });
+  });
+
+  it('refuses a plain archive cut short after its table of contents as truncated, before pg_restore -j reads it', async () => {
+    const key = handMadeKey(23);
+    const file = path.join(cwd, '.pgclone', ...key.split('/'));
+    const c = cluster();
+    mkdirSync(path.dirname(file), { recursive: true });
+    // Written by pg_dump to the file itself: its table of contents holds the data offsets.
+    execFileSync(path.join(c.binDir, 'pg_dump'), ['-Fc', '-f', file, '-h', c.host, '-p', String(c.port), '-U', c.user, '-d', source], {
+      env: { ...process.env, PGPASSWORD: c.password },
+    });
+    const bytes = readFileSync(file);
+    writeFileSync(file, bytes.subarray(0, Math.floor(bytes.length / 3)));
+    const target = `${prefix}_cut`;
+    await sql('postgres', `CREATE DATABASE ${target} TEMPLATE template0`);
+    await sql(target, 'CREATE TABLE keep (id int); INSERT INTO keep VALUES (1)');
+    const restored = await runCli(['restore', key, '-j', '2', '--json'], { cwd, env: { DATABASE_URL: dbUrl(target) } });
+    expect(restored.code).toBe(1);
+    expect(restored.stderr).not.toMatch(/One item holds/);
+    const error = restored.stderr.split('\n').find((l) => l.includes('"event":"error"'));
+    expect(JSON.parse(error!)).toMatchObject({ code: 'DUMP_INVALID', message: expect.stringMatching(new RegExp(`^Dump ${key} is truncated: `)) as string });
+    expect(await sql(target, 'SELECT id FROM keep')).toEqual([{ id: 1 }]);
   });
 
   it.skipIf(!hasZstd)('refuses a damaged zstd dump by its checksum without a zstd binary, where the data would decode', async () => {

@@ -8,7 +8,7 @@ import { followBytesRead, isReaderGone } from '../proc-io.js';
 import { meterStream, ProgressMeter } from '../progress.js';
 import type { Storage } from '../storage.js';
 import { HEADER_BYTES, parseArchiveHeader, type ArchiveHeader } from './archive.js';
-import { addDataOffsets, indexArchive, readDataSizes, scanDataSizes, writeDataOffsets, type DataSizes, type OffsetsResult } from './archive-offsets.js';
+import { addDataOffsets, indexArchive, readDataSizes, scanDataSizes, TruncatedArchive, writeDataOffsets, type DataSizes, type OffsetsResult } from './archive-offsets.js';
 import { decompressorProgram, decompressStage, lz4Missing, startProgram, type Program, type Stage, type Wrapper } from './compression.js';
 import type { ArchivePipe, ArchiveSource } from './pg-restore.js';
 import { jobsForShare, largestShare, oneJobMessage } from './restore-jobs.js';
@@ -195,7 +195,7 @@ export class DumpInput {
       data: indexed ?? scanDataSizes(local!, this.#disposing.signal).catch(() => undefined),
     });
     if (local) {
-      const indexed = jobs > 1 ? await readDataSizes(local).catch(() => undefined) : undefined;
+      const indexed = jobs > 1 ? await readDataSizes(local).catch((error: unknown) => refuseTruncated(error, key)) : undefined;
       if (jobs <= 1 || indexed) return inPlace(indexed);
       return this.#copyWithOffsets(local, jobs, inPlace);
     }
@@ -465,6 +465,12 @@ export class DumpInput {
     stage?.done.catch((error: unknown) => out.destroy(error as Error));
     return out;
   }
+}
+
+/** A plain archive cut short is refused in one line naming it; any other failure to read its data sizes is ignored. */
+function refuseTruncated(error: unknown, key: string): undefined {
+  if (error instanceof TruncatedArchive) throw new DumpError('DUMP_INVALID', `Dump ${key} is truncated: ${error.message}`);
+  return undefined;
 }
 
 /** The largest data item's share of the archive's data, when its sizes are known. */
