@@ -5,6 +5,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findProgram, type Storage } from '@pgclone/core';
+import { openStorage } from '@pgclone/storage';
+import { dump } from 'pgclone';
 import { runCli } from './support/cli.js';
 import { descendants, dumpsUnder, filesUnder, pgBin, removeDir, subdir, tempDir, writeFiles } from './support/fixtures.js';
 import { createDatabase, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
@@ -151,6 +154,36 @@ describe('a failed dump leaves no key that ls or a prefix restore would pick up'
       await sql(db, `DROP TABLE IF EXISTS ${ident(`${role}_secret`)}`);
       await sql('postgres', `DROP ROLE IF EXISTS ${ident(role)}`);
     }
+  });
+
+  it('when interrupted before pg_dump starts: pg_dump stops at once rather than running the whole dump', async () => {
+    const cwd = subdir(root, 'interrupted');
+    // pg_dump would wait for this lock: one that was not stopped is still running when the race below ends.
+    const blocker = new pg.Client({ connectionString: dbUrl(db) });
+    await blocker.connect();
+    await blocker.query('BEGIN; LOCK TABLE keep_me IN ACCESS EXCLUSIVE MODE');
+    const interrupted = AbortSignal.abort();
+    const remote = async (location: string, settings: Record<string, unknown>): Promise<Storage> => {
+      const local = await openStorage(location, settings);
+      return { display: local.display, list: (p) => local.list(p), stat: (k) => local.stat(k), read: (k, r) => local.read(k, r), write: (k, h) => local.write(k, h), delete: (k) => local.delete(k) };
+    };
+    // pg_dump writing the file, a compressor writing it, and a stream to a storage without local paths (an upload).
+    const runs = [
+      () => dump({ cwd, databaseUrl: dbUrl(db), compression: 'none', signal: interrupted }),
+      () => dump({ cwd, databaseUrl: dbUrl(db), compression: 'gzip:1', signal: interrupted, runtime: { openStorage: remote } }),
+      ...(findProgram('zstd') ? [() => dump({ cwd, databaseUrl: dbUrl(db), compression: 'zstd', signal: interrupted })] : []),
+    ];
+    try {
+      for (const run of runs) {
+        const dumping = run().then(() => 'stored', (error: { code?: string }) => error.code);
+        const outcome = await Promise.race([dumping, new Promise((r) => setTimeout(() => r('still running'), 15_000))]);
+        expect(outcome).toBe('INTERRUPTED');
+      }
+    } finally {
+      await blocker.query('ROLLBACK').catch(() => {});
+      await blocker.end();
+    }
+    await expectNoKey(cwd);
   });
 
   it('when pg_dump is killed', async () => {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, readSync, closeSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { findProgram, type PgcloneEvent, type Storage } from '@pgclone/core';
@@ -115,6 +115,88 @@ describe('fallbacks', () => {
       const restored = await runCli(['restore', key, '-j', jobs], { cwd, env: { DATABASE_URL: dbUrl(target) } });
       expect(restored.code).toBe(1);
       expect(restored.stderr).toMatch(/zstd decompression of .*\.dump \(zstd\) failed|pg_restore of .* failed/);
+      expect(await sql(target, 'SELECT id FROM keep')).toEqual([{ id: 1 }]);
+    }
+  });
+
+  // Decompressed in pgclone's own process (gzip always; zstd without its program): the error is the dump's, typed.
+  const truncatedCases: Array<[name: string, pipe: string[], env: Record<string, string>]> = [
+    ['gzip', ['gzip', '-c'], {}],
+    ['zstd, pure-JS decoder', ['zstd', '-1', '-q', '-c'], { PATH: noCompressors }],
+  ];
+  truncatedCases.forEach(([name, pipe, env], i) => {
+    it.skipIf(!findProgram(pipe[0]!))(`fails a truncated dump wrapped in ${name} with an error naming it, and leaves the target as it was`, async () => {
+      const key = handMadeKey(20 + i);
+      const file = writeHandMadeDump(source, path.join(cwd, '.pgclone'), key, { pgDumpArgs: ['-Z0'], pipe });
+      const bytes = readFileSync(file);
+      writeFileSync(file, bytes.subarray(0, Math.floor(bytes.length / 2)));
+      const target = `${prefix}_trunc${i}`;
+      await sql('postgres', `CREATE DATABASE ${target} TEMPLATE template0`);
+      await sql(target, 'CREATE TABLE keep (id int); INSERT INTO keep VALUES (1)');
+      for (const jobs of ['1', '2']) {
+        const restored = await runCli(['restore', key, '-j', jobs, '--json'], { cwd, env: { DATABASE_URL: dbUrl(target), ...env } });
+        expect(restored.code).toBe(1);
+        const error = restored.stderr.split('\n').find((l) => l.includes('"event":"error"'));
+        expect(JSON.parse(error!)).toMatchObject({ code: 'DUMP_INVALID', message: expect.stringContaining(`decompression of ${key} failed`) as string });
+        expect(await sql(target, 'SELECT id FROM keep')).toEqual([{ id: 1 }]);
+      }
+    });
+  });
+
+  it('refuses a plain archive cut short after its table of contents as truncated, before pg_restore -j reads it', async () => {
+    const key = handMadeKey(23);
+    const file = path.join(cwd, '.pgclone', ...key.split('/'));
+    const c = cluster();
+    mkdirSync(path.dirname(file), { recursive: true });
+    // Written by pg_dump to the file itself: its table of contents holds the data offsets.
+    execFileSync(path.join(c.binDir, 'pg_dump'), ['-Fc', '-f', file, '-h', c.host, '-p', String(c.port), '-U', c.user, '-d', source], {
+      env: { ...process.env, PGPASSWORD: c.password },
+    });
+    const bytes = readFileSync(file);
+    writeFileSync(file, bytes.subarray(0, Math.floor(bytes.length / 3)));
+    const target = `${prefix}_cut`;
+    await sql('postgres', `CREATE DATABASE ${target} TEMPLATE template0`);
+    await sql(target, 'CREATE TABLE keep (id int); INSERT INTO keep VALUES (1)');
+    const restored = await runCli(['restore', key, '-j', '2', '--json'], { cwd, env: { DATABASE_URL: dbUrl(target) } });
+    expect(restored.code).toBe(1);
+    expect(restored.stderr).not.toMatch(/One item holds/);
+    const error = restored.stderr.split('\n').find((l) => l.includes('"event":"error"'));
+    expect(JSON.parse(error!)).toMatchObject({ code: 'DUMP_INVALID', message: expect.stringMatching(new RegExp(`^Dump ${key} is truncated: `)) as string });
+    expect(await sql(target, 'SELECT id FROM keep')).toEqual([{ id: 1 }]);
+  });
+
+  it.skipIf(!hasZstd)('refuses a damaged zstd dump by its checksum without a zstd binary, where the data would decode', async () => {
+    // A table without constraints: rows changed by the damage would load without an error.
+    const plain = `${prefix}_noconstraints`;
+    await sql('postgres', `CREATE DATABASE ${plain} TEMPLATE template0`);
+    await sql(plain, `CREATE TABLE t AS SELECT g AS id, 'name ' || g AS name, g * 3 AS amount FROM generate_series(1, 3000) g`);
+    const key = handMadeKey(22);
+    const file = writeHandMadeDump(plain, path.join(cwd, '.pgclone'), key, { pgDumpArgs: ['-Z0'], pipe: ['zstd', '-1', '-q', '-c'] });
+    const good = readFileSync(file);
+    const { decompress } = await import('fzstd');
+    const archive = Buffer.from(decompress(good));
+    // The first single-byte change in the data's half that the pure-JS decoder turns into a different archive without
+    // an error of its own (the zstd program refuses each by the frame's checksum).
+    let damaged: Buffer | undefined;
+    for (let at = Math.floor(good.length / 2); at < good.length - 8 && !damaged; at++) {
+      const bytes = Buffer.from(good);
+      bytes[at] = bytes[at]! ^ 0x5a;
+      try {
+        if (!Buffer.from(decompress(bytes)).equals(archive)) damaged = bytes;
+      } catch {
+        // the decoder noticed this one
+      }
+    }
+    writeFileSync(file, damaged!);
+    expect(() => execFileSync('zstd', ['-t', '-q', file], { stdio: 'ignore' })).toThrow();
+    const target = `${prefix}_damaged`;
+    await sql('postgres', `CREATE DATABASE ${target} TEMPLATE template0`);
+    await sql(target, 'CREATE TABLE keep (id int); INSERT INTO keep VALUES (1)');
+    for (const jobs of ['1', '2']) {
+      const restored = await runCli(['restore', key, '-j', jobs, '--json'], { cwd, env: { DATABASE_URL: dbUrl(target), PATH: noCompressors } });
+      expect(restored.code, restored.stderr).toBe(1);
+      const error = restored.stderr.split('\n').find((l) => l.includes('"event":"error"'));
+      expect(JSON.parse(error!)).toMatchObject({ code: 'DUMP_INVALID', message: expect.stringMatching(new RegExp(`zstd decompression of ${key} failed: .*checksum`)) as string });
       expect(await sql(target, 'SELECT id FROM keep')).toEqual([{ id: 1 }]);
     }
   });

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { open } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import {
   addDataOffsets,
   Admin,
@@ -328,6 +329,34 @@ describe('round trip of every compression and job setting', () => {
       expect(await fingerprint(db)).toEqual(expected);
     } finally {
       await input.dispose();
+    }
+  });
+
+  it('pg_restore does not start when the restore was interrupted before it (a Ctrl-C just before it is not lost)', async () => {
+    const c = cluster();
+    const storageDir = mkdtempSync(path.join(os.tmpdir(), 'pgclone-aborted-'));
+    const key = handMadeKey(8);
+    const file = writeHandMadeDump(source, storageDir, key, { pgDumpArgs: ['-Z0'], pipe: ['gzip', '-1', '-c'] });
+    const tool = await locateTool('pg_restore', c.major);
+    const db = `${prefix}_aborted`;
+    await createDatabase(db);
+    const env = { ...process.env, ...libpqEnv(parseConnection(dbUrl(db))) };
+    const interrupted = new AbortController();
+    interrupted.abort();
+    // A file, a stream and a program's pipe: each source starts pg_restore its own way.
+    const sources = [
+      { path: execFileSync('sh', ['-c', 'gzip -dc "$1" > "$1.plain" && echo "$1.plain"', 'sh', file], { encoding: 'utf8' }).trim() },
+      { open: () => Promise.resolve(Readable.from(execFileSync('gzip', ['-dc', file], { maxBuffer: 1 << 30 }))) },
+      {
+        pipe: () => {
+          const gunzip = spawn('gzip', ['-dc', file], { stdio: ['ignore', 'pipe', 'ignore'] });
+          return Promise.resolve({ stdout: gunzip.stdout, done: new Promise<void>((resolve) => gunzip.once('close', () => resolve())) });
+        },
+      },
+    ];
+    for (const archive of sources) {
+      await expect(runPgRestore({ tool, env, database: db, key, allowList: [], source: archive, signal: interrupted.signal })).rejects.toThrow();
+      expect(await sql(db, `SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'`)).toEqual([{ n: 0 }]);
     }
   });
 

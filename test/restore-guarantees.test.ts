@@ -106,9 +106,10 @@ describe.concurrent('the dump is checked before anything changes', () => {
     truncateSync(file, Math.floor(statSync(file).size / 2));
     const r = await t.cli('restore', t.key());
     expect(r.code).toBe(1);
-    // pg_restore's own error line is the failure's message: it came twice, pg_restore's line first.
+    // pg_restore's own error line is the failure's message: it came twice, pg_restore's line first. (Restored with -j,
+    // whose data offsets in the table of contents point past the cut, pgclone says so itself before pg_restore.)
     expect(r.stderr.split('\n').filter((l) => l.includes('error:'))).toEqual([
-      expect.stringMatching(/^pgclone: error: (pg_restore of .* failed|Dump .* is not a readable archive): /),
+      expect.stringMatching(/^pgclone: error: (pg_restore of .* failed|Dump .* is not a readable archive|Dump .* is truncated): /),
     ]);
     await t.unchanged();
   });

@@ -374,7 +374,9 @@ async function dumpToPath(writeToPath: (key: string) => Promise<PathWriter>, run
   // back to its start at the end (the data offsets), so its file is checksummed once finished.
   const hashing = program ? followHash(file.path, program.done, run.signal) : undefined;
   const onAbort = () => tool.child.kill('SIGTERM');
-  run.signal?.addEventListener('abort', onAbort, { once: true });
+  // An interrupt while the file or the compressor was being set up fired no event: pg_dump would run the whole dump.
+  if (run.signal?.aborted) onAbort();
+  else run.signal?.addEventListener('abort', onAbort, { once: true });
   // A failed check ends pg_dump at once, and is what gets reported: pg_dump's own failure (no such database) follows from it.
   const checked = run.check();
   checked.catch(onAbort);
@@ -454,7 +456,9 @@ async function dumpToStream(
   }
   program?.child.stdin!.destroy(); // pg_dump holds the write end now; the compressor sees EOF when pg_dump exits
   const onAbort = () => tool.child.kill('SIGTERM');
-  run.signal?.addEventListener('abort', onAbort, { once: true });
+  // An interrupt while the writer was being opened fired no event: pg_dump would run the whole dump.
+  if (run.signal?.aborted) onAbort();
+  else run.signal?.addEventListener('abort', onAbort, { once: true });
   // The pipeline: pg_dump stdout → [dump meter] → [compressor] → [stored-bytes counter] → [sha256] → storage writer.
   const inProcess = outer?.kind === 'zlib' ? compressStage(outer, run.programEnv) : undefined;
   const compressor: { done: Promise<void>; stop(): void } | undefined = program ?? inProcess;

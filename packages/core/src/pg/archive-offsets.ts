@@ -36,6 +36,17 @@ export type OffsetsResult = { patched: number; data: DataSizes } | { skipped: st
 class Unsupported extends Error {}
 
 /**
+ * The archive's table of contents places a data block at or past the file's end: the file was cut short after it
+ * (pg_dump, writing to the file itself, stores the offsets at its end). Its data sizes would be nonsense.
+ */
+export class TruncatedArchive extends Error {
+  constructor(offset: number, size: number) {
+    super(`its table of contents places data at byte ${offset}, past its end (${size} bytes)`);
+    this.name = 'TruncatedArchive';
+  }
+}
+
+/**
  * The end of writing a file that is read while it grows (a spool being decompressed): resolves when the writer is
  * done, rejects when it failed.
  */
@@ -367,7 +378,7 @@ export function scanDataSizes(file: string, signal?: AbortSignal): Promise<DataS
 /**
  * The data sizes of an archive whose TOC has every data position (one pg_dump wrote to a file, or one
  * {@link addDataOffsets} patched), from the TOC alone; `undefined` for any other archive, which would have to be
- * read to its end.
+ * read to its end. Throws {@link TruncatedArchive} when a position lies past the file's end.
  */
 export function readDataSizes(file: string): Promise<DataSizes | undefined> {
   return dataSizes(file, false);
@@ -388,12 +399,13 @@ async function dataSizes(file: string, walk: boolean, signal?: AbortSignal): Pro
   }
 }
 
-/** The data sizes from the TOC's positions, when it has every one. */
+/** The data sizes from the TOC's positions, when it has every one. Throws {@link TruncatedArchive}. */
 function tocSizes(layout: Layout, fileSize: number): Map<number, number> | undefined {
   const starts = new Map<number, number>();
   for (const entry of layout.entries) {
     if (entry.flag === K_OFFSET_NO_DATA) continue;
     if (entry.offset === undefined) return undefined;
+    if (entry.offset >= fileSize) throw new TruncatedArchive(entry.offset, fileSize);
     starts.set(entry.dumpId, entry.offset);
   }
   return blockSizes(starts, fileSize);

@@ -9,6 +9,7 @@ import type { CompressionSpec } from '../compression-spec.js';
 import { PgcloneError, type ErrorCode } from '../errors.js';
 import { redact } from '../redact.js';
 import type { ArchiveHeader } from './archive.js';
+import { ZstdFrames } from './zstd-frames.js';
 
 /**
  * Where a dump's bytes are compressed, and how they are read back.
@@ -341,28 +342,46 @@ export class ParallelGzip extends Transform {
   }
 }
 
+/**
+ * zstd decoded in JavaScript, for a machine without the zstd program. fzstd does not check a frame's content
+ * checksum, so each frame is decoded on its own (ZstdFrames finds where it ends) and its content's XXH64 compared with
+ * the checksum, as the zstd program does: a damaged dump otherwise decodes into an archive with changed rows.
+ */
 async function fzstdTransform(): Promise<Transform> {
-  const { Decompress } = await import('fzstd');
+  const [{ Decompress }, { default: xxhash }] = await Promise.all([import('fzstd'), import('xxhash-wasm')]);
+  const { create64 } = await xxhash();
+  const frames = new ZstdFrames();
   let push: (chunk: Buffer) => void = () => {};
-  const decoder = new Decompress((data) => {
-    if (data.length) push(Buffer.from(data)); // copy: the decoder may reuse its window
-  });
+  let hash = create64();
+  const newDecoder = () =>
+    new Decompress((data) => {
+      if (!data.length) return;
+      hash.update(data);
+      push(Buffer.from(data)); // copy: the decoder may reuse its window
+    });
+  let decoder: InstanceType<typeof Decompress> | undefined;
   const transform = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       try {
-        decoder.push(chunk);
+        for (const piece of frames.split(chunk)) {
+          decoder ??= newDecoder();
+          decoder.push(piece.bytes);
+          if (!piece.end) continue;
+          decoder.push(new Uint8Array(0), true);
+          const { checksum } = piece.end;
+          if (checksum !== undefined && Number(hash.digest() & 0xffffffffn) !== checksum) {
+            throw new Error('the content checksum of a zstd frame does not match: the dump is damaged');
+          }
+          decoder = undefined;
+          hash = create64();
+        }
         callback();
       } catch (error) {
         callback(error as Error);
       }
     },
     flush(callback) {
-      try {
-        decoder.push(new Uint8Array(0), true);
-        callback();
-      } catch (error) {
-        callback(error as Error);
-      }
+      callback(frames.inFrame ? new Error('unexpected end of the zstd stream: the dump is truncated') : null);
     },
   });
   push = (chunk) => transform.push(chunk);

@@ -8,7 +8,7 @@ import { followBytesRead, isReaderGone } from '../proc-io.js';
 import { meterStream, ProgressMeter } from '../progress.js';
 import type { Storage } from '../storage.js';
 import { HEADER_BYTES, parseArchiveHeader, type ArchiveHeader } from './archive.js';
-import { addDataOffsets, indexArchive, readDataSizes, scanDataSizes, writeDataOffsets, type DataSizes, type OffsetsResult } from './archive-offsets.js';
+import { addDataOffsets, indexArchive, readDataSizes, scanDataSizes, TruncatedArchive, writeDataOffsets, type DataSizes, type OffsetsResult } from './archive-offsets.js';
 import { decompressorProgram, decompressStage, lz4Missing, startProgram, type Program, type Stage, type Wrapper } from './compression.js';
 import type { ArchivePipe, ArchiveSource } from './pg-restore.js';
 import { jobsForShare, largestShare, oneJobMessage } from './restore-jobs.js';
@@ -195,7 +195,7 @@ export class DumpInput {
       data: indexed ?? scanDataSizes(local!, this.#disposing.signal).catch(() => undefined),
     });
     if (local) {
-      const indexed = jobs > 1 ? await readDataSizes(local).catch(() => undefined) : undefined;
+      const indexed = jobs > 1 ? await readDataSizes(local).catch((error: unknown) => refuseTruncated(error, key)) : undefined;
       if (jobs <= 1 || indexed) return inPlace(indexed);
       return this.#copyWithOffsets(local, jobs, inPlace);
     }
@@ -451,13 +451,26 @@ export class DumpInput {
       stored.destroy();
       stage?.stop();
     });
-    (pipeline as unknown as (...args: unknown[]) => Promise<void>)(stored, ...streams, out).catch((error: unknown) => {
+    // `out` stays outside the pipeline: the pipeline destroys every stream in it with its first error, and a failing
+    // decompressor's first error is the raw zlib or decoder message ("unexpected end of file"), where the reader must
+    // get the stage's typed error, which names the dump.
+    let storedFailed = false;
+    stored.once('error', () => (storedFailed = true));
+    (pipeline as unknown as (...args: unknown[]) => Promise<void>)(stored, ...streams).catch(async (error: unknown) => {
       options.meter?.finish(false);
-      out.destroy(error as Error);
+      const own = stage && !storedFailed ? await stage.done.then(() => error, (typed: unknown) => typed) : error;
+      out.destroy(own as Error);
     });
+    (streams.at(-1) as unknown as Readable).pipe(out);
     stage?.done.catch((error: unknown) => out.destroy(error as Error));
     return out;
   }
+}
+
+/** A plain archive cut short is refused in one line naming it; any other failure to read its data sizes is ignored. */
+function refuseTruncated(error: unknown, key: string): undefined {
+  if (error instanceof TruncatedArchive) throw new DumpError('DUMP_INVALID', `Dump ${key} is truncated: ${error.message}`);
+  return undefined;
 }
 
 /** The largest data item's share of the archive's data, when its sizes are known. */

@@ -55,7 +55,10 @@ async function runWithArchive(run: ToolRun): Promise<{ code: number | null; sign
   });
   piped?.stdout.destroy(); // pg_restore holds the read end now: the program sees its reader go when pg_restore exits
   const onAbort = () => running.child.kill('SIGTERM');
-  run.signal?.addEventListener('abort', onAbort, { once: true });
+  // An interrupt that came before (while the caller prepared the input, or the decompressor started) fires no event:
+  // pg_restore would otherwise run the whole restore before the interrupt is noticed.
+  if (run.signal?.aborted) onAbort();
+  else run.signal?.addEventListener('abort', onAbort, { once: true });
   // A program failing while pg_restore still reads it (a corrupt dump, a broken download) is the cause: pg_restore, cut
   // off, would only report a truncated archive. One failing after pg_restore has gone has only lost its reader.
   let pipeFailure: unknown;
