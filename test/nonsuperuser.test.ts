@@ -196,6 +196,26 @@ describe('admin statements', () => {
     }
   });
 
+  it('takes the statements of callers sharing its session one at a time, in order, without node-pg\'s deprecated queue', async () => {
+    const admin = await connect({ lockTimeout: 5000 });
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.message);
+    process.on('warning', onWarning);
+    try {
+      const started = [1, 2, 3, 4].map((i) => admin.query<{ i: number }>('SELECT $1::int AS i FROM pg_sleep(0.05)', [i]));
+      expect((await Promise.all(started)).map(([row]) => row?.i)).toEqual([1, 2, 3, 4]);
+      // A failed statement does not stop the ones queued after it.
+      const [failed, after] = await Promise.allSettled([admin.query('SELECT 1/0'), admin.query<{ ok: number }>('SELECT 1 AS ok')]);
+      expect(failed.status).toBe('rejected');
+      expect(after).toEqual({ status: 'fulfilled', value: [{ ok: 1 }] });
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+      expect(warnings.filter((w) => /already executing a query/.test(w))).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      await admin.close();
+    }
+  });
+
   it('checks the client connection, and takes its locks in one go or lets them go while it waits', async () => {
     const [a, b, c] = [await connect({ lockTimeout: 20_000 }), await connect({ lockTimeout: 20_000 }), await connect({ lockTimeout: 100 })];
     const [first, second] = [`${PREFIX}_lock_a`, `${PREFIX}_lock_b`];

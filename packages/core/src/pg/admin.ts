@@ -565,9 +565,18 @@ export class Admin {
     }
   }
 
-  /** Every statement goes through here (see {@link keepProcessAlive}). */
+  /** The statement last sent: the next one waits for it. */
+  #last: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Every statement goes through here (see {@link keepProcessAlive}), one at a time: callers that share the session
+   * (the test helpers' workers in one process, the restore's progress readings) queue here, not in node-pg, which
+   * deprecates its own queue.
+   */
   #send<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>> {
-    return this.#whileBusy(() => this.#client.query<R>(sql, params));
+    const sent = this.#last.then(() => this.#whileBusy(() => this.#client.query<R>(sql, params)));
+    this.#last = sent.catch(() => {});
+    return sent;
   }
 
   /** Other sessions holding pgclone's lock on `name` (pgclone runs, or sessions left by killed ones). */
