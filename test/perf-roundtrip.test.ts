@@ -167,6 +167,21 @@ describe('round trip of every compression and job setting', () => {
     expect(await fingerprint(`${prefix}_pipedj1`)).toEqual(expected);
   });
 
+  it('removes its spool before the swap: the post-swap hooks run (and may be killed) without it on disk', async () => {
+    const key = handMadeKey(51);
+    writeHandMadeDump(source, path.join(cwd, '.pgclone'), key);
+    const spoolDir = mkdtempSync(path.join(os.tmpdir(), 'pgclone-spool-gone-'));
+    const hook = `echo "spool entries: $(find '${spoolDir}' -mindepth 1 | wc -l)"`;
+    const r = await runCli(['restore', key, '-j', '2', '--spool-dir', spoolDir, '--post-swap-hook', hook], {
+      cwd,
+      env: { DATABASE_URL: dbUrl(`${prefix}_spoolgone`) },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/copied it to .* for pg_restore -j2/);
+    expect(r.stderr).toContain('spool entries: 0');
+    expect(await fingerprint(`${prefix}_spoolgone`)).toEqual(expected);
+  });
+
   it.skipIf(!has('zstd'))('runs one pg_restore job when one table holds most of the data: told by the manifest before any spool, by the data sizes after one', async () => {
     const db = `${prefix}_lone`;
     await createDatabase(db);

@@ -215,8 +215,12 @@ async function restoreNow(keyOrPrefix: string | undefined, options: RestoreOptio
         await copyDatabase(admin, name, template, perf.copyStrategy, reporter, serverHere);
       },
       // The checksum is computed while the stored bytes are read; a mismatch stops pg_restore and fails the restore
-      // before the swap.
-      beforeSwap: () => verifier?.settled() ?? Promise.resolve(),
+      // before the swap. The spool has served by then (data, settings): removed now, not after the post-swap hooks,
+      // which may run long (and a run killed during them would leave it behind for the next run to remove).
+      beforeSwap: async () => {
+        await verifier?.settled();
+        await archive?.dispose();
+      },
       pgRestore: async (key, database) => {
         await restoreArchive({
           admin,
