@@ -42,6 +42,27 @@ describe('copy', () => {
     expect(await userNames(db)).toEqual(['one', 'two']);
     expect(await userNames(`${db}_snap`)).toEqual(['one', 'two']); // restoring a copy keeps it
   });
+
+  it('never replaces a database someone is connected to: more likely a live database named by a typo than a copy', async () => {
+    const other = `${db}_inuse`;
+    await usersDatabase(other, ['precious']);
+    const app = new pg.Client({ connectionString: dbUrl(other), application_name: 'other-app' });
+    app.on('error', () => {});
+    await app.connect();
+    try {
+      const r = await cli('copy', `:${other}`);
+      expect([r.code, r.stdout]).toEqual([1, '']);
+      expect(r.stderr.trim().split('\n').at(-1)).toBe(
+        `pgclone: error: ${other} has 1 open session (other-app): it looks in use, and a copy would replace it; end its sessions, or drop it first ("pgclone rm --force :${other}")`,
+      );
+      expect((await app.query('SELECT name FROM users')).rows).toEqual([{ name: 'precious' }]);
+    } finally {
+      await app.end().catch(() => {});
+    }
+    const idle = await cli('copy', `:${other}`);
+    expect(idle.code, idle.stderr).toBe(0);
+    expect(await userNames(other)).toEqual(await userNames(db));
+  });
 });
 
 describe('copy while another session alters the source', () => {

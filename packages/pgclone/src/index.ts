@@ -164,7 +164,8 @@ export async function restore(key?: string, options: WithRuntime<RestoreOptions 
 }
 
 /**
- * Copies the target database into the local database `target` (`:name`), replacing an earlier copy of that name.
+ * Copies the target database into the local database `target` (`:name`), replacing an earlier copy of that name
+ * (one that someone is connected to is refused with `DATABASE_BUSY`: it looks in use).
  *
  * @example
  * await copy(':fixture');

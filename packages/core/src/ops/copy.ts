@@ -1,9 +1,10 @@
 import { serverOnThisMachine } from '../connection.js';
-import { GuardError, KeyError } from '../errors.js';
+import { GuardError, KeyError, PgcloneError } from '../errors.js';
 import { assertDatabaseName, reservedSuffixOf, restoreNames, SYSTEM_DATABASES } from '../names.js';
 import { interruptible } from '../interrupt.js';
 import type { CopyOptions } from '../options.js';
 import { resolvePerfOptions } from '../config/perf.js';
+import type { Admin } from '../pg/admin.js';
 import { copyDatabase } from '../pg/copy-method.js';
 import { executePlan } from '../plan/execute.js';
 import { planRestore } from '../plan/restore.js';
@@ -41,7 +42,8 @@ export function copyTargetName(target: string, source: string): string {
 
 /**
  * Copies the target database into the local database `name` (`CREATE DATABASE … TEMPLATE`), replacing an earlier
- * copy of that name atomically. Sessions on the source are ended for the moment of the copy (PostgreSQL requires it).
+ * copy of that name atomically. Sessions on the source are ended for the moment of the copy (PostgreSQL requires it);
+ * a database of that name with client sessions is refused (`DATABASE_BUSY`), as it looks in use.
  *
  * @example
  * await copy(':before', {}, runtime);   // snapshot
@@ -73,6 +75,7 @@ async function copyNow(target: string, options: CopyOptions, runtime: Runtime): 
     if (!(await admin.exists(source))) {
       throw new KeyError('DATABASE_NOT_FOUND', `Database ${JSON.stringify(source)} does not exist; nothing to copy`);
     }
+    await refuseInUse(admin, name);
     const existing = new Set((await admin.listDatabases()).map((d) => d.name));
     const plan = planRestore({
       operation: 'copy',
@@ -99,4 +102,19 @@ async function copyNow(target: string, options: CopyOptions, runtime: Runtime): 
   } finally {
     await admin.close();
   }
+}
+
+/**
+ * A copy replaces an earlier copy of `name`, but a database someone is connected to is more likely an application's
+ * live database named by a typo: refused, as `rm :name` refuses it (autovacuum and other background work aside).
+ */
+async function refuseInUse(admin: Admin, name: string): Promise<void> {
+  const sessions = (await admin.sessions(name)).filter((s) => s.backendType === 'client backend');
+  if (sessions.length === 0) return;
+  const who = [...new Set(sessions.map((s) => s.applicationName || s.user || 'unknown'))].join(', ');
+  throw new PgcloneError(
+    'DATABASE_BUSY',
+    `${name} has ${sessions.length} open session${sessions.length === 1 ? '' : 's'} (${who}): it looks in use, and a copy would replace it; ` +
+      `end its sessions, or drop it first ("pgclone rm --force :${name}")`,
+  );
 }
