@@ -121,6 +121,15 @@ describe.concurrent('the dump is checked before anything changes', () => {
     expect([missing.code, missing.stderr]).toEqual([2, `pgclone: error: Spool directory "${path.join(cwd, 'no-such-dir')}" does not exist\n`]);
     const file = await t.cli('restore', t.key(), '--spool-dir', fixture);
     expect([file.code, file.stderr]).toEqual([2, `pgclone: error: Spool directory "${fixture}" is not a directory\n`]);
+    // From the config it is a config error (exit 1, as every other bad config value), naming the key.
+    const project = tempDir('rg-spool-config');
+    writeFiles(project, { 'pgclone.config.json': { spoolDir: 'no-such-dir', storageLocation: store } });
+    const configured = await runCli(['restore', t.key()], { cwd: project, env: t.env });
+    expect([configured.code, configured.stderr]).toEqual([
+      1,
+      `pgclone: error: Spool directory "${path.join(project, 'no-such-dir')}" (spoolDir in the pgclone config) does not exist\n`,
+    ]);
+    removeDir(project);
     await t.unchanged();
   });
 

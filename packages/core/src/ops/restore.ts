@@ -73,7 +73,9 @@ async function restoreNow(keyOrPrefix: string | undefined, options: RestoreOptio
   const target = targetDatabase(conn);
   restoreNames(target); // fails early when N__temp & co. would exceed 63 bytes
   const isLocal = keyOrPrefix.startsWith(':');
-  if (!isLocal && (options.spoolDir !== undefined || opts.bundle.spoolDir !== undefined)) await checkSpoolDir(perf.spoolDir);
+  if (!isLocal && (options.spoolDir !== undefined || opts.bundle.spoolDir !== undefined)) {
+    await checkSpoolDir(perf.spoolDir, options.spoolDir !== undefined ? 'option' : 'config');
+  }
   const localSource = isLocal ? localDatabaseOf(keyOrPrefix, target) : undefined;
   if (localSource === target) {
     throw new KeyError('KEY_INVALID', `Cannot restore ${target} from itself (${keyOrPrefix})`);

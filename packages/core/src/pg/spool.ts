@@ -3,7 +3,7 @@ import { access, copyFile, open, rm, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { UsageError } from '../errors.js';
+import { ConfigError, UsageError } from '../errors.js';
 import { formatBytes } from '../format.js';
 import { makeScratchDir } from '../scratch.js';
 import type { Program } from './compression.js';
@@ -25,13 +25,16 @@ export function spoolReserve(filesystemBytes: number): number {
  * Refuses a chosen spool directory that is not a writable directory before a restore starts: whether a spool is
  * needed is known only later (by the dump's compression and size), and a bad value must not depend on that.
  */
-export async function checkSpoolDir(dir: string): Promise<void> {
+export async function checkSpoolDir(dir: string, from: 'option' | 'config'): Promise<void> {
+  // A bad flag is a usage error (exit 2); a bad config value a config error (exit 1), like every other one.
+  const fail = (problem: string) =>
+    from === 'option'
+      ? new UsageError(`Spool directory ${JSON.stringify(dir)} ${problem}`)
+      : new ConfigError('CONFIG_INVALID', `Spool directory ${JSON.stringify(dir)} (spoolDir in the pgclone config) ${problem}`);
   const found = await stat(dir).catch(() => undefined);
-  if (!found?.isDirectory()) {
-    throw new UsageError(`Spool directory ${JSON.stringify(dir)} ${found ? 'is not a directory' : 'does not exist'}`);
-  }
+  if (!found?.isDirectory()) throw fail(found ? 'is not a directory' : 'does not exist');
   await access(dir, constants.W_OK | constants.X_OK).catch(() => {
-    throw new UsageError(`Spool directory ${JSON.stringify(dir)} is not writable`);
+    throw fail('is not writable');
   });
 }
 
