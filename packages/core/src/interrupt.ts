@@ -14,3 +14,18 @@ export async function interruptible<T>(signal: AbortSignal | undefined, what: st
     throw new PgcloneError('INTERRUPTED', `${what} was interrupted`, { cause: error });
   }
 }
+
+/**
+ * Calls `onAbort` once when `signal` aborts, or at once when it already has: an `abort` event that fired before the
+ * listener was added is not fired again, and a child started after it would otherwise run to its end. Returns the
+ * function that stops listening.
+ */
+export function whenAborted(signal: AbortSignal | undefined, onAbort: () => void): () => void {
+  if (!signal) return () => {};
+  if (signal.aborted) {
+    onAbort();
+    return () => {};
+  }
+  signal.addEventListener('abort', onAbort, { once: true });
+  return () => signal.removeEventListener('abort', onAbort);
+}

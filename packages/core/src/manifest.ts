@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as z from 'zod/mini';
 import { describeIssues } from './config/schema.js';
 import { DumpError, StorageError } from './errors.js';
+import { whenAborted } from './interrupt.js';
 import type { Storage } from './storage.js';
 
 /**
@@ -196,15 +197,14 @@ async function hashStream(stream: Readable, what: string, signal?: AbortSignal):
   const hash = createHash('sha256');
   let size = 0;
   const onAbort = () => stream.destroy(new DumpError('INTERRUPTED', `${what} was interrupted`));
-  if (signal?.aborted) onAbort();
-  signal?.addEventListener('abort', onAbort, { once: true });
+  const stopListening = whenAborted(signal, onAbort);
   try {
     for await (const chunk of stream) {
       size += (chunk as Buffer).length;
       hash.update(chunk as Buffer);
     }
   } finally {
-    signal?.removeEventListener('abort', onAbort);
+    stopListening();
   }
   return { size, sha256: hash.digest('hex') };
 }

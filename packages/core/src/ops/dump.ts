@@ -7,7 +7,7 @@ import { excludeDataArgs } from '../pg/exclude-data.js';
 import { libpqEnv, mergeEnv, type Connection } from '../connection.js';
 import { DumpError, GuardError, PgcloneError } from '../errors.js';
 import { runHooks } from '../hooks.js';
-import { interruptible } from '../interrupt.js';
+import { interruptible, whenAborted } from '../interrupt.js';
 import { formatDumpKey } from '../keys.js';
 import { assertDatabaseName } from '../names.js';
 import { hashFile, HashingStream, serverVersionString, writeManifest } from '../manifest.js';
@@ -374,9 +374,8 @@ async function dumpToPath(writeToPath: (key: string) => Promise<PathWriter>, run
   // back to its start at the end (the data offsets), so its file is checksummed once finished.
   const hashing = program ? followHash(file.path, program.done, run.signal) : undefined;
   const onAbort = () => tool.child.kill('SIGTERM');
-  // An interrupt while the file or the compressor was being set up fired no event: pg_dump would run the whole dump.
-  if (run.signal?.aborted) onAbort();
-  else run.signal?.addEventListener('abort', onAbort, { once: true });
+  // Also an interrupt while the file or the compressor was being set up: pg_dump would run the whole dump.
+  const stopListening = whenAborted(run.signal, onAbort);
   // A failed check ends pg_dump at once, and is what gets reported: pg_dump's own failure (no such database) follows from it.
   const checked = run.check();
   checked.catch(onAbort);
@@ -408,7 +407,7 @@ async function dumpToPath(writeToPath: (key: string) => Promise<PathWriter>, run
     await file.abort(error).catch((abortError: unknown) => run.reporter.warn(redact(String((abortError as Error)?.message ?? abortError))));
     throw error;
   } finally {
-    run.signal?.removeEventListener('abort', onAbort);
+    stopListening();
   }
 }
 
@@ -456,9 +455,8 @@ async function dumpToStream(
   }
   program?.child.stdin!.destroy(); // pg_dump holds the write end now; the compressor sees EOF when pg_dump exits
   const onAbort = () => tool.child.kill('SIGTERM');
-  // An interrupt while the writer was being opened fired no event: pg_dump would run the whole dump.
-  if (run.signal?.aborted) onAbort();
-  else run.signal?.addEventListener('abort', onAbort, { once: true });
+  // Also an interrupt while the writer was being opened: pg_dump would run the whole dump.
+  const stopListening = whenAborted(run.signal, onAbort);
   // The pipeline: pg_dump stdout → [dump meter] → [compressor] → [stored-bytes counter] → [sha256] → storage writer.
   const inProcess = outer?.kind === 'zlib' ? compressStage(outer, run.programEnv) : undefined;
   const compressor: { done: Promise<void>; stop(): void } | undefined = program ?? inProcess;
@@ -506,7 +504,7 @@ async function dumpToStream(
     await writer.abort(error).catch((abortError: unknown) => reporter.warn(redact(String((abortError as Error)?.message ?? abortError))));
     throw error;
   } finally {
-    run.signal?.removeEventListener('abort', onAbort);
+    stopListening();
   }
 }
 

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DumpError, PgcloneError } from '../errors.js';
+import { whenAborted } from '../interrupt.js';
 import { isReaderGone } from '../proc-io.js';
 import { redact } from '../redact.js';
 import { makeScratchDir } from '../scratch.js';
@@ -55,10 +56,9 @@ async function runWithArchive(run: ToolRun): Promise<{ code: number | null; sign
   });
   piped?.stdout.destroy(); // pg_restore holds the read end now: the program sees its reader go when pg_restore exits
   const onAbort = () => running.child.kill('SIGTERM');
-  // An interrupt that came before (while the caller prepared the input, or the decompressor started) fires no event:
-  // pg_restore would otherwise run the whole restore before the interrupt is noticed.
-  if (run.signal?.aborted) onAbort();
-  else run.signal?.addEventListener('abort', onAbort, { once: true });
+  // Also an interrupt that came before (while the caller prepared the input, or the decompressor started): pg_restore
+  // would otherwise run the whole restore before the interrupt is noticed.
+  const stopListening = whenAborted(run.signal, onAbort);
   // A program failing while pg_restore still reads it (a corrupt dump, a broken download) is the cause: pg_restore, cut
   // off, would only report a truncated archive. One failing after pg_restore has gone has only lost its reader.
   let pipeFailure: unknown;
@@ -81,7 +81,7 @@ async function runWithArchive(run: ToolRun): Promise<{ code: number | null; sign
       // its stdin, which would also keep pgclone from exiting.
       running.child.kill('SIGTERM');
       await running.done.catch(() => {});
-      run.signal?.removeEventListener('abort', onAbort);
+      stopListening();
       throw error;
     }
     const stdin = running.child.stdin!;
@@ -109,7 +109,7 @@ async function runWithArchive(run: ToolRun): Promise<{ code: number | null; sign
     }
     return { ...exit, stdout };
   } finally {
-    run.signal?.removeEventListener('abort', onAbort);
+    stopListening();
   }
 }
 

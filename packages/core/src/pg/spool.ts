@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ConfigError, UsageError } from '../errors.js';
+import { whenAborted } from '../interrupt.js';
 import { formatBytes } from '../format.js';
 import { makeScratchDir } from '../scratch.js';
 import type { Program } from './compression.js';
@@ -170,10 +171,10 @@ export async function spoolThroughProgram(
       }, () => {});
     }, CHECK_EVERY_MS);
     const onAbort = () => running.stop();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const stopListening = whenAborted(options.signal, onAbort);
     await writeFollowed(file, options, async () => {
       const [fed, exited] = await Promise.allSettled([input === 'stdin' ? undefined : pipeline(input, running.child.stdin!), running.done]);
-      options.signal?.removeEventListener('abort', onAbort);
+      stopListening();
       options.signal?.throwIfAborted();
       if (full) throw full;
       if (exited.status === 'rejected') {
