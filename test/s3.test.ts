@@ -144,6 +144,29 @@ describe('S3 storage through the CLI', () => {
     expect(await sql(laptop, 'SELECT name FROM customers ORDER BY id')).toEqual([{ name: 'Ada' }, { name: 'Grace' }]);
   });
 
+  it('does not call a dump corrupt when its manifest cannot be read (ls --long, doctor)', async () => {
+    const location = `s3://${bucket}/unreadable/`;
+    const dumped = await runCli(['dump', '-s', location], { cwd, env: env(small) });
+    expect(dumped.code, dumped.stderr).toBe(0);
+    // The listing answers; every read of a manifest has its connection reset (all the SDK's attempts).
+    const broken = await startS3Proxy();
+    try {
+      broken.reset(/manifest\.json/, 1000);
+      const dir = project({ s3: s3Settings({ endpoint: broken.endpoint }) });
+      const unreachable = `pgclone: error: Cannot reach the S3 endpoint ${broken.endpoint} for bucket "${bucket}" (ECONNRESET after 3 attempts)`;
+      const long = await runCli(['ls', '--long', '-s', location], { cwd: dir, env: env(small) });
+      expect(long.stdout).not.toMatch(/CORRUPT/);
+      expect(long.code, long.stdout + long.stderr).toBe(1);
+      expect(long.stderr.trim().split('\n').at(-1)).toBe(unreachable);
+      const doctor = await runCli(['doctor', '-s', location], { cwd: dir, env: env(small) });
+      expect(doctor.stdout + doctor.stderr).not.toMatch(/restore refuses it|"pgclone rm" deletes it/);
+      expect(doctor.code).toBe(1);
+      expect(doctor.stderr.trim().split('\n').at(-1)).toBe(unreachable);
+    } finally {
+      await broken.close();
+    }
+  });
+
   it('streams a dump of more than three parts up and back down', async () => {
     const location = `s3://${bucket}/big/`;
     const before = proxy.requests.length;

@@ -255,10 +255,12 @@ async function checkStorage(storage: Storage, prepared: Prepared, fix: boolean, 
       }
       assertMatchesManifest(manifest, verify ? await hashObject(storage, object.key) : { size: object.size }, object.key);
     } catch (error) {
+      // A read that failed (network, access denied) is not a damaged dump: never advise deleting it for that.
+      if (!(error instanceof PgcloneError && error.code === 'DUMP_CORRUPT')) throw error;
       out.push({
         area: 'storage',
         subject: object.key,
-        problem: `${(error as Error).message.replace(/; refusing to restore it$/, '')}; restore refuses it ("pgclone rm" deletes it)`,
+        problem: `${error.message.replace(/; refusing to restore it$/, '')}; restore refuses it ("pgclone rm" deletes it)`,
         severity: 'problem',
       });
     }

@@ -1,3 +1,4 @@
+import { PgcloneError } from '../errors.js';
 import { assertSafeKey, parseDumpKey, selectDumpKeys } from '../keys.js';
 import { interruptible } from '../interrupt.js';
 import { manifestKeyOf, readManifest } from '../manifest.js';
@@ -81,7 +82,10 @@ async function lsLongNow(prefix: string | undefined, options: LsLongOptions, run
       try {
         const manifest = await readManifest(storage, dump.key);
         verified = manifest && manifest.size === dump.size ? 'manifest' : 'size-mismatch';
-      } catch {
+      } catch (error) {
+        // Only a manifest that was read and is wrong makes the dump corrupt; a read that failed (network, access
+        // denied) says nothing about the dump, and restore would not refuse it for that.
+        if (!(error instanceof PgcloneError && error.code === 'DUMP_CORRUPT')) throw error;
         verified = 'bad-manifest';
       }
     }
