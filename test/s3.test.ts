@@ -312,6 +312,20 @@ describe('S3 storage through the CLI', () => {
       expect(result.stderr).toBe(`pgclone: error: Cannot reach the S3 endpoint http://127.0.0.1:${port} for bucket "${bucket}" (ECONNREFUSED after 3 attempts)\n`);
     });
 
+    it('names the host a virtual-hosted-style request could not reach, and says how to use path-style URLs', async () => {
+      // `.invalid` never resolves (RFC 6761): the endpoint's host as much as the bucket's subdomain of it.
+      const endpoint = 'http://s3.pgclone-test.invalid:9000';
+      const virtual = await runCli(['ls', '-s', `s3://${bucket}/pg/`], { cwd: project({ s3: s3Settings({ endpoint, forcePathStyle: undefined }) }), env: env(small) });
+      expect(virtual.code).toBe(1);
+      expect(virtual.stderr).toBe(
+        `pgclone: error: Cannot reach the S3 endpoint ${endpoint} for bucket "${bucket}" at ${bucket}.s3.pgclone-test.invalid (ENOTFOUND after 3 attempts): ` +
+          'virtual-hosted-style URLs put the bucket in the host name; set "s3.forcePathStyle": true in the pgclone config for a service that wants path-style URLs (MinIO and most self-hosted ones)\n',
+      );
+      const pathStyle = await runCli(['ls', '-s', `s3://${bucket}/pg/`], { cwd: project({ s3: s3Settings({ endpoint }) }), env: env(small) });
+      expect(pathStyle.code).toBe(1);
+      expect(pathStyle.stderr).toBe(`pgclone: error: Cannot reach the S3 endpoint ${endpoint} for bucket "${bucket}" (ENOTFOUND after 3 attempts)\n`);
+    });
+
     it('says when the access key is rejected or there are no credentials, printing neither key', async () => {
       const rejected = await runCli(['ls', '-s', `s3://${bucket}/pg/`], {
         cwd,

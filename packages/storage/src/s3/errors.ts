@@ -91,8 +91,14 @@ export function describeS3Error(error: unknown, context: S3ErrorContext): Pgclon
     return fail(`No AWS region for bucket ${bucket}: set "s3.region" in the pgclone config or AWS_REGION`);
   }
   if (NETWORK_CODES.has(code) || name === 'TimeoutError' || (!status && /socket hang up|timed out/i.test(detail))) {
+    const virtualHost = virtualHostOf(e, context);
     return fail(
-      `Cannot reach the S3 endpoint ${context.endpoint} for bucket ${bucket} (${code || name}${attempts > 1 ? ` after ${attempts} attempts` : ''})`,
+      `Cannot reach the S3 endpoint ${context.endpoint} for bucket ${bucket}${virtualHost ? ` at ${virtualHost}` : ''} ` +
+        `(${code || name}${attempts > 1 ? ` after ${attempts} attempts` : ''})` +
+        (virtualHost
+          ? ': virtual-hosted-style URLs put the bucket in the host name; set "s3.forcePathStyle": true in the pgclone config ' +
+            'for a service that wants path-style URLs (MinIO and most self-hosted ones)'
+          : ''),
     );
   }
   const errorCode = e.Code ?? name;
@@ -164,6 +170,19 @@ export function isBodilessRefusal(error: unknown): boolean {
 export function isAccessDenied(error: unknown): boolean {
   const e = (error ?? {}) as SdkErrorLike;
   return DENIED.has(e.Code ?? e.name ?? '');
+}
+
+/**
+ * The host a request failed to reach when it is the bucket's name prepended to a configured endpoint's host
+ * (virtual-hosted-style addressing): the endpoint itself may be fine, only the bucket's subdomain is not (no DNS
+ * name, or not in the TLS certificate). Undefined for AWS S3 and for path-style requests.
+ */
+function virtualHostOf(e: SdkErrorLike, context: S3ErrorContext): string | undefined {
+  if (!URL.canParse(context.endpoint)) return undefined; // `AWS S3`
+  const endpointHost = new URL(context.endpoint).hostname.toLowerCase();
+  const failed = e as { hostname?: unknown; host?: unknown; cause?: { hostname?: unknown; host?: unknown } };
+  const host = [failed.hostname, failed.host, failed.cause?.hostname, failed.cause?.host].find((h): h is string => typeof h === 'string');
+  return host?.toLowerCase() === `${context.bucket.toLowerCase()}.${endpointHost}` ? host : undefined;
 }
 
 function networkCodeOf(cause: unknown): string | undefined {
