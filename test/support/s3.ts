@@ -97,6 +97,8 @@ export interface S3Proxy {
   reset(pattern: RegExp, times?: number): void;
   /** Cuts the response of the next `times` requests matching `pattern` after `bytes` bytes. */
   cut(pattern: RegExp, bytes: number, times?: number): void;
+  /** Forwards every request matching `pattern` `ms` milliseconds late (a slow round trip). */
+  delay(pattern: RegExp, ms: number): void;
   close(): Promise<void>;
 }
 
@@ -111,6 +113,7 @@ export async function startS3Proxy(target = s3().endpoint): Promise<S3Proxy> {
   const held: Array<() => void> = [];
   const resets: Array<{ pattern: RegExp; times: number }> = [];
   const cuts: Array<{ pattern: RegExp; bytes: number; times: number }> = [];
+  const delays: Array<{ pattern: RegExp; ms: number }> = [];
 
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(port), hostname);
@@ -139,6 +142,15 @@ export async function startS3Proxy(target = s3().endpoint): Promise<S3Proxy> {
           cut.times -= 1;
           cutAfter = cut.bytes;
           sent = 0;
+        }
+        const delay = delays.find((d) => d.pattern.test(line));
+        if (delay) {
+          client.pause();
+          setTimeout(() => {
+            upstream.write(chunk);
+            client.resume();
+          }, delay.ms);
+          return;
         }
         if (holdRule?.pattern.test(line)) {
           const { resolve } = holdRule;
@@ -175,6 +187,7 @@ export async function startS3Proxy(target = s3().endpoint): Promise<S3Proxy> {
     },
     reset: (pattern, times = Infinity) => void resets.push({ pattern, times }),
     cut: (pattern, bytes, times = 1) => void cuts.push({ pattern, bytes, times }),
+    delay: (pattern, ms) => void delays.push({ pattern, ms }),
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

@@ -8,6 +8,9 @@ import type { DatabaseInfo } from '../pg/admin.js';
 import { pinnedKeys } from '../pins.js';
 import { connectAdmin, openStorage, prepare, requireConnection, type Runtime } from './prepare.js';
 
+/** Manifests `ls --long` reads at the same time. */
+const MANIFEST_READS_AT_ONCE = 16;
+
 /** A dump as `ls --long` shows it. */
 export interface DumpListing {
   key: string;
@@ -75,8 +78,7 @@ async function lsLongNow(prefix: string | undefined, options: LsLongOptions, run
     ...(prefix ? { prefix } : {}),
     validateDumpKeys: prepared.options.validateDumpKeys,
   });
-  const out: DumpListing[] = [];
-  for (const dump of dumps) {
+  const listingOf = async (dump: (typeof dumps)[number]): Promise<DumpListing> => {
     let verified: DumpListing['verified'] = 'no-manifest';
     if (keys.has(manifestKeyOf(dump.key))) {
       try {
@@ -89,8 +91,24 @@ async function lsLongNow(prefix: string | undefined, options: LsLongOptions, run
         verified = 'bad-manifest';
       }
     }
-    out.push({ key: dump.key, size: dump.size, created: createdOf(dump.key, dump.modified), verified, pinned: pinned.has(dump.key) });
-  }
+    return { key: dump.key, size: dump.size, created: createdOf(dump.key, dump.modified), verified, pinned: pinned.has(dump.key) };
+  };
+  // Each manifest is a round trip or two (HEAD and GET on S3): one after another, thousands of dumps took minutes.
+  const out = new Array<DumpListing>(dumps.length);
+  let next = 0;
+  let failed = false;
+  const reader = async () => {
+    while (!failed && next < dumps.length) {
+      const index = next++;
+      try {
+        out[index] = await listingOf(dumps[index]!);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(MANIFEST_READS_AT_ONCE, dumps.length) }, reader));
   return out;
 }
 
