@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './support/cluster.js';
 import { KNEX_PGCLONE_BIN, runCli } from './support/cli.js';
@@ -165,6 +165,25 @@ describe('S3 storage through the CLI', () => {
     } finally {
       await broken.close();
     }
+  });
+
+  it('doctor --verify names a dump whose bytes were changed after it was written', async () => {
+    const location = `s3://${bucket}/changed/`;
+    const dumped = await runCli(['dump', '-s', location], { cwd, env: env(small) });
+    expect(dumped.code, dumped.stderr).toBe(0);
+    const key = dumped.lines.at(-1)!;
+    const client = s3Client();
+    try {
+      const stored = Buffer.from(await (await client.send(new GetObjectCommand({ Bucket: bucket, Key: `changed/${key}` }))).Body!.transformToByteArray());
+      stored[stored.length - 10] ^= 0xff; // same size, one byte changed
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: `changed/${key}`, Body: stored }));
+    } finally {
+      client.destroy();
+    }
+    expect((await runCli(['ls', '--long', '-s', location], { cwd, env: env(small) })).stdout).toMatch(/verified/); // the size still matches
+    const doctor = await runCli(['doctor', '--verify', '-s', location], { cwd, env: env(small) });
+    expect(doctor.code).toBe(1);
+    expect(doctor.stdout + doctor.stderr).toMatch(new RegExp(`${key.replace(/[.]/g, '\\.')}: Dump \\S+ does not match its manifest's sha256 .*restore refuses it`));
   });
 
   it('ls --long reads the manifests of many dumps side by side, not one round trip after another', async () => {
