@@ -99,6 +99,8 @@ export interface S3Proxy {
   cut(pattern: RegExp, bytes: number, times?: number): void;
   /** Forwards every request matching `pattern` `ms` milliseconds late (a slow round trip). */
   delay(pattern: RegExp, ms: number): void;
+  /** The most requests that were being delayed at one time: above 1 only for requests sent side by side. */
+  readonly mostDelayedAtOnce: number;
   close(): Promise<void>;
 }
 
@@ -114,6 +116,8 @@ export async function startS3Proxy(target = s3().endpoint): Promise<S3Proxy> {
   const resets: Array<{ pattern: RegExp; times: number }> = [];
   const cuts: Array<{ pattern: RegExp; bytes: number; times: number }> = [];
   const delays: Array<{ pattern: RegExp; ms: number }> = [];
+  let delayedNow = 0;
+  let mostDelayedAtOnce = 0;
 
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(port), hostname);
@@ -146,7 +150,9 @@ export async function startS3Proxy(target = s3().endpoint): Promise<S3Proxy> {
         const delay = delays.find((d) => d.pattern.test(line));
         if (delay) {
           client.pause();
+          mostDelayedAtOnce = Math.max(mostDelayedAtOnce, ++delayedNow);
           setTimeout(() => {
+            delayedNow--;
             upstream.write(chunk);
             client.resume();
           }, delay.ms);
@@ -188,6 +194,9 @@ export async function startS3Proxy(target = s3().endpoint): Promise<S3Proxy> {
     reset: (pattern, times = Infinity) => void resets.push({ pattern, times }),
     cut: (pattern, bytes, times = 1) => void cuts.push({ pattern, bytes, times }),
     delay: (pattern, ms) => void delays.push({ pattern, ms }),
+    get mostDelayedAtOnce() {
+      return mostDelayedAtOnce;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
