@@ -202,6 +202,19 @@ describe('S3 storage through the CLI', () => {
     } finally {
       await far.close();
     }
+    // doctor reads them the same way (a verify, which downloads every dump, reads one at a time).
+    const far2 = await startS3Proxy();
+    try {
+      far2.delay(/manifest\.json/, 250);
+      const dir = project({ s3: s3Settings({ endpoint: far2.endpoint }) });
+      const doctor = await runCli(['doctor', '-s', `s3://${bucket}/manifests/`], { cwd: dir, env: env(small) });
+      // The seeded manifests are not JSON: each of the 40 dumps is a problem, read side by side all the same.
+      expect(doctor.code, doctor.stderr).toBe(1);
+      expect((doctor.stdout + doctor.stderr).match(/restore refuses it/g)).toHaveLength(40);
+      expect(far2.mostDelayedAtOnce).toBeGreaterThan(4);
+    } finally {
+      await far2.close();
+    }
   });
 
   it('streams a dump of more than three parts up and back down', async () => {

@@ -62,6 +62,9 @@ export async function writeManifest(storage: Storage, manifest: DumpManifest): P
   }
 }
 
+/** Manifests read at the same time by `ls --long` and `doctor` (a HEAD and a GET each on S3). */
+export const MANIFEST_READS_AT_ONCE = 16;
+
 /**
  * The manifest of dump `key`, or `undefined` when there is none. A manifest that exists but cannot be parsed, or
  * names another key, is an error: it is evidence of tampering or corruption, not of an old dump.

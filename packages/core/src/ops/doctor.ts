@@ -1,7 +1,8 @@
+import { mapAtOnce } from '../at-once.js';
 import { PgcloneError } from '../errors.js';
 import { interruptible } from '../interrupt.js';
 import { isDumpKey, isSidecarKey } from '../keys.js';
-import { assertMatchesManifest, hashObject, readManifest } from '../manifest.js';
+import { assertMatchesManifest, hashObject, MANIFEST_READS_AT_ONCE, readManifest } from '../manifest.js';
 import { ownerOfDerivedName, reservedSuffixOf, restoreNames, SYSTEM_DATABASES } from '../names.js';
 import type { DoctorOptions } from '../options.js';
 import type { Admin, LockHolder } from '../pg/admin.js';
@@ -244,27 +245,27 @@ async function checkStorage(storage: Storage, prepared: Prepared, fix: boolean, 
       );
     }
   }
-  let unverified = 0;
-  for (const object of objects) {
-    if (isSidecarKey(object.key) || (prepared.options.validateDumpKeys && !isDumpKey(object.key))) continue;
+  const dumps = objects.filter((o) => !isSidecarKey(o.key) && (!prepared.options.validateDumpKeys || isDumpKey(o.key)));
+  // Manifests side by side, like `ls --long`; a verify downloads each dump whole, so those go one after another.
+  const checked = await mapAtOnce(dumps, verify ? 1 : MANIFEST_READS_AT_ONCE, async (object): Promise<Finding | 'unverified' | undefined> => {
     try {
       const manifest = await readManifest(storage, object.key);
-      if (!manifest) {
-        unverified++;
-        continue;
-      }
+      if (!manifest) return 'unverified';
       assertMatchesManifest(manifest, verify ? await hashObject(storage, object.key) : { size: object.size }, object.key);
+      return undefined;
     } catch (error) {
       // A read that failed (network, access denied) is not a damaged dump: never advise deleting it for that.
       if (!(error instanceof PgcloneError && error.code === 'DUMP_CORRUPT')) throw error;
-      out.push({
+      return {
         area: 'storage',
         subject: object.key,
         problem: `${error.message.replace(/; refusing to restore it$/, '')}; restore refuses it ("pgclone rm" deletes it)`,
         severity: 'problem',
-      });
+      };
     }
-  }
+  });
+  const unverified = checked.filter((c) => c === 'unverified').length;
+  for (const c of checked) if (c && c !== 'unverified') out.push(c);
   if (unverified > 0) {
     out.push({
       area: 'storage',

@@ -1,15 +1,14 @@
 import { PgcloneError } from '../errors.js';
 import { assertSafeKey, parseDumpKey, selectDumpKeys } from '../keys.js';
 import { interruptible } from '../interrupt.js';
-import { manifestKeyOf, readManifest } from '../manifest.js';
+import { MANIFEST_READS_AT_ONCE, manifestKeyOf, readManifest } from '../manifest.js';
 import { ownerOfDerivedName, reservedSuffixOf } from '../names.js';
 import type { LsLongOptions } from '../options.js';
 import type { DatabaseInfo } from '../pg/admin.js';
+import { mapAtOnce } from '../at-once.js';
 import { pinnedKeys } from '../pins.js';
 import { connectAdmin, openStorage, prepare, requireConnection, type Runtime } from './prepare.js';
 
-/** Manifests `ls --long` reads at the same time. */
-const MANIFEST_READS_AT_ONCE = 16;
 
 /** A dump as `ls --long` shows it. */
 export interface DumpListing {
@@ -93,23 +92,8 @@ async function lsLongNow(prefix: string | undefined, options: LsLongOptions, run
     }
     return { key: dump.key, size: dump.size, created: createdOf(dump.key, dump.modified), verified, pinned: pinned.has(dump.key) };
   };
-  // Each manifest is a round trip or two (HEAD and GET on S3): one after another, thousands of dumps took minutes.
-  const out = new Array<DumpListing>(dumps.length);
-  let next = 0;
-  let failed = false;
-  const reader = async () => {
-    while (!failed && next < dumps.length) {
-      const index = next++;
-      try {
-        out[index] = await listingOf(dumps[index]!);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(MANIFEST_READS_AT_ONCE, dumps.length) }, reader));
-  return out;
+  // Each manifest is a round trip or two (HEAD and GET on S3).
+  return mapAtOnce(dumps, MANIFEST_READS_AT_ONCE, listingOf);
 }
 
 /** `ls --local --long`: local databases with their sizes. */
