@@ -2,6 +2,7 @@
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { close, ensureTemplate } from 'pgclone';
 import { runCli, PGCLONE_BIN } from './support/cli.js';
 import { cluster, createDatabase, databases, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
 import { EXAMPLE_DIR, PRISMA_PGCLONE_BIN, prismaEngineEnv, prismaProject, removePrismaProjects, runPrisma } from './support/prisma.js';
@@ -269,6 +270,38 @@ describe('schema= in the Prisma URL', () => {
     expect(restored.code, restored.stderr).toBe(0);
     expect(restored.stderr).toContain('2 things');
     expect(await sql(db, 'SELECT id FROM other.t')).toEqual([{ id: 7 }]);
+  });
+});
+
+describe('test templates of a Prisma project', () => {
+  const base = uniqueName('ptpl');
+  afterAll(async () => {
+    await close();
+    for (const name of await databases()) {
+      if (name.startsWith(`${base}_tpl_`)) await sql('postgres', `ALTER DATABASE ${ident(name)} WITH IS_TEMPLATE false`);
+    }
+    await dropDatabases(base);
+  });
+
+  it('are keyed by prisma/migrations, the schema and the seed, and built with prisma migrate deploy', { timeout: 600_000 }, async () => {
+    const dir = prismaProject({
+      major: 7,
+      files: {
+        ...schemaFiles('  provider = "postgresql"'),
+        'prisma.config.ts': `export default { datasource: { url: ${JSON.stringify(dbUrl(base))} }, migrations: { seed: 'node prisma/seed.mjs' } }\n`,
+        'prisma/seed.mjs': SEED,
+      },
+    });
+    addMigrations(dir, [M1]);
+    const options = { cwd: dir, env: { ...prismaEngineEnv(7), PATH: process.env.PATH } };
+    const first = await ensureTemplate(options);
+    expect(first.files).toEqual([`prisma/migrations/${M1}/migration.sql`, 'prisma/migrations/migration_lock.toml', 'prisma/schema.prisma', 'prisma/seed.mjs']);
+    // A new migration is a new template, built with it.
+    addMigrations(dir, [M2]);
+    const second = await ensureTemplate(options);
+    expect(second.built).toBe(true);
+    expect(second.name).not.toBe(first.name);
+    expect(second.files).toContain(`prisma/migrations/${M2}/migration.sql`);
   });
 });
 

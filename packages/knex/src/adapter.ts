@@ -13,6 +13,7 @@ import { assertPostgresClient } from './client.js';
 import { connectionInput, evaluateConnection } from './connection.js';
 import { describeEnvironment, KNEXFILE_NAMES, loadKnexfile, locateKnexfile, type KnexfileEnvironment } from './knexfile.js';
 import { runInChild } from './run-child.js';
+import { knexTemplateInputs } from './sources.js';
 import { taskTarget } from './target.js';
 import { inWorkingDir } from './work-dir.js';
 
@@ -89,6 +90,11 @@ export class KnexfileAdapter implements Adapter {
     return inWorkingDir(this.#workDir, async () =>
       connectionInput(await evaluateConnection(this.#knexfile.config.connection, where), this.#env, where),
     );
+  }
+
+  /** The knexfile's migrations and seeds folders: what a test template built with `migrate`/`seed` depends on. */
+  async templateInputs(): Promise<string[]> {
+    return knexTemplateInputs(this.#knexfile.config, this.projectDir);
   }
 
   /**

@@ -82,6 +82,19 @@ export function seedConfig(seeds: KnexSeedsConfig | undefined, options: SourceOp
   };
 }
 
+/**
+ * The folders `migrate` and `seed` read, as globs relative to `baseDir` (where relative `directory` settings are
+ * resolved): `migrations.directory` (default `./migrations`) and `seeds.directory` (default `./seeds`). A custom
+ * `migrationSource`/`seedSource` without file settings names no folder: its default one is listed instead.
+ */
+export function knexTemplateInputs(config: { migrations?: KnexMigrationsConfig | undefined; seeds?: KnexSeedsConfig | undefined }, baseDir: string): string[] {
+  const folders = [
+    ...directories(config.migrations?.directory, './migrations', baseDir),
+    ...directories(config.seeds?.directory, './seeds', baseDir),
+  ];
+  return [...new Set(folders.map((dir) => path.relative(baseDir, dir).split(path.sep).join('/') || '.'))];
+}
+
 interface MigrationFile {
   file: string;
   directory: string;

@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copy, restore } from 'pgclone';
+import { close, copy, ensureTemplate, restore } from 'pgclone';
 import { fromKnexfile } from '@pgclone/knex';
-import { createDatabase, databases, dbUrl, dropDatabases, sql, uniqueName } from '../../../test/support/pg.js';
+import { createDatabase, databases, dbUrl, dropDatabases, ident, sql, uniqueName } from '../../../test/support/pg.js';
 import { cjsMigration, esmMigration, knexEnv, knexPgclone, makeProject, removeProject, REPO_ROOT, writeFiles } from './support/project.js';
 
 const KNEX_CLI = path.join(REPO_ROOT, 'node_modules/knex/bin/cli.js');
@@ -266,6 +266,32 @@ describe('the migrate default belongs to the Knex project: its database, its fol
     // It ran the three-table app's migrations on the reporting database ("Knex batch 1 on reporting__temp").
     const tables = await sql<{ tablename: string }>(reporting, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1");
     expect(tables.map((t) => t.tablename)).toEqual(['metrics']);
+  });
+
+  it("keys test templates by the knexfile's migrations and seeds folders, wherever they are", async () => {
+    const base = uniqueName('kp_tpl');
+    const dir = makeProject({
+      'knexfile.js': `module.exports = { development: ${knexEnv(dbUrl(base), "seeds: { directory: './db/seeds' }").replace("'./migrations'", "'./db/migrations'")} };\n`,
+      'db/migrations/001_users.js': cjsMigration('CREATE TABLE users (id int)'),
+      'db/seeds/01_users.js': "exports.seed = async (knex) => { await knex('users').insert({ id: 1 }); };\n",
+    });
+    dirs.push(dir);
+    try {
+      const options = { cwd: dir, env: { PATH: process.env.PATH } };
+      const first = await ensureTemplate(options);
+      expect(first.files).toEqual(['db/migrations/001_users.js', 'db/seeds/01_users.js']);
+      // A changed migration is a new template, built with it.
+      writeFiles(dir, { 'db/migrations/002_name.js': cjsMigration('ALTER TABLE users ADD COLUMN name text') });
+      const second = await ensureTemplate(options);
+      expect(second).toMatchObject({ built: true, files: ['db/migrations/001_users.js', 'db/migrations/002_name.js', 'db/seeds/01_users.js'] });
+      expect(second.name).not.toBe(first.name);
+    } finally {
+      await close();
+      for (const name of await databases()) {
+        if (name.startsWith(`${base}_tpl_`)) await sql('postgres', `ALTER DATABASE ${ident(name)} WITH IS_TEMPLATE false`);
+      }
+      await dropDatabases(base);
+    }
   });
 
   it('keeps dumps beside the knexfile, so a dump made in a subdirectory is listed from the project root', async () => {

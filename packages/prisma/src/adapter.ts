@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
 import {
@@ -57,6 +58,20 @@ export class PrismaAdapter implements Adapter {
     if (urlError) throw urlError;
     if (!migrateUrl) return undefined;
     return translatePrismaUrl(migrateUrl.url, { where: migrateUrl.from, baseDir: path.dirname(this.project.datasource.file) }).connection;
+  }
+
+  /**
+   * What a test template built with `migrate`/`seed` depends on, relative to {@link projectDir}: the migrations
+   * folder, the schema (file or folder), and the files the seed command names (`tsx prisma/seed.ts`).
+   */
+  async templateInputs(): Promise<string[]> {
+    const { migrationsDir, schemaPath, seed, cwd } = this.project;
+    const seedFiles = (seed ?? '')
+      .split(/\s+/)
+      .map((word) => path.resolve(cwd, word))
+      .filter((file) => existsSync(file) && statSync(file).isFile());
+    const relative = (file: string) => path.relative(this.projectDir, file).split(path.sep).join('/') || '.';
+    return [...new Set([migrationsDir, schemaPath, ...seedFiles].map(relative))];
   }
 
   async runHook(name: ReservedHook, target: AdapterHookTarget): Promise<void> {
