@@ -1,6 +1,7 @@
 import path from 'node:path';
 import {
   AdapterError,
+  inWorkingDir,
   validateConfig,
   type Adapter,
   type AdapterFactory,
@@ -15,7 +16,6 @@ import { describeEnvironment, KNEXFILE_NAMES, loadKnexfile, locateKnexfile, type
 import { runInChild } from './run-child.js';
 import { knexTemplateInputs } from './sources.js';
 import { taskTarget } from './target.js';
-import { inWorkingDir } from './work-dir.js';
 
 /** The Knex CLI's own flags, which pick the knexfile and its environment. */
 export interface KnexOptions {

@@ -4,11 +4,10 @@ import { isMainThread } from 'node:worker_threads';
 let queue: Promise<unknown> = Promise.resolve();
 
 /**
- * Runs `fn` with `process.cwd()` set to `dir`, as the Knex CLI runs a knexfile: it changes to `--cwd`, and to the
- * folder of a `--knexfile`, before loading it. A knexfile's `dotenv.config()` or `readFileSync('./ca.pem')` reads
- * from there. Calls that change directory run one at a time, so two operations of one program cannot see each
- * other's directory; nothing changes when `process.cwd()` is already `dir`, or in a worker thread (which cannot
- * change it).
+ * Runs `fn` with `process.cwd()` set to `dir`: an ORM's config file (knexfile, prisma.config.ts) runs where its CLI
+ * would run it, so its `dotenv.config()` or `readFileSync('./ca.pem')` reads from there even when pgclone was given
+ * another `cwd`. Calls run one at a time, so two operations of one program cannot see each other's directory; the
+ * directory is left alone in a worker thread (which cannot change it).
  */
 export function inWorkingDir<T>(dir: string, fn: () => Promise<T>): Promise<T> {
   const target = path.resolve(dir);
