@@ -1,5 +1,5 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -236,6 +236,34 @@ describe('a project without knex installed', () => {
     const restored = await knexPgclone(['restore', `:${db}_snap`, '--pre-swap-hook', 'migrate'], { cwd: dir });
     expect(restored.code).toBe(1);
     expect(restored.stderr).toContain(`Knex is not installed for ${dir}`);
+  });
+});
+
+describe('a project on Knex 2 (no migration hooks: beforeEach came with Knex 3)', () => {
+  const db = uniqueName('knex2');
+  let dir: string;
+  afterAll(async () => {
+    await dropDatabases(db);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('announces each migration and names the one that fails', async () => {
+    await createDatabase(db);
+    await createDatabase(`${db}_src`);
+    // The project's own knex is Knex 2 (test/fixtures/knex2), with the repository's pg.
+    dir = mkdtempSync(path.join(os.tmpdir(), 'pgclone-knex2-'));
+    mkdirSync(path.join(dir, 'node_modules'));
+    symlinkSync(path.join(REPO_ROOT, 'test/fixtures/knex2/node_modules/knex'), path.join(dir, 'node_modules/knex'), 'dir');
+    symlinkSync(path.join(REPO_ROOT, 'node_modules/pg'), path.join(dir, 'node_modules/pg'), 'dir');
+    writeFiles(dir, {
+      'knexfile.js': `module.exports = ${knexEnv(dbUrl(db))};\n`,
+      'migrations/001_users.js': cjsMigration('CREATE TABLE users (id int)'),
+      'migrations/002_broken.js': "exports.up = async () => { throw new Error('broken on purpose'); };\nexports.down = async () => {};\n",
+    });
+    const restored = await knexPgclone(['restore', `:${db}_src`, '--pre-swap-hook', 'migrate'], { cwd: dir });
+    expect(restored.code).toBe(1);
+    expect(restored.stderr).toContain('Running migration 001_users.js');
+    expect(restored.stderr).toContain('error: Pre-swap hook migrate failed: Knex migration 002_broken.js failed: broken on purpose');
   });
 });
 
