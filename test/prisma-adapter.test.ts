@@ -1,5 +1,6 @@
 // End-to-end: pgclone in Prisma 7 and Prisma 6 projects, with the real Prisma CLIs, real migrations, a real cluster.
-import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { close, ensureTemplate } from 'pgclone';
@@ -147,6 +148,30 @@ describe('Prisma 7 project: prisma.config.ts with a hard-coded URL, a seed', () 
     const again = await pgclone(['restore', key, '--quiet']);
     expect(again.code, again.stderr).toBe(0);
     expect(await migrationNames(db)).toEqual([M1, M2, M3, bad]);
+  });
+
+  it('says to restore the dump again, not to resume the copy, when a migration is stopped by Ctrl-C', { timeout: 600_000 }, async () => {
+    const slow = '20250105000000_slow';
+    mkdirSync(path.join(dir, 'prisma/migrations', slow), { recursive: true });
+    writeFileSync(path.join(dir, 'prisma/migrations', slow, 'migration.sql'), 'SELECT pg_sleep(120);\n');
+    const temp = `${db}__temp`;
+    const sleeping = async () =>
+      (await sql<{ n: number }>('postgres', "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND query LIKE '%pg_sleep%'", [temp]))[0]!.n;
+    let cli: ChildProcess | undefined;
+    const running = runCli(['restore', key], { cwd: dir, bin: PRISMA_PGCLONE_BIN, env, onSpawn: (child) => (cli = child) });
+    for (let i = 0; (await sleeping()) === 0; i++) {
+      expect(i, 'the migration never started').toBeLessThan(1200);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    cli!.kill('SIGINT');
+    const stopped = await running;
+    rmSync(path.join(dir, 'prisma/migrations', slow), { recursive: true });
+    expect(stopped.code).not.toBe(0);
+    // Prisma records the migration it was applying as failed: the copy cannot be migrated again (P3009).
+    expect(stopped.stderr).toContain(`warning: Kept ${temp}:`);
+    expect(stopped.stderr).toContain('restore the dump again');
+    expect(stopped.stderr).not.toContain(`restore :${temp}`);
+    await sql('postgres', `DROP DATABASE IF EXISTS ${ident(temp)} WITH (FORCE)`);
   });
 });
 

@@ -22,6 +22,10 @@ import { translatePrismaUrl, withPrismaDatabase } from './url.js';
 const MIGRATE_RESUME =
   'it is as the failed migration left it, which Prisma will not migrate again (P3009); fix the migration, then restore the dump again';
 
+/** Where to go from a `prisma migrate deploy` that was stopped: Prisma records the migration it was applying as failed. */
+const MIGRATE_STOPPED_RESUME =
+  'a migration stopped midway is recorded as failed, which Prisma will not migrate again (P3009); restore the dump again';
+
 /** Options of a {@link PrismaAdapter} beyond the project itself. */
 export interface PrismaAdapterOptions {
   /** The `--schema` the user gave (passed on to Prisma as given). */
@@ -127,6 +131,8 @@ export class PrismaAdapter implements Adapter {
       }).catch((error: unknown) => {
         // Prisma records a failed migration in _prisma_migrations and refuses to migrate that database again (P3009).
         if (name === 'migrate' && error instanceof AdapterError) throw new AdapterError(error.message, { cause: error, resume: MIGRATE_RESUME });
+        // Stopped (Ctrl-C): the migration it was applying is recorded as failed too. The error stays the abort it is.
+        if (name === 'migrate' && error instanceof Error && error.name === 'AbortError') Object.assign(error, { resume: MIGRATE_STOPPED_RESUME });
         throw error;
       });
     } finally {
