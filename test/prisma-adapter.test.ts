@@ -1,7 +1,9 @@
 // End-to-end: pgclone in Prisma 7 and Prisma 6 projects, with the real Prisma CLIs, real migrations, a real cluster.
-import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { close, ensureTemplate } from 'pgclone';
 import { runCli, PGCLONE_BIN } from './support/cli.js';
 import { cluster, createDatabase, databases, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
 import { EXAMPLE_DIR, PRISMA_PGCLONE_BIN, prismaEngineEnv, prismaProject, removePrismaProjects, runPrisma } from './support/prisma.js';
@@ -147,6 +149,30 @@ describe('Prisma 7 project: prisma.config.ts with a hard-coded URL, a seed', () 
     expect(again.code, again.stderr).toBe(0);
     expect(await migrationNames(db)).toEqual([M1, M2, M3, bad]);
   });
+
+  it('says to restore the dump again, not to resume the copy, when a migration is stopped by Ctrl-C', { timeout: 600_000 }, async () => {
+    const slow = '20250105000000_slow';
+    mkdirSync(path.join(dir, 'prisma/migrations', slow), { recursive: true });
+    writeFileSync(path.join(dir, 'prisma/migrations', slow, 'migration.sql'), 'SELECT pg_sleep(120);\n');
+    const temp = `${db}__temp`;
+    const sleeping = async () =>
+      (await sql<{ n: number }>('postgres', "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND query LIKE '%pg_sleep%'", [temp]))[0]!.n;
+    let cli: ChildProcess | undefined;
+    const running = runCli(['restore', key], { cwd: dir, bin: PRISMA_PGCLONE_BIN, env, onSpawn: (child) => (cli = child) });
+    for (let i = 0; (await sleeping()) === 0; i++) {
+      expect(i, 'the migration never started').toBeLessThan(1200);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    cli!.kill('SIGINT');
+    const stopped = await running;
+    rmSync(path.join(dir, 'prisma/migrations', slow), { recursive: true });
+    expect(stopped.code).not.toBe(0);
+    // Prisma records the migration it was applying as failed: the copy cannot be migrated again (P3009).
+    expect(stopped.stderr).toContain(`warning: Kept ${temp}:`);
+    expect(stopped.stderr).toContain('restore the dump again');
+    expect(stopped.stderr).not.toContain(`restore :${temp}`);
+    await sql('postgres', `DROP DATABASE IF EXISTS ${ident(temp)} WITH (FORCE)`);
+  });
 });
 
 describe('Prisma 6 project: url and directUrl from env() in .env, a pooler URL, no config file', () => {
@@ -269,6 +295,38 @@ describe('schema= in the Prisma URL', () => {
     expect(restored.code, restored.stderr).toBe(0);
     expect(restored.stderr).toContain('2 things');
     expect(await sql(db, 'SELECT id FROM other.t')).toEqual([{ id: 7 }]);
+  });
+});
+
+describe('test templates of a Prisma project', () => {
+  const base = uniqueName('ptpl');
+  afterAll(async () => {
+    await close();
+    for (const name of await databases()) {
+      if (name.startsWith(`${base}_tpl_`)) await sql('postgres', `ALTER DATABASE ${ident(name)} WITH IS_TEMPLATE false`);
+    }
+    await dropDatabases(base);
+  });
+
+  it('are keyed by prisma/migrations, the schema and the seed, and built with prisma migrate deploy', { timeout: 600_000 }, async () => {
+    const dir = prismaProject({
+      major: 7,
+      files: {
+        ...schemaFiles('  provider = "postgresql"'),
+        'prisma.config.ts': `export default { datasource: { url: ${JSON.stringify(dbUrl(base))} }, migrations: { seed: 'node prisma/seed.mjs' } }\n`,
+        'prisma/seed.mjs': SEED,
+      },
+    });
+    addMigrations(dir, [M1]);
+    const options = { cwd: dir, env: { ...prismaEngineEnv(7), PATH: process.env.PATH } };
+    const first = await ensureTemplate(options);
+    expect(first.files).toEqual([`prisma/migrations/${M1}/migration.sql`, 'prisma/migrations/migration_lock.toml', 'prisma/schema.prisma', 'prisma/seed.mjs']);
+    // A new migration is a new template, built with it.
+    addMigrations(dir, [M2]);
+    const second = await ensureTemplate(options);
+    expect(second.built).toBe(true);
+    expect(second.name).not.toBe(first.name);
+    expect(second.files).toContain(`prisma/migrations/${M2}/migration.sql`);
   });
 });
 

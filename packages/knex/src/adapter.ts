@@ -1,6 +1,7 @@
 import path from 'node:path';
 import {
   AdapterError,
+  inWorkingDir,
   validateConfig,
   type Adapter,
   type AdapterFactory,
@@ -13,6 +14,7 @@ import { assertPostgresClient } from './client.js';
 import { connectionInput, evaluateConnection } from './connection.js';
 import { describeEnvironment, KNEXFILE_NAMES, loadKnexfile, locateKnexfile, type KnexfileEnvironment } from './knexfile.js';
 import { runInChild } from './run-child.js';
+import { knexTemplateInputs } from './sources.js';
 import { taskTarget } from './target.js';
 
 /** The Knex CLI's own flags, which pick the knexfile and its environment. */
@@ -44,14 +46,16 @@ export function knexAdapterFactory(options: KnexOptions = {}): AdapterFactory {
         throw new AdapterError(`No knexfile found in ${searchFrom} or a parent directory (looked for ${KNEXFILE_NAMES.join(', ')}); pass --knexfile PATH`);
       }
       const envName = options.env || env.NODE_ENV || 'development';
-      const loaded = await loadKnexfile(file, { envName, esm: !!options.esm });
+      // Where the Knex CLI would be when it loads this knexfile: the folder of a --knexfile, else --cwd (or the CWD).
+      const workDir = options.knexfile === undefined ? searchFrom : path.dirname(file);
+      const loaded = await inWorkingDir(workDir, () => loadKnexfile(file, { envName, esm: !!options.esm }));
       const where = describeEnvironment(loaded);
       assertPostgresClient(loaded.config.client, where);
       const config =
         loaded.config.pgclone === undefined
           ? undefined
           : validateConfig(loaded.config.pgclone, `${loaded.file} (${loaded.section ? `${loaded.section}.` : ''}pgclone)`);
-      return new KnexfileAdapter(loaded, { env, esm: !!options.esm, ...(config ? { config } : {}) });
+      return new KnexfileAdapter(loaded, { env, esm: !!options.esm, workDir, ...(config ? { config } : {}) });
     },
   };
 }
@@ -68,11 +72,13 @@ export class KnexfileAdapter implements Adapter {
   readonly #knexfile: KnexfileEnvironment;
   readonly #env: NodeJS.ProcessEnv;
   readonly #esm: boolean;
+  readonly #workDir: string;
 
-  constructor(knexfile: KnexfileEnvironment, options: { env: NodeJS.ProcessEnv; esm: boolean; config?: PgcloneConfig }) {
+  constructor(knexfile: KnexfileEnvironment, options: { env: NodeJS.ProcessEnv; esm: boolean; workDir?: string; config?: PgcloneConfig }) {
     this.#knexfile = knexfile;
     this.#env = options.env;
     this.#esm = options.esm;
+    this.#workDir = options.workDir ?? path.dirname(knexfile.file);
     this.projectDir = path.dirname(knexfile.file);
     this.source = knexfile.file;
     if (options.config) this.config = options.config;
@@ -80,7 +86,15 @@ export class KnexfileAdapter implements Adapter {
 
   async connection(): Promise<ConnectionInput | undefined> {
     const where = describeEnvironment(this.#knexfile);
-    return connectionInput(await evaluateConnection(this.#knexfile.config.connection, where), this.#env, where);
+    // Connection (and password) functions may read files or the environment, as the knexfile did when it loaded.
+    return inWorkingDir(this.#workDir, async () =>
+      connectionInput(await evaluateConnection(this.#knexfile.config.connection, where), this.#env, where),
+    );
+  }
+
+  /** The knexfile's migrations and seeds folders: what a test template built with `migrate`/`seed` depends on. */
+  async templateInputs(): Promise<string[]> {
+    return knexTemplateInputs(this.#knexfile.config, this.projectDir);
   }
 
   /**
@@ -97,7 +111,8 @@ export class KnexfileAdapter implements Adapter {
         baseDir: this.projectDir,
         target: taskTarget(target),
       },
-      { cwd: this.projectDir, env: target.env, reporter: target.reporter, signal: target.signal },
+      // The child loads the knexfile again, in the directory the parent loaded it in.
+      { cwd: this.#workDir, env: target.env, reporter: target.reporter, signal: target.signal },
     );
   }
 }

@@ -12,6 +12,7 @@ import { assertPostgresClient } from './client.js';
 import { connectionInput, evaluateConnection } from './connection.js';
 import { requireProjectKnex } from './project-knex.js';
 import { runKnexTask } from './run-task.js';
+import { knexTemplateInputs } from './sources.js';
 import { taskTarget } from './target.js';
 import type { KnexConfig, KnexInstanceLike } from './types.js';
 
@@ -59,6 +60,10 @@ class KnexInstanceAdapter implements Adapter {
 
   async connection(): Promise<ConnectionInput | undefined> {
     return connectionInput(await evaluateConnection(this.#knexConfig.connection, WHERE), this.#env, WHERE);
+  }
+
+  async templateInputs(): Promise<string[]> {
+    return knexTemplateInputs(this.#knexConfig, this.projectDir);
   }
 
   async runHook(name: ReservedHook, target: AdapterHookTarget): Promise<void> {

@@ -53,17 +53,39 @@ export function migrateConfig(migrations: KnexMigrationsConfig | undefined, opti
   } else {
     config = { ...given };
   }
-  const source = config.migrationSource as { getMigrationName(m: unknown): string };
-  const beforeEach = given.beforeEach as ((trx: unknown, list: unknown[]) => unknown) | undefined;
-  config.beforeEach = async (trx: unknown, list: unknown[]) => {
-    for (const migration of list) {
-      const name = source.getMigrationName(migration);
-      report.migrationStarted?.(name);
-      report.line(`Running migration ${name}`);
-    }
-    if (beforeEach) await beforeEach(trx, list);
-  };
+  config.migrationSource = announcing(config.migrationSource as MigrationSource, report);
   return config;
+}
+
+/** Knex's migration source interface. */
+interface MigrationSource {
+  getMigrations(loadExtensions?: readonly string[]): Promise<unknown[]>;
+  getMigrationName(migration: unknown): string;
+  getMigration(migration: unknown): Promise<unknown>;
+}
+
+/**
+ * `source` with each migration's `up`/`down` reporting the migration as it starts. Knex ≥ 3's `beforeEach` would
+ * do, but the Knex 2 this package supports has none, and a failure would then name no migration.
+ */
+function announcing(source: MigrationSource, report: TaskReport): MigrationSource {
+  return {
+    getMigrations: (loadExtensions) => source.getMigrations(loadExtensions),
+    getMigrationName: (migration) => source.getMigrationName(migration),
+    async getMigration(migration) {
+      const name = source.getMigrationName(migration);
+      const loaded = (await source.getMigration(migration)) as Record<string, unknown>;
+      const announced = (run: unknown) =>
+        typeof run !== 'function'
+          ? run
+          : function (this: unknown, ...args: unknown[]) {
+              report.migrationStarted?.(name);
+              report.line(`Running migration ${name}`);
+              return (run as (...a: unknown[]) => unknown).apply(this, args);
+            };
+      return { ...loaded, up: announced(loaded.up), down: announced(loaded.down) };
+    },
+  };
 }
 
 /** The config given to `seed.run`, built like {@link migrateConfig} (default directory `./seeds`). */
@@ -80,6 +102,19 @@ export function seedConfig(seeds: KnexSeedsConfig | undefined, options: SourceOp
       options.esm,
     ),
   };
+}
+
+/**
+ * The folders `migrate` and `seed` read, as globs relative to `baseDir` (where relative `directory` settings are
+ * resolved): `migrations.directory` (default `./migrations`) and `seeds.directory` (default `./seeds`). A custom
+ * `migrationSource`/`seedSource` without file settings names no folder: its default one is listed instead.
+ */
+export function knexTemplateInputs(config: { migrations?: KnexMigrationsConfig | undefined; seeds?: KnexSeedsConfig | undefined }, baseDir: string): string[] {
+  const folders = [
+    ...directories(config.migrations?.directory, './migrations', baseDir),
+    ...directories(config.seeds?.directory, './seeds', baseDir),
+  ];
+  return [...new Set(folders.map((dir) => path.relative(baseDir, dir).split(path.sep).join('/') || '.'))];
 }
 
 interface MigrationFile {

@@ -16,7 +16,7 @@ export interface KnexMigrationsConfig {
   disableTransactions?: boolean;
   disableMigrationsListValidation?: boolean;
   migrationSource?: unknown;
-  /** Knex ≥ 3 calls it before each migration; pgclone's own runs first (it reports the migration). */
+  /** Knex ≥ 3 calls it before each migration (passed on as it is). */
   beforeEach?: unknown;
 }
 

@@ -181,6 +181,35 @@ describe('knexfile environments', () => {
       removeProject(other);
     }
   });
+
+  it('loads the knexfile from --cwd, or from the folder of --knexfile, as the Knex CLI does (dotenv, relative files)', async () => {
+    // A knexfile that reads a file relative to the working directory, as `dotenv.config()` reads `.env`: the Knex CLI
+    // changes to --cwd, and to the folder of a --knexfile, before loading it.
+    const db = `${dev}_wd`;
+    await createDatabase(db);
+    await createDatabase(`${db}_src`);
+    const app = makeProject({
+      'app/knexfile.cjs':
+        "const url = require('node:fs').readFileSync('./database-url.txt', 'utf8').trim();\n" +
+        "module.exports = { client: 'pg', connection: url, migrations: { directory: './migrations' } };\n",
+      'app/database-url.txt': `${dbUrl(db)}\n`,
+      'app/migrations/001_t.js': cjsMigration('CREATE TABLE added (id int)'),
+    });
+    try {
+      const withCwd = await knexPgclone(['ls', '--local', '--cwd', 'app'], { cwd: app });
+      expect(withCwd.code, withCwd.stderr).toBe(0);
+      expect(withCwd.lines).toContain(`:${db}_src`);
+      expect(withCwd.lines).not.toContain(`:${db}`);
+      // The migrate hook's child process loads the knexfile again, from the same folder.
+      const restored = await knexPgclone(['restore', `:${db}_src`, '--knexfile', 'app/knexfile.cjs', '--pre-swap-hook', 'migrate'], { cwd: app });
+      expect(restored.code, restored.stderr).toBe(0);
+      expect(restored.stderr).toContain('Running migration 001_t.js');
+      expect(await tables(db)).toContain('added');
+    } finally {
+      removeProject(app);
+      await dropDatabases(db);
+    }
+  });
 });
 
 describe('connections', () => {

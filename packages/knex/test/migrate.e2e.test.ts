@@ -1,11 +1,11 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copy, restore } from 'pgclone';
+import { close, copy, ensureTemplate, restore } from 'pgclone';
 import { fromKnexfile } from '@pgclone/knex';
-import { createDatabase, databases, dbUrl, dropDatabases, sql, uniqueName } from '../../../test/support/pg.js';
+import { createDatabase, databases, dbUrl, dropDatabases, ident, sql, uniqueName } from '../../../test/support/pg.js';
 import { cjsMigration, esmMigration, knexEnv, knexPgclone, makeProject, removeProject, REPO_ROOT, writeFiles } from './support/project.js';
 
 const KNEX_CLI = path.join(REPO_ROOT, 'node_modules/knex/bin/cli.js');
@@ -239,6 +239,34 @@ describe('a project without knex installed', () => {
   });
 });
 
+describe('a project on Knex 2 (no migration hooks: beforeEach came with Knex 3)', () => {
+  const db = uniqueName('knex2');
+  let dir: string;
+  afterAll(async () => {
+    await dropDatabases(db);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('announces each migration and names the one that fails', async () => {
+    await createDatabase(db);
+    await createDatabase(`${db}_src`);
+    // The project's own knex is Knex 2 (test/fixtures/knex2), with the repository's pg.
+    dir = mkdtempSync(path.join(os.tmpdir(), 'pgclone-knex2-'));
+    mkdirSync(path.join(dir, 'node_modules'));
+    symlinkSync(path.join(REPO_ROOT, 'test/fixtures/knex2/node_modules/knex'), path.join(dir, 'node_modules/knex'), 'dir');
+    symlinkSync(path.join(REPO_ROOT, 'node_modules/pg'), path.join(dir, 'node_modules/pg'), 'dir');
+    writeFiles(dir, {
+      'knexfile.js': `module.exports = ${knexEnv(dbUrl(db))};\n`,
+      'migrations/001_users.js': cjsMigration('CREATE TABLE users (id int)'),
+      'migrations/002_broken.js': "exports.up = async () => { throw new Error('broken on purpose'); };\nexports.down = async () => {};\n",
+    });
+    const restored = await knexPgclone(['restore', `:${db}_src`, '--pre-swap-hook', 'migrate'], { cwd: dir });
+    expect(restored.code).toBe(1);
+    expect(restored.stderr).toContain('Running migration 001_users.js');
+    expect(restored.stderr).toContain('error: Pre-swap hook migrate failed: Knex migration 002_broken.js failed: broken on purpose');
+  });
+});
+
 describe('the migrate default belongs to the Knex project: its database, its folder', () => {
   const app = uniqueName('kp_alias_app');
   const reporting = uniqueName('kp_alias_rep');
@@ -266,6 +294,32 @@ describe('the migrate default belongs to the Knex project: its database, its fol
     // It ran the three-table app's migrations on the reporting database ("Knex batch 1 on reporting__temp").
     const tables = await sql<{ tablename: string }>(reporting, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1");
     expect(tables.map((t) => t.tablename)).toEqual(['metrics']);
+  });
+
+  it("keys test templates by the knexfile's migrations and seeds folders, wherever they are", async () => {
+    const base = uniqueName('kp_tpl');
+    const dir = makeProject({
+      'knexfile.js': `module.exports = { development: ${knexEnv(dbUrl(base), "seeds: { directory: './db/seeds' }").replace("'./migrations'", "'./db/migrations'")} };\n`,
+      'db/migrations/001_users.js': cjsMigration('CREATE TABLE users (id int)'),
+      'db/seeds/01_users.js': "exports.seed = async (knex) => { await knex('users').insert({ id: 1 }); };\n",
+    });
+    dirs.push(dir);
+    try {
+      const options = { cwd: dir, env: { PATH: process.env.PATH } };
+      const first = await ensureTemplate(options);
+      expect(first.files).toEqual(['db/migrations/001_users.js', 'db/seeds/01_users.js']);
+      // A changed migration is a new template, built with it.
+      writeFiles(dir, { 'db/migrations/002_name.js': cjsMigration('ALTER TABLE users ADD COLUMN name text') });
+      const second = await ensureTemplate(options);
+      expect(second).toMatchObject({ built: true, files: ['db/migrations/001_users.js', 'db/migrations/002_name.js', 'db/seeds/01_users.js'] });
+      expect(second.name).not.toBe(first.name);
+    } finally {
+      await close();
+      for (const name of await databases()) {
+        if (name.startsWith(`${base}_tpl_`)) await sql('postgres', `ALTER DATABASE ${ident(name)} WITH IS_TEMPLATE false`);
+      }
+      await dropDatabases(base);
+    }
   });
 
   it('keeps dumps beside the knexfile, so a dump made in a subdirectory is listed from the project root', async () => {

@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
 import {
@@ -20,6 +21,10 @@ import { translatePrismaUrl, withPrismaDatabase } from './url.js';
 /** Where to go from a failed `prisma migrate deploy`: not `restore :N__temp`, which Prisma refuses (P3009). */
 const MIGRATE_RESUME =
   'it is as the failed migration left it, which Prisma will not migrate again (P3009); fix the migration, then restore the dump again';
+
+/** Where to go from a `prisma migrate deploy` that was stopped: Prisma records the migration it was applying as failed. */
+const MIGRATE_STOPPED_RESUME =
+  'a migration stopped midway is recorded as failed, which Prisma will not migrate again (P3009); restore the dump again';
 
 /** Options of a {@link PrismaAdapter} beyond the project itself. */
 export interface PrismaAdapterOptions {
@@ -57,6 +62,20 @@ export class PrismaAdapter implements Adapter {
     if (urlError) throw urlError;
     if (!migrateUrl) return undefined;
     return translatePrismaUrl(migrateUrl.url, { where: migrateUrl.from, baseDir: path.dirname(this.project.datasource.file) }).connection;
+  }
+
+  /**
+   * What a test template built with `migrate`/`seed` depends on, relative to {@link projectDir}: the migrations
+   * folder, the schema (file or folder), and the files the seed command names (`tsx prisma/seed.ts`).
+   */
+  async templateInputs(): Promise<string[]> {
+    const { migrationsDir, schemaPath, seed, cwd } = this.project;
+    const seedFiles = (seed ?? '')
+      .split(/\s+/)
+      .map((word) => path.resolve(cwd, word))
+      .filter((file) => existsSync(file) && statSync(file).isFile());
+    const relative = (file: string) => path.relative(this.projectDir, file).split(path.sep).join('/') || '.';
+    return [...new Set([migrationsDir, schemaPath, ...seedFiles].map(relative))];
   }
 
   async runHook(name: ReservedHook, target: AdapterHookTarget): Promise<void> {
@@ -112,6 +131,8 @@ export class PrismaAdapter implements Adapter {
       }).catch((error: unknown) => {
         // Prisma records a failed migration in _prisma_migrations and refuses to migrate that database again (P3009).
         if (name === 'migrate' && error instanceof AdapterError) throw new AdapterError(error.message, { cause: error, resume: MIGRATE_RESUME });
+        // Stopped (Ctrl-C): the migration it was applying is recorded as failed too. The error stays the abort it is.
+        if (name === 'migrate' && error instanceof Error && error.name === 'AbortError') Object.assign(error, { resume: MIGRATE_STOPPED_RESUME });
         throw error;
       });
     } finally {

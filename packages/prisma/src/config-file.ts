@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { AdapterError, importModule } from '@pgclone/core';
+import { AdapterError, importModule, inWorkingDir } from '@pgclone/core';
 
 const EXTENSIONS = ['.js', '.ts', '.mjs', '.cjs', '.mts', '.cts'];
 
@@ -48,9 +48,14 @@ export interface LoadedPrismaConfig {
 /**
  * Runs the project's Prisma config with jiti (TypeScript included, nothing to install), as the Prisma CLI does.
  * `prisma/config`'s `env()` and `import 'dotenv/config'` use `process.env`, so when `env` is not `process.env` it
- * stands in for `process.env` while the file runs.
+ * stands in for `process.env` while the file runs, and `cwd` is the working directory.
  */
-export async function loadPrismaConfig(file: string, env: NodeJS.ProcessEnv, display: string): Promise<LoadedPrismaConfig> {
+export async function loadPrismaConfig(file: string, env: NodeJS.ProcessEnv, display: string, cwd: string): Promise<LoadedPrismaConfig> {
+  // In the folder Prisma runs in: `import 'dotenv/config'` reads the .env there.
+  return inWorkingDir(cwd, () => runPrismaConfig(file, env, display));
+}
+
+async function runPrismaConfig(file: string, env: NodeJS.ProcessEnv, display: string): Promise<LoadedPrismaConfig> {
   const swap = env !== process.env;
   const saved = process.env;
   if (swap) process.env = { ...env };

@@ -129,7 +129,7 @@ export async function loadPrismaProject(options: PrismaProjectOptions = {}): Pro
   } else {
     configFile = findPrismaConfig(cwd);
   }
-  const loadedConfig = configFile ? await loadPrismaConfig(configFile, baseEnv, display(configFile, cwd)) : undefined;
+  const loadedConfig = configFile ? await loadPrismaConfig(configFile, baseEnv, display(configFile, cwd), cwd) : undefined;
   const config = loadedConfig?.config;
   const configDir = configFile ? path.dirname(configFile) : cwd;
 

@@ -130,6 +130,20 @@ describe('loadPrismaProject', () => {
     expect(env).toEqual({ PATH: process.env.PATH });
   });
 
+  it("runs the Prisma config in the project's folder, as Prisma does, wherever the caller is (import 'dotenv/config')", async () => {
+    // Reads a file relative to the working directory, as `import 'dotenv/config'` reads `.env`.
+    const dir = project({
+      'prisma.config.mjs': "import { readFileSync } from 'node:fs'\nexport default { datasource: { url: readFileSync('./db-url.txt', 'utf8').trim() } }\n",
+      'db-url.txt': 'postgresql://h/from_project_folder\n',
+      'prisma/schema.prisma': pgSchema(''),
+    });
+    const caller = process.cwd();
+    expect(caller).not.toBe(dir);
+    const found = await loadPrismaProject({ cwd: dir, env: {} });
+    expect(found?.migrateUrl?.url).toBe('postgresql://h/from_project_folder');
+    expect(process.cwd()).toBe(caller);
+  });
+
   it('reports a Prisma config that cannot load (an env() that is not set)', async () => {
     const dir = project(
       {
