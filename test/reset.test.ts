@@ -251,6 +251,37 @@ describe('restore(":snapshot") fast path', () => {
     expect(await sql(fixture, `SELECT count(*)::int AS n FROM item WHERE name = 'kept'`)).toEqual([{ n: 0 }]);
   });
 
+  it('an abort while waiting for another run\'s lock stops restore and copy at once, with an INTERRUPTED error', async () => {
+    // Another pgclone run (here: a session holding pgclone's advisory lock on db) keeps them waiting; aborting must
+    // not wait out lockTimeout (it did: 30 s by default) before reporting INTERRUPTED.
+    await settled();
+    await sql(db, `INSERT INTO item (name) VALUES ('kept-locked')`);
+    const holder = new pg.Client({ connectionString: dbUrl('postgres') });
+    await holder.connect();
+    try {
+      await holder.query(`SELECT pg_advisory_lock(hashtext('pgclone'), hashtext($1))`, [db]);
+      const calls: Array<[string, (signal: AbortSignal) => Promise<unknown>]> = [
+        ['fast restore', (signal) => restore(`:${fixture}`, { cwd, env, signal })],
+        ['general restore', (signal) => restore(`:${fixture}`, { cwd, env, signal, fast: false })],
+        ['copy', (signal) => copy(`:${fixture}`, { cwd, env, signal })],
+      ];
+      for (const [name, call] of calls) {
+        const controller = new AbortController();
+        const started = performance.now();
+        setTimeout(() => controller.abort(), 300);
+        const error = await call(controller.signal).then(() => new Error(`${name} resolved`), (e: unknown) => e);
+        expect((error as { code?: string }).code, name).toBe('INTERRUPTED');
+        expect(performance.now() - started, name).toBeLessThan(5_000);
+      }
+    } finally {
+      await holder.end();
+    }
+    expect(await sql(db, `SELECT count(*)::int AS n FROM item WHERE name = 'kept-locked'`)).toEqual([{ n: 1 }]);
+    expect(await sql(fixture, `SELECT count(*)::int AS n FROM item WHERE name = 'kept-locked'`)).toEqual([{ n: 0 }]);
+    // The lock is free again: the next reset works.
+    expect((await restore(`:${fixture}`, { cwd, env })).database).toBe(db);
+  });
+
   it('copies with the copyStrategy of the options or the config, unless strategy says otherwise', async () => {
     const copied = async (options: object, dir = cwd) => {
       await restore(`:${fixture}`, { cwd: dir, env, spare: false, ...options }); // drops a spare the next one would use

@@ -54,7 +54,7 @@ export interface SnapshotResetOptions {
   copyStrategy?: CopyStrategyOption;
   /** How long to wait for the lock and for sessions to end (ms). */
   timeoutMs: number;
-  /** Aborted while the reset waits its turn: it stops before taking the lock. */
+  /** Aborted before the reset holds N's lock (waiting its turn, or for another run's lock): it stops, changing nothing. */
   signal?: AbortSignal;
 }
 
@@ -264,7 +264,7 @@ export class SnapshotResetter {
     if (options.signal?.aborted) throw new PgcloneError('INTERRUPTED', `Reset of ${n.live} was interrupted before it started; nothing was changed`);
     reporter.step('lock', `Waiting for pgclone's lock on ${n.live}`, n.live);
     let t = mark();
-    await admin.lock([n.live]);
+    await admin.lock([n.live], options.signal);
     const lockMs = mark() - t;
     try {
       t = mark();
