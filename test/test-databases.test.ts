@@ -261,4 +261,37 @@ describe('test databases', () => {
     expect((await databases()).filter((d) => d.startsWith(name))).toEqual([]);
     expect(options.env.PGCLONE_TEST_RUN).toBeUndefined();
   });
+
+  it('an abort during the template build stops its hook and the helper at once, with an INTERRUPTED error and no template', async () => {
+    // The build ignored the signal: the hook ran to its end and the helper resolved with a template, as if not aborted.
+    const p = project();
+    const marker = path.join(p.dir, 'hook-finished');
+    for (const [label, helper] of [
+      ['ensureTemplate', ensureTemplate],
+      ['startTestRun', startTestRun],
+      ['testDatabase', testDatabase],
+    ] as const) {
+      const name = `${base}_ab${label.length}`;
+      const controller = new AbortController();
+      const options = {
+        cwd: p.dir,
+        env: { ...env },
+        files: ['migrations'],
+        hooks: [`sleep 20 && touch ${marker}`],
+        name,
+        signal: controller.signal,
+        onEvent: (e: { event: string; message?: string }) => {
+          if (e.event === 'message' && e.message?.startsWith('Running template hook')) setTimeout(() => controller.abort(), 200);
+        },
+      };
+      const started = performance.now();
+      const error = await (helper as (o: typeof options) => Promise<unknown>)(options).then(() => new Error(`${label} resolved`), (e: unknown) => e);
+      expect((error as { code?: string }).code, label).toBe('INTERRUPTED');
+      expect(performance.now() - started, label).toBeLessThan(10_000);
+      expect((await databases()).filter((d) => d.startsWith(name)), label).toEqual([]);
+      expect(options.env.PGCLONE_TEST_RUN, label).toBeUndefined();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(readdirSync(p.dir)).not.toContain('hook-finished');
+  });
 });

@@ -121,9 +121,9 @@ async function openTestDatabase(options: TestDatabaseOptions, worker: string, on
     copyStrategy: resolvePerfOptions({}, opts).copyStrategy,
     timeoutMs: opts.lockTimeout,
   };
-  const reset = async (): Promise<ResetResult> =>
-    fastRestoreResult(`:${template}`, await resetter.reset(template, resetOptions));
-  await reset();
+  const reset = async (signal?: AbortSignal): Promise<ResetResult> =>
+    fastRestoreResult(`:${template}`, await resetter.reset(template, { ...resetOptions, ...(signal ? { signal } : {}) }));
+  await reset(settings.signal);
   const url = connectionUrl(withDatabase(settings.conn, database));
   let closed = false;
   const close = async () => {
@@ -147,7 +147,7 @@ async function openTestDatabase(options: TestDatabaseOptions, worker: string, on
     }
   };
   const unregister = onClose(close);
-  return { database, url, template, run, resetWhen: settings.resetWhen, reset, close, [Symbol.asyncDispose]: close };
+  return { database, url, template, run, resetWhen: settings.resetWhen, reset: () => reset(), close, [Symbol.asyncDispose]: close };
 }
 
 /** This process's own run (when no global setup started one): one per base, alive while the process is. */
