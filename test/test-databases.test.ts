@@ -38,7 +38,7 @@ describe('test databases', () => {
   afterAll(async () => {
     await close();
     for (const name of await databases()) {
-      if (name.startsWith(`${base}_tpl_`)) await sql('postgres', `ALTER DATABASE ${ident(name)} WITH IS_TEMPLATE false`);
+      if (name.startsWith(base) && /_tpl_[0-9a-f]{12}$/.test(name)) await sql('postgres', `ALTER DATABASE ${ident(name)} WITH IS_TEMPLATE false`);
     }
     await dropDatabases(base);
   });
@@ -260,6 +260,39 @@ describe('test databases', () => {
     expect(p.builds()).toBe(0);
     expect((await databases()).filter((d) => d.startsWith(name))).toEqual([]);
     expect(options.env.PGCLONE_TEST_RUN).toBeUndefined();
+  });
+
+  it('a worker database whose pgclone session was ended (server restart, idle_session_timeout) resets again, printing nothing', async () => {
+    // Its reset kept the broken session: every later reset failed ("Client has encountered a connection error"), and
+    // each added a listener to the dead socket until Node printed a MaxListenersExceededWarning.
+    const p = project();
+    const db = await testDatabase({ cwd: p.dir, env: { ...env }, files: ['migrations'], hooks: [p.migrate], name: `${base}_brk`, worker: 1 });
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => void warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    try {
+      await db.reset();
+      const ended = await sql(
+        'postgres',
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'pgclone-admin:' || $1::text || '@%'`,
+        [process.pid],
+      );
+      expect(ended.length).toBeGreaterThan(0);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const outcomes: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        await sql(db.database, `INSERT INTO item (name) VALUES ('written ${i}')`);
+        outcomes.push(await db.reset().then(() => 'ok', (e: { code?: string }) => `failed ${e.code}`));
+      }
+      // The ended session is noticed before the next reset, which connects again.
+      expect(outcomes).toEqual(Array(12).fill('ok'));
+      expect(await sql(db.database, 'SELECT name FROM item ORDER BY id')).toEqual([{ name: 'one' }, { name: 'two' }]);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      await db.close();
+    }
   });
 
   it('an abort during the template build stops its hook and the helper at once, with an INTERRUPTED error and no template', async () => {

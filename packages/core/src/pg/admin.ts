@@ -75,6 +75,14 @@ export class Admin {
     this.serverVersion = info.version;
     this.user = info.user;
     this.superuser = info.superuser;
+    client.once('end', () => (this.#ended = true));
+  }
+
+  #ended = false;
+
+  /** False once the connection has ended: closed, or ended by the server (terminated, restarted, idle_session_timeout). */
+  get connected(): boolean {
+    return !this.#ended;
   }
 
   /** Major version of the server (15 for 15.18). */
@@ -561,10 +569,13 @@ export class Admin {
   #busy = 0;
 
   #applyRef(): void {
-    const stream = (this.#client as unknown as { connection?: { stream?: { ref?: () => void; unref?: () => void } } })
+    const stream = (this.#client as unknown as { connection?: { stream?: { destroyed?: boolean; ref?: () => void; unref?: () => void } } })
       .connection?.stream;
-    if (this.#holdsProcessWhenIdle || this.#busy > 0) stream?.ref?.();
-    else stream?.unref?.();
+    // A closed socket has nothing to keep alive, and Node defers ref/unref on it to a 'connect' listener that never
+    // fires: one more per call, until Node prints a MaxListenersExceededWarning.
+    if (!stream || stream.destroyed) return;
+    if (this.#holdsProcessWhenIdle || this.#busy > 0) stream.ref?.();
+    else stream.unref?.();
   }
 
   /** While `work` runs, the session keeps the process alive. */

@@ -1,6 +1,6 @@
 import { checkTestOptions, connectAdmin, connectionUrl, derivedName, interruptible, resolvePerfOptions, withDatabase, type Admin } from '@pgclone/core';
 import { fastRestoreResult, type ResetResult } from '../fast-restore.js';
-import { forgetResetter, onClose, resetterFor } from '../session.js';
+import { forgetResetter, onClose, resetThrough, settleResetter } from '../session.js';
 import { newRunId, runLockName, workerDatabaseName } from './names.js';
 import { dropStaleRuns, RUN_ENV } from './run.js';
 import { testRuntime, testSettings, type TestTemplateOptions } from './settings.js';
@@ -113,7 +113,6 @@ async function openTestDatabase(options: TestDatabaseOptions, worker: string, on
     run = own.id;
   }
   const database = workerDatabaseName(base, run, worker);
-  const resetter = await resetterFor(opts, settings.conn, database, settings.prepared.env);
   const resetOptions = {
     reporter: settings.prepared.reporter,
     spare: settings.spare,
@@ -122,7 +121,10 @@ async function openTestDatabase(options: TestDatabaseOptions, worker: string, on
     timeoutMs: opts.lockTimeout,
   };
   const reset = async (signal?: AbortSignal): Promise<ResetResult> =>
-    fastRestoreResult(`:${template}`, await resetter.reset(template, { ...resetOptions, ...(signal ? { signal } : {}) }));
+    fastRestoreResult(
+      `:${template}`,
+      await resetThrough(opts, settings.conn, database, settings.prepared.env, template, { ...resetOptions, ...(signal ? { signal } : {}) }),
+    );
   await reset(settings.signal);
   const url = connectionUrl(withDatabase(settings.conn, database));
   let closed = false;
@@ -143,7 +145,7 @@ async function openTestDatabase(options: TestDatabaseOptions, worker: string, on
         await admin.close();
       }
     } else {
-      await resetter.settled();
+      await settleResetter(opts, settings.conn, database, settings.prepared.env);
     }
   };
   const unregister = onClose(close);
