@@ -262,6 +262,24 @@ describe('test databases', () => {
     expect(options.env.PGCLONE_TEST_RUN).toBeUndefined();
   });
 
+  it('hands one worker a database per server and base it asks for, not the first one it got', async () => {
+    // The handles were kept by worker, cwd and databaseUrl only: asking with another env (or named config) for another
+    // database returned the first database.
+    const p = project();
+    const common = { cwd: p.dir, files: ['migrations'], hooks: [p.migrate], worker: 'k' };
+    const main = await testDatabase({ ...common, env: { DATABASE_URL: dbUrl(`${base}_main`) } });
+    const other = await testDatabase({ ...common, env: { DATABASE_URL: dbUrl(`${base}_oth`) } });
+    try {
+      expect(main.database).toMatch(new RegExp(`^${base}_main_test_`));
+      expect(other.database).toMatch(new RegExp(`^${base}_oth_test_`));
+      // The same request again gets the same handle.
+      expect(await testDatabase({ ...common, env: { DATABASE_URL: dbUrl(`${base}_main`) } })).toBe(main);
+    } finally {
+      await main.close();
+      await other.close();
+    }
+  });
+
   it('a worker database whose pgclone session was ended (server restart, idle_session_timeout) resets again, printing nothing', async () => {
     // Its reset kept the broken session: every later reset failed ("Client has encountered a connection error"), and
     // each added a listener to the dead socket until Node printed a MaxListenersExceededWarning.

@@ -73,7 +73,19 @@ export async function testDatabase(options: TestDatabaseOptions = {}): Promise<T
 async function testDatabaseNow(options: TestDatabaseOptions): Promise<TestDatabase> {
   const env = options.env ?? process.env;
   const worker = options.worker ?? env.VITEST_POOL_ID ?? env.JEST_WORKER_ID ?? '1';
-  const key = JSON.stringify([env[RUN_ENV.run] ?? null, options.name ?? null, String(worker), options.databaseUrl ?? null, options.cwd ?? null]);
+  // What picks the server and the base: the options that say so explicitly. Not the process's own DATABASE_URL, which
+  // the setup file points at this very database once it has it.
+  const key = JSON.stringify([
+    env[RUN_ENV.run] ?? null,
+    options.name ?? null,
+    String(worker),
+    options.databaseUrl ?? null,
+    options.cwd ?? null,
+    options.config ?? null,
+    options.configFile ?? null,
+    options.database ?? null,
+    options.env ?? null,
+  ]);
   const existing = handles().get(key);
   if (existing) {
     const db = await existing.catch(() => undefined);
