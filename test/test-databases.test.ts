@@ -262,6 +262,23 @@ describe('test databases', () => {
     expect(options.env.PGCLONE_TEST_RUN).toBeUndefined();
   });
 
+  it('stamps the step events of each reset with the time since that reset started', async () => {
+    // They counted from when the handle was made: a reset of a few milliseconds reported steps seconds "into" it.
+    const p = project();
+    const events: Array<{ event: string; step?: string; elapsedMs?: number }> = [];
+    const db = await testDatabase({ cwd: p.dir, env: { ...env }, files: ['migrations'], hooks: [p.migrate], name: `${base}_ev`, worker: 1, onEvent: (e) => void events.push(e) });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      events.length = 0;
+      await db.reset();
+      const steps = events.filter((e) => e.event === 'step');
+      expect(steps.map((e) => e.step)).toContain('swap');
+      for (const e of steps) expect(e.elapsedMs, e.step).toBeLessThan(2_000);
+    } finally {
+      await db.close();
+    }
+  });
+
   it('hands one worker a database per server and base it asks for, not the first one it got', async () => {
     // The handles were kept by worker, cwd and databaseUrl only: asking with another env (or named config) for another
     // database returned the first database.

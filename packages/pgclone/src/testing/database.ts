@@ -1,4 +1,4 @@
-import { checkTestOptions, connectAdmin, connectionUrl, derivedName, interruptible, resolvePerfOptions, withDatabase, type Admin } from '@pgclone/core';
+import { checkTestOptions, connectAdmin, connectionUrl, derivedName, interruptible, Reporter, resolvePerfOptions, withDatabase, type Admin } from '@pgclone/core';
 import { fastRestoreResult, type ResetResult } from '../fast-restore.js';
 import { forgetResetter, onClose, resetThrough, settleResetter } from '../session.js';
 import { newRunId, runLockName, workerDatabaseName } from './names.js';
@@ -126,7 +126,6 @@ async function openTestDatabase(options: TestDatabaseOptions, worker: string, on
   }
   const database = workerDatabaseName(base, run, worker);
   const resetOptions = {
-    reporter: settings.prepared.reporter,
     spare: settings.spare,
     ...(settings.strategy ? { strategy: settings.strategy } : {}),
     copyStrategy: resolvePerfOptions({}, opts).copyStrategy,
@@ -135,7 +134,12 @@ async function openTestDatabase(options: TestDatabaseOptions, worker: string, on
   const reset = async (signal?: AbortSignal): Promise<ResetResult> =>
     fastRestoreResult(
       `:${template}`,
-      await resetThrough(opts, settings.conn, database, settings.prepared.env, template, { ...resetOptions, ...(signal ? { signal } : {}) }),
+      // A reporter per reset: its step events count from this reset's start, as an operation's do.
+      await resetThrough(opts, settings.conn, database, settings.prepared.env, template, {
+        ...resetOptions,
+        reporter: new Reporter('restore', settings.onEvent),
+        ...(signal ? { signal } : {}),
+      }),
     );
   await reset(settings.signal);
   const url = connectionUrl(withDatabase(settings.conn, database));
