@@ -325,6 +325,17 @@ describe('restore(":snapshot") fast path', () => {
     expect(await databases()).not.toContain(`${db}__spare`);
   });
 
+  it('close() called while a reset is under way lets it finish and drops the database it replaced', async () => {
+    // The background work queued behind the close found the resetter closed and skipped everything: the replaced
+    // database (N__swap, a whole copy) stayed on the server for the next run or doctor to find.
+    await restore(`:${fixture}`, { cwd, env });
+    await settled();
+    const under = restore(`:${fixture}`, { cwd, env });
+    await close();
+    expect((await under).database).toBe(db);
+    expect(await databases()).not.toContain(`${db}__swap`);
+  });
+
   it('sees a config file change and a new DATABASE_URL between calls in one process', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'pgclone-reset-cfg-'));
     writeFileSync(path.join(dir, 'pgclone.config.json'), JSON.stringify({ lockTimeout: 10000 }));

@@ -204,6 +204,9 @@ export class SnapshotResetter {
       this.#closed = true;
       if (options.dropSpare) await this.#admin.drop(spareName(this.target)).catch(() => {});
     }).catch(() => {});
+    // A reset that ran just before the close queued its background work behind it: that drops the database it
+    // replaced (no new spare once closed), and needs the sessions.
+    await this.settled();
     await this.#admin.close();
     await this.#helper?.then((h) => h.close()).catch(() => {});
   }
@@ -361,10 +364,6 @@ export class SnapshotResetter {
   async #background(source: string, options: SnapshotResetOptions, policy: SparePolicy): Promise<void> {
     const admin = this.#admin;
     const n = restoreNames(this.target);
-    if (this.#closed) {
-      await admin.unlock(n.live).catch(() => {});
-      return;
-    }
     try {
       // The reset before left N's lock held for this.
       try {
@@ -373,7 +372,7 @@ export class SnapshotResetter {
         const dropping = state.has(n.swap) && state.has(n.live) ? this.#dropAside(n.swap) : Promise.resolve();
         dropping.catch(() => {});
         try {
-          await this.#makeSpare(source, state, policy, options);
+          if (!this.#closed) await this.#makeSpare(source, state, policy, options);
         } finally {
           await dropping;
         }
