@@ -282,6 +282,30 @@ describe('restore(":snapshot") fast path', () => {
     expect((await restore(`:${fixture}`, { cwd, env })).database).toBe(db);
   });
 
+  it('an abort while the reset waits its turn behind the last reset\'s spare stops it at once, changing nothing', async () => {
+    // It waited for the spare to be made (however long that took) and only then said INTERRUPTED.
+    await restore(`:${fixture}`, { cwd, env });
+    await settled();
+    const blocker = new pg.Client({ connectionString: dbUrl('postgres') });
+    await blocker.connect();
+    try {
+      // Holds a lock on the snapshot's catalog entry that the next spare's CREATE DATABASE … TEMPLATE waits for.
+      await blocker.query(`BEGIN; COMMENT ON DATABASE ${ident(fixture)} IS 'held'`);
+      expect((await restore(`:${fixture}`, { cwd, env })).database).toBe(db); // its background work now waits
+      await sql(db, `INSERT INTO item (name) VALUES ('kept-queued')`);
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 300);
+      const started = performance.now();
+      await expect(restore(`:${fixture}`, { cwd, env, signal: controller.signal })).rejects.toMatchObject({ code: 'INTERRUPTED' });
+      expect(performance.now() - started).toBeLessThan(5_000);
+    } finally {
+      await blocker.query('ROLLBACK').catch(() => {});
+      await blocker.end();
+    }
+    await settled();
+    expect(await sql(db, `SELECT count(*)::int AS n FROM item WHERE name = 'kept-queued'`)).toEqual([{ n: 1 }]);
+  });
+
   it('copies with the copyStrategy of the options or the config, unless strategy says otherwise', async () => {
     const copied = async (options: object, dir = cwd) => {
       await restore(`:${fixture}`, { cwd: dir, env, spare: false, ...options }); // drops a spare the next one would use

@@ -1,4 +1,5 @@
 import { KeyError, PgcloneError } from '../errors.js';
+import { whenAborted } from '../interrupt.js';
 import type { Reporter } from '../events.js';
 import { restoreNames, spareName } from '../names.js';
 import type { Admin } from '../pg/admin.js';
@@ -180,13 +181,31 @@ export class SnapshotResetter {
   /** Resets N to a copy of `source`. */
   async reset(source: string, options: SnapshotResetOptions): Promise<SnapshotResetOutcome> {
     const queued = performance.now();
-    return this.#serial(async () => {
+    let started = false;
+    const job = this.#serial(async () => {
+      started = true;
       if (this.#closed) throw new PgcloneError('USAGE', `The resetter of ${this.target} is closed`);
       const outcome = await this.#reset(source, options, performance.now() - queued, queued);
       const spare = options.spare ?? 'auto';
       void this.#serial(() => this.#background(source, options, spare)).catch(() => {});
       return outcome;
     });
+    if (!options.signal) return job;
+    // Aborted while still waiting its turn (behind the last reset's spare, which may take a while): stop now; the
+    // queued job then finds the signal aborted and changes nothing. Once started, the reset answers for itself.
+    job.catch(() => {});
+    let stop = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      stop = whenAborted(options.signal, () => {
+        if (!started) reject(new PgcloneError('INTERRUPTED', `Reset of ${this.target} was interrupted before it started; nothing was changed`));
+      });
+    });
+    aborted.catch(() => {});
+    try {
+      return await Promise.race([job, aborted]);
+    } finally {
+      stop();
+    }
   }
 
   /** Resolves when the background work of the last reset (the next spare) is done. */
