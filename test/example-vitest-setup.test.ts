@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,7 +12,7 @@ import { databases, dbUrl, dropDatabases, ident, sql, uniqueName } from './suppo
 const root = fileURLToPath(new URL('..', import.meta.url));
 const exampleDir = path.join(root, 'examples', 'vitest-setup');
 
-function runExample(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+function runExample(env: Record<string, string>, args: string[] = []): Promise<{ code: number | null; output: string }> {
   const childEnv: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     // Not the outer run's Vitest worker variables, PG* connection or pgclone test run.
@@ -19,7 +21,7 @@ function runExample(env: Record<string, string>): Promise<{ code: number | null;
   }
   Object.assign(childEnv, env, { NO_COLOR: '1', CI: 'true' });
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run'], {
+    const child = spawn(process.execPath, [path.join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...args], {
       cwd: exampleDir,
       env: childEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -45,6 +47,30 @@ describe('examples/vitest-setup', () => {
     const first = await runExample({ DATABASE_URL: dbUrl(base) });
     expect(first.code, first.output).toBe(0);
     expect(first.output).toMatch(/Tests\s+11 passed/);
+    const left = (await databases()).filter((d) => d.startsWith(base));
+    expect(left).toHaveLength(1);
+    expect(left[0]).toMatch(new RegExp(`^${base}_tpl_[0-9a-f]{12}$`));
+  });
+
+  it('passes without a global setup in one process that runs every file (isolate: false), leaving only the template', async () => {
+    // The setup file left DATABASE_URL pointing at the worker's database, which its own run dropped after the file:
+    // the next file's setup took that name as the base, built a junk template of it and then failed (name too long).
+    const configDir = mkdtempSync(path.join(os.tmpdir(), 'pgclone-example-'));
+    const config = path.join(configDir, 'vitest.config.mjs');
+    writeFileSync(
+      config,
+      `export default ${JSON.stringify({
+        root: exampleDir,
+        test: { include: ['test/**/*.test.ts'], setupFiles: ['pgclone/vitest/setup'], pool: 'forks', maxWorkers: 1, isolate: false },
+      })};\n`,
+    );
+    try {
+      const run = await runExample({ DATABASE_URL: dbUrl(base) }, ['--config', config]);
+      expect(run.code, run.output).toBe(0);
+      expect(run.output).toMatch(/Tests\s+11 passed/);
+    } finally {
+      rmSync(configDir, { recursive: true, force: true });
+    }
     const left = (await databases()).filter((d) => d.startsWith(base));
     expect(left).toHaveLength(1);
     expect(left[0]).toMatch(new RegExp(`^${base}_tpl_[0-9a-f]{12}$`));

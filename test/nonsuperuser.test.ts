@@ -223,13 +223,12 @@ describe('admin statements', () => {
       // The settings are made in one query with the connection's other defaults (Admin.#init).
       expect(await a.query('SHOW client_connection_check_interval')).toEqual([{ client_connection_check_interval: '1s' }]);
       await b.lock([first]);
+      // `a` says when it starts waiting for another run (it polls, so that an abort can stop the wait).
+      let waits = false;
+      a.notify = (message) => void (waits ||= message.includes(`working on ${first}`));
       const waiting = a.lock([second, first]);
-      const waits = async () =>
-        (
-          await sql('postgres', `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = hashtext($1)::oid`, [first])
-        ).length > 0;
-      for (let i = 0; i < 400 && !(await waits()); i++) await new Promise((r) => setTimeout(r, 25));
-      expect(await waits()).toBe(true);
+      for (let i = 0; i < 400 && !waits; i++) await new Promise((r) => setTimeout(r, 25));
+      expect(waits).toBe(true);
       // Waiting for the first, `a` holds nothing: had it kept the second, a run locking in the other order would deadlock.
       expect(await c.tryLock(second)).toBe(true);
       await c.unlock(second);

@@ -251,6 +251,61 @@ describe('restore(":snapshot") fast path', () => {
     expect(await sql(fixture, `SELECT count(*)::int AS n FROM item WHERE name = 'kept'`)).toEqual([{ n: 0 }]);
   });
 
+  it('an abort while waiting for another run\'s lock stops restore and copy at once, with an INTERRUPTED error', async () => {
+    // Another pgclone run (here: a session holding pgclone's advisory lock on db) keeps them waiting; aborting must
+    // not wait out lockTimeout (it did: 30 s by default) before reporting INTERRUPTED.
+    await settled();
+    await sql(db, `INSERT INTO item (name) VALUES ('kept-locked')`);
+    const holder = new pg.Client({ connectionString: dbUrl('postgres') });
+    await holder.connect();
+    try {
+      await holder.query(`SELECT pg_advisory_lock(hashtext('pgclone'), hashtext($1))`, [db]);
+      const calls: Array<[string, (signal: AbortSignal) => Promise<unknown>]> = [
+        ['fast restore', (signal) => restore(`:${fixture}`, { cwd, env, signal })],
+        ['general restore', (signal) => restore(`:${fixture}`, { cwd, env, signal, fast: false })],
+        ['copy', (signal) => copy(`:${fixture}`, { cwd, env, signal })],
+      ];
+      for (const [name, call] of calls) {
+        const controller = new AbortController();
+        const started = performance.now();
+        setTimeout(() => controller.abort(), 300);
+        const error = await call(controller.signal).then(() => new Error(`${name} resolved`), (e: unknown) => e);
+        expect((error as { code?: string }).code, name).toBe('INTERRUPTED');
+        expect(performance.now() - started, name).toBeLessThan(5_000);
+      }
+    } finally {
+      await holder.end();
+    }
+    expect(await sql(db, `SELECT count(*)::int AS n FROM item WHERE name = 'kept-locked'`)).toEqual([{ n: 1 }]);
+    expect(await sql(fixture, `SELECT count(*)::int AS n FROM item WHERE name = 'kept-locked'`)).toEqual([{ n: 0 }]);
+    // The lock is free again: the next reset works.
+    expect((await restore(`:${fixture}`, { cwd, env })).database).toBe(db);
+  });
+
+  it('an abort while the reset waits its turn behind the last reset\'s spare stops it at once, changing nothing', async () => {
+    // It waited for the spare to be made (however long that took) and only then said INTERRUPTED.
+    await restore(`:${fixture}`, { cwd, env });
+    await settled();
+    const blocker = new pg.Client({ connectionString: dbUrl('postgres') });
+    await blocker.connect();
+    try {
+      // Holds a lock on the snapshot's catalog entry that the next spare's CREATE DATABASE … TEMPLATE waits for.
+      await blocker.query(`BEGIN; COMMENT ON DATABASE ${ident(fixture)} IS 'held'`);
+      expect((await restore(`:${fixture}`, { cwd, env })).database).toBe(db); // its background work now waits
+      await sql(db, `INSERT INTO item (name) VALUES ('kept-queued')`);
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 300);
+      const started = performance.now();
+      await expect(restore(`:${fixture}`, { cwd, env, signal: controller.signal })).rejects.toMatchObject({ code: 'INTERRUPTED' });
+      expect(performance.now() - started).toBeLessThan(5_000);
+    } finally {
+      await blocker.query('ROLLBACK').catch(() => {});
+      await blocker.end();
+    }
+    await settled();
+    expect(await sql(db, `SELECT count(*)::int AS n FROM item WHERE name = 'kept-queued'`)).toEqual([{ n: 1 }]);
+  });
+
   it('copies with the copyStrategy of the options or the config, unless strategy says otherwise', async () => {
     const copied = async (options: object, dir = cwd) => {
       await restore(`:${fixture}`, { cwd: dir, env, spare: false, ...options }); // drops a spare the next one would use
@@ -292,6 +347,17 @@ describe('restore(":snapshot") fast path', () => {
     const child = await runScript(script, { DATABASE_URL: dbUrl(db) });
     expect([child.code, child.stdout.trim()], child.stderr).toEqual([0, 'closed']);
     expect(await databases()).not.toContain(`${db}__spare`);
+  });
+
+  it('close() called while a reset is under way lets it finish and drops the database it replaced', async () => {
+    // The background work queued behind the close found the resetter closed and skipped everything: the replaced
+    // database (N__swap, a whole copy) stayed on the server for the next run or doctor to find.
+    await restore(`:${fixture}`, { cwd, env });
+    await settled();
+    const under = restore(`:${fixture}`, { cwd, env });
+    await close();
+    expect((await under).database).toBe(db);
+    expect(await databases()).not.toContain(`${db}__swap`);
   });
 
   it('sees a config file change and a new DATABASE_URL between calls in one process', async () => {

@@ -368,17 +368,6 @@ describe('restore into N__temp and swap', () => {
   /** A pre-swap hook that logs its start, then holds the restore (and its lock) until `release` exists. */
   const holdingHook = (name: string, log: string, release: string) =>
     `echo ${name}-start >> ${log}; i=0; while [ ! -e ${release} ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done; echo ${name}-end >> ${log}`;
-  /** True once a session waits for pgclone's advisory lock on `db` (see Admin.lock). */
-  const waitingForLock = (db: string) => async () =>
-    (
-      await sql(
-        'postgres',
-        `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
-            AND classid = hashtext('pgclone')::oid AND objid = hashtext($1)::oid AND objsubid = 2`,
-        [db],
-      )
-    ).length > 0;
-
   it('two concurrent restores of the same database are serialised by the lock and both succeed', async () => {
     const t = await target('rg_concurrent');
     const keyA = t.key('2026-01-01-00-00-00-000000');
@@ -389,8 +378,14 @@ describe('restore into N__temp and swap', () => {
     const release = path.join(cwd, `${t.db}.release`);
     const a = t.cli('restore', keyA, '--pre-swap-hook', holdingHook('A', log, release));
     await until('A runs its hook', () => existsSync(log));
-    const b = t.cli('restore', keyB, '--pre-swap-hook', `echo B-start >> ${log}; echo B-end >> ${log}`);
-    await until('B waits for the lock', waitingForLock(t.db));
+    // B says when it starts waiting for the run holding the lock (it polls for it, so that Ctrl-C stops the wait).
+    let bWaits = false;
+    const b = runCli(['restore', keyB, '--pre-swap-hook', `echo B-start >> ${log}; echo B-end >> ${log}`], {
+      cwd,
+      env: t.env,
+      onSpawn: (child) => child.stderr?.on('data', (d) => void (bWaits ||= String(d).includes(`working on ${t.db}`))),
+    });
+    await until('B waits for the lock', () => bWaits);
     expect(await databasesLike(t.db)).toEqual([t.db, `${t.db}__temp`]); // only A's N__temp
     writeFileSync(release, '');
     const [ra, rb] = await Promise.all([a, b]);

@@ -38,7 +38,7 @@ describe('test databases', () => {
   afterAll(async () => {
     await close();
     for (const name of await databases()) {
-      if (name.startsWith(`${base}_tpl_`)) await sql('postgres', `ALTER DATABASE ${ident(name)} WITH IS_TEMPLATE false`);
+      if (name.startsWith(base) && /_tpl_[0-9a-f]{12}$/.test(name)) await sql('postgres', `ALTER DATABASE ${ident(name)} WITH IS_TEMPLATE false`);
     }
     await dropDatabases(base);
   });
@@ -260,5 +260,106 @@ describe('test databases', () => {
     expect(p.builds()).toBe(0);
     expect((await databases()).filter((d) => d.startsWith(name))).toEqual([]);
     expect(options.env.PGCLONE_TEST_RUN).toBeUndefined();
+  });
+
+  it('stamps the step events of each reset with the time since that reset started', async () => {
+    // They counted from when the handle was made: a reset of a few milliseconds reported steps seconds "into" it.
+    const p = project();
+    const events: Array<{ event: string; step?: string; elapsedMs?: number }> = [];
+    const db = await testDatabase({ cwd: p.dir, env: { ...env }, files: ['migrations'], hooks: [p.migrate], name: `${base}_ev`, worker: 1, onEvent: (e) => void events.push(e) });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      events.length = 0;
+      await db.reset();
+      const steps = events.filter((e) => e.event === 'step');
+      expect(steps.map((e) => e.step)).toContain('swap');
+      for (const e of steps) expect(e.elapsedMs, e.step).toBeLessThan(2_000);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('hands one worker a database per server and base it asks for, not the first one it got', async () => {
+    // The handles were kept by worker, cwd and databaseUrl only: asking with another env (or named config) for another
+    // database returned the first database.
+    const p = project();
+    const common = { cwd: p.dir, files: ['migrations'], hooks: [p.migrate], worker: 'k' };
+    const main = await testDatabase({ ...common, env: { DATABASE_URL: dbUrl(`${base}_main`) } });
+    const other = await testDatabase({ ...common, env: { DATABASE_URL: dbUrl(`${base}_oth`) } });
+    try {
+      expect(main.database).toMatch(new RegExp(`^${base}_main_test_`));
+      expect(other.database).toMatch(new RegExp(`^${base}_oth_test_`));
+      // The same request again gets the same handle.
+      expect(await testDatabase({ ...common, env: { DATABASE_URL: dbUrl(`${base}_main`) } })).toBe(main);
+    } finally {
+      await main.close();
+      await other.close();
+    }
+  });
+
+  it('a worker database whose pgclone session was ended (server restart, idle_session_timeout) resets again, printing nothing', async () => {
+    // Its reset kept the broken session: every later reset failed ("Client has encountered a connection error"), and
+    // each added a listener to the dead socket until Node printed a MaxListenersExceededWarning.
+    const p = project();
+    const db = await testDatabase({ cwd: p.dir, env: { ...env }, files: ['migrations'], hooks: [p.migrate], name: `${base}_brk`, worker: 1 });
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => void warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    try {
+      await db.reset();
+      const ended = await sql(
+        'postgres',
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'pgclone-admin:' || $1::text || '@%'`,
+        [process.pid],
+      );
+      expect(ended.length).toBeGreaterThan(0);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const outcomes: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        await sql(db.database, `INSERT INTO item (name) VALUES ('written ${i}')`);
+        outcomes.push(await db.reset().then(() => 'ok', (e: { code?: string }) => `failed ${e.code}`));
+      }
+      // The ended session is noticed before the next reset, which connects again.
+      expect(outcomes).toEqual(Array(12).fill('ok'));
+      expect(await sql(db.database, 'SELECT name FROM item ORDER BY id')).toEqual([{ name: 'one' }, { name: 'two' }]);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      await db.close();
+    }
+  });
+
+  it('an abort during the template build stops its hook and the helper at once, with an INTERRUPTED error and no template', async () => {
+    // The build ignored the signal: the hook ran to its end and the helper resolved with a template, as if not aborted.
+    const p = project();
+    const marker = path.join(p.dir, 'hook-finished');
+    for (const [label, helper] of [
+      ['ensureTemplate', ensureTemplate],
+      ['startTestRun', startTestRun],
+      ['testDatabase', testDatabase],
+    ] as const) {
+      const name = `${base}_ab${label.length}`;
+      const controller = new AbortController();
+      const options = {
+        cwd: p.dir,
+        env: { ...env },
+        files: ['migrations'],
+        hooks: [`sleep 20 && touch ${marker}`],
+        name,
+        signal: controller.signal,
+        onEvent: (e: { event: string; message?: string }) => {
+          if (e.event === 'message' && e.message?.startsWith('Running template hook')) setTimeout(() => controller.abort(), 200);
+        },
+      };
+      const started = performance.now();
+      const error = await (helper as (o: typeof options) => Promise<unknown>)(options).then(() => new Error(`${label} resolved`), (e: unknown) => e);
+      expect((error as { code?: string }).code, label).toBe('INTERRUPTED');
+      expect(performance.now() - started, label).toBeLessThan(10_000);
+      expect((await databases()).filter((d) => d.startsWith(name)), label).toEqual([]);
+      expect(options.env.PGCLONE_TEST_RUN, label).toBeUndefined();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(readdirSync(p.dir)).not.toContain('hook-finished');
   });
 });

@@ -1,7 +1,14 @@
 import { AdapterError, type ReservedHook } from '@pgclone/core';
+import { inspect } from 'node:util';
 import { parse as parsePgUrl } from 'pg-connection-string';
 import { migrateConfig, seedConfig, type TaskReport } from './sources.js';
 import type { KnexConfig, KnexFactory } from './types.js';
+
+/** Reports what Knex logged (a string or an object), line by line. */
+function reportLines(report: TaskReport, message: unknown): void {
+  const text = typeof message === 'string' ? message : inspect(message, { depth: 5 });
+  for (const line of text.split('\n')) if (line.trim() !== '') report.line(line);
+}
 
 /** The database a Knex task must run against: `N__temp` before a swap (the parts pgclone connected with). */
 export interface TaskTarget {
@@ -35,7 +42,13 @@ export interface KnexTask {
  */
 export async function runKnexTask(task: KnexTask): Promise<void> {
   const { pgclone: _pgclone, migrations, seeds, connection: _connection, ...rest } = task.config;
-  const instance = task.knex({ ...rest, connection: targetConnection(task.connection, task.target) });
+  const instance = task.knex({
+    // Knex's own warnings ("migration failed with error: …") are the task's output, not the console's: run in the
+    // API's process, they would be printed (the project's own `log` setting, if any, still decides).
+    log: Object.fromEntries(['warn', 'error', 'deprecate', 'debug'].map((level) => [level, (message: unknown) => reportLines(task.report, message)])),
+    ...rest,
+    connection: targetConnection(task.connection, task.target),
+  });
   try {
     const result = (await instance.raw('select current_database() as db')) as { rows?: Array<{ db?: unknown }> };
     const actual = result.rows?.[0]?.db;

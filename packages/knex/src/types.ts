@@ -37,6 +37,8 @@ export interface KnexConfig {
   connection?: unknown;
   migrations?: KnexMigrationsConfig;
   seeds?: KnexSeedsConfig;
+  /** Knex's logger functions (`warn`, `error`, `deprecate`, `debug`); without them, pgclone reports Knex's messages as hook output. */
+  log?: unknown;
   /** pgclone's own config for this environment (same keys as `pgclone.config.*`), below pgclone's own config. */
   pgclone?: unknown;
 }

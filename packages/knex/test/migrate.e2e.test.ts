@@ -212,6 +212,40 @@ export async function down() {}
       await instance.destroy();
     }
   });
+
+  it("reports a Knex instance's failing migration as events and a HookError, printing nothing itself", async () => {
+    // Run in this process, Knex's own logger wrote "migration file … failed" and "migration failed with error: …"
+    // to the console: the API prints nothing unless asked.
+    const { default: knex } = await import('knex');
+    const { vi } = await import('vitest');
+    writeFiles(project, { 'bad-migrations/001_bad.js': "export async function up() { throw new Error('bad migration'); }\nexport async function down() {}\n" });
+    const instance = knex({ client: 'pg', connection: dbUrl(db), migrations: { directory: path.join(project, 'bad-migrations'), tableName: 'bad_migrations' } });
+    const printed: string[] = [];
+    const capture = (chunk: unknown) => void printed.push(String(chunk));
+    const spies = [
+      vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (capture(chunk), true)),
+      vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (capture(chunk), true)),
+      ...(['log', 'info', 'warn', 'error', 'debug'] as const).map((m) => vi.spyOn(console, m).mockImplementation((...args) => capture(args.join(' ')))),
+    ];
+    const events: string[] = [];
+    try {
+      await copy(`:${db}_snapbad`, { knex: instance, cwd: project });
+      const error = await restore(`:${db}_snapbad`, {
+        knex: instance,
+        cwd: project,
+        preSwapHooks: ['migrate'],
+        onEvent: (e) => void events.push(e.event === 'output' ? e.line : e.event === 'message' ? e.message : ''),
+      }).then(() => new Error('restored'), (e: unknown) => e);
+      expect(error).toMatchObject({ code: 'HOOK_FAILED' });
+      expect((error as Error).message).toContain('bad migration');
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+      await instance.destroy();
+      rmSync(path.join(project, 'bad-migrations'), { recursive: true, force: true });
+    }
+    expect(printed).toEqual([]);
+    expect(events.join('\n')).toContain('bad migration');
+  });
 });
 
 describe('a project without knex installed', () => {

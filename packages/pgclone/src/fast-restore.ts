@@ -17,7 +17,7 @@ import {
   type SnapshotResetOutcome,
   type SparePolicy,
 } from '@pgclone/core';
-import { forgetResetter, resetterFor } from './session.js';
+import { resetThrough } from './session.js';
 
 /** Options of `restore` that only the fast path of local snapshots reads. */
 export interface FastResetOptions {
@@ -78,22 +78,15 @@ async function fastReset(key: string, options: RestoreOptions & FastResetOptions
     return undefined;
   }
   if (opts.reversible) prepared.reporter.info('--reversible has no effect when restoring a local database');
-  const resetter = await resetterFor(opts, conn, target, prepared.env);
-  try {
-    const outcome = await resetter.reset(source, {
-      reporter: prepared.reporter,
-      spare: options.spare ?? 'auto',
-      ...(options.strategy ? { strategy: options.strategy } : {}),
-      copyStrategy: resolvePerfOptions(options, opts).copyStrategy,
-      timeoutMs: opts.lockTimeout,
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-    return fastRestoreResult(key, outcome);
-  } catch (error) {
-    // A broken session (server restart, terminated) must not stick: the next call connects again.
-    if (!(error instanceof PgcloneError) || error.code === 'POSTGRES') await forgetResetter(opts, conn, target, prepared.env);
-    throw error;
-  }
+  const outcome = await resetThrough(opts, conn, target, prepared.env, source, {
+    reporter: prepared.reporter,
+    spare: options.spare ?? 'auto',
+    ...(options.strategy ? { strategy: options.strategy } : {}),
+    copyStrategy: resolvePerfOptions(options, opts).copyStrategy,
+    timeoutMs: opts.lockTimeout,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  return fastRestoreResult(key, outcome);
 }
 
 /** A resetter's outcome as the result of `restore`. */

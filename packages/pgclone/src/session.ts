@@ -5,11 +5,14 @@ import {
   connectAdmin,
   libpqEnv,
   loadProject,
+  PgcloneError,
   SnapshotResetter,
   type Connection,
   type ProjectContext,
   type ProjectQuery,
   type ResolvedOptions,
+  type SnapshotResetOptions,
+  type SnapshotResetOutcome,
 } from '@pgclone/core';
 
 /**
@@ -94,21 +97,56 @@ function resetterKey(options: ResolvedOptions, conn: Connection, target: string,
 }
 
 /**
- * The process's resetter for `target` on the server of `conn` (connecting on first use); `env` supplies what the
+ * The process's resetter for `target` on the server of `conn` (connecting on first use, and again when the kept
+ * session has ended meanwhile: a server restart, a terminated session, idle_session_timeout); `env` supplies what the
  * connection leaves out, as for the operations.
  */
-export function resetterFor(options: ResolvedOptions, conn: Connection, target: string, env: NodeJS.ProcessEnv): Promise<SnapshotResetter> {
+export async function resetterFor(options: ResolvedOptions, conn: Connection, target: string, env: NodeJS.ProcessEnv): Promise<SnapshotResetter> {
   const { resetters } = state();
   const key = resetterKey(options, conn, target, env);
-  let resetter = resetters.get(key);
-  if (!resetter) {
-    resetter = connectAdmin(options, conn, env).then(
-      (admin) => new SnapshotResetter(admin, target, { connectHelper: () => connectAdmin(options, conn, env) }),
-    );
-    resetters.set(key, resetter);
-    resetter.catch(() => resetters.delete(key));
+  for (let current = resetters.get(key); current; current = resetters.get(key)) {
+    const resetter = await current.catch(() => undefined);
+    if (resetter?.admin.connected) return resetter;
+    // Another caller may have replaced it while this one waited.
+    if (resetters.get(key) === current) {
+      resetters.delete(key);
+      void resetter?.close().catch(() => {});
+    }
   }
-  return resetter;
+  const created = connectAdmin(options, conn, env).then(
+    (admin) => new SnapshotResetter(admin, target, { connectHelper: () => connectAdmin(options, conn, env) }),
+  );
+  resetters.set(key, created);
+  created.catch(() => {
+    if (resetters.get(key) === created) resetters.delete(key);
+  });
+  return created;
+}
+
+/**
+ * Resets `target` to `source` through the process's resetter. A failure that may have broken its session (PostgreSQL
+ * or the connection) drops the resetter, so that the next reset connects again instead of failing the same way.
+ */
+export async function resetThrough(
+  options: ResolvedOptions,
+  conn: Connection,
+  target: string,
+  env: NodeJS.ProcessEnv,
+  source: string,
+  resetOptions: SnapshotResetOptions,
+): Promise<SnapshotResetOutcome> {
+  const resetter = await resetterFor(options, conn, target, env);
+  try {
+    return await resetter.reset(source, resetOptions);
+  } catch (error) {
+    if (!(error instanceof PgcloneError) || error.code === 'POSTGRES') await forgetResetter(options, conn, target, env);
+    throw error;
+  }
+}
+
+/** Waits for the background work of `target`'s resetter, if this process has one. */
+export async function settleResetter(options: ResolvedOptions, conn: Connection, target: string, env: NodeJS.ProcessEnv): Promise<void> {
+  await state().resetters.get(resetterKey(options, conn, target, env))?.then((r) => r.settled()).catch(() => {});
 }
 
 /** Closes and forgets a resetter whose session may be broken; the next call connects again. */

@@ -65,7 +65,7 @@ async function copyNow(target: string, options: CopyOptions, runtime: Runtime): 
   const admin = await connectAdmin(opts, conn, prepared.env, reporter);
   try {
     reporter.step('lock', `Waiting for pgclone's locks on ${source} and ${name}`, name);
-    await admin.lock([source, name]);
+    await admin.lock([source, name], options.signal);
     // The copy blocks its source for the template copy: a killed copy may have left the live database blocked.
     await repairLeftovers(admin, source, reporter);
     await repairLeftovers(admin, name, reporter);

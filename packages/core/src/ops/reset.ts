@@ -1,4 +1,5 @@
 import { KeyError, PgcloneError } from '../errors.js';
+import { whenAborted } from '../interrupt.js';
 import type { Reporter } from '../events.js';
 import { restoreNames, spareName } from '../names.js';
 import type { Admin } from '../pg/admin.js';
@@ -54,7 +55,7 @@ export interface SnapshotResetOptions {
   copyStrategy?: CopyStrategyOption;
   /** How long to wait for the lock and for sessions to end (ms). */
   timeoutMs: number;
-  /** Aborted while the reset waits its turn: it stops before taking the lock. */
+  /** Aborted before the reset holds N's lock (waiting its turn, or for another run's lock): it stops, changing nothing. */
   signal?: AbortSignal;
 }
 
@@ -180,13 +181,31 @@ export class SnapshotResetter {
   /** Resets N to a copy of `source`. */
   async reset(source: string, options: SnapshotResetOptions): Promise<SnapshotResetOutcome> {
     const queued = performance.now();
-    return this.#serial(async () => {
+    let started = false;
+    const job = this.#serial(async () => {
+      started = true;
       if (this.#closed) throw new PgcloneError('USAGE', `The resetter of ${this.target} is closed`);
       const outcome = await this.#reset(source, options, performance.now() - queued, queued);
       const spare = options.spare ?? 'auto';
       void this.#serial(() => this.#background(source, options, spare)).catch(() => {});
       return outcome;
     });
+    if (!options.signal) return job;
+    // Aborted while still waiting its turn (behind the last reset's spare, which may take a while): stop now; the
+    // queued job then finds the signal aborted and changes nothing. Once started, the reset answers for itself.
+    job.catch(() => {});
+    let stop = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      stop = whenAborted(options.signal, () => {
+        if (!started) reject(new PgcloneError('INTERRUPTED', `Reset of ${this.target} was interrupted before it started; nothing was changed`));
+      });
+    });
+    aborted.catch(() => {});
+    try {
+      return await Promise.race([job, aborted]);
+    } finally {
+      stop();
+    }
   }
 
   /** Resolves when the background work of the last reset (the next spare) is done. */
@@ -204,6 +223,9 @@ export class SnapshotResetter {
       this.#closed = true;
       if (options.dropSpare) await this.#admin.drop(spareName(this.target)).catch(() => {});
     }).catch(() => {});
+    // A reset that ran just before the close queued its background work behind it: that drops the database it
+    // replaced (no new spare once closed), and needs the sessions.
+    await this.settled();
     await this.#admin.close();
     await this.#helper?.then((h) => h.close()).catch(() => {});
   }
@@ -264,7 +286,7 @@ export class SnapshotResetter {
     if (options.signal?.aborted) throw new PgcloneError('INTERRUPTED', `Reset of ${n.live} was interrupted before it started; nothing was changed`);
     reporter.step('lock', `Waiting for pgclone's lock on ${n.live}`, n.live);
     let t = mark();
-    await admin.lock([n.live]);
+    await admin.lock([n.live], options.signal);
     const lockMs = mark() - t;
     try {
       t = mark();
@@ -361,10 +383,6 @@ export class SnapshotResetter {
   async #background(source: string, options: SnapshotResetOptions, policy: SparePolicy): Promise<void> {
     const admin = this.#admin;
     const n = restoreNames(this.target);
-    if (this.#closed) {
-      await admin.unlock(n.live).catch(() => {});
-      return;
-    }
     try {
       // The reset before left N's lock held for this.
       try {
@@ -373,7 +391,7 @@ export class SnapshotResetter {
         const dropping = state.has(n.swap) && state.has(n.live) ? this.#dropAside(n.swap) : Promise.resolve();
         dropping.catch(() => {});
         try {
-          await this.#makeSpare(source, state, policy, options);
+          if (!this.#closed) await this.#makeSpare(source, state, policy, options);
         } finally {
           await dropping;
         }

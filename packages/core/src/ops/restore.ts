@@ -109,7 +109,7 @@ async function restoreNow(keyOrPrefix: string | undefined, options: RestoreOptio
     // its lock, not the working name's: without it, this copy would end the sessions of a restore filling it.
     const sourceFamily = foreignSource ? (ownerOfDerivedName(foreignSource) ?? foreignSource) : undefined;
     reporter.step('lock', `Waiting for pgclone's lock on ${target}`, target);
-    await admin.lock(foreignSource ? [target, foreignSource, sourceFamily!] : [target]);
+    await admin.lock(foreignSource ? [target, foreignSource, sourceFamily!] : [target], options.signal);
     if (!options.dryRun) {
       // A leftover the user restores from (`:N__swap`, which `ls --local` lists) is the source, not something to drop.
       const keep = localSource ? { source: localSource } : {};

@@ -57,7 +57,7 @@ async function rmNow(key: string, options: RmOptions, runtime: Runtime): Promise
   const admin = await connectAdmin(prepared.options, conn, prepared.env, reporter);
   try {
     // The same lock as a restore into the family it belongs to, so rm never drops what a running restore uses.
-    await admin.lock(owner ? [owner] : [name]);
+    await admin.lock(owner ? [owner] : [name], options.signal);
     const info = await admin.database(name);
     if (!info) throw new KeyError('KEY_NOT_FOUND', `Local database ${JSON.stringify(name)} does not exist ("pgclone ls --local" lists them)`);
     if (info.isTemplate) throw new KeyError('NAME_RESERVED', `${key} is a template database; rm never drops it`);

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { displayUrl, withDatabase, type Connection } from '../connection.js';
 import { PgcloneError, PostgresError } from '../errors.js';
+import { whenAborted } from '../interrupt.js';
 import { SYSTEM_DATABASES } from '../names.js';
 import { ownerState, ownerTag, parseOwnerTag } from '../owner.js';
 import { redact } from '../redact.js';
@@ -74,6 +75,14 @@ export class Admin {
     this.serverVersion = info.version;
     this.user = info.user;
     this.superuser = info.superuser;
+    client.once('end', () => (this.#ended = true));
+  }
+
+  #ended = false;
+
+  /** False once the connection has ended: closed, or ended by the server (terminated, restarted, idle_session_timeout). */
+  get connected(): boolean {
+    return !this.#ended;
   }
 
   /** Major version of the server (15 for 15.18). */
@@ -470,9 +479,10 @@ export class Admin {
 
   /**
    * Takes pgclone's advisory lock for each database name (sorted, so two runs never deadlock), waiting up to
-   * lockTimeout. Held until {@link close}; a killed process releases it with its connection.
+   * lockTimeout (0: no limit, as PostgreSQL's lock_timeout). Held until {@link close}; a killed process releases it
+   * with its connection. An abort of `signal` while waiting stops the wait at once (`INTERRUPTED`).
    */
-  async lock(names: readonly string[]): Promise<void> {
+  async lock(names: readonly string[], signal?: AbortSignal): Promise<void> {
     const sorted = [...new Set(names)].sort();
     // The usual case, no other run on any of them: all taken in one round trip. Otherwise those taken are let go, and
     // each is taken (or waited for) in turn, in order.
@@ -501,19 +511,31 @@ export class Admin {
           this.notify(`Waiting up to ${this.#timeouts.lockTimeout} ms for another pgclone run (${describeHolder(holder)}) working on ${name}`);
         }
       }
-      try {
-        await this.#send('SELECT pg_advisory_lock(hashtext($1), hashtext($2))', [ADVISORY_NAMESPACE, name]);
-        this.#locks.push(name);
-      } catch (error) {
-        if ((error as { code?: string }).code === '55P03') {
-          const holders = await this.lockHolders(name).catch(() => []);
-          throw new PgcloneError(
-            'LOCKED',
-            `Another pgclone run is working on database ${JSON.stringify(name)}${holders.length ? ` (${holders.map(describeHolder).join(', ')})` : ''}; waited ${this.#timeouts.lockTimeout} ms (lockTimeout)`,
-          );
-        }
-        throw new PostgresError('POSTGRES', `PostgreSQL: ${pgMessage(error)}`, { cause: error });
+      await this.#waitForLock(name, signal);
+    }
+  }
+
+  /**
+   * Polls for the lock rather than blocking in `pg_advisory_lock`: a statement waiting in the server cannot be
+   * given up from this session, and an interrupted run (Ctrl-C, an aborted signal) must not wait out lockTimeout.
+   */
+  async #waitForLock(name: string, signal: AbortSignal | undefined): Promise<void> {
+    const limit = this.#timeouts.lockTimeout;
+    const deadline = limit > 0 ? performance.now() + limit : Infinity;
+    for (;;) {
+      if (signal?.aborted) {
+        throw new PgcloneError('INTERRUPTED', `Interrupted while waiting for another pgclone run working on database ${JSON.stringify(name)}`);
       }
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        const holders = await this.lockHolders(name).catch(() => []);
+        throw new PgcloneError(
+          'LOCKED',
+          `Another pgclone run is working on database ${JSON.stringify(name)}${holders.length ? ` (${holders.map(describeHolder).join(', ')})` : ''}; waited ${limit} ms (lockTimeout)`,
+        );
+      }
+      await abortableSleep(Math.min(POLL_MS, left), signal);
+      if (!signal?.aborted && (await this.tryLock(name))) return;
     }
   }
 
@@ -547,10 +569,13 @@ export class Admin {
   #busy = 0;
 
   #applyRef(): void {
-    const stream = (this.#client as unknown as { connection?: { stream?: { ref?: () => void; unref?: () => void } } })
+    const stream = (this.#client as unknown as { connection?: { stream?: { destroyed?: boolean; ref?: () => void; unref?: () => void } } })
       .connection?.stream;
-    if (this.#holdsProcessWhenIdle || this.#busy > 0) stream?.ref?.();
-    else stream?.unref?.();
+    // A closed socket has nothing to keep alive, and Node defers ref/unref on it to a 'connect' listener that never
+    // fires: one more per call, until Node prints a MaxListenersExceededWarning.
+    if (!stream || stream.destroyed) return;
+    if (this.#holdsProcessWhenIdle || this.#busy > 0) stream.ref?.();
+    else stream.unref?.();
   }
 
   /** While `work` runs, the session keeps the process alive. */
@@ -670,6 +695,20 @@ export function pgMessage(error: unknown): string {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Waits `ms`, or less when `signal` aborts meanwhile. */
+function abortableSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    let stop = () => {};
+    const done = () => {
+      clearTimeout(timer);
+      stop();
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    stop = whenAborted(signal, done);
+  });
 }
 
 function settingName(name: string): string {

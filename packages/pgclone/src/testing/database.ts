@@ -1,6 +1,6 @@
-import { checkTestOptions, connectAdmin, connectionUrl, derivedName, interruptible, resolvePerfOptions, withDatabase, type Admin } from '@pgclone/core';
+import { checkTestOptions, connectAdmin, connectionUrl, derivedName, interruptible, Reporter, resolvePerfOptions, withDatabase, type Admin } from '@pgclone/core';
 import { fastRestoreResult, type ResetResult } from '../fast-restore.js';
-import { forgetResetter, onClose, resetterFor } from '../session.js';
+import { forgetResetter, onClose, resetThrough, settleResetter } from '../session.js';
 import { newRunId, runLockName, workerDatabaseName } from './names.js';
 import { dropStaleRuns, RUN_ENV } from './run.js';
 import { testRuntime, testSettings, type TestTemplateOptions } from './settings.js';
@@ -73,7 +73,19 @@ export async function testDatabase(options: TestDatabaseOptions = {}): Promise<T
 async function testDatabaseNow(options: TestDatabaseOptions): Promise<TestDatabase> {
   const env = options.env ?? process.env;
   const worker = options.worker ?? env.VITEST_POOL_ID ?? env.JEST_WORKER_ID ?? '1';
-  const key = JSON.stringify([env[RUN_ENV.run] ?? null, options.name ?? null, String(worker), options.databaseUrl ?? null, options.cwd ?? null]);
+  // What picks the server and the base: the options that say so explicitly. Not the process's own DATABASE_URL, which
+  // the setup file points at this very database once it has it.
+  const key = JSON.stringify([
+    env[RUN_ENV.run] ?? null,
+    options.name ?? null,
+    String(worker),
+    options.databaseUrl ?? null,
+    options.cwd ?? null,
+    options.config ?? null,
+    options.configFile ?? null,
+    options.database ?? null,
+    options.env ?? null,
+  ]);
   const existing = handles().get(key);
   if (existing) {
     const db = await existing.catch(() => undefined);
@@ -113,17 +125,23 @@ async function openTestDatabase(options: TestDatabaseOptions, worker: string, on
     run = own.id;
   }
   const database = workerDatabaseName(base, run, worker);
-  const resetter = await resetterFor(opts, settings.conn, database, settings.prepared.env);
   const resetOptions = {
-    reporter: settings.prepared.reporter,
     spare: settings.spare,
     ...(settings.strategy ? { strategy: settings.strategy } : {}),
     copyStrategy: resolvePerfOptions({}, opts).copyStrategy,
     timeoutMs: opts.lockTimeout,
   };
-  const reset = async (): Promise<ResetResult> =>
-    fastRestoreResult(`:${template}`, await resetter.reset(template, resetOptions));
-  await reset();
+  const reset = async (signal?: AbortSignal): Promise<ResetResult> =>
+    fastRestoreResult(
+      `:${template}`,
+      // A reporter per reset: its step events count from this reset's start, as an operation's do.
+      await resetThrough(opts, settings.conn, database, settings.prepared.env, template, {
+        ...resetOptions,
+        reporter: new Reporter('restore', settings.onEvent),
+        ...(signal ? { signal } : {}),
+      }),
+    );
+  await reset(settings.signal);
   const url = connectionUrl(withDatabase(settings.conn, database));
   let closed = false;
   const close = async () => {
@@ -143,11 +161,11 @@ async function openTestDatabase(options: TestDatabaseOptions, worker: string, on
         await admin.close();
       }
     } else {
-      await resetter.settled();
+      await settleResetter(opts, settings.conn, database, settings.prepared.env);
     }
   };
   const unregister = onClose(close);
-  return { database, url, template, run, resetWhen: settings.resetWhen, reset, close, [Symbol.asyncDispose]: close };
+  return { database, url, template, run, resetWhen: settings.resetWhen, reset: () => reset(), close, [Symbol.asyncDispose]: close };
 }
 
 /** This process's own run (when no global setup started one): one per base, alive while the process is. */

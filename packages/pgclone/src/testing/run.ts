@@ -1,4 +1,4 @@
-import { checkTestOptions, connectAdmin, interruptible, type Admin } from '@pgclone/core';
+import { checkTestOptions, connectAdmin, interruptible, PgcloneError, type Admin } from '@pgclone/core';
 import { onClose, settleSession } from '../session.js';
 import { newRunId, runDatabasePattern, runLockName } from './names.js';
 import { testRuntime, testSettings, type TestTemplateOptions } from './settings.js';
@@ -42,6 +42,8 @@ async function startTestRunNow(options: TestTemplateOptions): Promise<TestRun> {
   let closed = false;
   try {
     const template = await findOrBuildTemplate(settings, runtime, admin);
+    // Aborted while a build (by this or another process) finished: no run is started.
+    if (settings.signal?.aborted) throw new PgcloneError('INTERRUPTED', 'The test run was interrupted');
     await admin.lock([runLockName(id)]);
     const droppedStale = await dropStaleRuns(admin, settings.base, id);
     admin.keepProcessAlive(false);

@@ -43,6 +43,8 @@ export interface TestSettings {
   spare: SparePolicy;
   strategy: CopyStrategy | undefined;
   onEvent: CommonOptions['onEvent'];
+  /** The call's signal: an abort stops the template build and the first reset. */
+  signal: AbortSignal | undefined;
   /** `test.reset`: when the ready-made setup file resets. */
   resetWhen: 'each' | 'file' | 'never';
 }
@@ -66,6 +68,7 @@ export async function testSettings(options: TestTemplateOptions, runtime: Runtim
     spare: spare ?? section.spare ?? 'auto',
     strategy,
     onEvent: common.onEvent,
+    signal: common.signal,
     resetWhen: section.reset ?? 'each',
   };
 }

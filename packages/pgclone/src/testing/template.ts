@@ -4,6 +4,7 @@ import {
   derivedName,
   endSessionsQuickly,
   interruptible,
+  PgcloneError,
   quoteIdent,
   resolveDumpKey,
   restore,
@@ -73,7 +74,7 @@ export async function findOrBuildTemplate(settings: TestSettings, runtime: Runti
   try {
     if (await admin.exists(name)) return { name, hash, built: false, files };
     prepared.reporter.step('lock', `Waiting for pgclone's lock on the templates of ${base}`, name);
-    await admin.lock([`test-template:${base}`]);
+    await admin.lock([`test-template:${base}`], settings.signal);
     if (await admin.exists(name)) return { name, hash, built: false, files };
     prepared.reporter.info(`Building test template ${name} from ${files.length} file(s)`);
     if (restoreKey) {
@@ -89,6 +90,7 @@ export async function findOrBuildTemplate(settings: TestSettings, runtime: Runti
           postSwapHooks: [],
           reversible: false,
           ...(settings.onEvent ? { onEvent: settings.onEvent } : {}),
+          ...(settings.signal ? { signal: settings.signal } : {}),
         },
         runtime,
       );
@@ -117,7 +119,10 @@ async function buildFromHooks(admin: Admin, settings: TestSettings, name: string
       env: prepared.env,
       ...(prepared.adapter ? { adapter: prepared.adapter } : {}),
       reporter: prepared.reporter,
+      ...(settings.signal ? { signal: settings.signal } : {}),
     });
+    // An abort stops a shell hook at once, a function hook only when it returns: either way nothing is kept.
+    if (settings.signal?.aborted) throw new PgcloneError('INTERRUPTED', `The build of test template ${name} was interrupted`);
     // A hook's connections may still be closing; RENAME needs none.
     await endSessionsQuickly(admin, temp, prepared.options.lockTimeout);
     await admin.transaction(async () => {

@@ -18,6 +18,7 @@ import { startTestRun, type TestTemplateOptions } from '../testing/index.js';
 export { createGlobalSetup } from './global-setup.js';
 import { testDatabase, type TestDatabase, type TestDatabaseOptions } from '../testing/database.js';
 import type { ResetResult } from '../fast-restore.js';
+import { restoreEnv } from './env.js';
 
 export { testDatabase, startTestRun, type TestDatabase, type TestDatabaseOptions, type TestTemplateOptions };
 
@@ -53,11 +54,13 @@ export function useTestDatabase(options: UseTestDatabaseOptions = {}): TestDatab
   const { reset: when = 'each', envVar = 'DATABASE_URL', ...rest } = options;
   let db: TestDatabase | undefined;
   let fresh = false;
+  let previous: string | undefined;
   const need = (): TestDatabase => {
     if (!db) throw new Error('The test database is ready from beforeAll on (useTestDatabase)');
     return db;
   };
   beforeAll(async () => {
+    if (envVar) previous = process.env[envVar];
     db = await testDatabase(rest);
     fresh = true;
     if (envVar) process.env[envVar] = db.url;
@@ -70,6 +73,8 @@ export function useTestDatabase(options: UseTestDatabaseOptions = {}): TestDatab
   if (when === 'each') beforeEach(resetUnlessFresh);
   afterAll(async () => {
     await db?.close();
+    // The next file run in this process (isolate: false) finds the server's URL there again, not this database's.
+    if (envVar) restoreEnv(envVar, previous);
   });
   return {
     get database() {

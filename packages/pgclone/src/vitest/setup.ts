@@ -5,7 +5,9 @@
  */
 import { afterAll, beforeEach } from 'vitest';
 import { testDatabase } from '../testing/database.js';
+import { restoreEnv } from './env.js';
 
+const previous = process.env.DATABASE_URL;
 const db = await testDatabase();
 process.env.DATABASE_URL = db.url;
 const when = db.resetWhen;
@@ -16,5 +18,9 @@ const resetUnlessFresh = async () => {
 };
 if (when === 'each') beforeEach(resetUnlessFresh);
 else if (when === 'file') await resetUnlessFresh();
-afterAll(() => db.close());
+afterAll(async () => {
+  await db.close();
+  // A process that runs the next test file too (isolate: false) must find the server's URL there, not this database's.
+  restoreEnv('DATABASE_URL', previous);
+});
 
