@@ -3,12 +3,8 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, describeHook, type Adapter, type Hook } from '@pgclone/core';
 
-/** The ORMs' conventional folders, used when neither `test.files` nor the adapter names the template's inputs. */
-const CONVENTIONS: Record<string, string[]> = {
-  knex: ['migrations/**', 'seeds/**'],
-  prisma: ['migrations/**', 'schema.prisma', 'schema/**', 'seed.*'],
-  none: ['migrations/**'],
-};
+/** The template's inputs when neither `test.files` nor the adapter (Knex and Prisma list theirs) names them. */
+const DEFAULT_INPUTS = ['migrations/**'];
 
 /** The globs whose files key the template, and the directory they are relative to. */
 export async function templateInputs(input: {
@@ -20,9 +16,7 @@ export async function templateInputs(input: {
   if (input.adapter?.templateInputs) {
     return { patterns: await input.adapter.templateInputs(), baseDir: input.adapter.projectDir, source: `the ${input.adapter.name} project` };
   }
-  const name = input.adapter?.name ?? 'none';
-  const baseDir = input.adapter?.projectDir ?? input.projectDir;
-  return { patterns: CONVENTIONS[name] ?? CONVENTIONS.none!, baseDir, source: `the default folders${input.adapter ? ` of a ${name} project` : ''}` };
+  return { patterns: DEFAULT_INPUTS, baseDir: input.adapter?.projectDir ?? input.projectDir, source: 'the default folder' };
 }
 
 /**
