@@ -113,6 +113,19 @@ describe.concurrent('config files', () => {
     expect(r.stderr).toContain('"nightly" is not a config name (known: ci)');
   });
 
+  it("a -c or -d name that every JavaScript object has (toString, constructor) is unknown like any other", async ({ expect }) => {
+    const dir = project('proto-names', { '.pgclonerc.json': { configs: { ci: {} }, databases: { reporting: { env: 'REPORTING_URL' } } } });
+    for (const [args, error] of [
+      [['ls', '-c', 'hasOwnProperty'], '"hasOwnProperty" is not a config name (known: ci)'],
+      [['dump', '-c', 'toString'], '"toString" is not a config name (known: ci)'],
+      [['ls', '-d', 'constructor'], 'Database alias "constructor" is not configured'],
+      [['dump', '-d', '__proto__'], 'Database alias "__proto__" is not configured'],
+    ] as const) {
+      const r = await runCli([...args], { cwd: dir });
+      expect([r.code, r.stdout, r.stderr], args.join(' ')).toEqual([1, '', expect.stringContaining(error)]);
+    }
+  });
+
   it('precedence: flag > named config > top level > defaults', async ({ expect }) => {
     const keys = { top: keyAt('2026-01-01-00-00-00-000001', 'top'), named: keyAt('2026-01-01-00-00-00-000002', 'named'), flag: keyAt('2026-01-01-00-00-00-000003', 'flag'), def: keyAt('2026-01-01-00-00-00-000004', 'default') };
     const dir = project(

@@ -94,8 +94,8 @@ export function resolveOptions(input: {
 
   const layers: Layer[] = [];
   if (configName !== undefined) {
-    const named = file?.config.configs?.[configName];
-    const adapterNamed = adapter?.config?.configs?.[configName];
+    const named = own(file?.config.configs, configName);
+    const adapterNamed = own(adapter?.config?.configs, configName);
     if (!named && !adapterNamed) {
       const known = [...Object.keys(file?.config.configs ?? {}), ...Object.keys(adapter?.config?.configs ?? {})];
       throw new ConfigError(
@@ -176,6 +176,11 @@ export function resolveOptions(input: {
   };
 }
 
+/** `record[name]` when `record` itself has it: `toString` or `__proto__` typed as a name are no config's or alias's. */
+export function own<T>(record: Record<string, T> | undefined, name: string): T | undefined {
+  return record && Object.hasOwn(record, name) ? record[name] : undefined;
+}
+
 function stripConfigs(config: PgcloneConfig): ConfigBundle {
   const { configs: _configs, ...rest } = config;
   return rest;
@@ -198,7 +203,7 @@ function resolveConnection(input: {
   const { alias, databases, adapter, env } = input;
   try {
     if (input.url) return parseConnection(input.url, 'databaseUrl option');
-    const configured = databases[alias];
+    const configured = own(databases, alias);
     if (typeof configured === 'string') return parseConnection(configured, `URL of database alias "${alias}"`);
     if (configured) {
       const value = env[configured.env];

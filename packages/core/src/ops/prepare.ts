@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Adapter, AdapterFactory } from '../adapter.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
-import { resolveOptions, type ResolvedOptions } from '../config/resolve.js';
+import { own, resolveOptions, type ResolvedOptions } from '../config/resolve.js';
 import type { Connection, ConnectionInput } from '../connection.js';
 import { ConfigError, PgcloneError } from '../errors.js';
 import { Reporter, type Operation } from '../events.js';
@@ -114,7 +114,7 @@ async function detectAdapter(input: {
   factories: readonly AdapterFactory[];
 }): Promise<Adapter | undefined> {
   const config = input.file?.config;
-  const chosen = (input.configName && config?.configs?.[input.configName]?.adapter) ?? config?.adapter;
+  const chosen = (input.configName && own(config?.configs, input.configName)?.adapter) ?? config?.adapter;
   const candidates = chosen ? input.factories.filter((f) => f.name === chosen) : input.factories;
   const found: Adapter[] = [];
   for (const factory of candidates) {
