@@ -126,6 +126,19 @@ describe.concurrent('config files', () => {
     }
   });
 
+  it('a bad name under configs or databases is an error naming the name and the rule, never the value', async ({ expect }) => {
+    const badConfig = project('bad-config-name', { '.pgclonerc.json': { configs: { 'my.cfg': {} } } });
+    const r = await runCli(['ls'], { cwd: badConfig });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('configs: invalid name "my.cfg": config names use only [A-Za-z0-9_-]');
+    const badAlias = project('bad-alias-name', { '.pgclonerc.json': { databases: { '': 'host=db password=hunter2-secret' } } });
+    const a = await runCli(['ls'], { cwd: badAlias });
+    expect(a.code).toBe(1);
+    expect(a.stderr).toContain('databases: invalid name ""');
+    expect(a.stderr).not.toContain('hunter2');
+  });
+
   it('precedence: flag > named config > top level > defaults', async ({ expect }) => {
     const keys = { top: keyAt('2026-01-01-00-00-00-000001', 'top'), named: keyAt('2026-01-01-00-00-00-000002', 'named'), flag: keyAt('2026-01-01-00-00-00-000003', 'flag'), def: keyAt('2026-01-01-00-00-00-000004', 'default') };
     const dir = project(

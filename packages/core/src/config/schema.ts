@@ -162,6 +162,13 @@ export function describeIssues(error: z.core.$ZodError, input?: unknown): string
         const keys = issue.keys.map((k) => JSON.stringify(k)).join(', ');
         return `unknown key${issue.keys.length > 1 ? 's' : ''} ${keys}${path ? ` in ${path}` : ''}`;
       }
+      if (issue.code === 'invalid_key') {
+        // A name under `configs` or `databases`: the name is what is wrong (its value may be a URL), and the rule is
+        // in the nested issues (zod's own message says only "Invalid key in record").
+        const name = issue.path.at(-1);
+        const rules = issue.issues.map((inner) => inner.message).join('; ');
+        return `${issue.path.slice(0, -1).map(String).join('.') || '(root)'}: invalid name ${JSON.stringify(String(name))}${rules ? `: ${rules}` : ''}`;
+      }
       return `${path || '(root)'}: ${issue.message}${given(input, issue.path)}`;
     })
     .join('; ');
