@@ -207,6 +207,13 @@ describe('the key and the config', () => {
     expect(await dump('-c', 'named', '-i', 'flag', '--pre-dump-hook', 'true')).toBe('flag/default/none');
   });
 
+  it('an empty $PGCLONE_INSTANCE counts as unset: the instance is the host name', async () => {
+    const dir = project('empty-instance', {});
+    const r = await runCli(['dump'], { cwd: dir, env: { ...env, PGCLONE_INSTANCE: '' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.lines.at(-1)!.split('/')[0]).toBe(os.hostname().replace(/[^A-Za-z0-9_-]/g, '_'));
+  });
+
   it('reversible defaults to the config, and --no-reversible overrides it', async () => {
     const dir = project('reversible', { '.pgclonerc.json': { reversible: true, instance: 'rev' } });
     expect((await runCli(['dump'], { cwd: dir, env })).code).toBe(0);

@@ -153,7 +153,8 @@ export function resolveOptions(input: {
     ...(file ? { configFile: file.filepath } : {}),
     ...(configName !== undefined ? { configName } : {}),
     keyConfig: configName !== undefined && !explicit ? configName : 'none',
-    instance: options.instance ?? pick('instance').value ?? env.PGCLONE_INSTANCE ?? input.hostname ?? os.hostname(),
+    // An empty variable (`PGCLONE_INSTANCE=$UNSET_VAR` in CI) is unset, as in a shell: not an instance named `_`.
+    instance: options.instance ?? pick('instance').value ?? (env.PGCLONE_INSTANCE || undefined) ?? input.hostname ?? os.hostname(),
     databaseAlias,
     connection: resolveConnection({ alias: databaseAlias, databases, adapter, env, url: options.databaseUrl }),
     storageLocation,
