@@ -59,6 +59,15 @@ describe.concurrent('ls', () => {
     }
   });
 
+  it('refuses a prefix with --local (local names have no key segments) with a usage error, rather than ignoring it', async ({ expect }) => {
+    const p = project('local-prefix', [a2020]);
+    for (const args of [['snap', '--local'], ['snap', '--local', '--long']]) {
+      const r = await p.ls(...args);
+      expect([r.code, r.stdout], args.join(' ')).toEqual([2, '']);
+      expect(r.stderr).toContain('--local lists every local database; it takes no prefix (got "snap")');
+    }
+  });
+
   it('matches whole path segments: dev is not devops; a prefix may end inside the timestamp', async ({ expect }) => {
     const dev = keyAt('2020-01-01-00-00-00-000000', 'dev');
     const devops = keyAt('2024-01-01-00-00-00-000000', 'devops');

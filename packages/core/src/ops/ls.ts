@@ -21,6 +21,7 @@ async function lsNow(prefix: string | undefined, options: LsOptions, runtime: Ru
   if (modes.length > 1) {
     throw new UsageError(`Use only one of --instances, --databases, --configs and --local (got ${modes.map((m) => `--${m}`).join(', ')})`);
   }
+  if (options.local && prefix) throw localPrefixError(prefix);
   const prepared = await prepare('ls', options, runtime);
   if (options.local) {
     const conn = requireConnection(prepared.options);
@@ -43,4 +44,9 @@ async function lsNow(prefix: string | undefined, options: LsOptions, runtime: Ru
   if (options.databases) return uniqueKeyParts(keys, 'database');
   if (options.configs) return uniqueKeyParts(keys, 'config');
   return keys;
+}
+
+/** `ls --local PREFIX`: local names are not keys with segments, and a prefix silently ignored would list them all. */
+export function localPrefixError(prefix: string): UsageError {
+  return new UsageError(`--local lists every local database; it takes no prefix (got ${JSON.stringify(prefix)})`);
 }
