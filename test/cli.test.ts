@@ -4,7 +4,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { cliEnv, collectOutput, PGCLONE_BIN, runCli } from './support/cli.js';
+import { cliEnv, collectOutput, PGCLONE_BIN, runCli, runScript } from './support/cli.js';
 import { keyAt, layDump, plainDump, removeDir, repoRoot, tempDir, userNames, usersDatabase } from './support/fixtures.js';
 import { cluster, dbUrl, dropDatabases, uniqueName } from './support/pg.js';
 
@@ -238,22 +238,33 @@ describe('connection', () => {
       expect(restored.stderr).not.toContain('Warning');
       expect(await userNames(db)).toEqual(before);
 
-      // Open to others, the file is ignored, as libpq ignores it: a warning says why, and the error that there was no
-      // password (node-pg's own is about SASL's internals).
+      // Open to others, the file is ignored, as libpq ignores it: the error that there was no password (node-pg's own
+      // is about SASL's internals) says why. No separate warning: the file is read only when the server asks for a
+      // password, so ignoring it always ends in that error; and the API, which prints nothing, printed Node's
+      // `(node:1234) PgcloneWarning: …` for it.
       chmodSync(file, 0o644);
+      const why = `password file ${JSON.stringify(file)} has group or world access (permissions should be u=rw, 0600, or less), so it was ignored`;
       const open = await runCli(['ls', '--local'], { cwd, env: { DATABASE_URL: url, PGPASSFILE: file } });
       expect(open.code).toBe(1);
-      // Printed as pgclone's own warnings are, not as Node's `(node:1234) PgcloneWarning: …`.
-      expect(open.stderr).toContain(`pgclone: warning: password file ${JSON.stringify(file)} has group or world access`);
-      expect(open.stderr).not.toContain('PgcloneWarning');
       expect(open.stderr).toContain('the server asks for a password, and none was given (in the URL, PGPASSWORD, or a password file such as ~/.pgpass)');
-      // With --json, every line of stderr stays an NDJSON event, the warning included.
+      expect(open.stderr).toContain(why);
+      expect(open.stderr).not.toContain('warning');
+      expect(open.stderr.trim().split('\n')).toHaveLength(1);
+      // With --json, every line of stderr stays an NDJSON event.
       const json = await runCli(['ls', '--local', '--json'], { cwd, env: { DATABASE_URL: url, PGPASSFILE: file } });
       expect(json.code).toBe(1);
       const events = json.stderr.trim().split('\n').map((line) => JSON.parse(line) as { event: string; level?: string; message: string });
-      expect(events.find((e) => e.event === 'message' && e.level === 'warn')?.message).toContain(`password file ${JSON.stringify(file)} has group or world access`);
       expect(events.at(-1)?.event).toBe('error');
       expect(events.at(-1)?.message).toContain('the server asks for a password, and none was given');
+      expect(events.at(-1)?.message).toContain(why);
+      // The API prints nothing: the reason is in the error it rejects with.
+      const api = await runScript(
+        `import { lsLocal } from 'pgclone';
+         try { await lsLocal(); } catch (error) { process.exitCode = error.message.includes(${JSON.stringify(why)}) ? 3 : 4; }`,
+        { DATABASE_URL: url, PGPASSFILE: file },
+      );
+      expect(api.code, api.stderr).toBe(3);
+      expect(api.stderr + api.stdout).toBe('');
       expect(`${open.stdout}${open.stderr}${restored.stderr}${json.stderr}`).not.toContain(c.password);
     } finally {
       removeDir(dir);

@@ -1,7 +1,8 @@
 // Hooks: shell commands and functions, the database each phase gets, reserved names, and how flags combine.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ChildProcess } from 'node:child_process';
 import { runCli } from './support/cli.js';
 import { databasesLike, keyAt, layDump, pgBin, plainDump, removeDir, subdir, tempDir, userNames, usersDatabase, writeFiles } from './support/fixtures.js';
 import { cluster, dbUrl, dropDatabases, sql, uniqueName } from './support/pg.js';
@@ -147,6 +148,28 @@ describe('hooks', () => {
     expect(r.stderr).toContain(`warning: ${t.db} is restored and live: what failed came after the swap, and nothing was undone`);
     expect(r.stderr.trim().split('\n').at(-1)).toMatch(/error: .*exit code 4/);
     expect(await userNames(t.db)).toEqual(['dumped']);
+  });
+
+  it('SIGINT during a pre-swap hook keeps N__temp, says the run was stopped (not that a hook failed), and exits at once', async () => {
+    // The shell's own child (sleep) is not in the signal's way (`kill -INT <pid>`, not a terminal's Ctrl-C): the CLI
+    // used to wait for it, holding the hook's output pipes, until it ended 30 s later.
+    const t = await setup('hk_int', { preSwapHooks: ['touch hook-started && sleep 30'] });
+    let cli: ChildProcess | undefined;
+    const running = runCli(['restore', keyAt('2026-01-01-00-00-00-000000')], { cwd: t.dir, env: t.env, onSpawn: (child) => (cli = child) });
+    const deadline = Date.now() + 60_000;
+    while (!existsSync(path.join(t.dir, 'hook-started'))) {
+      expect(Date.now(), 'the hook never started').toBeLessThan(deadline);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const stopping = Date.now();
+    cli!.kill('SIGINT');
+    const r = await running;
+    expect(Date.now() - stopping).toBeLessThan(15_000);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`warning: Kept ${t.db}__temp: the restore was stopped during its pre-swap hooks; run "pgclone restore :${t.db}__temp" to resume`);
+    expect(r.stderr).not.toContain('failing hook');
+    expect(await userNames(t.db)).toEqual(['live']);
+    await sql('postgres', `DROP DATABASE IF EXISTS "${t.db}__temp"`);
   });
 
   it("a function hook's console.log is hook output on stderr, redacted: stdout keeps only the result", async () => {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { close, copy, restore, settled, type ResetResult } from 'pgclone';
+import { close, copy, dump, restore, settled, type ResetResult } from 'pgclone';
 import { runScript } from './support/cli.js';
 import { startCluster } from './support/cluster.js';
 import { createDatabase, databases, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
@@ -161,6 +161,30 @@ describe('restore(":snapshot") fast path', () => {
     const left = (await databases()).filter((d) => d.startsWith(db));
     expect(left.sort()).toEqual([db, `${db}__spare`, fixture].sort());
     expect(((await restore(`:${fixture}`, { cwd, env })) as ResetResult).usedSpare).toBe(true);
+  });
+
+  it('an onEvent callback that throws never stops a reset or a restore halfway: no N__swap or N__temp left, the result as without it', async () => {
+    // A throw at `swap` left the whole copy N__temp; at `done` (after the renames) the reset rejected although N was
+    // reset, and N__swap stayed until the next reset; in the general restore a throw at `cleanup` left N__swap.
+    const { key } = await dump({ cwd, env: { DATABASE_URL: dbUrl(fixture) } });
+    // Earlier tests change the snapshot: what it holds now.
+    const want = await contents(fixture);
+    const runs: [string, string, Record<string, unknown>][] = [
+      ...['lock', 'create-temp', 'swap', 'done'].map((step): [string, string, Record<string, unknown>] => [step, `:${fixture}`, { spare: false }]),
+      ...['swap', 'cleanup', 'done'].map((step): [string, string, Record<string, unknown>] => [step, key, {}]),
+    ];
+    for (const [step, source, extra] of runs) {
+      await sql(db, `INSERT INTO item (name) VALUES ('extra')`);
+      const onEvent = (e: { event: string; step?: string }) => {
+        if (e.event === 'step' && e.step === step) throw new Error(`listener bug at ${step}`);
+      };
+      const result = await restore(source, { cwd, env, onEvent, ...extra });
+      expect(result.database, `${source} ${step}`).toBe(db);
+      await settled();
+      expect(await contents(db), `${source} ${step}`).toEqual(want);
+      const left = (await databases()).filter((d) => d.startsWith(`${db}__`) && d !== `${db}__spare`);
+      expect(left, `${source} ${step}`).toEqual([]);
+    }
   });
 
   it('refuses :N__spare as a source and keeps the spare sealed: a later reset never swaps in a changed spare', async () => {

@@ -253,7 +253,11 @@ export function displayUrl(conn: Connection): string {
  * connection or, as libpq takes them, from `PGSSLMODE`, `PGSSLROOTCERT`, `PGSSLCERT`, `PGSSLKEY` in `env`: pgclone's
  * sessions and the tools it starts connect alike.
  */
-export function pgClientConfig(conn: Connection, env: NodeJS.ProcessEnv = process.env): ClientConfig {
+export function pgClientConfig(
+  conn: Connection,
+  env: NodeJS.ProcessEnv = process.env,
+  passfileIgnored: (reason: string) => void = () => {},
+): ClientConfig {
   // What the connection leaves out comes from `env`, as node-pg would take it from process.env (an API caller's
   // `env` option reaches the tools through libpqEnv, and must reach this session too); then node-pg's defaults, and
   // libpq's password file.
@@ -268,7 +272,7 @@ export function pgClientConfig(conn: Connection, env: NodeJS.ProcessEnv = proces
     ...(port ? { port } : {}),
     ...(user ? { user } : {}),
     // Without one, the password file libpq would read (src/passfile.ts), asked only if the server wants a password.
-    password: password ?? ((() => passwordFromFile(passfilePath(conn, env), { host, port, database: conn.database, user })) as () => Promise<string>),
+    password: password ?? ((() => passwordFromFile(passfilePath(conn, env), { host, port, database: conn.database, user }, passfileIgnored)) as () => Promise<string>),
     application_name: conn.params.application_name ?? 'pgclone',
   };
   // libpq's allow and prefer differ only in which kind of connection is tried first (see pg/connect.ts): TLS, when

@@ -67,7 +67,17 @@ export class Reporter {
 
   constructor(operation: Operation, emit?: (event: PgcloneEvent) => void) {
     this.operation = operation;
-    this.#emit = emit ?? (() => {});
+    // A listener that throws must not stop the operation between two of its steps (after the swap, before the
+    // replaced database is dropped): what it throws is its own business, and is ignored.
+    this.#emit = emit
+      ? (event) => {
+          try {
+            emit(event);
+          } catch {
+            // ignored, see above
+          }
+        }
+      : () => {};
   }
 
   step(step: string, message: string, database?: string): void {

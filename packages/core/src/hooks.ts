@@ -114,6 +114,13 @@ function runShell(
     const err = lineSplitter((line) => options.reporter.output('hook', line));
     child.stdout.on('data', out.push);
     child.stderr.on('data', err.push);
+    // Stopped, the shell is killed, but not what it started (a `sleep`, npm's node): those would hold the output pipes
+    // open, and the process with them, until they end.
+    child.on('exit', () => {
+      if (!options.signal?.aborted) return;
+      child.stdout.destroy();
+      child.stderr.destroy();
+    });
     child.on('error', (error) => reject(new HookError(`Hook ${command} could not start: ${error.message}`)));
     child.on('close', (code, signal) => {
       out.end();

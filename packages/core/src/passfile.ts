@@ -13,7 +13,9 @@ import { rememberSecret } from './redact.js';
  * that it will stop, printing a DeprecationWarning on every command that uses it), never a URL's `passfile=` nor an
  * API caller's `env`, while pgclone's tools (pg_dump, pg_restore, psql) read the file libpq chooses. This chooses the
  * same file as libpq: the connection's `passfile`, else `PGPASSFILE`, else `~/.pgpass` (`%APPDATA%\postgresql\pgpass.conf`
- * on Windows), and ignores it, with a warning, where libpq does (not a plain file, or readable by group or others).
+ * on Windows), and ignores it where libpq does (not a plain file, or readable by group or others), saying why through
+ * `ignored`: the file is read only when the server asks for a password, so the reason belongs in the error that
+ * follows (a process warning would print from the API, which prints nothing).
  */
 
 /** The file libpq would read for `conn` (which may not exist). */
@@ -37,18 +39,18 @@ export interface PassfileTarget {
 
 /**
  * The password of the file's first line matching `target`, or `undefined`: no file, no matching line, or a file libpq
- * would ignore (not a plain file, or open to group or others), which `warn` is told about.
+ * would ignore (not a plain file, or open to group or others), which `ignored` is told about.
  */
-export async function passwordFromFile(file: string, target: PassfileTarget, warn: (message: string) => void = warnOnce): Promise<string | undefined> {
+export async function passwordFromFile(file: string, target: PassfileTarget, ignored: (reason: string) => void): Promise<string | undefined> {
   let text: Buffer;
   try {
     const info = await stat(file);
     if (!info.isFile()) {
-      warn(`password file ${JSON.stringify(file)} is not a plain file; it is ignored`);
+      ignored(`password file ${JSON.stringify(file)} is not a plain file, so it was ignored`);
       return undefined;
     }
     if (process.platform !== 'win32' && (info.mode & 0o077) !== 0) {
-      warn(`password file ${JSON.stringify(file)} has group or world access (permissions should be u=rw, 0600, or less); it is ignored`);
+      ignored(`password file ${JSON.stringify(file)} has group or world access (permissions should be u=rw, 0600, or less), so it was ignored`);
       return undefined;
     }
     text = await readFile(file);
@@ -67,13 +69,4 @@ export async function passwordFromFile(file: string, target: PassfileTarget, war
     }
   }
   return undefined;
-}
-
-const warned = new Set<string>();
-
-/** A process warning, once per message (every session of a command reads the file). */
-function warnOnce(message: string): void {
-  if (warned.has(message)) return;
-  warned.add(message);
-  process.emitWarning(message, 'PgcloneWarning');
 }

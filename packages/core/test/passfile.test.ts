@@ -44,7 +44,7 @@ describe('password file', () => {
     expect(await read({ host: '/srv/sockets', database: 'app', user: 'carol' })).toBe('literal-socket');
   });
 
-  it('a file open to group or others, or not a plain file, is ignored with a warning; a missing one silently', async () => {
+  it('a file open to group or others, or not a plain file, is ignored, saying why; a missing one silently', async () => {
     const open = passfile('open', lines, 0o644);
     const seen: string[] = [];
     expect(await passwordFromFile(open, { host: 'db.internal', database: 'app', user: 'alice' }, (m) => seen.push(m))).toBeUndefined();
@@ -53,8 +53,8 @@ describe('password file', () => {
     expect(await passwordFromFile(folder, { database: 'app', user: 'carol' }, (m) => seen.push(m))).toBeUndefined();
     expect(await passwordFromFile(path.join(dir, 'none'), { database: 'app', user: 'carol' }, (m) => seen.push(m))).toBeUndefined();
     expect(seen).toEqual([
-      `password file ${JSON.stringify(open)} has group or world access (permissions should be u=rw, 0600, or less); it is ignored`,
-      `password file ${JSON.stringify(folder)} is not a plain file; it is ignored`,
+      `password file ${JSON.stringify(open)} has group or world access (permissions should be u=rw, 0600, or less), so it was ignored`,
+      `password file ${JSON.stringify(folder)} is not a plain file, so it was ignored`,
     ]);
     expect(warnings).toEqual([]);
   });

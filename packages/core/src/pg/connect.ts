@@ -9,7 +9,8 @@ import { pgClientConfig, sslmodeOf, type Connection } from '../connection.js';
  * surfaces as its next query's failure).
  */
 export async function connectClient(conn: Connection, extra: pg.ClientConfig = {}, env: NodeJS.ProcessEnv = process.env): Promise<pg.Client> {
-  const config: pg.ClientConfig = { ...pgClientConfig(conn, env), ...extra };
+  let passfileIgnored: string | undefined;
+  const config: pg.ClientConfig = { ...pgClientConfig(conn, env, (reason) => (passfileIgnored = reason)), ...extra };
   // node-pg's error for a server that wants a password when none was given is about SASL's internals ("client password
   // must be a string"): noted here, to say so plainly.
   let noPassword = false;
@@ -39,7 +40,8 @@ export async function connectClient(conn: Connection, extra: pg.ClientConfig = {
     } catch (error) {
       await client.end().catch(() => {});
       if (noPassword) {
-        throw new Error('the server asks for a password, and none was given (in the URL, PGPASSWORD, or a password file such as ~/.pgpass)', { cause: error });
+        const why = passfileIgnored ? `: the ${passfileIgnored}` : '';
+        throw new Error(`the server asks for a password, and none was given (in the URL, PGPASSWORD, or a password file such as ~/.pgpass)${why}`, { cause: error });
       }
       if (!attempt.fallBack?.(error)) throw error;
     }

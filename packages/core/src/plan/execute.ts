@@ -119,7 +119,7 @@ export async function executePlan(plan: RestorePlan, io: ExecuteIo): Promise<voi
       reporter.warn(`${plan.target} is restored and live: what failed came after the swap, and nothing was undone`);
       throw error;
     }
-    await compensate({ admin, reporter, created, blocked, keepTemp, temp: names.temp, resume: keepTemp ? resumeAdvice(error) : undefined });
+    await compensate({ admin, reporter, created, blocked, keepTemp, temp: names.temp, resume: keepTemp ? resumeAdvice(error) : undefined, stopped: !!io.signal?.aborted });
     throw error;
   }
 }
@@ -133,9 +133,15 @@ async function compensate(input: {
   temp: string;
   /** The adapter's advice when `restore :N__temp` cannot resume after its hook failed. */
   resume: string | undefined;
+  /** The run was stopped (Ctrl-C, an aborted signal): no hook failed. */
+  stopped: boolean;
 }): Promise<void> {
   const { admin, reporter } = input;
-  const kept = (db: string) => `Kept ${db}: ${input.resume ?? `fix the failing hook, then run "pgclone restore :${db}" to resume`}`;
+  const advice = (db: string) =>
+    input.stopped
+      ? `the restore was stopped during its pre-swap hooks; run "pgclone restore :${db}" to resume`
+      : `fix the failing hook, then run "pgclone restore :${db}" to resume`;
+  const kept = (db: string) => `Kept ${db}: ${input.resume ?? advice(db)}`;
   for (const db of input.blocked) {
     await admin.setAllowConnections(db, true).catch((e: unknown) => reporter.warn(`Could not allow connections to ${db} again: ${(e as Error).message}`));
   }
