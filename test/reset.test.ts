@@ -295,7 +295,8 @@ describe('restore(":snapshot") fast path', () => {
         setTimeout(() => controller.abort(), 300);
         const error = await call(controller.signal).then(() => new Error(`${name} resolved`), (e: unknown) => e);
         expect((error as { code?: string }).code, name).toBe('INTERRUPTED');
-        expect(performance.now() - started, name).toBeLessThan(5_000);
+        // Not a speed target: waiting out lockTimeout (30 s by default) is what this tells apart.
+        expect(performance.now() - started, name).toBeLessThan(20_000);
       }
     } finally {
       await holder.end();
@@ -321,7 +322,8 @@ describe('restore(":snapshot") fast path', () => {
       setTimeout(() => controller.abort(), 300);
       const started = performance.now();
       await expect(restore(`:${fixture}`, { cwd, env, signal: controller.signal })).rejects.toMatchObject({ code: 'INTERRUPTED' });
-      expect(performance.now() - started).toBeLessThan(5_000);
+      // Not a speed target: waiting for the spare (up to lockTimeout, 30 s by default) is what this tells apart.
+      expect(performance.now() - started).toBeLessThan(20_000);
     } finally {
       await blocker.query('ROLLBACK').catch(() => {});
       await blocker.end();
