@@ -534,7 +534,7 @@ export class Admin {
           `Another pgclone run is working on database ${JSON.stringify(name)}${holders.length ? ` (${holders.map(describeHolder).join(', ')})` : ''}; waited ${limit} ms (lockTimeout)`,
         );
       }
-      await abortableSleep(Math.min(POLL_MS, left), signal);
+      await sleep(Math.min(POLL_MS, left), signal);
       if (!signal?.aborted && (await this.tryLock(name))) return;
     }
   }
@@ -693,12 +693,8 @@ export function pgMessage(error: unknown): string {
   return redact(message || String((error as { code?: string })?.code ?? 'unknown error'));
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /** Waits `ms`, or less when `signal` aborts meanwhile. */
-function abortableSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     let stop = () => {};
     const done = () => {
