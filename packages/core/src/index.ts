@@ -57,7 +57,7 @@ export { chooseCopyMethod, cloneSharing, copyDatabase, serverCanClone, FILE_COPY
 export { isItemLine, isVerboseLine, RestoreProgress } from './pg/restore-progress.js';
 export { resolvePerfOptions, type PerfOptions } from './config/perf.js';
 export { ProgressMeter, meterStream } from './progress.js';
-export { ls } from './ops/ls.js';
+export { ls, localPrefixError } from './ops/ls.js';
 export { dump, type DumpResult } from './ops/dump.js';
 export { restore, type RestoreResult } from './ops/restore.js';
 export { copy, copyTargetName, type CopyResult } from './ops/copy.js';

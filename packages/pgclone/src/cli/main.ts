@@ -196,7 +196,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
             throw Object.assign(new Error('--long goes with the dump listing or --local, not with --instances/--databases/--configs'), { usage: true });
           }
           if (args.long && args.local) {
-            if (args.prefix) throw Object.assign(new Error(`--local lists every local database; it takes no prefix (got ${JSON.stringify(args.prefix)})`), { usage: true });
+            if (args.prefix) throw (await import('@pgclone/core')).localPrefixError(args.prefix);
             const { lsLocal } = await import('../index.js');
             const rows = await lsLocal(base);
             printer!.result(
