@@ -1,0 +1,130 @@
+// The packages as a user installs them: `npm pack` of each publishable workspace, extracted into a project of its
+// own outside the monorepo. Only what the tarballs hold and what the packages declare (dependencies and peers) is
+// there: each declared package is linked from the monorepo's node_modules (npm ci fetched them; no network here), and
+// nothing else, so a file missing from `files` or a package used without being declared fails these tests.
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliEnv } from './support/cli.js';
+import { removeDir, repoRoot, tempDir } from './support/fixtures.js';
+import { createDatabase, dbUrl, uniqueName } from './support/pg.js';
+
+const run = promisify(execFile);
+const WORKSPACES = ['core', 'storage', 'knex', 'prisma', 'pgclone'];
+
+interface Packed {
+  name: string;
+  dir: string;
+  manifest: {
+    version: string;
+    types?: string;
+    typings?: string;
+    exports?: Record<string, string | { types?: string }>;
+    dependencies?: Record<string, string>;
+    peerDependencies?: Record<string, string>;
+  };
+}
+
+let root: string;
+let app: string;
+let packed: Packed[];
+
+beforeAll(async () => {
+  root = tempDir('pgclone-packed-');
+  const { stdout } = await run(
+    'npm',
+    ['pack', '--ignore-scripts', '--json', '--pack-destination', root, ...WORKSPACES.flatMap((w) => ['-w', `packages/${w}`])],
+    { cwd: repoRoot, maxBuffer: 64 * 1024 * 1024 },
+  );
+  app = path.join(root, 'app');
+  const modules = path.join(app, 'node_modules');
+  packed = (JSON.parse(stdout) as Array<{ name: string; filename: string }>).map(({ name, filename }) => {
+    const dir = path.join(modules, name);
+    mkdirSync(dir, { recursive: true });
+    execFileSync('tar', ['-xzf', path.join(root, filename), '-C', dir, '--strip-components=1']);
+    return { name, dir, manifest: JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as Packed['manifest'] };
+  });
+  const names = new Set(packed.map((p) => p.name));
+  // The user's own: knex and vitest are peers; @types/node is in any TypeScript project for Node.
+  const declared = new Set(['@types/node']);
+  for (const { manifest } of packed) {
+    for (const dep of Object.keys({ ...manifest.dependencies, ...manifest.peerDependencies })) if (!names.has(dep)) declared.add(dep);
+  }
+  for (const dep of declared) {
+    mkdirSync(path.dirname(path.join(modules, dep)), { recursive: true });
+    symlinkSync(path.join(repoRoot, 'node_modules', dep), path.join(modules, dep), 'dir');
+  }
+  writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'user-app', private: true, type: 'module' }));
+}, 120_000);
+
+afterAll(() => {
+  if (root) removeDir(root);
+});
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath, e.name));
+}
+
+describe('the packed packages', () => {
+  it('ship the sources their source maps and declaration maps point at', () => {
+    const missing: string[] = [];
+    for (const { dir, name } of packed) {
+      for (const file of filesUnder(dir).filter((f) => f.endsWith('.map'))) {
+        const map = JSON.parse(readFileSync(file, 'utf8')) as { sources: string[]; sourceRoot?: string; sourcesContent?: Array<string | null> };
+        map.sources.forEach((source, i) => {
+          // A bundled package's own map may name a file that package never shipped (get-caller-file's index.ts).
+          if (map.sourcesContent?.[i] != null || source.includes('node_modules/')) return;
+          const target = path.resolve(path.dirname(file), map.sourceRoot ?? '', source);
+          if (!existsSync(target)) missing.push(`${name}/${path.relative(dir, file)} -> ${source}`);
+        });
+      }
+    }
+    expect(missing.slice(0, 5)).toEqual([]);
+  });
+
+  it('give a TypeScript user their types with node16 and with bundler resolution', async () => {
+    writeFileSync(
+      path.join(app, 'use.ts'),
+      [
+        "import pgclone, { restore, PgcloneError, type RestoreResult } from 'pgclone';",
+        "import { useTestDatabase } from 'pgclone/vitest';",
+        "import { fromKnexfile } from '@pgclone/knex';",
+        "import { fromPrismaProject } from '@pgclone/prisma';",
+        "export const result: Promise<RestoreResult> = restore(':fixture').then((r) => r);",
+        '// @ts-expect-error: a typed API rejects a number where a key goes (an untyped one would not)',
+        'void pgclone.restore(42);',
+        'export const all = [PgcloneError, useTestDatabase, fromKnexfile, fromPrismaProject];',
+        '',
+      ].join('\n'),
+    );
+    const tsc = path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+    const check = (module: string, moduleResolution: string) =>
+      run(process.execPath, [tsc, '--noEmit', '--strict', '--skipLibCheck', '--target', 'es2022', '--module', module, '--moduleResolution', moduleResolution, '--types', 'node', 'use.ts'], { cwd: app }).then(
+        () => '',
+        (error: { stdout?: string }) => `${moduleResolution}: ${error.stdout ?? String(error)}`,
+      );
+    const failures = (await Promise.all([check('node16', 'node16'), check('esnext', 'bundler')])).filter(Boolean);
+    expect(failures).toEqual([]);
+  });
+
+  it('run their bins: --version, --help, and a dump and ls against a real database', async () => {
+    const bin = (name: string) => path.join(app, 'node_modules', 'pgclone', 'bin', `${name}.js`);
+    const version = packed.find((p) => p.name === 'pgclone')!.manifest.version;
+    expect((await run(process.execPath, [bin('pgclone'), '--version'], { cwd: app })).stdout.trim()).toBe(version);
+    expect((await run(process.execPath, [bin('pgclone'), '--help'], { cwd: app })).stdout).toContain('pgclone restore [key]');
+    for (const name of ['knex-pgclone', 'prisma-pgclone']) {
+      expect((await run(process.execPath, [bin(name), '--help'], { cwd: app, env: { ...process.env, COLUMNS: '80' } })).stdout).toContain('restore');
+    }
+    const db = uniqueName('packed');
+    await createDatabase(db);
+    const env = cliEnv({ DATABASE_URL: dbUrl(db) });
+    const { stdout } = await run(process.execPath, [bin('pgclone'), 'dump', '-q'], { cwd: app, env });
+    const key = stdout.trim().split('\n').at(-1);
+    expect(key).toMatch(/^dev\/default\/none\/.+\.dump$/);
+    expect((await run(process.execPath, [bin('pgclone'), 'ls'], { cwd: app, env })).stdout.trim()).toBe(key);
+  });
+});
