@@ -86,6 +86,57 @@ describe('the packed packages', () => {
     expect(missing.slice(0, 5)).toEqual([]);
   });
 
+  it('declare a dependency, with types, for every package their exported declarations import', () => {
+    const byName = new Map(packed.map((p) => [p.name, p]));
+    /** The declaration file of `subpath` in a packed package's exports (`.` for the package itself). */
+    const typesOf = (p: Packed, subpath: string): string | undefined => {
+      const entry = p.manifest.exports?.[subpath];
+      const types = typeof entry === 'object' ? entry.types : subpath === '.' ? p.manifest.types : undefined;
+      return types ? path.join(p.dir, types) : undefined;
+    };
+    const pending = packed.flatMap((p) => Object.keys(p.manifest.exports ?? { '.': '' }).map((sub) => typesOf(p, sub))).filter((f) => f !== undefined);
+    const seen = new Set<string>();
+    const problems = new Set<string>();
+    while (pending.length > 0) {
+      const file = pending.pop()!;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      const owner = packed.find((p) => file.startsWith(p.dir + path.sep))!;
+      const declared = { ...owner.manifest.dependencies, ...owner.manifest.peerDependencies };
+      if (!existsSync(file)) {
+        problems.add(`${owner.name}: ${path.relative(owner.dir, file)} is not in the package`);
+        continue;
+      }
+      const text = readFileSync(file, 'utf8');
+      for (const [, fromClause, inline] of text.matchAll(/^(?:import|export)\s[^;]*?from\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/gm)) {
+        const specifier = fromClause ?? inline;
+        if (specifier!.startsWith('.')) {
+          pending.push(path.resolve(path.dirname(file), specifier!).replace(/\.js$/, '.d.ts'));
+          continue;
+        }
+        if (specifier!.startsWith('node:')) continue;
+        const parts = specifier!.split('/');
+        const pkg = specifier!.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+        const subpath = ['.', ...parts.slice(pkg.split('/').length)].join('/');
+        const sibling = byName.get(pkg);
+        if (sibling) {
+          if (!(pkg in declared)) problems.add(`${owner.name} imports ${pkg} without declaring it`);
+          const target = typesOf(sibling, subpath);
+          if (target) pending.push(target);
+          else problems.add(`${owner.name} imports ${specifier}, which has no types`);
+          continue;
+        }
+        const own = JSON.parse(readFileSync(path.join(repoRoot, 'node_modules', pkg, 'package.json'), 'utf8')) as Packed['manifest'];
+        const entry = own.exports?.[subpath];
+        const typed = typeof entry === 'object' ? 'types' in entry : subpath === '.' && Boolean(own.types ?? own.typings);
+        const typesPackage = `@types/${pkg.replace(/^@/, '').replace('/', '__')}`;
+        if (!(pkg in declared)) problems.add(`${owner.name}: ${path.relative(owner.dir, file)} imports ${pkg}, not a dependency`);
+        else if (!typed && !(typesPackage in declared)) problems.add(`${owner.name}: ${path.relative(owner.dir, file)} imports ${pkg}, whose types (${typesPackage}) are not a dependency`);
+      }
+    }
+    expect([...problems]).toEqual([]);
+  });
+
   it('give a TypeScript user their types with node16 and with bundler resolution', async () => {
     writeFileSync(
       path.join(app, 'use.ts'),
