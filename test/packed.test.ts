@@ -86,6 +86,18 @@ describe('the packed packages', () => {
     expect(missing.slice(0, 5)).toEqual([]);
   });
 
+  it('load from CommonJS with require() where Node can require ES modules', async () => {
+    const requireModule = (process.features as { require_module?: boolean }).require_module === true;
+    if (!requireModule) return; // Node < 20.19: require() of an ES module is ERR_REQUIRE_ESM, which says so
+    writeFileSync(
+      path.join(app, 'use.cjs'),
+      "const p = require('pgclone'); const k = require('@pgclone/knex'); const r = require('@pgclone/prisma');\n" +
+        'console.log(JSON.stringify([typeof p.dump, typeof p.default.restore, typeof k.fromKnexfile, typeof r.fromPrismaProject]));\n',
+    );
+    const { stdout } = await run(process.execPath, ['use.cjs'], { cwd: app });
+    expect(JSON.parse(stdout)).toEqual(['function', 'function', 'function', 'function']);
+  });
+
   it('declare a dependency, with types, for every package their exported declarations import', () => {
     const byName = new Map(packed.map((p) => [p.name, p]));
     /** The declaration file of `subpath` in a packed package's exports (`.` for the package itself). */
