@@ -190,4 +190,29 @@ describe('the packed packages', () => {
     expect(key).toMatch(/^dev\/default\/none\/.+\.dump$/);
     expect((await run(process.execPath, [bin('pgclone'), 'ls'], { cwd: app, env })).stdout.trim()).toBe(key);
   });
+  it("run the commands of the pgclone package's README, in order, against a real database", async () => {
+    const readme = readFileSync(path.join(app, 'node_modules', 'pgclone', 'README.md'), 'utf8');
+    const block = /```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+    const commands = block
+      .split('\n')
+      .map((line) => line.replace(/\s+#.*$/, '').trim())
+      .filter((line) => line.startsWith('npx pgclone '));
+    expect(commands.length).toBeGreaterThanOrEqual(3);
+    const db = uniqueName('readme');
+    await createDatabase(db);
+    // A user's machine: no PGCLONE_INSTANCE, so keys start with the host name.
+    const env = cliEnv({ DATABASE_URL: dbUrl(db), PGCLONE_INSTANCE: undefined });
+    const bin = path.join(app, 'node_modules', 'pgclone', 'bin', 'pgclone.js');
+    // Its own project folder, so the dumps of the test above are not in its storage.
+    const cwd = path.join(app, 'readme');
+    mkdirSync(cwd);
+    for (const command of commands) {
+      const args = command.split(/\s+/).slice(2);
+      const outcome = await run(process.execPath, [bin, ...args], { cwd, env }).then(
+        () => 'ok',
+        (error: { stderr?: string }) => error.stderr?.trim().split('\n').at(-1),
+      );
+      expect({ command, outcome }).toEqual({ command, outcome: 'ok' });
+    }
+  });
 });
