@@ -150,6 +150,22 @@ describe('Prisma 7 project: prisma.config.ts with a hard-coded URL, a seed', () 
     expect(await migrationNames(db)).toEqual([M1, M2, M3, bad]);
   });
 
+  it('says to resume the copy when Prisma failed before it recorded a migration, and the resume goes through', { timeout: 600_000 }, async () => {
+    // A schema engine that cannot start: Prisma fails before it applies (or records) any migration.
+    const engine = path.join(dir, 'broken-engine.sh');
+    writeFileSync(engine, '#!/bin/sh\necho "engine: cannot start" >&2\nexit 1\n', { mode: 0o755 });
+    const failed = await runCli(['restore', key, '--quiet'], { cwd: dir, bin: PRISMA_PGCLONE_BIN, env: { ...env, PRISMA_SCHEMA_ENGINE_BINARY: engine } });
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/error: Pre-swap hook migrate failed: prisma migrate deploy/);
+    expect(failed.stderr).not.toContain('P3009');
+    expect(failed.stderr).toContain(`warning: Kept ${db}__temp: fix the failing hook, then run "prisma-pgclone restore :${db}__temp" to resume`);
+    // The advice holds: with the engine back, resuming the copy migrates it and swaps it in.
+    const resumed = await pgclone(['restore', `:${db}__temp`, '--quiet']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(await migrationNames(db)).toEqual([M1, M2, M3, '20250104000000_broken']);
+    expect(await databases()).not.toContain(`${db}__temp`);
+  });
+
   it('says to restore the dump again, not to resume the copy, when a migration is stopped by Ctrl-C', { timeout: 600_000 }, async () => {
     const slow = '20250105000000_slow';
     mkdirSync(path.join(dir, 'prisma/migrations', slow), { recursive: true });

@@ -7,6 +7,7 @@ import {
   connectionUrl,
   mergeEnv,
   parseConnection,
+  quoteIdent,
   type Adapter,
   type AdapterHookTarget,
   type Connection,
@@ -128,11 +129,13 @@ export class PrismaAdapter implements Adapter {
         reporter: target.reporter,
         expectDatabase: target.database,
         ...(target.signal ? { signal: target.signal } : {}),
-      }).catch((error: unknown) => {
-        // Prisma records a failed migration in _prisma_migrations and refuses to migrate that database again (P3009).
-        if (name === 'migrate' && error instanceof AdapterError) throw new AdapterError(error.message, { cause: error, resume: MIGRATE_RESUME });
-        // Stopped (Ctrl-C): the migration it was applying is recorded as failed too. The error stays the abort it is.
-        if (name === 'migrate' && error instanceof Error && error.name === 'AbortError') Object.assign(error, { resume: MIGRATE_STOPPED_RESUME });
+      }).catch(async (error: unknown) => {
+        // Prisma records a failed migration in _prisma_migrations and refuses to migrate that database again (P3009);
+        // a stopped one (Ctrl-C) too. When none is recorded (Prisma never started one: it could not start, or was
+        // stopped before), the copy resumes as any other, and the default advice stands. The abort stays an abort.
+        if (name !== 'migrate' || !(await recordsFailedMigration(target))) throw error;
+        if (error instanceof AdapterError) throw new AdapterError(error.message, { cause: error, resume: MIGRATE_RESUME });
+        if (error instanceof Error && error.name === 'AbortError') Object.assign(error, { resume: MIGRATE_STOPPED_RESUME });
         throw error;
       });
     } finally {
@@ -228,5 +231,31 @@ async function assertCurrentDatabase(url: string, target: AdapterHookTarget, bas
   }
   if (current !== target.database) {
     throw new AdapterError(`The URL for Prisma connects to database "${current}", not "${target.database}"; pgclone did not run Prisma`);
+  }
+}
+
+/**
+ * Whether `target` holds a migration Prisma recorded as failed (started, neither finished nor rolled back), in any
+ * schema's `_prisma_migrations`. Unknown (the database unreachable) counts as yes: the advice to restore the dump
+ * again is right either way, while resuming a copy with a failed migration is refused by Prisma (P3009).
+ */
+async function recordsFailedMigration(target: AdapterHookTarget): Promise<boolean> {
+  let client: pg.Client | undefined;
+  try {
+    client = await connectClient(target.connection, {}, target.env);
+    const tables = await client.query<{ schema: string }>(
+      `SELECT n.nspname AS schema FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = '_prisma_migrations' AND c.relkind IN ('r', 'p')`,
+    );
+    for (const { schema } of tables.rows) {
+      const failed = await client.query(
+        `SELECT 1 FROM ${quoteIdent(schema)}._prisma_migrations WHERE finished_at IS NULL AND rolled_back_at IS NULL LIMIT 1`,
+      );
+      if (failed.rowCount) return true;
+    }
+    return false;
+  } catch {
+    return true;
+  } finally {
+    await client?.end().catch(() => {});
   }
 }
