@@ -204,3 +204,22 @@ describe('hostile keys and names', () => {
     expect(config.stderr).toContain('"../../etc/passwd" is not a config name');
   });
 });
+
+describe('the password through the API', () => {
+  const cwd = subdir(root, 'api');
+
+  it('never reaches onEvent, not even in what a hook prints', async () => {
+    const pgclone = await import('pgclone');
+    const events: unknown[] = [];
+    const options = { cwd, env: { DATABASE_URL: url() }, onEvent: (e: unknown) => void events.push(e) };
+    const { key } = await pgclone.dump({ ...options, preDumpHook: ['echo "dump hook: $DATABASE_URL $PGPASSWORD"'] });
+    await expect(pgclone.restore(key, { ...options, preSwapHook: ['echo "swap hook: $DATABASE_URL" >&2; exit 3'] })).rejects.toMatchObject({ code: 'HOOK_FAILED' });
+    const lines = events.flatMap((e) => ((e as { event: string }).event === 'output' ? [(e as { line: string }).line] : []));
+    // The hooks really printed the URL and the password, and pgclone masked them.
+    expect(lines).toContainEqual(expect.stringMatching(/^dump hook: postgresql:\/\/[^:]+:\*\*\*@127\.0\.0\.1:\d+\/\S+ \*\*\*$/));
+    expect(lines).toContainEqual(expect.stringMatching(/^swap hook: postgresql:\/\/[^:]+:\*\*\*@/));
+    const text = JSON.stringify(events);
+    expect(text).not.toContain(token);
+    expect(text).not.toContain(JSON.stringify(encodeURIComponent(password)).slice(1, -1));
+  });
+});
