@@ -223,3 +223,24 @@ describe('the password through the API', () => {
     expect(text).not.toContain(JSON.stringify(encodeURIComponent(password)).slice(1, -1));
   });
 });
+
+describe('the password in usage errors', () => {
+  it('is not echoed when options or a URL are passed where a key or options belong', async () => {
+    const pgclone = await import('pgclone');
+    const databaseUrl = url();
+    const misuses: Array<[string, () => Promise<unknown>]> = [
+      // ls(options) instead of ls(prefix, options): the options object, URL and all, was quoted in the error.
+      ['ls', () => pgclone.ls({ databaseUrl } as never)],
+      ['restore', () => pgclone.restore({ databaseUrl } as never)],
+      ['copy', () => pgclone.copy(databaseUrl as never, databaseUrl as never)],
+      ['testDatabase', () => pgclone.testDatabase(databaseUrl as never)],
+    ];
+    for (const [fn, call] of misuses) {
+      const error = (await call().then(() => undefined, (e: unknown) => e)) as Error & { code?: string };
+      expect(error?.code, fn).toBe('USAGE');
+      expect(error.message, fn).not.toContain(token);
+      expect(error.message, fn).not.toContain(encodeURIComponent(password).slice(0, 12));
+      expect(error.message.split('\n'), fn).toHaveLength(1);
+    }
+  });
+});
