@@ -1,10 +1,10 @@
 // Secrets and bad input: the password never shows in output or in child process arguments; hostile keys and names
 // are refused with a one-line error or quoted safely, and no database changes because of them.
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type CliResult } from './support/cli.js';
+import { PGCLONE_BIN, runCli, type CliResult } from './support/cli.js';
 import { databaseOid, databasesLike, descendants, dumpsUnder, filesUnder, removeDir, subdir, tempDir, userNames, usersDatabase, type ProcInfo } from './support/fixtures.js';
 import { cluster, databases, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
 
@@ -242,5 +242,21 @@ describe('the password in usage errors', () => {
       expect(error.message, fn).not.toContain(encodeURIComponent(password).slice(0, 12));
       expect(error.message.split('\n'), fn).toHaveLength(1);
     }
+  });
+});
+
+describe('files in local storage', () => {
+  it('are readable by their owner only, whatever the umask lets others read: a dump holds the database\'s data', async () => {
+    const cwd = subdir(root, 'modes');
+    // The CLI under the common umask 022, which leaves new files readable by every user of the machine.
+    const bin = path.join(cwd, 'umask-022.mjs');
+    writeFileSync(bin, `process.umask(0o022);\nawait import(${JSON.stringify(PGCLONE_BIN)});\n`);
+    const dumped = await runCli(['dump'], { cwd, env: { DATABASE_URL: url() }, bin });
+    expect(dumped.code, dumped.stderr).toBe(0);
+    const key = dumped.lines.at(-1)!;
+    expect((await runCli(['pin', key], { cwd, env: { DATABASE_URL: url() }, bin })).code).toBe(0);
+    const files = filesUnder(path.join(cwd, '.pgclone'));
+    expect(files.map((f) => path.basename(f)).sort()).toEqual([path.basename(key), `${path.basename(key)}.manifest.json`, `${path.basename(key)}.pin.json`].sort());
+    for (const file of files) expect((statSync(path.join(cwd, '.pgclone', file)).mode & 0o777).toString(8), file).toBe('600');
   });
 });
