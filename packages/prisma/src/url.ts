@@ -68,8 +68,9 @@ export function translatePrismaUrl(url: string, options: { where: string; baseDi
   let parsed: URL;
   try {
     parsed = new URL(url.trim());
-  } catch (error) {
-    throw new AdapterError(`The database URL from ${options.where} cannot be parsed: ${redact(url)}`, { cause: error });
+  } catch {
+    // No cause: the URL parser's TypeError carries the whole URL, password included, as its `input`.
+    throw new AdapterError(`The database URL from ${options.where} cannot be parsed: ${redact(url)}`);
   }
   const decode = (s: string) => {
     try {
