@@ -1,7 +1,7 @@
 // Secrets and bad input: the password never shows in output or in child process arguments; hostile keys and names
 // are refused with a one-line error or quoted safely, and no database changes because of them.
 import { randomBytes } from 'node:crypto';
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PGCLONE_BIN, runCli, type CliResult } from './support/cli.js';
@@ -258,5 +258,23 @@ describe('files in local storage', () => {
     const files = filesUnder(path.join(cwd, '.pgclone'));
     expect(files.map((f) => path.basename(f)).sort()).toEqual([path.basename(key), `${path.basename(key)}.manifest.json`, `${path.basename(key)}.pin.json`].sort());
     for (const file of files) expect((statSync(path.join(cwd, '.pgclone', file)).mode & 0o777).toString(8), file).toBe('600');
+  });
+});
+
+describe('the transpiled copy of a TypeScript config', () => {
+  it('is kept where only its owner can read it: the config may hold a password', async () => {
+    const cwd = subdir(root, 'ts-config');
+    const cache = path.join(cwd, 'node_modules', '.cache', 'pgclone-jiti');
+    // As an earlier version left it: created under umask 022.
+    mkdirSync(cache, { recursive: true, mode: 0o755 });
+    writeFileSync(path.join(cwd, 'pgclone.config.ts'), `const url: string = ${JSON.stringify(url())};\nexport default { databases: { default: url } };\n`, { mode: 0o600 });
+    const bin = path.join(cwd, 'umask-022.mjs');
+    writeFileSync(bin, `process.umask(0o022);\nawait import(${JSON.stringify(PGCLONE_BIN)});\n`);
+    const r = await runCli(['ls'], { cwd, env: {}, bin });
+    expect(r.code, r.stderr).toBe(0);
+    expectNoSecret(r, 'ls');
+    // The cache is still used, and its folder lets no one else in.
+    expect(readdirSync(cache).some((f) => f.includes('pgclone.config'))).toBe(true);
+    expect((statSync(cache).mode & 0o777).toString(8)).toBe('700');
   });
 });
