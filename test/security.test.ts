@@ -71,6 +71,16 @@ describe('the password', () => {
     for (const [args, r] of runs) expectNoSecret(r, args);
   });
 
+  it("is masked with the URL's other secret, the client key's passphrase (sslpassword)", async () => {
+    const passphrase = `Kp9${randomBytes(4).toString('hex')}`;
+    for (const bad of [`postgresql://${role}@127.0.0.1:notaport/${db}?sslpassword=${passphrase}`, `mysql://${role}@127.0.0.1/${db}?sslpassword=${passphrase}&x=1`]) {
+      const r = await cli(['dump'], { DATABASE_URL: bad });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/error: The \$DATABASE_URL .*sslpassword=\*\*\*/);
+      expect(r.stderr).not.toContain(passphrase);
+    }
+  });
+
   it('never appears in the arguments of pgclone child processes (pg_dump, pg_restore, hooks)', async () => {
     // Enough data that pg_dump and pg_restore run long enough to be seen in /proc.
     const bulk = ident(`${role}_bulk`);
