@@ -71,13 +71,21 @@ describe('the password', () => {
     for (const [args, r] of runs) expectNoSecret(r, args);
   });
 
-  it("is masked with the URL's other secret, the client key's passphrase (sslpassword)", async () => {
-    const passphrase = `Kp9${randomBytes(4).toString('hex')}`;
-    for (const bad of [`postgresql://${role}@127.0.0.1:notaport/${db}?sslpassword=${passphrase}`, `mysql://${role}@127.0.0.1/${db}?sslpassword=${passphrase}&x=1`]) {
+  it('is masked in a DATABASE_URL pgclone refuses, however mangled, and so is an API key in its query', async () => {
+    const secret = `Mg9${randomBytes(4).toString('hex')}`;
+    const cases: Array<[string, RegExp]> = [
+      [`${role}:${secret}@127.0.0.1:5432/${db}`, /is not a postgres:\/\/ or postgresql:\/\/ URL/], // no scheme
+      [`postgresql//${role}:${secret}@127.0.0.1/${db}`, /is not a postgres/], // a mangled scheme
+      [`postgresql://${role}:p@ss${secret}@127.0.0.1:notaport/${db}`, /cannot be parsed/], // an unencoded @
+      [`postgresql://${role}:pa ss${secret}@127.0.0.1:notaport/${db}`, /cannot be parsed/], // an unencoded space
+      [`prisma+postgres://accelerate.prisma-data.net/?api_key=${secret}`, /"prisma\+postgres:\/\/accelerate\.prisma-data\.net\/.*" is not a postgres/],
+    ];
+    for (const [bad, message] of cases) {
       const r = await cli(['dump'], { DATABASE_URL: bad });
-      expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/error: The \$DATABASE_URL .*sslpassword=\*\*\*/);
-      expect(r.stderr).not.toContain(passphrase);
+      expect(r.code, bad).toBe(1);
+      expect(r.stderr, bad).toMatch(message);
+      expect(r.stderr, bad).not.toContain(secret);
+      expect(r.stderr.trim().split('\n').at(-1), bad).toMatch(/^pgclone: error: /);
     }
   });
 

@@ -116,6 +116,10 @@ describe('redact', () => {
     parseConnection('postgres://me:remembered-secret@h/app');
     expect(redact('postgresql://u:anything@h/db')).toBe('postgresql://u:***@h/db');
     expect(redact("host=h password='a b' user=u")).toBe('host=h password=*** user=u');
+    // A client key's passphrase, in a URL's query or a keyword string.
+    expect(redact('postgresql://u@h/db?sslpassword=Kp-1&sslmode=require sslkey=k.pem sslpassword=Kp-2')).toBe(
+      'postgresql://u@h/db?sslpassword=***&sslmode=require sslkey=k.pem sslpassword=***',
+    );
     expect(redact('the hook printed remembered-secret')).toBe('the hook printed ***');
     expect(redact(`encoded ${encodeURIComponent('remembered-secret')}`)).not.toContain('remembered-secret');
   });
