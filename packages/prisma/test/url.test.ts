@@ -66,6 +66,9 @@ describe('translatePrismaUrl', () => {
     expect((error as Error).message).toContain('cannot be parsed');
     // What console.error(error) or a logger shows: the message, the stack and the whole cause chain.
     expect(inspect(error, { depth: 10 })).not.toContain('Unparsable');
+    // A password with an unencoded @ (Prisma needs it encoded): what follows that @ is still the password.
+    expect(() => translatePrismaUrl('postgresql://app:p@ssUnencoded@db.example:notaport/shop', where)).toThrow(/cannot be parsed/);
+    expect(() => translatePrismaUrl('postgresql://app:p@ssUnencoded@db.example:notaport/shop', where)).not.toThrow(/ssUnencoded/);
   });
 });
 
