@@ -15,6 +15,8 @@ const password = `${token}'"p@ss:w/rd%;$(touch x) &=?#\\`;
 const role = uniqueName('sec_role');
 const db = `${role}_db`;
 const url = (database = db, pw = password) => dbUrl(database, { user: role, password: pw });
+// The role's own database for the tests after 'hostile keys and names', which adds a table the role may not read.
+const ownDb = `${role}_own`;
 
 /** Fails when the password, its URL-encoded form or its unique token appears in what a command printed. */
 function expectNoSecret(r: CliResult, what: string) {
@@ -30,6 +32,9 @@ beforeAll(async () => {
   await usersDatabase(db, ['live']);
   await sql('postgres', `ALTER DATABASE ${ident(db)} OWNER TO ${ident(role)}`);
   await sql(db, `ALTER TABLE users OWNER TO ${ident(role)}`);
+  await usersDatabase(ownDb, ['own']);
+  await sql('postgres', `ALTER DATABASE ${ident(ownDb)} OWNER TO ${ident(role)}`);
+  await sql(ownDb, `ALTER TABLE users OWNER TO ${ident(role)}`);
 });
 afterAll(async () => {
   await dropDatabases(role);
@@ -229,7 +234,7 @@ describe('the password through the API', () => {
   it('never reaches onEvent, not even in what a hook prints', async () => {
     const pgclone = await import('pgclone');
     const events: unknown[] = [];
-    const options = { cwd, env: { DATABASE_URL: url() }, onEvent: (e: unknown) => void events.push(e) };
+    const options = { cwd, env: { DATABASE_URL: url(ownDb) }, onEvent: (e: unknown) => void events.push(e) };
     const { key } = await pgclone.dump({ ...options, preDumpHook: ['echo "dump hook: $DATABASE_URL $PGPASSWORD"'] });
     await expect(pgclone.restore(key, { ...options, preSwapHook: ['echo "swap hook: $DATABASE_URL" >&2; exit 3'] })).rejects.toMatchObject({ code: 'HOOK_FAILED' });
     const lines = events.flatMap((e) => ((e as { event: string }).event === 'output' ? [(e as { line: string }).line] : []));
@@ -245,7 +250,7 @@ describe('the password through the API', () => {
 describe('the password in usage errors', () => {
   it('is not echoed when options or a URL are passed where a key or options belong', async () => {
     const pgclone = await import('pgclone');
-    const databaseUrl = url();
+    const databaseUrl = url(ownDb);
     const misuses: Array<[string, () => Promise<unknown>]> = [
       // ls(options) instead of ls(prefix, options): the options object, URL and all, was quoted in the error.
       ['ls', () => pgclone.ls({ databaseUrl } as never)],
@@ -269,10 +274,10 @@ describe('files in local storage', () => {
     // The CLI under the common umask 022, which leaves new files readable by every user of the machine.
     const bin = path.join(cwd, 'umask-022.mjs');
     writeFileSync(bin, `process.umask(0o022);\nawait import(${JSON.stringify(PGCLONE_BIN)});\n`);
-    const dumped = await runCli(['dump'], { cwd, env: { DATABASE_URL: url() }, bin });
+    const dumped = await runCli(['dump'], { cwd, env: { DATABASE_URL: url(ownDb) }, bin });
     expect(dumped.code, dumped.stderr).toBe(0);
     const key = dumped.lines.at(-1)!;
-    expect((await runCli(['pin', key], { cwd, env: { DATABASE_URL: url() }, bin })).code).toBe(0);
+    expect((await runCli(['pin', key], { cwd, env: { DATABASE_URL: url(ownDb) }, bin })).code).toBe(0);
     const files = filesUnder(path.join(cwd, '.pgclone'));
     expect(files.map((f) => path.basename(f)).sort()).toEqual([path.basename(key), `${path.basename(key)}.manifest.json`, `${path.basename(key)}.pin.json`].sort());
     for (const file of files) expect((statSync(path.join(cwd, '.pgclone', file)).mode & 0o777).toString(8), file).toBe('600');
@@ -285,7 +290,7 @@ describe('the transpiled copy of a TypeScript config', () => {
     const cache = path.join(cwd, 'node_modules', '.cache', 'pgclone-jiti');
     // As an earlier version left it: created under umask 022.
     mkdirSync(cache, { recursive: true, mode: 0o755 });
-    writeFileSync(path.join(cwd, 'pgclone.config.ts'), `const url: string = ${JSON.stringify(url())};\nexport default { databases: { default: url } };\n`, { mode: 0o600 });
+    writeFileSync(path.join(cwd, 'pgclone.config.ts'), `const url: string = ${JSON.stringify(url(ownDb))};\nexport default { databases: { default: url } };\n`, { mode: 0o600 });
     const bin = path.join(cwd, 'umask-022.mjs');
     writeFileSync(bin, `process.umask(0o022);\nawait import(${JSON.stringify(PGCLONE_BIN)});\n`);
     const r = await runCli(['ls'], { cwd, env: {}, bin });
