@@ -176,7 +176,7 @@ describe('API', () => {
       [pgclone.dump({ ...options, exclude: 'audit' as never }), 'Invalid options: exclude: Invalid input: expected array, received string (got "audit")'],
       [pgclone.copy(5 as never, options), 'Invalid copy target 5: expected a string'],
       [pgclone.restore(123 as never, options), 'Invalid dump key 123: expected a string'],
-      [pgclone.ls({} as never, options), 'Invalid prefix {}: expected a string'],
+      [pgclone.ls({} as never, options), 'Invalid prefix (an object): expected a string'],
       [pgclone.ls(undefined, null as never), 'Invalid options null: expected an object'],
       // A misspelt option was ignored.
       [pgclone.copy(':x', { ...options, copyStrategi: 'file_copy' } as never), 'Unknown option "copyStrategi" for copy(); it takes'],

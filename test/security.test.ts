@@ -1,10 +1,10 @@
 // Secrets and bad input: the password never shows in output or in child process arguments; hostile keys and names
 // are refused with a one-line error or quoted safely, and no database changes because of them.
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type CliResult } from './support/cli.js';
+import { PGCLONE_BIN, runCli, type CliResult } from './support/cli.js';
 import { databaseOid, databasesLike, descendants, dumpsUnder, filesUnder, removeDir, subdir, tempDir, userNames, usersDatabase, type ProcInfo } from './support/fixtures.js';
 import { cluster, databases, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
 
@@ -15,6 +15,8 @@ const password = `${token}'"p@ss:w/rd%;$(touch x) &=?#\\`;
 const role = uniqueName('sec_role');
 const db = `${role}_db`;
 const url = (database = db, pw = password) => dbUrl(database, { user: role, password: pw });
+// The role's own database for the tests after 'hostile keys and names', which adds a table the role may not read.
+const ownDb = `${role}_own`;
 
 /** Fails when the password, its URL-encoded form or its unique token appears in what a command printed. */
 function expectNoSecret(r: CliResult, what: string) {
@@ -30,6 +32,9 @@ beforeAll(async () => {
   await usersDatabase(db, ['live']);
   await sql('postgres', `ALTER DATABASE ${ident(db)} OWNER TO ${ident(role)}`);
   await sql(db, `ALTER TABLE users OWNER TO ${ident(role)}`);
+  await usersDatabase(ownDb, ['own']);
+  await sql('postgres', `ALTER DATABASE ${ident(ownDb)} OWNER TO ${ident(role)}`);
+  await sql(ownDb, `ALTER TABLE users OWNER TO ${ident(role)}`);
 });
 afterAll(async () => {
   await dropDatabases(role);
@@ -69,6 +74,24 @@ describe('the password', () => {
     const hooked = runs.find(([args]) => args.includes('hook sees'))![1];
     expect(hooked.stderr).toMatch(/hook sees postgresql:\/\/[^:]+:\*\*\*@127\.0\.0\.1:\d+\/\S+ and \*\*\*/);
     for (const [args, r] of runs) expectNoSecret(r, args);
+  });
+
+  it('is masked in a DATABASE_URL pgclone refuses, however mangled, and so is an API key in its query', async () => {
+    const secret = `Mg9${randomBytes(4).toString('hex')}`;
+    const cases: Array<[string, RegExp]> = [
+      [`${role}:${secret}@127.0.0.1:5432/${db}`, /is not a postgres:\/\/ or postgresql:\/\/ URL/], // no scheme
+      [`postgresql//${role}:${secret}@127.0.0.1/${db}`, /is not a postgres/], // a mangled scheme
+      [`postgresql://${role}:p@ss${secret}@127.0.0.1:notaport/${db}`, /cannot be parsed/], // an unencoded @
+      [`postgresql://${role}:pa ss${secret}@127.0.0.1:notaport/${db}`, /cannot be parsed/], // an unencoded space
+      [`prisma+postgres://accelerate.prisma-data.net/?api_key=${secret}`, /"prisma\+postgres:\/\/accelerate\.prisma-data\.net\/.*" is not a postgres/],
+    ];
+    for (const [bad, message] of cases) {
+      const r = await cli(['dump'], { DATABASE_URL: bad });
+      expect(r.code, bad).toBe(1);
+      expect(r.stderr, bad).toMatch(message);
+      expect(r.stderr, bad).not.toContain(secret);
+      expect(r.stderr.trim().split('\n').at(-1), bad).toMatch(/^pgclone: error: /);
+    }
   });
 
   it('never appears in the arguments of pgclone child processes (pg_dump, pg_restore, hooks)', async () => {
@@ -202,5 +225,79 @@ describe('hostile keys and names', () => {
     const config = await cli('dump', '-c', '../../etc/passwd');
     expect(config.code).toBe(1);
     expect(config.stderr).toContain('"../../etc/passwd" is not a config name');
+  });
+});
+
+describe('the password through the API', () => {
+  const cwd = subdir(root, 'api');
+
+  it('never reaches onEvent, not even in what a hook prints', async () => {
+    const pgclone = await import('pgclone');
+    const events: unknown[] = [];
+    const options = { cwd, env: { DATABASE_URL: url(ownDb) }, onEvent: (e: unknown) => void events.push(e) };
+    const { key } = await pgclone.dump({ ...options, preDumpHook: ['echo "dump hook: $DATABASE_URL $PGPASSWORD"'] });
+    await expect(pgclone.restore(key, { ...options, preSwapHook: ['echo "swap hook: $DATABASE_URL" >&2; exit 3'] })).rejects.toMatchObject({ code: 'HOOK_FAILED' });
+    const lines = events.flatMap((e) => ((e as { event: string }).event === 'output' ? [(e as { line: string }).line] : []));
+    // The hooks really printed the URL and the password, and pgclone masked them.
+    expect(lines).toContainEqual(expect.stringMatching(/^dump hook: postgresql:\/\/[^:]+:\*\*\*@127\.0\.0\.1:\d+\/\S+ \*\*\*$/));
+    expect(lines).toContainEqual(expect.stringMatching(/^swap hook: postgresql:\/\/[^:]+:\*\*\*@/));
+    const text = JSON.stringify(events);
+    expect(text).not.toContain(token);
+    expect(text).not.toContain(JSON.stringify(encodeURIComponent(password)).slice(1, -1));
+  });
+});
+
+describe('the password in usage errors', () => {
+  it('is not echoed when options or a URL are passed where a key or options belong', async () => {
+    const pgclone = await import('pgclone');
+    const databaseUrl = url(ownDb);
+    const misuses: Array<[string, () => Promise<unknown>]> = [
+      // ls(options) instead of ls(prefix, options): the options object, URL and all, was quoted in the error.
+      ['ls', () => pgclone.ls({ databaseUrl } as never)],
+      ['restore', () => pgclone.restore({ databaseUrl } as never)],
+      ['copy', () => pgclone.copy(databaseUrl as never, databaseUrl as never)],
+      ['testDatabase', () => pgclone.testDatabase(databaseUrl as never)],
+    ];
+    for (const [fn, call] of misuses) {
+      const error = (await call().then(() => undefined, (e: unknown) => e)) as Error & { code?: string };
+      expect(error?.code, fn).toBe('USAGE');
+      expect(error.message, fn).not.toContain(token);
+      expect(error.message, fn).not.toContain(encodeURIComponent(password).slice(0, 12));
+      expect(error.message.split('\n'), fn).toHaveLength(1);
+    }
+  });
+});
+
+describe('files in local storage', () => {
+  it('are readable by their owner only, whatever the umask lets others read: a dump holds the database\'s data', async () => {
+    const cwd = subdir(root, 'modes');
+    // The CLI under the common umask 022, which leaves new files readable by every user of the machine.
+    const bin = path.join(cwd, 'umask-022.mjs');
+    writeFileSync(bin, `process.umask(0o022);\nawait import(${JSON.stringify(PGCLONE_BIN)});\n`);
+    const dumped = await runCli(['dump'], { cwd, env: { DATABASE_URL: url(ownDb) }, bin });
+    expect(dumped.code, dumped.stderr).toBe(0);
+    const key = dumped.lines.at(-1)!;
+    expect((await runCli(['pin', key], { cwd, env: { DATABASE_URL: url(ownDb) }, bin })).code).toBe(0);
+    const files = filesUnder(path.join(cwd, '.pgclone'));
+    expect(files.map((f) => path.basename(f)).sort()).toEqual([path.basename(key), `${path.basename(key)}.manifest.json`, `${path.basename(key)}.pin.json`].sort());
+    for (const file of files) expect((statSync(path.join(cwd, '.pgclone', file)).mode & 0o777).toString(8), file).toBe('600');
+  });
+});
+
+describe('the transpiled copy of a TypeScript config', () => {
+  it('is kept where only its owner can read it: the config may hold a password', async () => {
+    const cwd = subdir(root, 'ts-config');
+    const cache = path.join(cwd, 'node_modules', '.cache', 'pgclone-jiti');
+    // As an earlier version left it: created under umask 022.
+    mkdirSync(cache, { recursive: true, mode: 0o755 });
+    writeFileSync(path.join(cwd, 'pgclone.config.ts'), `const url: string = ${JSON.stringify(url(ownDb))};\nexport default { databases: { default: url } };\n`, { mode: 0o600 });
+    const bin = path.join(cwd, 'umask-022.mjs');
+    writeFileSync(bin, `process.umask(0o022);\nawait import(${JSON.stringify(PGCLONE_BIN)});\n`);
+    const r = await runCli(['ls'], { cwd, env: {}, bin });
+    expect(r.code, r.stderr).toBe(0);
+    expectNoSecret(r, 'ls');
+    // The cache is still used, and its folder lets no one else in.
+    expect(readdirSync(cache).some((f) => f.includes('pgclone.config'))).toBe(true);
+    expect((statSync(cache).mode & 0o777).toString(8)).toBe('700');
   });
 });

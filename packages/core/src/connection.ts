@@ -5,7 +5,7 @@ import type { ClientConfig } from 'pg';
 import { PgcloneError } from './errors.js';
 import { homeDir } from './home-dir.js';
 import { passfilePath, passwordFromFile } from './passfile.js';
-import { redact, rememberSecret } from './redact.js';
+import { hideUserInfo, redact, rememberSecret } from './redact.js';
 
 /**
  * A PostgreSQL connection as pgclone uses it: the parts that locate and authenticate a server, the database name
@@ -72,7 +72,7 @@ export function parseConnection(input: ConnectionInput, what = 'database URL'): 
   if (!/^postgres(ql)?:\/\//i.test(input.trim())) {
     throw new PgcloneError(
       'CONNECTION_MISSING',
-      `The ${what} ${JSON.stringify(redact(input.slice(0, 80)))} is not a postgres:// or postgresql:// URL`,
+      `The ${what} ${JSON.stringify(shownInput(input))} is not a postgres:// or postgresql:// URL`,
     );
   }
   let parsed: ReturnType<typeof parseConnectionString>;
@@ -80,7 +80,7 @@ export function parseConnection(input: ConnectionInput, what = 'database URL'): 
     // libpq semantics (as pgClientConfig uses them); the default mode prints a warning for sslmode=require.
     parsed = parseConnectionString(input.trim(), { useLibpqCompat: true });
   } catch (error) {
-    throw new PgcloneError('CONNECTION_MISSING', `The ${what} ${redact(input)} cannot be parsed: ${firstSentence(error)}`, { cause: error });
+    throw new PgcloneError('CONNECTION_MISSING', `The ${what} ${shownInput(input)} cannot be parsed: ${firstSentence(error)}`, { cause: error });
   }
   rememberSecret(parsed.password);
   const params: Record<string, string> = {};
@@ -92,7 +92,7 @@ export function parseConnection(input: ConnectionInput, what = 'database URL'): 
   }
   assertSslmode(params.sslmode, what);
   const database = rawDatabaseOf(input.trim()) ?? parsed.database ?? '';
-  if (!database) throw new PgcloneError('CONNECTION_MISSING', `The ${what} ${redact(input)} names no database`);
+  if (!database) throw new PgcloneError('CONNECTION_MISSING', `The ${what} ${shownInput(input)} names no database`);
   return {
     ...(parsed.host ? { host: parsed.host } : {}),
     ...(parsed.port ? { port: Number(parsed.port) } : {}),
@@ -104,6 +104,16 @@ export function parseConnection(input: ConnectionInput, what = 'database URL'): 
 }
 
 const URL_QUERY = /^[^?#]*\?([^#]*)/;
+
+/**
+ * A URL pgclone refuses, for its error message. The URL patterns of redact() miss the password of a mangled URL (no
+ * `scheme://`, an unencoded `@` or space in it), and nothing has remembered it yet: whatever precedes the last `@` is
+ * masked. The query is left out: it may hold other credentials (a Prisma Accelerate URL's `api_key=`).
+ */
+function shownInput(input: string): string {
+  const text = hideUserInfo(input.trim().replace(/[?#].*$/s, ''));
+  return redact(text.length > 80 ? `${text.slice(0, 79)}…` : text);
+}
 
 /** libpq's `sslmode` values, and node-pg's `no-verify` (libpq's `require`). */
 const SSLMODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'];

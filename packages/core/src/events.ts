@@ -3,6 +3,7 @@
  * with `--json`); the API prints nothing and hands them to `onEvent`. Step events are what `--json` consumers and
  * the crash tests follow.
  */
+import { redact } from './redact.js';
 
 /** The operation an event belongs to. */
 export type Operation = 'dump' | 'restore' | 'copy' | 'ls' | 'doctor' | 'prune' | 'pin' | 'rm';
@@ -86,21 +87,23 @@ export class Reporter {
       operation: this.operation,
       step,
       ...(database !== undefined ? { database } : {}),
-      message,
+      message: redact(message),
       elapsedMs: Date.now() - this.#started,
     });
   }
 
   info(message: string): void {
-    this.#emit({ event: 'message', level: 'info', message });
+    this.#emit({ event: 'message', level: 'info', message: redact(message) });
   }
 
   warn(message: string): void {
-    this.#emit({ event: 'message', level: 'warn', message });
+    this.#emit({ event: 'message', level: 'warn', message: redact(message) });
   }
 
+  // Masked here, not only where the CLI prints: an API caller's onEvent often goes straight to a log, and a hook
+  // that prints its DATABASE_URL would put the password there.
   output(source: string, line: string): void {
-    this.#emit({ event: 'output', source, line });
+    this.#emit({ event: 'output', source, line: redact(line) });
   }
 
   progress(

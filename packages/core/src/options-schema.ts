@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import { bundleShape, describeIssues, testShape, type HookContext } from './config/schema.js';
 import { UsageError } from './errors.js';
+import { hideUserInfo } from './redact.js';
 import type { PgcloneEvent } from './events.js';
 
 /**
@@ -123,8 +124,12 @@ export function checkTextArgument(value: unknown, what: string, optional = false
   throw new UsageError(`Invalid ${what} ${describeValue(value)}: expected a string`);
 }
 
+// An object is named by its kind, never quoted: passed where a key belongs (`ls(options)`), it is the options, whose
+// databaseUrl or connection password would be in the error. A string may be that URL: its user info is masked.
 function describeValue(value: unknown): string {
   if (value === undefined || typeof value === 'function') return String(typeof value);
-  const json = JSON.stringify(value) ?? String(value);
+  if (Array.isArray(value)) return '(an array)';
+  if (value !== null && typeof value === 'object') return '(an object)';
+  const json = JSON.stringify(typeof value === 'string' ? hideUserInfo(value) : value) ?? String(value);
   return json.length > 60 ? `${json.slice(0, 59)}…` : json;
 }

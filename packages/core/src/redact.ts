@@ -19,10 +19,11 @@ export function rememberSecret(secret: string | undefined | null): void {
   }
 }
 
-// user:password@ in any URL-like text, whatever the scheme.
-const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:)([^@\s]*)@/gi;
-// password=... in libpq keyword/value strings and query strings.
-const KEYWORD_PASSWORD = /(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]+)/gi;
+// user:password@ in any URL-like text, whatever the scheme. The password runs to the host part's last `@`, as a URL
+// parser reads it: a password with an unencoded `@` is masked whole.
+const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:)([^/\s]*)@/gi;
+// password=... in libpq keyword/value strings and query strings; sslpassword= (a client key's passphrase) too.
+const KEYWORD_PASSWORD = /(\b(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]+)/gi;
 
 /** Returns `text` with URL passwords, `password=` values and every remembered secret replaced by `***`. */
 export function redact(text: string): string {

@@ -116,6 +116,12 @@ describe('redact', () => {
     parseConnection('postgres://me:remembered-secret@h/app');
     expect(redact('postgresql://u:anything@h/db')).toBe('postgresql://u:***@h/db');
     expect(redact("host=h password='a b' user=u")).toBe('host=h password=*** user=u');
+    // A password with an unencoded @ (a WHATWG URL's user info ends at the last @ of the host part).
+    expect(redact('postgresql://u:p@ss@h:5432/db, mailto:x@y and http://a:b@c/d@e')).toBe('postgresql://u:***@h:5432/db, mailto:x@y and http://a:***@c/d@e');
+    // A client key's passphrase, in a URL's query or a keyword string.
+    expect(redact('postgresql://u@h/db?sslpassword=Kp-1&sslmode=require sslkey=k.pem sslpassword=Kp-2')).toBe(
+      'postgresql://u@h/db?sslpassword=***&sslmode=require sslkey=k.pem sslpassword=***',
+    );
     expect(redact('the hook printed remembered-secret')).toBe('the hook printed ***');
     expect(redact(`encoded ${encodeURIComponent('remembered-secret')}`)).not.toContain('remembered-secret');
   });

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { AdapterError, LIBPQ_PARAMETERS, redact, rememberSecret, type Connection } from '@pgclone/core';
+import { AdapterError, hideUserInfo, LIBPQ_PARAMETERS, redact, rememberSecret, type Connection } from '@pgclone/core';
 
 /** A connection for libpq tools: `@pgclone/core`'s parts (not a URL, so nothing is re-encoded). */
 export type LibpqConnection = Connection;
@@ -68,8 +68,10 @@ export function translatePrismaUrl(url: string, options: { where: string; baseDi
   let parsed: URL;
   try {
     parsed = new URL(url.trim());
-  } catch (error) {
-    throw new AdapterError(`The database URL from ${options.where} cannot be parsed: ${redact(url)}`, { cause: error });
+  } catch {
+    // No cause: the URL parser's TypeError carries the whole URL, password included, as its `input`.
+    // hideUserInfo: redact()'s URL pattern stops at the first `@`, and a password with an unencoded one goes on after it.
+    throw new AdapterError(`The database URL from ${options.where} cannot be parsed: ${redact(hideUserInfo(url))}`);
   }
   const decode = (s: string) => {
     try {
@@ -125,6 +127,6 @@ export function translatePrismaUrl(url: string, options: { where: string; baseDi
  */
 export function withPrismaDatabase(url: string, database: string): string {
   const match = /^([a-z][a-z0-9+.-]*:\/\/[^/?#]*)(?:\/[^?#]*)?(.*)$/is.exec(url.trim());
-  if (!match) throw new AdapterError(`Cannot parse the database URL ${redact(url)}`);
+  if (!match) throw new AdapterError(`Cannot parse the database URL ${redact(hideUserInfo(url))}`);
   return `${match[1]}/${encodeURIComponent(database)}${match[2]}`;
 }

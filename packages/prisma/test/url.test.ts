@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parseConnection, redact } from '@pgclone/core';
 import { parseDatasources } from '../src/datasource.js';
@@ -52,6 +53,22 @@ describe('translatePrismaUrl', () => {
     expect(() => translatePrismaUrl('prisma://accelerate.prisma-data.net/?api_key=x', where)).toThrow(/prisma:\/\/ URL.*direct postgresql/);
     expect(() => translatePrismaUrl('mysql://u@h/db', where)).toThrow(/mysql:\/\/ URL/);
     expect(() => translatePrismaUrl('postgresql://h/db?sslidentity=id.p12&sslpassword=secret', where)).toThrow(/sslidentity .*sslcert and sslkey/);
+  });
+
+  it('keeps the password of a URL it cannot parse out of the error, its cause included', () => {
+    const url = 'postgresql://app:Unparsable%40Secret@db.example:notaport/shop';
+    let error: unknown;
+    try {
+      translatePrismaUrl(url, where);
+    } catch (e) {
+      error = e;
+    }
+    expect((error as Error).message).toContain('cannot be parsed');
+    // What console.error(error) or a logger shows: the message, the stack and the whole cause chain.
+    expect(inspect(error, { depth: 10 })).not.toContain('Unparsable');
+    // A password with an unencoded @ (Prisma needs it encoded): what follows that @ is still the password.
+    expect(() => translatePrismaUrl('postgresql://app:p@ssUnencoded@db.example:notaport/shop', where)).toThrow(/cannot be parsed/);
+    expect(() => translatePrismaUrl('postgresql://app:p@ssUnencoded@db.example:notaport/shop', where)).not.toThrow(/ssUnencoded/);
   });
 });
 

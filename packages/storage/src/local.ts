@@ -162,7 +162,9 @@ export class LocalStorage implements Storage {
     const partial = path.join(dir, `${PARTIAL_PREFIX}${ownerTag()}-${randomBytes(4).toString('hex')}-${path.basename(final)}`);
     let handle: FileHandle;
     try {
-      handle = await open(partial, 'wx');
+      // Owner-only, whatever the umask: a dump holds the database's data (users, tokens), which the common umask 022
+      // would leave readable by every account on the machine. The rename keeps the mode.
+      handle = await open(partial, 'wx', 0o600);
     } catch (error) {
       throw new StorageError(`Cannot write ${partial}: ${(error as Error).message}`, { cause: error });
     }
