@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './support/cluster.js';
-import { KNEX_PGCLONE_BIN, runCli } from './support/cli.js';
+import { KNEX_PGCLONE_BIN, runCli, runScript } from './support/cli.js';
 import { PRISMA_PGCLONE_BIN } from './support/prisma.js';
 import { createDatabase, dbUrl, dropDatabases, sql, uniqueName } from './support/pg.js';
 import { createBucket, s3, s3Client, s3Env, s3Settings, seedObjects, startS3Proxy, uniqueBucket, type S3Proxy } from './support/s3.js';
@@ -488,6 +488,21 @@ describe('S3 storage through the CLI', () => {
       expect(result.code).toBe(1);
       expect(result.stderr).toMatch(/s3\.partSize: the S3 minimum part size is 5 MiB/);
     });
+  });
+
+  it('keeps the AWS SDK quiet through the API too, where a program prints what it likes', async () => {
+    const scriptEnv = Object.fromEntries(Object.entries(env(small)).filter((e): e is [string, string] => e[1] !== undefined));
+    const listed = await runScript(
+      `import { ls } from 'pgclone';
+       const keys = await ls(undefined, { storageLocation: 's3://${bucket}/quiet-api/', configFile: ${JSON.stringify(path.join(cwd, 'pgclone.config.json'))} });
+       console.log(keys.length);
+       console.log(process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?? 'unset');`,
+      scriptEnv,
+    );
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stderr).toBe('');
+    // The program's environment (and its children's) is left as it was.
+    expect(listed.lines).toEqual(['0', 'unset']);
   });
 
   it('loads the AWS SDK only for s3:// locations', async () => {

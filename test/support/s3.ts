@@ -30,7 +30,7 @@ export function s3Env(extra: Record<string, string | undefined> = {}): Record<st
     AWS_ENDPOINT_URL: undefined,
     AWS_ENDPOINT_URL_S3: undefined,
     AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: undefined,
-    // The CLI silences the SDK's Node 22 notice by itself; the test run's own setting must not hide that.
+    // pgclone silences the SDK's Node 22 notice by itself; the test run's own setting must not hide that.
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: undefined,
     ...extra,
   };

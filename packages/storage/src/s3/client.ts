@@ -11,6 +11,26 @@ const SOCKET_TIMEOUT_MS = 120_000;
 /** What S3-compatible services accept when the SDK has no region from anywhere (MinIO's and R2's default too). */
 const FALLBACK_REGION = 'us-east-1';
 
+/** The AWS SDK's own switch for the notice below; a user's setting of it wins. */
+const NODE_NOTICE_SWITCH = 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED';
+
+/**
+ * A client built with the SDK's Node-version notice switched off for the moment of building. The SDK warns once per
+ * process, on the first client it builds, that its releases from 2027 on need Node 22: a process warning that the
+ * CLI's users and the API's callers cannot act on (and the API prints nothing). Built with the switch set, that
+ * first client marks the notice as given; the switch is then put back, so the program's environment, and its
+ * children's, stay as they were.
+ */
+function quietClient(config: S3ClientConfig): S3Client {
+  if (process.env[NODE_NOTICE_SWITCH] !== undefined) return new S3Client(config);
+  process.env[NODE_NOTICE_SWITCH] = 'true';
+  try {
+    return new S3Client(config);
+  } finally {
+    delete process.env[NODE_NOTICE_SWITCH];
+  }
+}
+
 /** An S3 client and how to name its service in messages. */
 export interface S3Connection {
   client: S3Client;
@@ -49,7 +69,7 @@ export async function createS3Connection(settings: S3Settings, warn: (message: s
   // Defence in depth: redact() hides these wherever they might show up later.
   rememberSecret(process.env.AWS_SECRET_ACCESS_KEY);
   rememberSecret(process.env.AWS_SESSION_TOKEN);
-  return { client: new S3Client(config), endpoint: endpointLabel(endpoint), ...(region ? { region } : {}), ...(profile ? { profile } : {}) };
+  return { client: quietClient(config), endpoint: endpointLabel(endpoint), ...(region ? { region } : {}), ...(profile ? { profile } : {}) };
 }
 
 /**
@@ -70,7 +90,7 @@ export function endpointLabel(endpoint: string | undefined): string {
  * messages name the service its requests go to).
  */
 async function sdkDefaults(profile: string | undefined): Promise<{ region?: string; endpoint?: string }> {
-  const probe = new S3Client(profile ? { profile } : {});
+  const probe = quietClient(profile ? { profile } : {});
   try {
     const [region, endpoint] = await Promise.all([
       probe.config.region().catch(() => undefined),
