@@ -29,9 +29,31 @@ const KEYWORD_PASSWORD = /(\b(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]+)
 export function redact(text: string): string {
   let out = text.replace(URL_PASSWORD, `$1${MASK}@`).replace(KEYWORD_PASSWORD, `$1${MASK}`);
   for (const secret of secrets) {
-    if (out.includes(secret)) out = out.split(secret).join(MASK);
+    if (out.includes(secret)) out = out.replace(secretPattern(secret), MASK);
   }
   return out;
+}
+
+const WORD_CHAR = /[\p{L}\p{N}_]/u;
+const patterns = new Map<string, RegExp>();
+
+/**
+ * Where a remembered secret is masked: where it stands whole, not inside a longer word, and not as a URL's scheme. A
+ * password that is also a name — `postgres:postgres@…`, `shop:shop@…/shop` — would otherwise turn `postgresql://`
+ * into `***ql://` and a copy `shop_backup` into `***_backup`, in every line and result. Printed as a secret is
+ * printed (`PGPASSWORD=…`, `"…"`, `user:…@`), it stands whole.
+ */
+function secretPattern(secret: string): RegExp {
+  let pattern = patterns.get(secret);
+  if (!pattern) {
+    const escaped = secret.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    // Only a side that is itself a word character needs a word boundary: `@secret` is masked in `user@secret`.
+    const before = WORD_CHAR.test(secret[0] ?? '') ? '(?<![\\p{L}\\p{N}_])' : '';
+    const after = WORD_CHAR.test(secret.at(-1) ?? '') ? '(?![\\p{L}\\p{N}_]|:\\/\\/)' : '';
+    pattern = new RegExp(before + escaped + after, 'gu');
+    patterns.set(secret, pattern);
+  }
+  return pattern;
 }
 
 /**

@@ -126,6 +126,19 @@ describe('redact', () => {
     expect(redact(`encoded ${encodeURIComponent('remembered-secret')}`)).not.toContain('remembered-secret');
   });
 
+  it('masks a remembered password where it stands whole, not inside a name or as the URL scheme', () => {
+    // The usual local setups: a password that is also the user's, the database's or the scheme's name.
+    parseConnection('postgres://postgres:postgres@h/app');
+    parseConnection('postgresql://shop:shop@h/shop');
+    expect(redact('Cannot connect to postgresql://postgres:postgres@h/app')).toBe('Cannot connect to postgresql://***:***@h/app');
+    expect(redact('Cannot connect to postgres://postgres@h/app')).toBe('Cannot connect to postgres://***@h/app');
+    expect(redact(':shop_backup\n:shop__pre\nshops')).toBe(':shop_backup\n:shop__pre\nshops');
+    expect(redact('PGPASSWORD=shop "shop" shop.')).toBe('PGPASSWORD=*** "***" ***.');
+    // A password whose edges are not word characters is masked wherever it occurs.
+    parseConnection(`postgres://u:${encodeURIComponent('@edge!')}@h/app`);
+    expect(redact('user@edge!x')).toBe('user***x');
+  });
+
   it('masks a remembered password also as it appears inside JSON', () => {
     parseConnection(`postgres://me:${encodeURIComponent('Tok"en\\x')}@h/app`);
     expect(redact(JSON.stringify({ password: 'Tok"en\\x' }))).toBe('{"password":"***"}');
