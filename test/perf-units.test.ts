@@ -390,6 +390,43 @@ describe('restore progress', () => {
     expect(seen[0]).toMatchObject({ unit: 'bytes', total: 1600, items: { total: 13 } });
   });
 
+  it('counts an item among those done once it finished, not when it started', () => {
+    const itemsAt = (parallel: boolean, lines: string[]) => {
+      const { seen, reporter } = events();
+      const progress = new RestoreProgress(reporter, toc, data, parallel);
+      const done: number[] = [];
+      let now = 1_000_000;
+      const clock = vi.spyOn(Date, 'now').mockImplementation(() => (now += 300)); // past the throttle at every call
+      try {
+        for (const line of lines) {
+          progress.line(`pg_restore: ${line}`);
+          done.push(seen.at(-1)?.items?.done ?? 0);
+        }
+      } finally {
+        clock.mockRestore();
+      }
+      return done;
+    };
+    expect(
+      itemsAt(true, [
+        'launching item 3355 TABLE DATA a',
+        'processing data for table "public.a"',
+        'launching item 3357 TABLE DATA b',
+        'processing data for table "s2.b"',
+        'finished item 3357 TABLE DATA b',
+        'finished item 3355 TABLE DATA a',
+      ]),
+    ).toEqual([0, 0, 0, 0, 1, 2]);
+    expect(
+      itemsAt(false, [
+        'processing data for table "public.a"',
+        'processing data for table "public.we.ird "x""',
+        'processing data for table "s2.b"',
+        'processing BLOBS',
+      ]),
+    ).toEqual([0, 1, 2, 3]);
+  });
+
   it('counts items when the sizes are not known', () => {
     const { seen, reporter } = events();
     const progress = new RestoreProgress(reporter, toc, undefined, true);
@@ -397,6 +434,8 @@ describe('restore progress', () => {
     progress.line('pg_restore: creating TABLE "public.a"');
     progress.line('pg_restore: launching item 3355 TABLE DATA a');
     progress.line('pg_restore: processing data for table "public.a"');
+    expect(progress.done).toBe(1); // the table's data is still loading
+    progress.line('pg_restore: finished item 3355 TABLE DATA a');
     expect(progress.done).toBe(2);
     progress.finish();
     expect(seen.at(-1)).toMatchObject({ unit: 'items', done: 13, total: 13, final: true });
