@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, ReadStream, mkdtempSync, openSync, readFileSync, readSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
@@ -332,6 +332,11 @@ describe('round trip of every compression and job setting', () => {
       const preparing = input.restoreInput(2).then((ready) => ((spooled = true), ready));
       const schema = await input.schemaSource();
       expect(schema && 'open' in schema).toBe(true);
+      // Read from the spool file as pg_restore takes it, not held in memory (a schema's TOC can be tens of MB).
+      const head = await (schema as { open: () => Promise<Readable> }).open();
+      expect(head).toBeInstanceOf(ReadStream);
+      expect(path.dirname(path.dirname((head as ReadStream).path as string))).toBe(storageDir);
+      head.destroy();
       const tool = await locateTool('pg_restore', c.major);
       const env = { ...process.env, ...libpqEnv(parseConnection(dbUrl(db))) };
       const run = { tool, env, database: db, key, allowList: [] };

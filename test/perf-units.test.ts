@@ -23,6 +23,7 @@ import {
   parseArchiveHeader,
   parseCompression,
   planDumpCompression,
+  prefixRepairer,
   validateConfig,
   type ProgressEvent,
 } from '@pgclone/core';
@@ -188,6 +189,38 @@ describe('restore progress lines', () => {
     ];
     expect(lines.filter(isItemLine)).toHaveLength(3);
     expect(lines.filter((l) => !isVerboseLine(l))).toEqual(lines.slice(7));
+  });
+
+  it('mends the lines of parallel workers whose prefix, space and message were written apart', () => {
+    // PostgreSQL's logging writes `pg_restore:`, then ` `, then the message: with -j the workers' writes interleave.
+    // These are lines of a real pg_restore -j2 of 8,000 tables and 50,000 large objects (PostgreSQL 15).
+    const raw = [
+      'pg_restore:pg_restore: finished item 35193 CONSTRAINT t1 t1_pkey',
+      ' finished item 35197 CONSTRAINT t3 t3_pkey',
+      'pg_restore:pg_restore:  launching item 35199 CONSTRAINT t4 t4_pkey',
+      'processing data for table "public.t20"',
+      'pg_restore:restoring large object with OID 73667',
+      'pg_restore:  finished item 51338 TABLE DATA t5',
+      'pg_restore: error: could not execute query: ERROR:  syntax error at or near "x"',
+      'LINE 1: x',
+      '        ^',
+      'Command was: x',
+    ];
+    const repair = prefixRepairer('pg_restore');
+    const lines = raw.map(repair);
+    expect(lines.slice(0, 6)).toEqual([
+      'pg_restore: finished item 35193 CONSTRAINT t1 t1_pkey',
+      'pg_restore: finished item 35197 CONSTRAINT t3 t3_pkey',
+      'pg_restore: launching item 35199 CONSTRAINT t4 t4_pkey',
+      'pg_restore: processing data for table "public.t20"',
+      'pg_restore: restoring large object with OID 73667',
+      'pg_restore: finished item 51338 TABLE DATA t5',
+    ]);
+    expect(lines.slice(0, 6).every(isVerboseLine)).toBe(true);
+    // An error's own lines stay as they are, and are not taken for chatter.
+    expect(lines.slice(6)).toEqual(raw.slice(6));
+    expect(lines.slice(6).some(isVerboseLine)).toBe(false);
+    expect(prefixRepairer('psql')('psql:/tmp/x.sql:3: ERROR:  syntax error')).toBe('psql:/tmp/x.sql:3: ERROR:  syntax error');
   });
 });
 
@@ -357,6 +390,43 @@ describe('restore progress', () => {
     expect(seen[0]).toMatchObject({ unit: 'bytes', total: 1600, items: { total: 13 } });
   });
 
+  it('counts an item among those done once it finished, not when it started', () => {
+    const itemsAt = (parallel: boolean, lines: string[]) => {
+      const { seen, reporter } = events();
+      const progress = new RestoreProgress(reporter, toc, data, parallel);
+      const done: number[] = [];
+      let now = 1_000_000;
+      const clock = vi.spyOn(Date, 'now').mockImplementation(() => (now += 300)); // past the throttle at every call
+      try {
+        for (const line of lines) {
+          progress.line(`pg_restore: ${line}`);
+          done.push(seen.at(-1)?.items?.done ?? 0);
+        }
+      } finally {
+        clock.mockRestore();
+      }
+      return done;
+    };
+    expect(
+      itemsAt(true, [
+        'launching item 3355 TABLE DATA a',
+        'processing data for table "public.a"',
+        'launching item 3357 TABLE DATA b',
+        'processing data for table "s2.b"',
+        'finished item 3357 TABLE DATA b',
+        'finished item 3355 TABLE DATA a',
+      ]),
+    ).toEqual([0, 0, 0, 0, 1, 2]);
+    expect(
+      itemsAt(false, [
+        'processing data for table "public.a"',
+        'processing data for table "public.we.ird "x""',
+        'processing data for table "s2.b"',
+        'processing BLOBS',
+      ]),
+    ).toEqual([0, 1, 2, 3]);
+  });
+
   it('counts items when the sizes are not known', () => {
     const { seen, reporter } = events();
     const progress = new RestoreProgress(reporter, toc, undefined, true);
@@ -364,6 +434,8 @@ describe('restore progress', () => {
     progress.line('pg_restore: creating TABLE "public.a"');
     progress.line('pg_restore: launching item 3355 TABLE DATA a');
     progress.line('pg_restore: processing data for table "public.a"');
+    expect(progress.done).toBe(1); // the table's data is still loading
+    progress.line('pg_restore: finished item 3355 TABLE DATA a');
     expect(progress.done).toBe(2);
     progress.finish();
     expect(seen.at(-1)).toMatchObject({ unit: 'items', done: 13, total: 13, final: true });

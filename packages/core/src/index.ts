@@ -27,7 +27,7 @@ export { resolveOptions, DEFAULTS, type AdapterContribution, type ResolvedOption
 export { connectClient } from './pg/connect.js';
 export { Admin, pgMessage, ADMIN_APPLICATION_PREFIX, type DatabaseInfo, type RemainingSession, type AdminTimeouts, type LockHolder } from './pg/admin.js';
 export { quoteIdent, quoteLiteral, quoteConninfo } from './pg/ident.js';
-export { locateTool, locateToolForServer, spawnTool, type Tool, type ToolName } from './pg/tools.js';
+export { locateTool, locateToolForServer, prefixRepairer, spawnTool, type Tool, type ToolName } from './pg/tools.js';
 export { parseArchiveHeader, assertArchiveReadable, maxArchiveVersion, databaseSettingsFromScript, HEADER_BYTES, type ArchiveHeader } from './pg/archive.js';
 export { alterDatabaseSetting, splitList } from './pg/settings.js';
 export { databaseFromScript, type ArchiveDatabase } from './pg/database-script.js';

@@ -166,27 +166,31 @@ export function spawnTool(
 }
 
 /**
- * Mends the stderr lines of a tool whose parallel workers share one stderr (`pg_restore -j`). Each message is written
- * as its `name: ` prefix, then its text: two writes, so two workers' messages can interleave into
- * `pg_restore: pg_restore: creating FK CONSTRAINT …` followed by a bare `executing SEQUENCE SET …`, which neither the
- * progress nor the error check would recognise (seen once in a spooled `-j2` restore, printed under the bar). The extra
- * prefix goes back to the next line that lacks one and starts like a message: lowercase, unlike the server's `LINE 1:`
- * or `DETAIL:` lines that continue an error.
+ * Mends the stderr lines of a tool whose parallel workers share one stderr (`pg_restore -j`). PostgreSQL's logging
+ * writes each message in three writes: `name:`, a space, then the text (and its newline). Two workers' messages then
+ * interleave into `pg_restore:pg_restore:  creating FK CONSTRAINT …` followed by a bare `executing SEQUENCE SET …` or
+ * ` executing …` (the space went elsewhere too), or `pg_restore:restoring large object …` (its space went ahead of
+ * another line), which neither the progress nor the error check would recognise: a restore of 8,000 tables and
+ * 50,000 large objects printed thousands of such lines. Each line gets one prefix and one space; an extra prefix goes
+ * back to the next line that lacks one and starts like a message (after stray spaces): lowercase, unlike the server's
+ * `LINE 1:` or `DETAIL:` lines or the `^` under them, which continue an error.
  */
 export function prefixRepairer(name: ToolName): (line: string) => string {
   const prefix = `${name}: `;
-  const repeated = new RegExp(`^(?:${name}: ?)+`); // tool names are plain words
+  const head = new RegExp(`^(?:${name}:| )+`); // tool names are plain words
   let owed = 0;
   return (line) => {
-    const m = repeated.exec(line);
+    const m = head.exec(line);
     const count = m ? m[0].split(`${name}:`).length - 1 : 0;
-    if (count > 1) {
+    const text = line.slice(m?.[0].length ?? 0);
+    if (count > 0) {
       owed += count - 1;
-      return prefix + line.slice(m![0].length);
+      // `psql:file.sql:3: ERROR: …` is whole as it is: only a message's text is lowercase.
+      return count > 1 || /^[a-z]/.test(text) ? prefix + text : line;
     }
-    if (count === 0 && owed > 0 && /^[a-z]/.test(line)) {
+    if (owed > 0 && /^[a-z]/.test(text)) {
       owed -= 1;
-      return prefix + line;
+      return prefix + text;
     }
     return line;
   };
