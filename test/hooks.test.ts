@@ -47,6 +47,29 @@ function recorder(phase: string, out: string): string {
   ].join('; ');
 }
 
+/** The pid a hook wrote to `file`, once it has. */
+async function pidWritten(file: string): Promise<number> {
+  const deadline = Date.now() + 60_000;
+  while (!/^\d+\n/.test(existsSync(file) ? readFileSync(file, 'utf8') : '')) {
+    expect(Date.now(), `${file} was never written`).toBeLessThan(deadline);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return Number(readFileSync(file, 'utf8'));
+}
+
+/** Whether `pid` is a running process (a zombie has ended); kills it if so, not to leave it behind the test. */
+function alive(pid: number): boolean {
+  let state: string | undefined;
+  try {
+    state = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0];
+  } catch {
+    return false;
+  }
+  if (state === 'Z') return false;
+  process.kill(pid, 'SIGKILL');
+  return true;
+}
+
 describe('hooks', () => {
   it('get DATABASE_URL and PG* for the database of their phase: live for pre-dump, N__temp for pre-swap, N for post-swap', async () => {
     const t = await setup('hk_env');
@@ -169,6 +192,35 @@ describe('hooks', () => {
     expect(r.stderr).not.toContain('failing hook');
     expect(await userNames(t.db)).toEqual(['live']);
     await sql('postgres', `DROP DATABASE IF EXISTS "${t.db}__temp"`);
+  });
+
+  it('stopped by SIGINT, a hook ends with everything it started: a background child of its shell is not left running', async () => {
+    // `sh -c 'sleep & wait'` (as `npm run x` runs node): only the hook's own shell used to be killed, and its children
+    // ran on, writing to N__temp or holding it open.
+    const t = await setup('hk_tree', { preSwapHooks: [`sh -c 'sleep 300 & echo $! > inner.pid; wait'`] });
+    let cli: ChildProcess | undefined;
+    const running = runCli(['restore', keyAt('2026-01-01-00-00-00-000000')], { cwd: t.dir, env: t.env, onSpawn: (child) => (cli = child) });
+    const inner = await pidWritten(path.join(t.dir, 'inner.pid'));
+    cli!.kill('SIGINT');
+    const r = await running;
+    expect(r.code).toBe(1);
+    expect(alive(inner), 'the hook’s background child is still running').toBe(false);
+    expect(await userNames(t.db)).toEqual(['live']);
+    await sql('postgres', `DROP DATABASE IF EXISTS "${t.db}__temp"`);
+  });
+
+  it('aborted through the API, a hook ends with its children, SIGKILL for one that ignores SIGTERM', async () => {
+    const t = await setup('hk_tree_api');
+    const { dump, PgcloneError } = await import('pgclone');
+    const controller = new AbortController();
+    const hook = `sh -c 'trap "" TERM; echo $$ > inner.pid; while :; do sleep 1; done'`;
+    const running = dump({ cwd: t.dir, env: t.env, instance: 'dev', preDumpHooks: [hook], signal: controller.signal, onEvent: () => {} });
+    const inner = await pidWritten(path.join(t.dir, 'inner.pid'));
+    controller.abort();
+    const error = await running.then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(PgcloneError);
+    expect((error as { code?: string }).code).toBe('INTERRUPTED');
+    expect(alive(inner), 'the hook’s child that ignores SIGTERM is still running').toBe(false);
   });
 
   it("a function hook's console.log is hook output on stderr, redacted: stdout keeps only the result", async () => {

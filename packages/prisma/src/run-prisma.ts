@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { stripVTControlCharacters } from 'node:util';
-import { AdapterError, type Reporter } from '@pgclone/core';
+import { abortError, AdapterError, stopProcessTree, whenAborted, type Reporter } from '@pgclone/core';
 import type { PrismaCli } from './prisma-cli.js';
 
 // Prisma prints the database it is about to work on before connecting:
@@ -29,8 +29,10 @@ export function runPrisma(
       cwd: options.cwd,
       env: options.env,
       stdio: ['ignore', 'pipe', 'pipe'],
-      ...(options.signal ? { signal: options.signal } : {}),
     });
+    // Stopped, Prisma ends with what it started: its schema engine, the seed command it runs through a shell.
+    let stopping: Promise<void> | undefined;
+    const forget = whenAborted(options.signal, () => (stopping ??= stopProcessTree(child)));
     const errors: string[] = [];
     let wrongDatabase: string | undefined;
     const onLine = (raw: string) => {
@@ -67,13 +69,15 @@ export function runPrisma(
     child.stdout.on('data', out.push);
     child.stderr.on('data', err.push);
     child.on('error', (error) => {
-      if ((error as NodeJS.ErrnoException).name === 'AbortError') reject(error);
-      else reject(new AdapterError(`Cannot run ${cli.bin}: ${error.message}`, { cause: error }));
+      reject(new AdapterError(`Cannot run ${cli.bin}: ${error.message}`, { cause: error }));
     });
-    child.on('close', (code, signal) => {
+    child.on('close', async (code, signal) => {
+      forget();
       out.end();
       err.end();
-      if (wrongDatabase !== undefined) {
+      await stopping;
+      if (stopping) reject(abortError(options.signal!));
+      else if (wrongDatabase !== undefined) {
         reject(
           new AdapterError(
             `${command} was about to work on database "${wrongDatabase}" instead of "${options.expectDatabase}"; pgclone stopped it`,
