@@ -270,6 +270,28 @@ describe('S3 storage through the CLI', () => {
     expect(result.stderr).toMatch(/pgclone: error: Dump of \S+ interrupted; nothing was stored/);
   });
 
+  it('says the dump is stored and complete when Ctrl-C comes as the upload completes', async () => {
+    // CompleteMultipartUpload cannot be taken back: the dump used to end with exit 0 and its key after "SIGINT
+    // received, stopping and cleaning up", leaving the user to guess whether anything was stored.
+    const location = 'completing';
+    const held = proxy.hold(new RegExp(`^POST /${bucket}/${location}/.*\\?uploadId=`));
+    let cli: ChildProcess | undefined;
+    const run = runCli(['dump', '-s', `s3://${bucket}/${location}/`], { cwd, env: env(big), onSpawn: (c) => (cli = c) });
+    await held;
+    cli!.kill('SIGINT');
+    // The CLI has seen the signal (its warning is on stderr) before the completion goes through.
+    await new Promise<void>((resolve) => {
+      let text = '';
+      cli!.stderr!.on('data', (d: Buffer) => (text += d).includes('SIGINT received') && resolve());
+    });
+    proxy.release();
+    const result = await run;
+    expect(result.code, result.stderr).toBe(0);
+    const key = result.lines.at(-1)!;
+    expect(result.stderr).toContain(`warning: Interrupted too late to stop: the dump was already being stored, and ${key} is complete`);
+    expect((await objectsUnder(bucket, `${location}/`)).sort()).toEqual([`${location}/${key}`, `${location}/${key}.manifest.json`]);
+  });
+
   it('fails the dump when a part cannot be uploaded', async () => {
     proxy.reset(new RegExp(`^PUT /${bucket}/failpart/.*partNumber=2&`));
     const result = await runCli(['dump', '-s', `s3://${bucket}/failpart/`], { cwd, env: env(big) });
