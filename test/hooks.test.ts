@@ -209,6 +209,28 @@ describe('hooks', () => {
     await sql('postgres', `DROP DATABASE IF EXISTS "${t.db}__temp"`);
   });
 
+  it('after SIGINT, no further hook runs, even when the stopped one exits 0', async () => {
+    // A hook that ends cleanly on SIGTERM (a trap, a graceful Node script) let the next hook start: a function hook ran
+    // to its end on a restore the user had stopped.
+    const config = `import { writeFileSync } from 'node:fs';
+export default { preSwapHooks: ["trap 'exit 0' TERM; touch hook-started; sleep 300 & wait", () => writeFileSync(new URL('second-ran', import.meta.url), '')] };`;
+    const t = await setup('hk_next', config, 'pgclone.config.mjs');
+    let cli: ChildProcess | undefined;
+    const running = runCli(['restore', keyAt('2026-01-01-00-00-00-000000')], { cwd: t.dir, env: t.env, onSpawn: (child) => (cli = child) });
+    const deadline = Date.now() + 60_000;
+    while (!existsSync(path.join(t.dir, 'hook-started'))) {
+      expect(Date.now(), 'the hook never started').toBeLessThan(deadline);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    cli!.kill('SIGINT');
+    const r = await running;
+    expect(r.code).toBe(1);
+    expect(existsSync(path.join(t.dir, 'second-ran')), 'the next hook ran after SIGINT').toBe(false);
+    expect(r.stderr).toContain(`warning: Kept ${t.db}__temp: the restore was stopped during its pre-swap hooks`);
+    expect(await userNames(t.db)).toEqual(['live']);
+    await sql('postgres', `DROP DATABASE IF EXISTS "${t.db}__temp"`);
+  });
+
   it('aborted through the API, a hook ends with its children, SIGKILL for one that ignores SIGTERM', async () => {
     const t = await setup('hk_tree_api');
     const { dump, PgcloneError } = await import('pgclone');

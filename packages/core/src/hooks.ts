@@ -52,6 +52,8 @@ export async function runHooks(hooks: readonly Hook[], run: HookRun): Promise<vo
   const databaseUrl = connectionUrl(run.connection);
   const env = mergeEnv(run.env, { ...libpqEnv(run.connection, run.env), DATABASE_URL: databaseUrl });
   for (const hook of hooks) {
+    // A stopped hook may still exit 0 (a shell's trap, a script ending cleanly on SIGTERM): the next must not start.
+    run.signal?.throwIfAborted();
     run.reporter.info(`Running ${run.phase} hook ${describeHook(hook)} on ${run.connection.database}`);
     try {
       if (typeof hook === 'function') {
