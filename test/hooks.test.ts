@@ -110,6 +110,16 @@ describe('hooks', () => {
     expect(order).toEqual(['first', 'second', 'third']);
   });
 
+  it('report characters of several bytes whole, wherever the output pipe splits them', async () => {
+    // Each chunk was decoded on its own: a '€' (3 bytes) across a 64 KiB chunk boundary became two U+FFFD.
+    const t = await setup('hk_utf8');
+    const hook = `${JSON.stringify(process.execPath)} -e "process.stdout.write('€'.repeat(100000) + '\\n')"`;
+    const r = await t.cli(['dump', '--json', '--pre-dump-hook', hook]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as { event: string; source?: string; line?: string }).filter((e) => e.event === 'output');
+    expect(lines.map((e) => e.line)).toEqual(['€'.repeat(100_000)]);
+  });
+
   it('an explicit empty --pre-swap-hook disables the configured hooks', async () => {
     const t = await setup('hk_disable', { preSwapHooks: ['echo configured-hook; exit 9'] });
     const failing = await t.cli(['restore', 'dev']);

@@ -19,6 +19,7 @@ export * from './adapter.js';
 export * from './hooks.js';
 export { abortError, interruptible, whenAborted } from './interrupt.js';
 export { stopProcessTree } from './process-tree.js';
+export { lineSplitter } from './lines.js';
 export { configSchema, describeIssues, s3SettingsSchema, type S3Settings, type ConfigBundle, type Hook, type HookContext, type PgcloneConfig } from './config/schema.js';
 export { loadConfig, validateConfig, importModule, CONFIG_SEARCH_PLACES, type LoadedConfig } from './config/load.js';
 export { transpileCacheDir } from './transpile-cache.js';

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { stripVTControlCharacters } from 'node:util';
-import { abortError, AdapterError, stopProcessTree, whenAborted, type Reporter } from '@pgclone/core';
+import { abortError, AdapterError, lineSplitter, stopProcessTree, whenAborted, type Reporter } from '@pgclone/core';
 import type { PrismaCli } from './prisma-cli.js';
 
 // Prisma prints the database it is about to work on before connecting:
@@ -47,25 +47,9 @@ export function runPrisma(
       else if (errors.length > 0 && errors.length < MAX_ERROR_LINES && text && !NOISE.test(text)) errors.push(text);
       options.reporter.output('prisma', line);
     };
-    const splitter = () => {
-      let rest = '';
-      return {
-        push: (chunk: Buffer) => {
-          rest += chunk.toString();
-          let index: number;
-          while ((index = rest.indexOf('\n')) >= 0) {
-            onLine(rest.slice(0, index));
-            rest = rest.slice(index + 1);
-          }
-        },
-        end: () => {
-          if (rest) onLine(rest);
-          rest = '';
-        },
-      };
-    };
-    const out = splitter();
-    const err = splitter();
+    // Shared with pgclone's own children: a character split across two chunks stays whole.
+    const out = lineSplitter(onLine);
+    const err = lineSplitter(onLine);
     child.stdout.on('data', out.push);
     child.stderr.on('data', err.push);
     child.on('error', (error) => {
