@@ -241,6 +241,17 @@ export default { preSwapHooks: ["trap 'exit 0' TERM; touch hook-started; sleep 3
     await sql('postgres', `DROP DATABASE IF EXISTS "${t.db}__temp"`);
   });
 
+  it('a failing shell hook is an error without the password its command holds, from the API too', async () => {
+    // The CLI's printer masks it, but the API's HookError carried the command as written.
+    const t = await setup('hk_secret');
+    const { dump } = await import('pgclone');
+    const hook = 'exit 3 # psql postgres://app:hunter2-hook@db.example/app';
+    const error = await dump({ cwd: t.dir, env: t.env, instance: 'dev', preDumpHooks: [hook], onEvent: () => {} }).then(() => undefined, (e: unknown) => e);
+    expect((error as { code?: string }).code).toBe('HOOK_FAILED');
+    expect((error as Error).message).toContain('exit code 3');
+    expect((error as Error).message).not.toContain('hunter2-hook');
+  });
+
   it('aborted through the API, a hook ends with its children, SIGKILL for one that ignores SIGTERM', async () => {
     const t = await setup('hk_tree_api');
     const { dump, PgcloneError } = await import('pgclone');

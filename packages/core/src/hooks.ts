@@ -123,7 +123,8 @@ function runShell(
       child.stdout.destroy();
       child.stderr.destroy();
     });
-    child.on('error', (error) => reject(new HookError(`Hook ${command} could not start: ${error.message}`)));
+    // The command is the user's own text, and may hold a password (a URL given to psql): masked for API callers too.
+    child.on('error', (error) => reject(new HookError(redact(`Hook ${command} could not start: ${error.message}`))));
     child.on('close', async (code, signal) => {
       forget();
       out.end();
@@ -133,7 +134,7 @@ function runShell(
       else
         reject(
           new HookError(
-            `Hook ${JSON.stringify(command)} failed with ${signal ? `signal ${signal}` : `exit code ${code}`}`,
+            redact(`Hook ${JSON.stringify(command)} failed with ${signal ? `signal ${signal}` : `exit code ${code}`}`),
           ),
         );
     });
