@@ -120,6 +120,18 @@ describe('hooks', () => {
     expect(lines.map((e) => e.line)).toEqual(['€'.repeat(100_000)]);
   });
 
+  it('report a huge output without newlines in bounded pieces, all of it', async () => {
+    // It was kept whole and searched again for a newline at every chunk: 32 MB took pgclone's event loop ~100 s, and a
+    // few hundred MB ended in "Invalid string length".
+    const t = await setup('hk_huge');
+    const hook = `${JSON.stringify(process.execPath)} -e "process.stdout.write('x'.repeat(3 * 1024 * 1024 + 5))"`;
+    const r = await t.cli(['dump', '--json', '--pre-dump-hook', hook]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as { event: string; line?: string }).filter((e) => e.event === 'output').map((e) => e.line!);
+    expect(lines.map((l) => l.length)).toEqual([1024 * 1024, 1024 * 1024, 1024 * 1024, 5]);
+    expect(lines.join('')).toBe('x'.repeat(3 * 1024 * 1024 + 5));
+  });
+
   it('an explicit empty --pre-swap-hook disables the configured hooks', async () => {
     const t = await setup('hk_disable', { preSwapHooks: ['echo configured-hook; exit 9'] });
     const failing = await t.cli(['restore', 'dev']);
