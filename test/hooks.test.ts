@@ -231,6 +231,33 @@ describe('hooks', () => {
     await sql('postgres', `DROP DATABASE IF EXISTS "${t.db}__temp"`);
   });
 
+  it('a second SIGINT exits at once (130) and kills the stopped hook’s processes that ignored SIGTERM', async () => {
+    const t = await setup('hk_twice', { preSwapHooks: [`sh -c 'trap "" TERM; echo $$ > inner.pid; while :; do sleep 1; done'`] });
+    let cli: ChildProcess | undefined;
+    const running = runCli(['restore', keyAt('2026-01-01-00-00-00-000000')], { cwd: t.dir, env: t.env, onSpawn: (child) => (cli = child) });
+    const inner = await pidWritten(path.join(t.dir, 'inner.pid'));
+    const warned = new Promise<void>((resolve) => {
+      let text = '';
+      cli!.stderr!.on('data', (d: Buffer) => (text += d).includes('SIGINT received') && resolve());
+    });
+    cli!.kill('SIGINT');
+    await warned;
+    cli!.kill('SIGINT');
+    const r = await running;
+    expect(r.code).toBe(130);
+    // SIGKILL was sent as pgclone exited; the kernel may take a moment to carry it out on a busy machine.
+    const gone = () => {
+      try {
+        return /\) Z/.test(readFileSync(`/proc/${inner}/stat`, 'utf8'));
+      } catch {
+        return true;
+      }
+    };
+    for (let i = 0; i < 100 && !gone(); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(alive(inner), 'the hook’s process outlived pgclone').toBe(false);
+    await sql('postgres', `DROP DATABASE IF EXISTS "${t.db}__temp" WITH (FORCE)`);
+  });
+
   it('after SIGINT, no further hook runs, even when the stopped one exits 0', async () => {
     // A hook that ends cleanly on SIGTERM (a trap, a graceful Node script) let the next hook start: a function hook ran
     // to its end on a restore the user had stopped.
