@@ -47,6 +47,29 @@ function recorder(phase: string, out: string): string {
   ].join('; ');
 }
 
+/** The pid a hook wrote to `file`, once it has. */
+async function pidWritten(file: string): Promise<number> {
+  const deadline = Date.now() + 60_000;
+  while (!/^\d+\n/.test(existsSync(file) ? readFileSync(file, 'utf8') : '')) {
+    expect(Date.now(), `${file} was never written`).toBeLessThan(deadline);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return Number(readFileSync(file, 'utf8'));
+}
+
+/** Whether `pid` is a running process (a zombie has ended); kills it if so, not to leave it behind the test. */
+function alive(pid: number): boolean {
+  let state: string | undefined;
+  try {
+    state = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0];
+  } catch {
+    return false;
+  }
+  if (state === 'Z') return false;
+  process.kill(pid, 'SIGKILL');
+  return true;
+}
+
 describe('hooks', () => {
   it('get DATABASE_URL and PG* for the database of their phase: live for pre-dump, N__temp for pre-swap, N for post-swap', async () => {
     const t = await setup('hk_env');
@@ -85,6 +108,28 @@ describe('hooks', () => {
     expect(r.stdout).not.toMatch(/first|second|third/);
     const order = r.stderr.split('\n').filter((l) => /^(first|second|third)$/.test(l));
     expect(order).toEqual(['first', 'second', 'third']);
+  });
+
+  it('report characters of several bytes whole, wherever the output pipe splits them', async () => {
+    // Each chunk was decoded on its own: a '€' (3 bytes) across a 64 KiB chunk boundary became two U+FFFD.
+    const t = await setup('hk_utf8');
+    const hook = `${JSON.stringify(process.execPath)} -e "process.stdout.write('€'.repeat(100000) + '\\n')"`;
+    const r = await t.cli(['dump', '--json', '--pre-dump-hook', hook]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as { event: string; source?: string; line?: string }).filter((e) => e.event === 'output');
+    expect(lines.map((e) => e.line)).toEqual(['€'.repeat(100_000)]);
+  });
+
+  it('report a huge output without newlines in bounded pieces, all of it', async () => {
+    // It was kept whole and searched again for a newline at every chunk: 32 MB took pgclone's event loop ~100 s, and a
+    // few hundred MB ended in "Invalid string length".
+    const t = await setup('hk_huge');
+    const hook = `${JSON.stringify(process.execPath)} -e "process.stdout.write('x'.repeat(3 * 1024 * 1024 + 5))"`;
+    const r = await t.cli(['dump', '--json', '--pre-dump-hook', hook]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as { event: string; line?: string }).filter((e) => e.event === 'output').map((e) => e.line!);
+    expect(lines.map((l) => l.length)).toEqual([1024 * 1024, 1024 * 1024, 1024 * 1024, 5]);
+    expect(lines.join('')).toBe('x'.repeat(3 * 1024 * 1024 + 5));
   });
 
   it('an explicit empty --pre-swap-hook disables the configured hooks', async () => {
@@ -169,6 +214,95 @@ describe('hooks', () => {
     expect(r.stderr).not.toContain('failing hook');
     expect(await userNames(t.db)).toEqual(['live']);
     await sql('postgres', `DROP DATABASE IF EXISTS "${t.db}__temp"`);
+  });
+
+  it('stopped by SIGINT, a hook ends with everything it started: a background child of its shell is not left running', async () => {
+    // `sh -c 'sleep & wait'` (as `npm run x` runs node): only the hook's own shell used to be killed, and its children
+    // ran on, writing to N__temp or holding it open.
+    const t = await setup('hk_tree', { preSwapHooks: [`sh -c 'sleep 300 & echo $! > inner.pid; wait'`] });
+    let cli: ChildProcess | undefined;
+    const running = runCli(['restore', keyAt('2026-01-01-00-00-00-000000')], { cwd: t.dir, env: t.env, onSpawn: (child) => (cli = child) });
+    const inner = await pidWritten(path.join(t.dir, 'inner.pid'));
+    cli!.kill('SIGINT');
+    const r = await running;
+    expect(r.code).toBe(1);
+    expect(alive(inner), 'the hook’s background child is still running').toBe(false);
+    expect(await userNames(t.db)).toEqual(['live']);
+    await sql('postgres', `DROP DATABASE IF EXISTS "${t.db}__temp"`);
+  });
+
+  it('a second SIGINT exits at once (130) and kills the stopped hook’s processes that ignored SIGTERM', async () => {
+    const t = await setup('hk_twice', { preSwapHooks: [`sh -c 'trap "" TERM; echo $$ > inner.pid; while :; do sleep 1; done'`] });
+    let cli: ChildProcess | undefined;
+    const running = runCli(['restore', keyAt('2026-01-01-00-00-00-000000')], { cwd: t.dir, env: t.env, onSpawn: (child) => (cli = child) });
+    const inner = await pidWritten(path.join(t.dir, 'inner.pid'));
+    const warned = new Promise<void>((resolve) => {
+      let text = '';
+      cli!.stderr!.on('data', (d: Buffer) => (text += d).includes('SIGINT received') && resolve());
+    });
+    cli!.kill('SIGINT');
+    await warned;
+    cli!.kill('SIGINT');
+    const r = await running;
+    expect(r.code).toBe(130);
+    // SIGKILL was sent as pgclone exited; the kernel may take a moment to carry it out on a busy machine.
+    const gone = () => {
+      try {
+        return /\) Z/.test(readFileSync(`/proc/${inner}/stat`, 'utf8'));
+      } catch {
+        return true;
+      }
+    };
+    for (let i = 0; i < 100 && !gone(); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(alive(inner), 'the hook’s process outlived pgclone').toBe(false);
+    await sql('postgres', `DROP DATABASE IF EXISTS "${t.db}__temp" WITH (FORCE)`);
+  });
+
+  it('after SIGINT, no further hook runs, even when the stopped one exits 0', async () => {
+    // A hook that ends cleanly on SIGTERM (a trap, a graceful Node script) let the next hook start: a function hook ran
+    // to its end on a restore the user had stopped.
+    const config = `import { writeFileSync } from 'node:fs';
+export default { preSwapHooks: ["trap 'exit 0' TERM; touch hook-started; sleep 300 & wait", () => writeFileSync(new URL('second-ran', import.meta.url), '')] };`;
+    const t = await setup('hk_next', config, 'pgclone.config.mjs');
+    let cli: ChildProcess | undefined;
+    const running = runCli(['restore', keyAt('2026-01-01-00-00-00-000000')], { cwd: t.dir, env: t.env, onSpawn: (child) => (cli = child) });
+    const deadline = Date.now() + 60_000;
+    while (!existsSync(path.join(t.dir, 'hook-started'))) {
+      expect(Date.now(), 'the hook never started').toBeLessThan(deadline);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    cli!.kill('SIGINT');
+    const r = await running;
+    expect(r.code).toBe(1);
+    expect(existsSync(path.join(t.dir, 'second-ran')), 'the next hook ran after SIGINT').toBe(false);
+    expect(r.stderr).toContain(`warning: Kept ${t.db}__temp: the restore was stopped during its pre-swap hooks`);
+    expect(await userNames(t.db)).toEqual(['live']);
+    await sql('postgres', `DROP DATABASE IF EXISTS "${t.db}__temp"`);
+  });
+
+  it('a failing shell hook is an error without the password its command holds, from the API too', async () => {
+    // The CLI's printer masks it, but the API's HookError carried the command as written.
+    const t = await setup('hk_secret');
+    const { dump } = await import('pgclone');
+    const hook = 'exit 3 # psql postgres://app:hunter2-hook@db.example/app';
+    const error = await dump({ cwd: t.dir, env: t.env, instance: 'dev', preDumpHooks: [hook], onEvent: () => {} }).then(() => undefined, (e: unknown) => e);
+    expect((error as { code?: string }).code).toBe('HOOK_FAILED');
+    expect((error as Error).message).toContain('exit code 3');
+    expect((error as Error).message).not.toContain('hunter2-hook');
+  });
+
+  it('aborted through the API, a hook ends with its children, SIGKILL for one that ignores SIGTERM', async () => {
+    const t = await setup('hk_tree_api');
+    const { dump, PgcloneError } = await import('pgclone');
+    const controller = new AbortController();
+    const hook = `sh -c 'trap "" TERM; echo $$ > inner.pid; while :; do sleep 1; done'`;
+    const running = dump({ cwd: t.dir, env: t.env, instance: 'dev', preDumpHooks: [hook], signal: controller.signal, onEvent: () => {} });
+    const inner = await pidWritten(path.join(t.dir, 'inner.pid'));
+    controller.abort();
+    const error = await running.then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(PgcloneError);
+    expect((error as { code?: string }).code).toBe('INTERRUPTED');
+    expect(alive(inner), 'the hook’s child that ignores SIGTERM is still running').toBe(false);
   });
 
   it("a function hook's console.log is hook output on stderr, redacted: stdout keeps only the result", async () => {

@@ -52,6 +52,9 @@ describe('prune', () => {
     const bad = await runCli(['prune', '--older-than', '3 months'], { cwd, env });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('Invalid --older-than "3 months"');
+    const repeated = await runCli(['prune', '--older-than', '1m1m'], { cwd, env });
+    expect(repeated.code).toBe(2);
+    expect(repeated.stderr).toContain('Invalid --older-than "1m1m"');
   });
 
   it('is a dry run by default', async () => {
@@ -159,6 +162,9 @@ describe('pure parts', () => {
     expect(parseDuration('1d12h')).toBe(1.5 * DAY);
     expect(parseDuration('2w')).toBe(14 * DAY);
     for (const bad of ['', '10', 'd', '1y', '-1d', '1d 2x', '0d']) expect(() => parseDuration(bad), bad).toThrow(/Invalid --older-than/);
+    // A repeated or out-of-order unit is a typo (1m1m meant 11m? 1h30m?), not a sum to guess at.
+    for (const bad of ['1m1m', '12h1d', '1d2d', '30m1h']) expect(() => parseDuration(bad), bad).toThrow(`Invalid --older-than "${bad}"`);
+    expect(parseDuration('2w3d4h5m6s')).toBe(17 * DAY + 4 * 3_600_000 + 5 * 60_000 + 6_000);
   });
 
   it('decidePrune never deletes the newest or a pinned dump, whatever the rules', () => {

@@ -270,6 +270,28 @@ describe('S3 storage through the CLI', () => {
     expect(result.stderr).toMatch(/pgclone: error: Dump of \S+ interrupted; nothing was stored/);
   });
 
+  it('says the dump is stored and complete when Ctrl-C comes as the upload completes', async () => {
+    // CompleteMultipartUpload cannot be taken back: the dump used to end with exit 0 and its key after "SIGINT
+    // received, stopping and cleaning up", leaving the user to guess whether anything was stored.
+    const location = 'completing';
+    const held = proxy.hold(new RegExp(`^POST /${bucket}/${location}/.*\\?uploadId=`));
+    let cli: ChildProcess | undefined;
+    const run = runCli(['dump', '-s', `s3://${bucket}/${location}/`], { cwd, env: env(big), onSpawn: (c) => (cli = c) });
+    await held;
+    cli!.kill('SIGINT');
+    // The CLI has seen the signal (its warning is on stderr) before the completion goes through.
+    await new Promise<void>((resolve) => {
+      let text = '';
+      cli!.stderr!.on('data', (d: Buffer) => (text += d).includes('SIGINT received') && resolve());
+    });
+    proxy.release();
+    const result = await run;
+    expect(result.code, result.stderr).toBe(0);
+    const key = result.lines.at(-1)!;
+    expect(result.stderr).toContain(`warning: Interrupted too late to stop: the dump was already being stored, and ${key} is complete`);
+    expect((await objectsUnder(bucket, `${location}/`)).sort()).toEqual([`${location}/${key}`, `${location}/${key}.manifest.json`]);
+  });
+
   it('fails the dump when a part cannot be uploaded', async () => {
     proxy.reset(new RegExp(`^PUT /${bucket}/failpart/.*partNumber=2&`));
     const result = await runCli(['dump', '-s', `s3://${bucket}/failpart/`], { cwd, env: env(big) });
@@ -404,6 +426,26 @@ describe('S3 storage through the CLI', () => {
         }),
       });
       expect(result.code, result.stderr).toBe(0);
+    });
+
+    it("says why a profile's credential_process failed, in one line and without its command", async () => {
+      // The SDK's own error is only "Could not load credentials from any providers": the user had to guess whether
+      // the profile was missing, the program broken, or its session expired.
+      const dir = project({ s3: s3Settings({ endpoint: proxy.endpoint }) });
+      writeFileSync(
+        path.join(dir, 'config'),
+        `[profile pgclone-sso]\ncredential_process = sh -c "echo 'the SSO session has expired' >&2; exit 3" --token=hunter2-process\n` +
+          '[profile pgclone-json]\ncredential_process = echo not-json\n',
+      );
+      const files = { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'none'), AWS_CONFIG_FILE: path.join(dir, 'config') };
+      const expired = await runCli(['ls', '-q', '-s', `s3://${bucket}/pg/`], { cwd: dir, env: env(small, { ...files, AWS_PROFILE: 'pgclone-sso' }) });
+      expect(expired.code).toBe(1);
+      expect(expired.stderr).toBe(
+        `pgclone: error: No usable AWS credentials for bucket "${bucket}" from profile "pgclone-sso" ` +
+          "(credential_process failed: the SSO session has expired): check the profile's credential_process\n",
+      );
+      const json = await runCli(['ls', '-q', '-s', `s3://${bucket}/pg/`], { cwd: dir, env: env(small, { ...files, AWS_PROFILE: 'pgclone-json' }) });
+      expect(json.stderr).toContain('(Profile pgclone-json credential_process returned invalid JSON.)');
     });
 
     it('names the endpoint from AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, with us-east-1 as the region, never its password', async () => {

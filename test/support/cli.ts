@@ -32,8 +32,9 @@ export function collectOutput(child: ChildProcess): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     let stdout = '';
     let stderr = '';
-    child.stdout?.on('data', (d) => (stdout += d));
-    child.stderr?.on('data', (d) => (stderr += d));
+    // Decoded across chunks: a character split between two of them stays whole.
+    child.stdout?.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr?.setEncoding('utf8').on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr, lines: stdout.split('\n').filter((l) => l.trim() !== '') }));
   });

@@ -10,21 +10,27 @@ const UNITS: Record<string, number> = {
 
 /**
  * Parses a duration such as `30d`, `12h`, `2w`, `1d12h` or `90m` (units s, m, h, d, w) into milliseconds. Months and
- * years are refused on purpose: their length varies, and a retention rule should say exactly what it keeps.
+ * years are refused on purpose: their length varies, and a retention rule should say exactly what it keeps. Units go
+ * from the largest to the smallest, each once: `1m1m` or `30m1h` is a typo to report, not a sum to guess at.
  */
 export function parseDuration(text: string, what = '--older-than'): number {
   const trimmed = text.trim();
   const pattern = /(\d+)\s*([smhdw])/gy;
   let total = 0;
   let matched = 0;
+  let ordered = true;
+  let previous = Infinity;
   let m: RegExpExecArray | null;
   while ((m = pattern.exec(trimmed))) {
-    total += Number(m[1]) * UNITS[m[2]!]!;
+    const unit = UNITS[m[2]!]!;
+    if (unit >= previous) ordered = false;
+    previous = unit;
+    total += Number(m[1]) * unit;
     matched = pattern.lastIndex;
   }
-  if (trimmed === '' || matched !== trimmed.length || total <= 0 || !Number.isSafeInteger(total)) {
+  if (trimmed === '' || matched !== trimmed.length || !ordered || total <= 0 || !Number.isSafeInteger(total)) {
     throw new UsageError(
-      `Invalid ${what} ${JSON.stringify(text.slice(0, 40))}: use a number and a unit, e.g. 30d, 12h, 2w or 1d12h (units s, m, h, d, w)`,
+      `Invalid ${what} ${JSON.stringify(text.slice(0, 40))}: use a number and a unit, e.g. 30d, 12h, 2w or 1d12h (units w, d, h, m, s, largest first, each once)`,
     );
   }
   return total;

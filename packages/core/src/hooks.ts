@@ -3,8 +3,10 @@ import { RESERVED_HOOKS, type Adapter, type ReservedHook } from './adapter.js';
 import type { Hook } from './config/schema.js';
 import { connectionUrl, libpqEnv, mergeEnv, type Connection } from './connection.js';
 import { HookError, PgcloneError } from './errors.js';
+import { whenAborted } from './interrupt.js';
 import type { Reporter } from './events.js';
 import { lineSplitter } from './lines.js';
+import { stopProcessTree } from './process-tree.js';
 import { redact } from './redact.js';
 
 /** Where and against what a list of hooks runs. */
@@ -50,6 +52,8 @@ export async function runHooks(hooks: readonly Hook[], run: HookRun): Promise<vo
   const databaseUrl = connectionUrl(run.connection);
   const env = mergeEnv(run.env, { ...libpqEnv(run.connection, run.env), DATABASE_URL: databaseUrl });
   for (const hook of hooks) {
+    // A stopped hook may still exit 0 (a shell's trap, a script ending cleanly on SIGTERM): the next must not start.
+    run.signal?.throwIfAborted();
     run.reporter.info(`Running ${run.phase} hook ${describeHook(hook)} on ${run.connection.database}`);
     try {
       if (typeof hook === 'function') {
@@ -103,33 +107,34 @@ function runShell(
   options: { cwd: string; env: NodeJS.ProcessEnv; reporter: Reporter; signal?: AbortSignal | undefined },
 ): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, {
-      shell: true,
-      cwd: options.cwd,
-      env: options.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
+    const child = spawn(command, { shell: true, cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Stopped, the hook's whole tree ends, not just its shell: what the shell started would otherwise run on, writing
+    // to the database or holding it open.
+    let stopping: Promise<void> | undefined;
+    const forget = whenAborted(options.signal, () => (stopping ??= stopProcessTree(child)));
     const out = lineSplitter((line) => options.reporter.output('hook', line));
     const err = lineSplitter((line) => options.reporter.output('hook', line));
     child.stdout.on('data', out.push);
     child.stderr.on('data', err.push);
-    // Stopped, the shell is killed, but not what it started (a `sleep`, npm's node): those would hold the output pipes
-    // open, and the process with them, until they end.
+    // A process that left the tree (its own session, a daemon) could still hold the output pipes open, and the
+    // hook's end with them.
     child.on('exit', () => {
       if (!options.signal?.aborted) return;
       child.stdout.destroy();
       child.stderr.destroy();
     });
-    child.on('error', (error) => reject(new HookError(`Hook ${command} could not start: ${error.message}`)));
-    child.on('close', (code, signal) => {
+    // The command is the user's own text, and may hold a password (a URL given to psql): masked for API callers too.
+    child.on('error', (error) => reject(new HookError(redact(`Hook ${command} could not start: ${error.message}`))));
+    child.on('close', async (code, signal) => {
+      forget();
       out.end();
       err.end();
+      await stopping;
       if (code === 0) resolve();
       else
         reject(
           new HookError(
-            `Hook ${JSON.stringify(command)} failed with ${signal ? `signal ${signal}` : `exit code ${code}`}`,
+            redact(`Hook ${JSON.stringify(command)} failed with ${signal ? `signal ${signal}` : `exit code ${code}`}`),
           ),
         );
     });

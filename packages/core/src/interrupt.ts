@@ -29,3 +29,8 @@ export function whenAborted(signal: AbortSignal | undefined, onAbort: () => void
   signal.addEventListener('abort', onAbort, { once: true });
   return () => signal.removeEventListener('abort', onAbort);
 }
+
+/** The error Node's own `signal` options reject with (`AbortError`), for a child stopped through {@link whenAborted}. */
+export function abortError(signal: AbortSignal): Error {
+  return Object.assign(new Error('The operation was aborted', { cause: signal.reason }), { name: 'AbortError', code: 'ABORT_ERR' });
+}

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { stripVTControlCharacters } from 'node:util';
-import { AdapterError, type Reporter } from '@pgclone/core';
+import { abortError, AdapterError, lineSplitter, stopProcessTree, whenAborted, type Reporter } from '@pgclone/core';
 import type { PrismaCli } from './prisma-cli.js';
 
 // Prisma prints the database it is about to work on before connecting:
@@ -29,8 +29,10 @@ export function runPrisma(
       cwd: options.cwd,
       env: options.env,
       stdio: ['ignore', 'pipe', 'pipe'],
-      ...(options.signal ? { signal: options.signal } : {}),
     });
+    // Stopped, Prisma ends with what it started: its schema engine, the seed command it runs through a shell.
+    let stopping: Promise<void> | undefined;
+    const forget = whenAborted(options.signal, () => (stopping ??= stopProcessTree(child)));
     const errors: string[] = [];
     let wrongDatabase: string | undefined;
     const onLine = (raw: string) => {
@@ -45,35 +47,21 @@ export function runPrisma(
       else if (errors.length > 0 && errors.length < MAX_ERROR_LINES && text && !NOISE.test(text)) errors.push(text);
       options.reporter.output('prisma', line);
     };
-    const splitter = () => {
-      let rest = '';
-      return {
-        push: (chunk: Buffer) => {
-          rest += chunk.toString();
-          let index: number;
-          while ((index = rest.indexOf('\n')) >= 0) {
-            onLine(rest.slice(0, index));
-            rest = rest.slice(index + 1);
-          }
-        },
-        end: () => {
-          if (rest) onLine(rest);
-          rest = '';
-        },
-      };
-    };
-    const out = splitter();
-    const err = splitter();
+    // Shared with pgclone's own children: a character split across two chunks stays whole.
+    const out = lineSplitter(onLine);
+    const err = lineSplitter(onLine);
     child.stdout.on('data', out.push);
     child.stderr.on('data', err.push);
     child.on('error', (error) => {
-      if ((error as NodeJS.ErrnoException).name === 'AbortError') reject(error);
-      else reject(new AdapterError(`Cannot run ${cli.bin}: ${error.message}`, { cause: error }));
+      reject(new AdapterError(`Cannot run ${cli.bin}: ${error.message}`, { cause: error }));
     });
-    child.on('close', (code, signal) => {
+    child.on('close', async (code, signal) => {
+      forget();
       out.end();
       err.end();
-      if (wrongDatabase !== undefined) {
+      await stopping;
+      if (stopping) reject(abortError(options.signal!));
+      else if (wrongDatabase !== undefined) {
         reject(
           new AdapterError(
             `${command} was about to work on database "${wrongDatabase}" instead of "${options.expectDatabase}"; pgclone stopped it`,

@@ -287,6 +287,9 @@ async function dumpAttempt(job: DumpJob, attempt: DumpAttempt): Promise<DumpResu
     reporter.warn(`${(error as Error).message}; the dump is stored but restores will check it as an archive only`);
   }
   reporter.info(`Dumped ${conn.database} to ${key} (${formatBytes(bytes)}, ${compression.description})`);
+  // Stopped once the storage was completing the dump (S3's CompleteMultipartUpload, a file's rename): that cannot be
+  // taken back, and the user who asked to stop must not be left to guess whether the key is there.
+  if (options.signal?.aborted) reporter.warn(`Interrupted too late to stop: the dump was already being stored, and ${key} is complete`);
   return {
     key,
     database: conn.database,

@@ -40,6 +40,8 @@ export interface S3Connection {
   region?: string;
   /** The shared-config profile credentials come from (`s3.profile` or AWS_PROFILE), when one is set. */
   profile?: string;
+  /** Why the profile's `credential_process` failed, when it did: the SDK's error says only that no provider worked. */
+  credentialProcessFailure: () => string | undefined;
 }
 
 /**
@@ -64,12 +66,19 @@ export async function createS3Connection(settings: S3Settings, warn: (message: s
     responseChecksumValidation:
       settings.responseChecksumValidation ?? (process.env.AWS_RESPONSE_CHECKSUM_VALIDATION ? undefined : 'WHEN_REQUIRED'),
     requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, socketTimeout: SOCKET_TIMEOUT_MS },
-    logger: sdkLogger(profile, warn),
+    logger: sdkLogger(profile, warn, (failure) => (credentialProcessFailure = failure)),
   };
+  let credentialProcessFailure: string | undefined;
   // Defence in depth: redact() hides these wherever they might show up later.
   rememberSecret(process.env.AWS_SECRET_ACCESS_KEY);
   rememberSecret(process.env.AWS_SESSION_TOKEN);
-  return { client: quietClient(config), endpoint: endpointLabel(endpoint), ...(region ? { region } : {}), ...(profile ? { profile } : {}) };
+  return {
+    client: quietClient(config),
+    endpoint: endpointLabel(endpoint),
+    ...(region ? { region } : {}),
+    ...(profile ? { profile } : {}),
+    credentialProcessFailure: () => credentialProcessFailure,
+  };
 }
 
 /**
@@ -106,11 +115,25 @@ async function sdkDefaults(profile: string | undefined): Promise<{ region?: stri
  * The SDK's logger: without one it writes its warnings to the console, several lines each, through `--json` and
  * `-q`. Its warnings become one-line warning events; the rest (debug chatter) is dropped.
  */
-function sdkLogger(profile: string | undefined, warn: (message: string) => void): NonNullable<S3ClientConfig['logger']> {
+function sdkLogger(
+  profile: string | undefined,
+  warn: (message: string) => void,
+  onCredentialProcessFailure: (failure: string) => void,
+): NonNullable<S3ClientConfig['logger']> {
   const ignore = () => {};
+  // The credential chain swallows each provider's error and throws its own generic one; only its debug log says what
+  // the `credential_process` reported: the provider error logged right after the process provider starts.
+  let inProcessProvider = false;
   return {
     trace: ignore,
-    debug: ignore,
+    debug: (...content: unknown[]) => {
+      const text = content.map(String).join(' ');
+      if (text.startsWith('@aws-sdk/credential-provider-process')) inProcessProvider = true;
+      else if (inProcessProvider && text.startsWith('@smithy/property-provider')) {
+        onCredentialProcessFailure(describeProcessFailure(text.replace(/^@smithy\/property-provider\s+\S+\s+/, '')));
+        inProcessProvider = false;
+      } else if (text.startsWith('@aws-sdk/')) inProcessProvider = false;
+    },
     info: ignore,
     error: ignore,
     warn: (...content: unknown[]) => {
@@ -127,4 +150,16 @@ function sdkLogger(profile: string | undefined, warn: (message: string) => void)
       if (line) warn(`AWS SDK: ${line}`);
     },
   };
+}
+
+/**
+ * One line for what `credential_process` reported. Node's "Command failed: <command>" is followed by what the program
+ * wrote to stderr: that is kept (its last line), the command is not (it may hold a token or a secret argument).
+ */
+function describeProcessFailure(message: string): string {
+  const lines = message.split('\n').map((line) => line.trim()).filter(Boolean);
+  const failed = lines[0]?.startsWith('Command failed:');
+  const said = failed ? lines.slice(1).at(-1) : lines[0];
+  const text = failed ? `credential_process failed${said ? `: ${said}` : ''}` : (said ?? 'credential_process failed');
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }

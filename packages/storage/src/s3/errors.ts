@@ -1,4 +1,4 @@
-import { PgcloneError, StorageDeniedError, StorageError } from '@pgclone/core';
+import { PgcloneError, redact, StorageDeniedError, StorageError } from '@pgclone/core';
 
 /** What an S3 error message names. */
 export interface S3ErrorContext {
@@ -13,6 +13,8 @@ export interface S3ErrorContext {
   region?: string;
   /** The shared-config profile credentials come from, if one is set. */
   profile?: string;
+  /** Why the profile's `credential_process` failed, if it did (the SDK's own error does not say). */
+  credentialProcessFailure?: string;
 }
 
 /** The fields of SDK errors (`S3ServiceException`, Node network errors, credential errors) this module reads. */
@@ -76,6 +78,12 @@ export function describeS3Error(error: unknown, context: S3ErrorContext): Pgclon
 
   if (name === 'CredentialsProviderError' || (!status && /could not load credentials|credential/i.test(detail))) {
     // With a profile the SDK never looks at AWS_ACCESS_KEY_ID, so the profile is what to check.
+    if (context.profile && context.credentialProcessFailure) {
+      return fail(
+        `No usable AWS credentials for bucket ${bucket} from profile ${JSON.stringify(context.profile)} ` +
+          `(${redact(context.credentialProcessFailure)}): check the profile's credential_process`,
+      );
+    }
     if (context.profile) {
       return fail(
         `No usable AWS credentials for bucket ${bucket} from profile ${JSON.stringify(context.profile)} (${detail || name}): ` +

@@ -25,6 +25,7 @@ export class S3Storage implements Storage {
   readonly #settings: S3Settings;
   readonly #region: string | undefined;
   readonly #profile: string | undefined;
+  readonly #credentialProcessFailure: () => string | undefined;
   /** Set once the bucket answered: a later HEAD 404 then means no such object, without asking again. */
   #bucketSeen = false;
 
@@ -36,6 +37,7 @@ export class S3Storage implements Storage {
     this.endpoint = connection.endpoint;
     this.#region = connection.region;
     this.#profile = connection.profile;
+    this.#credentialProcessFailure = connection.credentialProcessFailure;
     this.#settings = settings;
   }
 
@@ -202,6 +204,7 @@ export class S3Storage implements Storage {
       endpoint: this.endpoint,
       ...(this.#region ? { region: this.#region } : {}),
       ...(this.#profile ? { profile: this.#profile } : {}),
+      ...(this.#credentialProcessFailure() ? { credentialProcessFailure: this.#credentialProcessFailure()! } : {}),
     });
   }
 }
