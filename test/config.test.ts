@@ -214,6 +214,21 @@ describe('the key and the config', () => {
     expect(r.lines.at(-1)!.split('/')[0]).toBe(os.hostname().replace(/[^A-Za-z0-9_-]/g, '_'));
   });
 
+  it("the user's own config (~/.config/pgclone) gives values, but dumps and hooks stay in the project", async () => {
+    // A global `instance` must not move every project's dumps into one shared folder, where a restore in one project
+    // would pick another project's dump (same instance, alias and config part).
+    const home = subdir(root, 'global-home');
+    writeFiles(home, { '.config/pgclone/config.json': { instance: 'laptop', preDumpHooks: ['touch hook-ran-here'] } });
+    const projectDir = subdir(home, 'app');
+    const r = await runCli(['dump'], { cwd: projectDir, env: { ...env, HOME: home, XDG_CONFIG_HOME: path.join(home, '.config') } });
+    expect(r.code, r.stderr).toBe(0);
+    const key = r.lines.at(-1)!;
+    expect(key).toMatch(/^laptop\/default\/none\//);
+    expect(dumpsUnder(path.join(projectDir, '.pgclone'))).toEqual([key]);
+    expect(existsSync(path.join(projectDir, 'hook-ran-here'))).toBe(true);
+    expect(existsSync(path.join(home, '.config', 'pgclone', '.pgclone'))).toBe(false);
+  });
+
   it('reversible defaults to the config, and --no-reversible overrides it', async () => {
     const dir = project('reversible', { '.pgclonerc.json': { reversible: true, instance: 'rev' } });
     expect((await runCli(['dump'], { cwd: dir, env })).code).toBe(0);

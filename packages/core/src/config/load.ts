@@ -10,6 +10,11 @@ export interface LoadedConfig {
   config: PgcloneConfig;
   /** Absolute path of the file (or package.json holding the `pgclone` key). */
   filepath: string;
+  /**
+   * True for the user's own config (`~/.config/pgclone/…`, found when the search from the CWD up found none): it gives
+   * values, but it is no project, so dumps and hooks stay in the project rather than in that folder.
+   */
+  user?: boolean;
 }
 
 const MODULE = 'pgclone';
@@ -70,8 +75,11 @@ export async function loadConfig(options: { cwd: string; configFile?: string }):
     throw new ConfigError('CONFIG_INVALID', `Cannot read ${where}: ${parseErrorLine(error)}`, { cause: error });
   }
   if (!result) return undefined;
-  if (result.isEmpty) return { config: {}, filepath: result.filepath };
-  return { config: validateConfig(result.config, result.filepath), filepath: result.filepath };
+  const fromCwd = path.relative(path.dirname(result.filepath), path.resolve(options.cwd));
+  const inProject = fromCwd.split(path.sep)[0] !== '..' && !path.isAbsolute(fromCwd);
+  const user = !options.configFile && !inProject ? { user: true } : {};
+  if (result.isEmpty) return { config: {}, filepath: result.filepath, ...user };
+  return { config: validateConfig(result.config, result.filepath), filepath: result.filepath, ...user };
 }
 
 /** Validates a config object; `source` names it in errors. */
