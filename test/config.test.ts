@@ -90,6 +90,16 @@ describe.concurrent('config files', () => {
     expect(missing.stderr).toContain('Config file "nope.json" does not exist');
   });
 
+  it('a JS/TS config that throws is one error line naming the file that threw', async ({ expect }) => {
+    // Found in a parent directory, the file is not the obvious one: the message must say which it was.
+    const dir = project('throws', { 'pgclone.config.mjs': 'throw new Error("no STAGE set");\n' });
+    const r = await runCli(['ls'], { cwd: subdir(dir, 'src') });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain(path.join(dir, 'pgclone.config.mjs'));
+    expect(r.stderr).toContain('no STAGE set');
+  });
+
   it('an unknown key is an error naming the key', async ({ expect }) => {
     const dir = project('unknown-key', { '.pgclonerc.json': { storageLocaton: 'typo' } });
     const r = await runCli(['ls'], { cwd: dir });

@@ -45,7 +45,14 @@ export async function importModule(filepath: string): Promise<unknown> {
   return mod && typeof mod === 'object' && 'default' in mod ? mod.default : mod;
 }
 
-const moduleLoader: Loader = async (filepath) => importModule(filepath);
+// cosmiconfig names the file in its JSON and YAML errors, not in what a JS/TS config throws while it runs.
+const moduleLoader: Loader = async (filepath) => {
+  try {
+    return await importModule(filepath);
+  } catch (error) {
+    throw new ConfigError('CONFIG_INVALID', `Cannot read ${filepath}: ${parseErrorLine(error)}`, { cause: error });
+  }
+};
 
 /**
  * Finds and validates the pgclone config: `configFile` when given, else the first match of
@@ -67,6 +74,7 @@ export async function loadConfig(options: { cwd: string; configFile?: string }):
       ? await explorer.load(path.resolve(options.cwd, options.configFile))
       : await explorer.search(options.cwd);
   } catch (error) {
+    if (error instanceof ConfigError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     if (options.configFile && code === 'ENOENT') {
       throw new ConfigError('CONFIG_NOT_FOUND', `Config file ${JSON.stringify(options.configFile)} does not exist`);
