@@ -186,6 +186,8 @@ describe('API', () => {
       [pgclone.dump({ ...options, instance: '' }), 'Invalid options: instance: expected a value (got "")'],
       [pgclone.restore('api', { ...options, database: '' }), 'Invalid options: database: expected a value (got "")'],
       [pgclone.ls(undefined, { ...options, config: '' }), 'Invalid options: config: expected a value (got "")'],
+      // `databaseUrl: ''` fell back to DATABASE_URL: a restore would replace another database than the one meant.
+      [pgclone.restore('api', { ...options, databaseUrl: '' }), 'Invalid options: databaseUrl: expected a value (got "")'],
     ];
     for (const [promise, message] of cases) {
       const error = await rejection(promise, 'USAGE');
