@@ -116,6 +116,16 @@ describe.concurrent('config files', () => {
     expect(r.stderr).toContain('configs.ci.reversible');
   });
 
+  it('a connection that is neither a URL nor { env } says what is expected, never the value', async ({ expect }) => {
+    // It said only "databases.default: Invalid input"; the value may hold a password, so the rule is what helps.
+    const dir = project('bad-connection', { '.pgclonerc.json': { databases: { default: { url: 'postgres://u:s3cret@h/db' } } } });
+    const r = await runCli(['ls'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('databases.default: expected a connection URL or { "env": "VARIABLE" }');
+    expect(r.stderr).not.toContain('s3cret');
+  });
+
   it('an unknown -c name is an error naming it', async ({ expect }) => {
     const dir = project('unknown-name', { '.pgclonerc.json': { configs: { ci: {} } } });
     const r = await runCli(['ls', '-c', 'nightly'], { cwd: dir });
