@@ -180,12 +180,21 @@ describe('API', () => {
       [pgclone.ls(undefined, null as never), 'Invalid options null: expected an object'],
       // A misspelt option was ignored.
       [pgclone.copy(':x', { ...options, copyStrategi: 'file_copy' } as never), 'Unknown option "copyStrategi" for copy(); it takes'],
+      // An empty variable (`storageLocation: process.env.DUMPS ?? ''`), as the CLI's `-s ''` is: the dump was written
+      // into the project directory itself, and `-i ''` made keys with instance `_`.
+      [pgclone.dump({ ...options, storageLocation: '' }), 'Invalid options: storageLocation: expected a value (got "")'],
+      [pgclone.dump({ ...options, instance: '' }), 'Invalid options: instance: expected a value (got "")'],
+      [pgclone.restore('api', { ...options, database: '' }), 'Invalid options: database: expected a value (got "")'],
+      [pgclone.ls(undefined, { ...options, config: '' }), 'Invalid options: config: expected a value (got "")'],
+      // `databaseUrl: ''` fell back to DATABASE_URL: a restore would replace another database than the one meant.
+      [pgclone.restore('api', { ...options, databaseUrl: '' }), 'Invalid options: databaseUrl: expected a value (got "")'],
     ];
     for (const [promise, message] of cases) {
       const error = await rejection(promise, 'USAGE');
       expect(error.message).toContain(message);
     }
     expect(await databasesLike(db)).toEqual(before);
+    expect(existsSync(path.join(cwd, 'api'))).toBe(false);
   });
 
   it('an aborted signal stops every operation before it changes anything, with an INTERRUPTED error', async () => {

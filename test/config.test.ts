@@ -90,6 +90,16 @@ describe.concurrent('config files', () => {
     expect(missing.stderr).toContain('Config file "nope.json" does not exist');
   });
 
+  it('a JS/TS config that throws is one error line naming the file that threw', async ({ expect }) => {
+    // Found in a parent directory, the file is not the obvious one: the message must say which it was.
+    const dir = project('throws', { 'pgclone.config.mjs': 'throw new Error("no STAGE set");\n' });
+    const r = await runCli(['ls'], { cwd: subdir(dir, 'src') });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain(path.join(dir, 'pgclone.config.mjs'));
+    expect(r.stderr).toContain('no STAGE set');
+  });
+
   it('an unknown key is an error naming the key', async ({ expect }) => {
     const dir = project('unknown-key', { '.pgclonerc.json': { storageLocaton: 'typo' } });
     const r = await runCli(['ls'], { cwd: dir });
@@ -104,6 +114,16 @@ describe.concurrent('config files', () => {
     const r = await runCli(['ls'], { cwd: dir });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('configs.ci.reversible');
+  });
+
+  it('a connection that is neither a URL nor { env } says what is expected, never the value', async ({ expect }) => {
+    // It said only "databases.default: Invalid input"; the value may hold a password, so the rule is what helps.
+    const dir = project('bad-connection', { '.pgclonerc.json': { databases: { default: { url: 'postgres://u:s3cret@h/db' } } } });
+    const r = await runCli(['ls'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('databases.default: expected a connection URL or { "env": "VARIABLE" }');
+    expect(r.stderr).not.toContain('s3cret');
   });
 
   it('an unknown -c name is an error naming it', async ({ expect }) => {
@@ -212,6 +232,21 @@ describe('the key and the config', () => {
     const r = await runCli(['dump'], { cwd: dir, env: { ...env, PGCLONE_INSTANCE: '' } });
     expect(r.code, r.stderr).toBe(0);
     expect(r.lines.at(-1)!.split('/')[0]).toBe(os.hostname().replace(/[^A-Za-z0-9_-]/g, '_'));
+  });
+
+  it("the user's own config (~/.config/pgclone) gives values, but dumps and hooks stay in the project", async () => {
+    // A global `instance` must not move every project's dumps into one shared folder, where a restore in one project
+    // would pick another project's dump (same instance, alias and config part).
+    const home = subdir(root, 'global-home');
+    writeFiles(home, { '.config/pgclone/config.json': { instance: 'laptop', preDumpHooks: ['touch hook-ran-here'] } });
+    const projectDir = subdir(home, 'app');
+    const r = await runCli(['dump'], { cwd: projectDir, env: { ...env, HOME: home, XDG_CONFIG_HOME: path.join(home, '.config') } });
+    expect(r.code, r.stderr).toBe(0);
+    const key = r.lines.at(-1)!;
+    expect(key).toMatch(/^laptop\/default\/none\//);
+    expect(dumpsUnder(path.join(projectDir, '.pgclone'))).toEqual([key]);
+    expect(existsSync(path.join(projectDir, 'hook-ran-here'))).toBe(true);
+    expect(existsSync(path.join(home, '.config', 'pgclone', '.pgclone'))).toBe(false);
   });
 
   it('reversible defaults to the config, and --no-reversible overrides it', async () => {

@@ -13,6 +13,10 @@ import type { PgcloneEvent } from './events.js';
  */
 
 const text = z.string();
+// An option that names something (a config, a location, an instance): '' is an empty variable, most likely, as the
+// CLI's `-s ''` is, never a name; `storageLocation: ''` wrote dumps into the project directory itself, and
+// `databaseUrl: ''` fell back to DATABASE_URL: another database than the one meant.
+const name = z.string().check(z.minLength(1, 'expected a value'));
 const flag = z.boolean();
 // An empty command is allowed here, unlike in a config file: `--pre-swap-hook ''` turns the configured hooks off.
 const hooks = z.array(
@@ -21,12 +25,12 @@ const hooks = z.array(
 
 const common = {
   cwd: text,
-  config: text,
-  configFile: text,
-  database: text,
-  storageLocation: text,
-  instance: text,
-  databaseUrl: text,
+  config: name,
+  configFile: name,
+  database: name,
+  storageLocation: name,
+  instance: name,
+  databaseUrl: name,
   env: z.record(z.string(), z.optional(z.string())),
   onEvent: z.custom<(event: PgcloneEvent) => void>((v) => typeof v === 'function', 'expected a function'),
   signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal, 'expected an AbortSignal'),

@@ -10,6 +10,11 @@ export interface LoadedConfig {
   config: PgcloneConfig;
   /** Absolute path of the file (or package.json holding the `pgclone` key). */
   filepath: string;
+  /**
+   * True for the user's own config (`~/.config/pgclone/…`, found when the search from the CWD up found none): it gives
+   * values, but it is no project, so dumps and hooks stay in the project rather than in that folder.
+   */
+  user?: boolean;
 }
 
 const MODULE = 'pgclone';
@@ -40,7 +45,14 @@ export async function importModule(filepath: string): Promise<unknown> {
   return mod && typeof mod === 'object' && 'default' in mod ? mod.default : mod;
 }
 
-const moduleLoader: Loader = async (filepath) => importModule(filepath);
+// cosmiconfig names the file in its JSON and YAML errors, not in what a JS/TS config throws while it runs.
+const moduleLoader: Loader = async (filepath) => {
+  try {
+    return await importModule(filepath);
+  } catch (error) {
+    throw new ConfigError('CONFIG_INVALID', `Cannot read ${filepath}: ${parseErrorLine(error)}`, { cause: error });
+  }
+};
 
 /**
  * Finds and validates the pgclone config: `configFile` when given, else the first match of
@@ -62,6 +74,7 @@ export async function loadConfig(options: { cwd: string; configFile?: string }):
       ? await explorer.load(path.resolve(options.cwd, options.configFile))
       : await explorer.search(options.cwd);
   } catch (error) {
+    if (error instanceof ConfigError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     if (options.configFile && code === 'ENOENT') {
       throw new ConfigError('CONFIG_NOT_FOUND', `Config file ${JSON.stringify(options.configFile)} does not exist`);
@@ -70,8 +83,11 @@ export async function loadConfig(options: { cwd: string; configFile?: string }):
     throw new ConfigError('CONFIG_INVALID', `Cannot read ${where}: ${parseErrorLine(error)}`, { cause: error });
   }
   if (!result) return undefined;
-  if (result.isEmpty) return { config: {}, filepath: result.filepath };
-  return { config: validateConfig(result.config, result.filepath), filepath: result.filepath };
+  const fromCwd = path.relative(path.dirname(result.filepath), path.resolve(options.cwd));
+  const inProject = fromCwd.split(path.sep)[0] !== '..' && !path.isAbsolute(fromCwd);
+  const user = !options.configFile && !inProject ? { user: true } : {};
+  if (result.isEmpty) return { config: {}, filepath: result.filepath, ...user };
+  return { config: validateConfig(result.config, result.filepath), filepath: result.filepath, ...user };
 }
 
 /** Validates a config object; `source` names it in errors. */

@@ -35,7 +35,7 @@ export interface AdapterContribution {
 /** Options after merging flags, named config, top level, adapter section and defaults. */
 export interface ResolvedOptions {
   cwd: string;
-  /** Where hooks run: the config file's directory, else the adapter's project, else `cwd`. */
+  /** Where hooks run: the config file's directory (not the user's own config's), else the adapter's project, else `cwd`. */
   projectDir: string;
   /** The config file used, if any. */
   configFile?: string;
@@ -90,6 +90,8 @@ export function resolveOptions(input: {
   const env = input.env ?? options.env ?? process.env;
   const cwd = path.resolve(options.cwd ?? process.cwd());
   const fileDir = file ? path.dirname(file.filepath) : undefined;
+  // The user's own config is shared by every project: the project is where pgclone runs, not that folder.
+  const projectFileDir = file?.user ? undefined : fileDir;
   const configName = options.config;
 
   const layers: Layer[] = [];
@@ -136,7 +138,7 @@ export function resolveOptions(input: {
     const picked = pick('storageLocation');
     storageLocation = picked.value
       ? absoluteLocation(picked.value, picked.layer!.baseDir)
-      : absoluteLocation(DEFAULTS.storageLocation, fileDir ?? adapter?.projectDir ?? cwd);
+      : absoluteLocation(DEFAULTS.storageLocation, projectFileDir ?? adapter?.projectDir ?? cwd);
   }
 
   const adapterName = pick('adapter').value;
@@ -149,7 +151,7 @@ export function resolveOptions(input: {
   const statementTimeout = pick('statementTimeout').value;
   return {
     cwd,
-    projectDir: fileDir ?? adapter?.projectDir ?? cwd,
+    projectDir: projectFileDir ?? adapter?.projectDir ?? cwd,
     ...(file ? { configFile: file.filepath } : {}),
     ...(configName !== undefined ? { configName } : {}),
     keyConfig: configName !== undefined && !explicit ? configName : 'none',

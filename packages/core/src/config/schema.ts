@@ -44,7 +44,7 @@ const millis = z.int().check(z.nonnegative());
 const connection = z.union([
   nonEmpty(),
   z.strictObject({ env: z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')) }),
-]);
+], { error: 'expected a connection URL or { "env": "VARIABLE" }' });
 
 const MIB = 1024 * 1024;
 const BYTE_UNITS: Record<string, number> = {
