@@ -1,7 +1,6 @@
 import * as z from 'zod/mini';
-import { bundleShape, describeIssues, testShape, type HookContext } from './config/schema.js';
+import { bundleShape, describeIssues, scalarText, testShape, type HookContext } from './config/schema.js';
 import { UsageError } from './errors.js';
-import { hideUserInfo } from './redact.js';
 import type { PgcloneEvent } from './events.js';
 
 /**
@@ -130,6 +129,6 @@ function describeValue(value: unknown): string {
   if (value === undefined || typeof value === 'function') return String(typeof value);
   if (Array.isArray(value)) return '(an array)';
   if (value !== null && typeof value === 'object') return '(an object)';
-  const json = JSON.stringify(typeof value === 'string' ? hideUserInfo(value) : value) ?? String(value);
+  const json = scalarText(value);
   return json.length > 60 ? `${json.slice(0, 59)}…` : json;
 }
