@@ -91,6 +91,10 @@ export function parseConnection(input: ConnectionInput, what = 'database URL'): 
     if (name === 'hostaddr') throw new PgcloneError('CONNECTION_MISSING', `The ${what} sets hostaddr, which pgclone cannot follow; give the address as the URL's host`);
   }
   assertSslmode(params.sslmode, what);
+  // node-pg reads a port that is no number as its default (5432): the error would name another server.
+  if (parsed.port && !(/^\d+$/.test(parsed.port) && Number(parsed.port) >= 1 && Number(parsed.port) <= 65535)) {
+    throw new PgcloneError('CONNECTION_MISSING', `The ${what} has port=${JSON.stringify(redact(String(parsed.port)))}: expected a port number (1-65535)`);
+  }
   const database = rawDatabaseOf(input.trim()) ?? parsed.database ?? '';
   if (!database) throw new PgcloneError('CONNECTION_MISSING', `The ${what} ${shownInput(input)} names no database`);
   return {
