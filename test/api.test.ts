@@ -184,6 +184,9 @@ describe('API', () => {
       [pgclone.dump({ ...options, compression: Symbol('zstd') as never }), 'compression: Invalid input: expected string, received symbol (got Symbol(zstd))'],
       [pgclone.dump({ ...options, instance: 10n as never }), 'instance: Invalid input: expected string, received bigint (got 10n)'],
       [pgclone.restore('api', { ...options, jobs: NaN }), 'jobs: Invalid input: expected number, received NaN (got NaN)'],
+      // An empty databaseUrl (a variable that was not set) fell back to DATABASE_URL: another database was restored.
+      [pgclone.restore('api', { ...options, databaseUrl: '' }), 'Invalid options: databaseUrl: expected a value, not an empty string (got "")'],
+      [pgclone.dump({ ...options, configFile: '' }), 'Invalid options: configFile: expected a value, not an empty string (got "")'],
       // A misspelt option was ignored.
       [pgclone.copy(':x', { ...options, copyStrategi: 'file_copy' } as never), 'Unknown option "copyStrategi" for copy(); it takes'],
     ];

@@ -12,6 +12,9 @@ import type { PgcloneEvent } from './events.js';
  */
 
 const text = z.string();
+// Where an empty string can only be a mistake (a variable that was not set): taken as "not given", an empty
+// databaseUrl fell back to DATABASE_URL, another database.
+const value = z.string().check(z.minLength(1, 'expected a value, not an empty string'));
 const flag = z.boolean();
 // An empty command is allowed here, unlike in a config file: `--pre-swap-hook ''` turns the configured hooks off.
 const hooks = z.array(
@@ -19,13 +22,13 @@ const hooks = z.array(
 );
 
 const common = {
-  cwd: text,
-  config: text,
-  configFile: text,
-  database: text,
-  storageLocation: text,
-  instance: text,
-  databaseUrl: text,
+  cwd: value,
+  config: value,
+  configFile: value,
+  database: value,
+  storageLocation: value,
+  instance: value,
+  databaseUrl: value,
   env: z.record(z.string(), z.optional(z.string())),
   onEvent: z.custom<(event: PgcloneEvent) => void>((v) => typeof v === 'function', 'expected a function'),
   signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal, 'expected an AbortSignal'),
@@ -39,7 +42,7 @@ const restore = {
   postSwapHook: hooks,
   dryRun: flag,
   jobs: z.number(),
-  spoolDir: text,
+  spoolDir: value,
   copyStrategy: bundleShape.copyStrategy,
 };
 /** The API's fast reset of `restore(':name')` (pgclone's fast-restore.ts); the CLI has no flags for them. */
