@@ -178,6 +178,14 @@ describe('API', () => {
       [pgclone.restore(123 as never, options), 'Invalid dump key 123: expected a string'],
       [pgclone.ls({} as never, options), 'Invalid prefix (an object): expected a string'],
       [pgclone.ls(undefined, null as never), 'Invalid options null: expected an object'],
+      // A bigint argument or a symbol option threw a TypeError from the message's own formatting; NaN read "(got null)".
+      [pgclone.restore(10n as never, options), 'Invalid dump key 10n: expected a string'],
+      [pgclone.ls(undefined, 10n as never), 'Invalid options 10n: expected an object'],
+      [pgclone.dump({ ...options, compression: Symbol('zstd') as never }), 'compression: Invalid input: expected string, received symbol (got Symbol(zstd))'],
+      [pgclone.dump({ ...options, instance: 10n as never }), 'instance: Invalid input: expected string, received bigint (got 10n)'],
+      [pgclone.restore('api', { ...options, jobs: NaN }), 'jobs: Invalid input: expected number, received NaN (got NaN)'],
+      [pgclone.dump({ ...options, configFile: '' }), 'Invalid options: configFile: expected a value (got "")'],
+      [pgclone.dump({ ...options, cwd: '' }), 'Invalid options: cwd: expected a value (got "")'],
       // A misspelt option was ignored.
       [pgclone.copy(':x', { ...options, copyStrategi: 'file_copy' } as never), 'Unknown option "copyStrategi" for copy(); it takes'],
       // An empty variable (`storageLocation: process.env.DUMPS ?? ''`), as the CLI's `-s ''` is: the dump was written

@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { cliEnv, collectOutput, PGCLONE_BIN, runCli, runScript } from './support/cli.js';
-import { keyAt, layDump, plainDump, removeDir, repoRoot, tempDir, userNames, usersDatabase } from './support/fixtures.js';
+import { filesUnder, keyAt, layDump, plainDump, removeDir, repoRoot, tempDir, userNames, usersDatabase } from './support/fixtures.js';
 import { cluster, dbUrl, dropDatabases, uniqueName } from './support/pg.js';
 
 const cwd = tempDir('cli');
@@ -178,6 +178,28 @@ describe('connection', () => {
     expect(restored.stderr).toContain('hook has ***');
     expect(await userNames(db)).toEqual(before);
     expect(`${dumped.stdout}${dumped.stderr}${restored.stdout}${restored.stderr}`).not.toContain(c.password);
+  });
+
+  it('a bad PGPORT or PGSSLMODE is an error naming it, before anything starts', async () => {
+    // PGPORT=abc, -5 or 70000 made pgclone's session wait on a connection that never came: the process ran out of
+    // work and exited 0 after "Checking", printing no key. PGSSLMODE=bogus read as "require".
+    const c = cluster();
+    const libpq = { DATABASE_URL: `postgres:///${db}`, PGHOST: c.host, PGPORT: String(c.port), PGUSER: c.user, PGPASSWORD: c.password };
+    const storage = path.join(cwd, 'bad-libpq-env');
+    for (const [name, value] of [['PGPORT', 'abc'], ['PGPORT', '-5'], ['PGPORT', '70000'], ['PGSSLMODE', 'bogus']] as const) {
+      const r = await runCli(['dump', '-s', storage], { cwd, env: { ...libpq, [name]: value } });
+      expect(r.code, `${name}=${value}: ${r.stderr}`).toBe(1);
+      expect(r.stdout).toBe('');
+      const last = r.stderr.trim().split('\n').at(-1)!;
+      expect(last).toMatch(/^pgclone: error: /);
+      const message =
+        name === 'PGPORT'
+          ? `PGPORT ${JSON.stringify(value)} is not a port number (1-65535)`
+          : 'PGSSLMODE "bogus" is not an sslmode: expected one of disable, allow, prefer, require, verify-ca, verify-full, no-verify';
+      expect(last.slice(last.indexOf(`${name} "`))).toBe(message);
+    }
+    // A dump that remembers the server's version starts pg_dump before its check answers: no file of it remains.
+    expect(filesUnder(storage)).toEqual([]);
   });
 
   it('a connection service (pg_service.conf): read for pgclone and its tools alike, below the URL and above PG* variables', async () => {

@@ -239,6 +239,44 @@ describe('properties', () => {
     );
   });
 
+  it('the CLI: any argument vector exits 0, 1 or 2, with one error line naming no secret and no stack trace', async () => {
+    // Commands, flags on the right and the wrong command, bad numbers and durations, URLs where keys belong; the
+    // server is a closed port, so nothing can change anywhere but in a scratch storage.
+    const { main } = (await import('../packages/pgclone/dist/cli/main.js')) as typeof import('../packages/pgclone/src/cli/main.js');
+    const scratch = mkdtempSync(path.join(os.tmpdir(), 'pgclone-argv-'));
+    const secret = 'Sx9secretpw';
+    const runEnv = { ...process.env, DATABASE_URL: `postgresql://u:${secret}@127.0.0.1:1/app`, HOME: scratch, XDG_CONFIG_HOME: scratch, XDG_CACHE_HOME: scratch };
+    const commands = ['ls', 'dump', 'restore', 'copy', 'prune', 'pin', 'unpin', 'rm', 'doctor', 'frob', ''];
+    const flags = ['--json', '-q', '--keep', '--older-than', '-j', '-s', '-i', '-d', '-c', '-e', '--config-file', '-y', '--fix', '--all', '-l', '--local', '--instances', '--dry-run', '-r', '--compression', '--copy-strategy', '--spool-dir', '--pre-swap-hook', '--force', '--bogus', '--', '-'];
+    const values = fc.oneof(
+      fc.constantFrom('', '0', '-1', '1.5', 'NaN', '1e400', '30d', '0d', ':', '::x', ':x', '/etc', '../x', 's3://', 'ftp://x/y', 'zstd:99', 'a\nb', '\u0001', 'é', 'x'.repeat(3000), `postgresql://u:${secret}@h/x`),
+      fc.string({ maxLength: 12 }).filter((v) => !v.includes('\u0000')),
+    );
+    const argv = fc.tuple(fc.constantFrom(...commands), fc.array(fc.oneof(fc.constantFrom(...flags), values), { maxLength: 6 }));
+    await fc.assert(
+      fc.asyncProperty(argv, async ([command, rest]) => {
+        let stdout = '';
+        let stderr = '';
+        const args = [command, ...rest];
+        const code = await main(args, {
+          cwd: scratch,
+          env: runEnv,
+          stdout: { write: (d: string) => ((stdout += d), true) } as unknown as NodeJS.WritableStream,
+          stderr: { write: (d: string) => ((stderr += d), true) } as unknown as NodeJS.WritableStream,
+        });
+        const what = JSON.stringify(args);
+        expect([0, 1, 2], what).toContain(code);
+        expect(`${stdout}${stderr}`, what).not.toContain(secret);
+        expect(stderr, what).not.toMatch(/\n\s+at /);
+        if (code === 0) return;
+        const errors = stderr.split('\n').filter((line) => /^pgclone: (?!warning:|Checking|Waiting|Resolving)/.test(line) || line.includes('"event":"error"'));
+        expect(errors, `${what}: ${stderr}`).toHaveLength(1);
+        if (args.includes('--json') && !args.slice(0, args.indexOf('--json')).includes('--')) expect(errors[0], what).toMatch(/^\{"event":"error","code":"[A-Z_]+"/);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('path resolution: LocalStorage never resolves a key outside its root', async () => {
     const root = mkdtempSync(path.join(os.tmpdir(), 'pgclone-root-'));
     const storage = new LocalStorage(path.join(root, 'store'));

@@ -34,6 +34,17 @@ describe.concurrent('ls', () => {
     expect(JSON.parse(json.stdout)).toEqual([]);
   });
 
+  it('a storage location that is a file, not a directory, is an error naming it (not an empty store)', async ({ expect }) => {
+    // A mistyped -s pointing at a file listed nothing and exited 0, as if the store were empty.
+    const p = project('storage-is-a-file', []);
+    writeFiles(p.dir, { 'notes.txt': 'x' });
+    for (const location of ['notes.txt', 'notes.txt/dumps']) {
+      const r = await p.ls('-s', location);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toBe(`pgclone: error: Storage location ${path.join(p.dir, location)} is not a directory\n`);
+    }
+  });
+
   it('lists keys newest first by their timestamp, not lexicographically (keys of several instances)', async ({ expect }) => {
     const p = project('order', [a2020, b2021, c2022]);
     const r = await p.ls();

@@ -266,6 +266,21 @@ describe('the password in usage errors', () => {
       expect(error.message.split('\n'), fn).toHaveLength(1);
     }
   });
+
+  it('is not echoed by the CLI when a URL is passed as an argument or a flag value it does not take', async () => {
+    // "pgclone dump postgresql://…" (dump takes no URL) printed the whole URL, password included, in the usage error.
+    const cwd = subdir(root, 'usage-url');
+    const databaseUrl = url(ownDb);
+    for (const args of [['dump', databaseUrl], ['doctor', '--fix', databaseUrl], ['restore', 'x', '-j', databaseUrl]]) {
+      const r = await runCli(args, { cwd, env: { DATABASE_URL: databaseUrl } });
+      expect(r.code, args[0]).toBe(2);
+      expect(r.stderr, args[0]).toMatch(/^pgclone: (Unknown argument|Invalid --jobs)/);
+      expect(r.stderr, args[0]).toContain(`${role}:***@`);
+      expect(r.stderr.trim().split('\n'), args[0]).toHaveLength(1);
+      expect(`${r.stdout}${r.stderr}`, args[0]).not.toContain(token);
+      expect(`${r.stdout}${r.stderr}`, args[0]).not.toContain(encodeURIComponent(password).slice(0, 12));
+    }
+  });
 });
 
 describe('files in local storage', () => {

@@ -91,6 +91,10 @@ export function parseConnection(input: ConnectionInput, what = 'database URL'): 
     if (name === 'hostaddr') throw new PgcloneError('CONNECTION_MISSING', `The ${what} sets hostaddr, which pgclone cannot follow; give the address as the URL's host`);
   }
   assertSslmode(params.sslmode, what);
+  // node-pg reads a port that is no number as its default (5432): the error would name another server.
+  if (parsed.port && !(/^\d+$/.test(parsed.port) && Number(parsed.port) >= 1 && Number(parsed.port) <= 65535)) {
+    throw new PgcloneError('CONNECTION_MISSING', `The ${what} has port=${JSON.stringify(redact(String(parsed.port)))}: expected a port number (1-65535)`);
+  }
   const database = rawDatabaseOf(input.trim()) ?? parsed.database ?? '';
   if (!database) throw new PgcloneError('CONNECTION_MISSING', `The ${what} ${shownInput(input)} names no database`);
   return {
@@ -272,8 +276,11 @@ export function pgClientConfig(
   // `env` option reaches the tools through libpqEnv, and must reach this session too); then node-pg's defaults, and
   // libpq's password file.
   const host = conn.host ?? env.PGHOST;
-  const port = conn.port ?? (env.PGPORT ? Number(env.PGPORT) : undefined);
+  const port = conn.port ?? (env.PGPORT ? envPort(env.PGPORT) : undefined);
   const user = conn.user ?? env.PGUSER;
+  if (conn.params.sslmode === undefined && env.PGSSLMODE && !SSLMODES.includes(env.PGSSLMODE)) {
+    throw new PgcloneError('CONNECTION_MISSING', `PGSSLMODE ${JSON.stringify(env.PGSSLMODE)} is not an sslmode: expected one of ${SSLMODES.join(', ')}`);
+  }
   const password = conn.password ?? env.PGPASSWORD;
   rememberSecret(password); // masked in every message, as a URL's password is
   const config: ClientConfig = {
@@ -301,6 +308,16 @@ export function pgClientConfig(
   }
   if (conn.params.connect_timeout) config.connectionTimeoutMillis = Number(conn.params.connect_timeout) * 1000;
   return config;
+}
+
+/**
+ * `PGPORT` as a port number. node-pg given NaN or an out-of-range port never settles its connect: the CLI ran out of
+ * work and exited 0 without a word.
+ */
+function envPort(text: string): number {
+  const port = /^\s*\d+\s*$/.test(text) ? Number(text) : NaN;
+  if (!(port >= 1 && port <= 65535)) throw new PgcloneError('CONNECTION_MISSING', `PGPORT ${JSON.stringify(redact(text))} is not a port number (1-65535)`);
+  return port;
 }
 
 /**

@@ -1,7 +1,6 @@
 import * as z from 'zod/mini';
-import { bundleShape, describeIssues, testShape, type HookContext } from './config/schema.js';
+import { bundleShape, describeIssues, scalarText, testShape, type HookContext } from './config/schema.js';
 import { UsageError } from './errors.js';
-import { hideUserInfo } from './redact.js';
 import type { PgcloneEvent } from './events.js';
 
 /**
@@ -13,9 +12,9 @@ import type { PgcloneEvent } from './events.js';
  */
 
 const text = z.string();
-// An option that names something (a config, a location, an instance): '' is an empty variable, most likely, as the
-// CLI's `-s ''` is, never a name; `storageLocation: ''` wrote dumps into the project directory itself, and
-// `databaseUrl: ''` fell back to DATABASE_URL: another database than the one meant.
+// An option that names something (a folder, a config, a location, an instance): '' is an unset variable, most likely,
+// as the CLI's `-s ''` is, never a name. Taken as "not given", `storageLocation: ''` wrote dumps into the project
+// directory itself, and `databaseUrl: ''` fell back to DATABASE_URL: another database than the one meant.
 const name = z.string().check(z.minLength(1, 'expected a value'));
 const flag = z.boolean();
 // An empty command is allowed here, unlike in a config file: `--pre-swap-hook ''` turns the configured hooks off.
@@ -24,7 +23,7 @@ const hooks = z.array(
 );
 
 const common = {
-  cwd: text,
+  cwd: name,
   config: name,
   configFile: name,
   database: name,
@@ -44,7 +43,7 @@ const restore = {
   postSwapHook: hooks,
   dryRun: flag,
   jobs: z.number(),
-  spoolDir: text,
+  spoolDir: name,
   copyStrategy: bundleShape.copyStrategy,
 };
 /** The API's fast reset of `restore(':name')` (pgclone's fast-restore.ts); the CLI has no flags for them. */
@@ -134,6 +133,6 @@ function describeValue(value: unknown): string {
   if (value === undefined || typeof value === 'function') return String(typeof value);
   if (Array.isArray(value)) return '(an array)';
   if (value !== null && typeof value === 'object') return '(an object)';
-  const json = JSON.stringify(typeof value === 'string' ? hideUserInfo(value) : value) ?? String(value);
+  const json = scalarText(value);
   return json.length > 60 ? `${json.slice(0, 59)}…` : json;
 }

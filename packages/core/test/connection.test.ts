@@ -59,6 +59,16 @@ describe('parseConnection', () => {
     expect(parseConnection('postgres://me:hunter22@h/app?sslmode=no-verify').params).toEqual({ sslmode: 'no-verify' });
   });
 
+  it('names a port in the query that is not a port number', () => {
+    // pgclone's session went to 5432 ("ECONNREFUSED 127.0.0.1:5432"), never saying what was wrong with the URL.
+    for (const port of ['abc', '0', '70000', '-5']) {
+      expect(() => parseConnection(`postgres://me:hunter22@127.0.0.1:5433/app?port=${port}`)).toThrow(
+        `The database URL has port=${JSON.stringify(port)}: expected a port number (1-65535)`,
+      );
+    }
+    expect(parseConnection('postgres://me:hunter22@h/app?port=6543').port).toBe(6543);
+  });
+
   it('round-trips through connectionUrl and gives child processes the connection in PG* variables', () => {
     const conn = parseConnection(`postgresql://me:${encodeURIComponent('p@ss:/w"d')}@h:5432/we%22ird%3B?sslmode=disable`);
     expect(parseConnection(connectionUrl(conn))).toEqual(conn);

@@ -72,6 +72,10 @@ export class LocalStorage implements Storage {
       entries = await readdir(dir, { withFileTypes: true });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
+      // A prefix that runs into a file finds nothing; a storage location that is (or lies under) a file is a mistake.
+      if (code === 'ENOTDIR' && !(await stat(this.root).then((s) => s.isDirectory(), () => false))) {
+        throw new StorageError(`Storage location ${this.root} is not a directory`, { cause: error });
+      }
       if (code === 'ENOENT' || code === 'ENOTDIR') return;
       throw new StorageError(`Cannot list ${dir}: ${(error as Error).message}`, { cause: error });
     }

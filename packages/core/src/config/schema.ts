@@ -184,6 +184,15 @@ function given(input: unknown, path: readonly PropertyKey[]): string {
   }
   if (value === undefined || typeof value === 'function' || (typeof value === 'object' && value !== null)) return '';
   // A rejected string may be a mangled URL whose user info the URL patterns of redact() do not recognise.
-  const text = typeof value === 'bigint' ? String(value) : JSON.stringify(typeof value === 'string' ? hideUserInfo(value) : value);
+  const text = scalarText(value);
   return ` (got ${redact(text.length > 80 ? `${text.slice(0, 79)}…` : text)})`;
+}
+
+/**
+ * A scalar as the user would write it: strings quoted (user info masked), `NaN`, `10n`, `Symbol(x)` as such
+ * (JSON.stringify gives "null" for NaN, nothing for a symbol, and throws for a bigint).
+ */
+export function scalarText(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(hideUserInfo(value));
+  return typeof value === 'bigint' ? `${value}n` : String(value);
 }

@@ -3,6 +3,7 @@ import yargs, { type Argv } from 'yargs';
 import type { PgcloneEvent, Runtime } from '@pgclone/core';
 // Only the dependency-free part of core at start-up: `--help` must not load pg, zod or the AWS SDK.
 import { formatAge, formatBytes } from '@pgclone/core/format';
+import { redact } from '@pgclone/core/redact';
 import { createPrinter, type Printer } from './printer.js';
 import { numberOption, repeatableOption, stringOption } from './option-types.js';
 import { captureStrayStdout } from './stray-stdout.js';
@@ -442,7 +443,8 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
       else if (message.startsWith('Did you mean') && command) message = `Unknown command ${JSON.stringify(command)}. ${message}`;
       // With --json, the same error event as any other error (core's UsageError, without loading core for it).
       if (argv.includes('--json')) currentPrinter().error(Object.assign(new Error(message), { code: 'USAGE', exitCode: 2 }));
-      else stderr.write(`${scriptName}: ${message} (see "${scriptName} --help")\n`);
+      // yargs quotes what it did not take: a URL given as an argument ("pgclone dump postgresql://…") holds a password.
+      else stderr.write(`${scriptName}: ${redact(message)} (see "${scriptName} --help")\n`);
       exitCode = 2;
     } else {
       exitCode = currentPrinter().error(error);
