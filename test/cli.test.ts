@@ -1,7 +1,7 @@
 // The CLI contract: help, exit codes 0/1/2, results on stdout, --json results and NDJSON step events on stderr.
 import { accessSync, chmodSync, constants, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { cliEnv, collectOutput, PGCLONE_BIN, runCli, runScript } from './support/cli.js';
@@ -369,5 +369,24 @@ describe('--json', () => {
     const r = await cli('ls', '--json', '--bogus');
     expect(r.code).toBe(2);
     expect(ndjson(r.stderr)).toEqual([{ event: 'error', code: 'USAGE', message: 'Unknown argument: bogus' }]);
+  });
+});
+
+describe('the bins’ start', () => {
+  it('a command that stops before it finishes exits 1 with one error line, not 0 with nothing said', async () => {
+    const start = fileURLToPath(new URL('../packages/pgclone/dist/cli/start.js', import.meta.url));
+    const stalled = await collectOutput(
+      spawn(process.execPath, ['--input-type=module', '-e', `import { startCli } from ${JSON.stringify(start)}; startCli(() => new Promise(() => {}));`], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
+    expect(stalled.code).toBe(1);
+    expect(stalled.stdout).toBe('');
+    expect(stalled.stderr).toMatch(/^[\w-]+: error: the command stopped before it finished, with nothing left to wait for \(a bug in pgclone: please report it\)\n$/);
+    // A command that ends keeps its own code, and says nothing more.
+    const ended = await collectOutput(
+      spawn(process.execPath, ['--input-type=module', '-e', `import { startCli } from ${JSON.stringify(start)}; startCli(async () => 3);`], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    );
+    expect(ended).toMatchObject({ code: 3, stdout: '', stderr: '' });
   });
 });
