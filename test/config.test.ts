@@ -100,6 +100,16 @@ describe.concurrent('config files', () => {
     expect(r.stderr).toContain('no STAGE set');
   });
 
+  it('a TypeScript config that imports a missing package is one line naming the file and the package, without Node\'s require stack', async ({ expect }) => {
+    const dir = project('missing-import', { 'pgclone.config.ts': "import { x } from 'no-such-package-pgclone';\nexport default { instance: x };\n" });
+    const r = await runCli(['ls'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain(path.join(dir, 'pgclone.config.ts'));
+    expect(r.stderr).toContain("Cannot find module 'no-such-package-pgclone'");
+    expect(r.stderr).not.toContain('Require stack');
+  });
+
   it('an unknown key is an error naming the key', async ({ expect }) => {
     const dir = project('unknown-key', { '.pgclonerc.json': { storageLocaton: 'typo' } });
     const r = await runCli(['ls'], { cwd: dir });

@@ -105,6 +105,8 @@ export function validateConfig(value: unknown, source: string): PgcloneConfig {
  */
 function parseErrorLine(error: unknown): string {
   return String((error as Error)?.message ?? error)
+    // Node's "Cannot find module 'x'" goes on with the chain of files that required it, the config among them.
+    .replace(/\n\s*Require stack:[\s\S]*$/, '')
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line && !/^(>\s*)?(\d+\s*)?\|/.test(line) && !/^-*\^$/.test(line))
