@@ -481,6 +481,21 @@ describe('progress rendering', () => {
     ]);
   });
 
+  it('measures the rate from when the count started to move: a restore reaches its table data after a stretch of schema items', () => {
+    let now = 0;
+    const written: string[] = [];
+    const stream = { write: (s: string) => written.push(s) } as unknown as NodeJS.WritableStream;
+    const renderer = createProgressRenderer({ stream, tty: false, scriptName: 'pgclone', now: () => now, intervalMs: 5000 });
+    // 19.8 s without a byte (the schema), then 10 MB/s; the line at 20 s comes 0.2 s into the data.
+    for (let t = 0; t <= 20_000; t += 250) {
+      now = t;
+      renderer.update(event(Math.max(0, t - 19_800) * 10_000, { phase: 'restore', estimated: false }));
+    }
+    // The rate over the last 0.25 s (8 MB/s: the data began between two readings), not over the whole window with
+    // its flat start (0.4 MB/s, which showed an ETA of 8 minutes).
+    expect(written.at(-1)).toBe('pgclone: restore 2.0 MB of 200 MB (1%), 8.0 MB/s, ETA 25 s\n');
+  });
+
   it('prints nothing for a phase shorter than the interval', () => {
     let now = 0;
     const written: string[] = [];

@@ -46,6 +46,10 @@ class RateMeter {
   add(time: number, done: number): void {
     this.#samples.push([time, done]);
     while (this.#samples.length > 2 && time - this.#samples[0]![0] > RATE_WINDOW_MS) this.#samples.shift();
+    // The window starts where the count began to move: a restore's bytes stand still through its schema items, and
+    // that stretch in the window made the first ETA of its data many times too long (8 min for 20 s). A stall later
+    // on still slows the rate down, since it comes after movement in the window.
+    while (this.#samples.length > 2 && this.#samples[1]![1] === this.#samples[0]![1]) this.#samples.shift();
   }
 
   get rate(): number | undefined {
