@@ -114,8 +114,33 @@ class Reader {
     return true;
   }
 
+  /** Whether the next `n` bytes are in the buffer (then the synchronous reads below may take them). */
+  has(n: number): boolean {
+    return this.pos >= this.#base && this.pos + n <= this.#base + this.#length;
+  }
+
+  /** Makes the next `n` bytes available to the synchronous reads. */
+  fill(n: number): Promise<void> {
+    return this.#ensure(n);
+  }
+
+  /** The byte `i` bytes ahead; the caller checked {@link has}. */
+  peek(i: number): number {
+    return this.#buffer[this.pos + i - this.#base]!;
+  }
+
+  /** An int already in the buffer (see {@link has}). */
+  intNow(intSize: number): number {
+    const at = this.pos - this.#base;
+    const negative = this.#buffer[at] !== 0;
+    let value = 0;
+    for (let i = intSize - 1; i >= 0; i--) value = value * 256 + this.#buffer[at + 1 + i]!;
+    this.pos += 1 + intSize;
+    return negative ? -value : value;
+  }
+
   async #ensure(n: number): Promise<void> {
-    if (this.pos >= this.#base && this.pos + n <= this.#base + this.#length) return;
+    if (this.has(n)) return;
     if (!(await this.#grow(this.pos + n))) throw new Unsupported('truncated archive');
     if (this.#signal?.aborted) throw new Unsupported('stopped');
     if (n > this.#buffer.length) this.#buffer = Buffer.alloc(n);
@@ -132,12 +157,7 @@ class Reader {
 
   async int(intSize: number): Promise<number> {
     await this.#ensure(1 + intSize);
-    const at = this.pos - this.#base;
-    const negative = this.#buffer[at] !== 0;
-    let value = 0;
-    for (let i = intSize - 1; i >= 0; i--) value = value * 256 + this.#buffer[at + 1 + i]!;
-    this.pos += 1 + intSize;
-    return negative ? -value : value;
+    return this.intNow(intSize);
   }
 
   /** Reads a string (or `null`); only short ones are decoded (the others are skipped). */
@@ -181,17 +201,79 @@ class Reader {
   }
 }
 
-interface TocEntry {
-  dumpId: number;
-  /** The kind of item: `TABLE`, `TABLE DATA`, `INDEX`, `FK CONSTRAINT`… */
-  desc: string;
-  /** Dump ids of the items it depends on (an index: its table's). */
-  deps: number[];
-  /** File position of the offset flag byte. */
-  flagAt: number;
-  flag: number;
-  /** The data block's position, when the TOC has it. */
-  offset?: number;
+/** What data sizes and build costs tell apart among the kinds of TOC items (`TABLE`, `INDEX`, `COMMENT`…). */
+const OTHER = 0;
+const TABLE = 1;
+const TABLE_DATA = 2;
+/** The items that read a whole table when they are restored: an index, a constraint, a foreign key. */
+const BUILD = 3;
+const KINDS = new Map<string, number>([
+  ['TABLE', TABLE],
+  ['TABLE DATA', TABLE_DATA],
+  ['INDEX', BUILD],
+  ['CONSTRAINT', BUILD],
+  ['FK CONSTRAINT', BUILD],
+  ['INDEX ATTACH', BUILD],
+]);
+/** Longer descriptions, and longer dependencies (decimal dump ids), are none the reader needs: skipped unread. */
+const SHORT = 32;
+
+/**
+ * The table of contents' entries, as much of each as the callers use, in typed arrays: as an object per entry (with
+ * its description and dependencies) a TOC of 120,000 items held 30 MB, and a restore's RSS grew with the schema.
+ */
+export class TocEntries {
+  length = 0;
+  dumpIds = new Int32Array(1024);
+  kinds = new Uint8Array(1024);
+  /** The offset flag (1 not set, 2 set, 3 no data) and its file position. */
+  flags = new Uint8Array(1024);
+  flagAts = new Float64Array(1024);
+  /** The data block's position, where the flag says it is set. */
+  offsets = new Float64Array(1024);
+  /** Entry i's dependencies, kept for table data and builds only: `depIds[depStarts[i]]` to `depIds[depStarts[i + 1]]`. */
+  depStarts = new Int32Array(1025);
+  depIds = new Int32Array(1024);
+
+  begin(dumpId: number): void {
+    const i = this.length;
+    if (i === this.dumpIds.length) {
+      const n = i * 2;
+      this.dumpIds = grown(this.dumpIds, new Int32Array(n));
+      this.kinds = grown(this.kinds, new Uint8Array(n));
+      this.flags = grown(this.flags, new Uint8Array(n));
+      this.flagAts = grown(this.flagAts, new Float64Array(n));
+      this.offsets = grown(this.offsets, new Float64Array(n));
+      this.depStarts = grown(this.depStarts, new Int32Array(n + 1));
+    }
+    this.dumpIds[i] = dumpId;
+    this.kinds[i] = OTHER;
+    this.depStarts[i + 1] = this.depStarts[i]!;
+  }
+
+  addDep(dumpId: number): void {
+    const end = this.depStarts[this.length + 1]!;
+    if (end === this.depIds.length) this.depIds = grown(this.depIds, new Int32Array(end * 2));
+    this.depIds[end] = dumpId;
+    this.depStarts[this.length + 1] = end + 1;
+  }
+
+  end(flag: number, flagAt: number, offset: number): void {
+    const i = this.length++;
+    this.flags[i] = flag;
+    this.flagAts[i] = flagAt;
+    this.offsets[i] = offset;
+  }
+
+  /** The distinct dependencies of entry `i`. */
+  deps(i: number): Set<number> {
+    return new Set(this.depIds.subarray(this.depStarts[i], this.depStarts[i + 1]));
+  }
+}
+
+function grown<T extends Int32Array | Uint8Array | Float64Array>(from: T, to: T): T {
+  to.set(from as ArrayLike<number>);
+  return to;
 }
 
 /** The header and table of contents of a custom-format archive. */
@@ -200,7 +282,115 @@ export interface Layout {
   offSize: number;
   /** Whether pg_dump compressed the data blocks itself (then their sizes are not the COPY data's). */
   compressed: boolean;
-  entries: TocEntry[];
+  entries: TocEntries;
+}
+
+/** Fields of a TOC entry, in the order WriteToc writes them. */
+const DUMP_ID = 0;
+const INT = 1;
+const STR = 2;
+const DESC = 3;
+const DEPS = 4;
+const OFFSET = 5;
+
+/**
+ * Reads the TOC's entries one field at a time from what the reader holds, and asks for more only for the field it is
+ * on: a string it does not need (a view's definition, a function's body of many MB) is skipped by its length, never
+ * held, and a field cut by the buffer's end is resumed, not its entry. A field took an await each before, 20 per
+ * entry: the restore of a large schema spent seconds and tens of MB on them.
+ */
+class TocReader {
+  readonly #fields: number[];
+  readonly #intSize: number;
+  readonly #offSize: number;
+  readonly #count: number;
+  readonly entries = new TocEntries();
+  /** The field being read, and the length of a string whose bytes are awaited (-1: its length is not read yet). */
+  #field = 0;
+  #pending = -1;
+
+  constructor(vmin: number, intSize: number, offSize: number, count: number) {
+    this.#intSize = intSize;
+    this.#offSize = offSize;
+    this.#count = count;
+    // had dumper, table oid, oid, tag, desc, section, defn, dropStmt, copyStmt, namespace, tablespace, [table access
+    // method from 1.14], [relkind from 1.16], owner, with oids, the NULL-terminated dependencies, the offset.
+    this.#fields = [DUMP_ID, INT, STR, STR, STR, DESC, INT, STR, STR, STR, STR, STR];
+    if (vmin >= 14) this.#fields.push(STR);
+    if (vmin >= 16) this.#fields.push(INT);
+    this.#fields.push(STR, STR, DEPS, OFFSET);
+  }
+
+  /** Reads what it can from `r`: returns how many bytes the next field needs in the buffer, or 0 once done. */
+  read(r: Reader): number {
+    const intSize = this.#intSize;
+    const entries = this.entries;
+    while (entries.length < this.#count) {
+      const field = this.#fields[this.#field]!;
+      if (field === OFFSET) {
+        const need = 1 + this.#offSize;
+        if (!r.has(need)) return need;
+        const flagAt = r.pos;
+        const flag = r.peek(0);
+        let offset = 0;
+        for (let b = this.#offSize; b >= 1; b--) offset = offset * 256 + r.peek(b);
+        r.skip(need);
+        entries.end(flag, flagAt, offset);
+        this.#field = 0;
+        continue;
+      }
+      if (this.#pending < 0) {
+        if (!r.has(1 + intSize)) return 1 + intSize;
+        const value = r.intNow(intSize);
+        if (field === DUMP_ID) {
+          if (value <= 0) throw new Unsupported('bad TOC entry');
+          entries.begin(value);
+        }
+        if (field === DUMP_ID || field === INT) {
+          this.#field++;
+          continue;
+        }
+        // A string's length: NULL is -1 (and ends the dependencies).
+        if (value < 0 || field === STR || value > SHORT || (field === DEPS && !needsDeps(entries))) {
+          if (value > 0) r.skip(value);
+          if (field !== DEPS || value < 0) this.#field++;
+          continue;
+        }
+        this.#pending = value;
+      }
+      const length = this.#pending;
+      if (!r.has(length)) return length;
+      if (field === DESC) entries.kinds[entries.length] = kindOf(r, length);
+      else entries.addDep(decimal(r, length));
+      r.skip(length);
+      this.#pending = -1;
+      if (field === DESC) this.#field++;
+    }
+    return 0;
+  }
+}
+
+function needsDeps(entries: TocEntries): boolean {
+  const kind = entries.kinds[entries.length];
+  return kind === TABLE_DATA || kind === BUILD;
+}
+
+/** The kind of the description of `length` bytes at `r`'s position (short: see {@link SHORT}). */
+function kindOf(r: Reader, length: number): number {
+  let desc = '';
+  for (let i = 0; i < length; i++) desc += String.fromCharCode(r.peek(i));
+  return KINDS.get(desc) ?? OTHER;
+}
+
+/** The decimal dump id of `length` bytes at `r`'s position; 0 (no item's) when it is not one. */
+function decimal(r: Reader, length: number): number {
+  let value = 0;
+  for (let i = 0; i < length; i++) {
+    const digit = r.peek(i) - 48;
+    if (digit < 0 || digit > 9) return 0;
+    value = value * 10 + digit;
+  }
+  return value > 0x7fffffff ? 0 : value;
 }
 
 /** Reads the header and the TOC; `r` is left at the first data block. Throws {@link Unsupported}. */
@@ -223,30 +413,9 @@ async function readLayout(r: Reader): Promise<Layout> {
 
   const count = await r.int(intSize);
   if (count < 0) throw new Unsupported('bad TOC count');
-  const entries: TocEntry[] = [];
-  for (let i = 0; i < count; i++) {
-    const dumpId = await r.int(intSize);
-    if (dumpId <= 0) throw new Unsupported('bad TOC entry');
-    await r.int(intSize); // had dumper
-    await r.str(intSize); // table oid
-    await r.str(intSize); // oid
-    await r.str(intSize); // tag
-    const desc = (await r.str(intSize)) ?? '';
-    await r.int(intSize); // section
-    for (let s = 0; s < 5; s++) await r.str(intSize); // defn, dropStmt, copyStmt, namespace, tablespace
-    if (vmin >= 14) await r.str(intSize); // table access method
-    if (vmin >= 16) await r.int(intSize); // relkind
-    await r.str(intSize); // owner
-    await r.str(intSize); // with oids
-    const deps: number[] = [];
-    for (let dep = await r.str(intSize); dep !== null; dep = await r.str(intSize)) deps.push(Number(dep)); // NULL-terminated
-    const flagAt = r.pos;
-    const flag = await r.byte();
-    let offset = 0;
-    for (let b = 0, scale = 1; b < offSize; b++, scale *= 256) offset += (await r.byte()) * scale;
-    entries.push({ dumpId, desc, deps, flagAt, flag, ...(flag === K_OFFSET_POS_SET ? { offset } : {}) });
-  }
-  return { intSize, offSize, compressed: compression !== 0, entries };
+  const toc = new TocReader(vmin, intSize, offSize, count);
+  for (let need = toc.read(r); need > 0; need = toc.read(r)) await r.fill(need);
+  return { intSize, offSize, compressed: compression !== 0, entries: toc.entries };
 }
 
 /** Walks the data blocks from `r`'s position to the end: each block's dump id and position. */
@@ -338,9 +507,10 @@ export async function writeDataOffsets(file: string, index: ArchiveIndex): Promi
   const handle = await open(file, 'r+');
   try {
     let patched = 0;
-    for (const entry of layout.entries) {
-      const at = blocks.get(entry.dumpId);
-      if (at === undefined || entry.flag !== K_OFFSET_POS_NOT_SET) continue;
+    const entries = layout.entries;
+    for (let i = 0; i < entries.length; i++) {
+      const at = blocks.get(entries.dumpIds[i]!);
+      if (at === undefined || entries.flags[i] !== K_OFFSET_POS_NOT_SET) continue;
       const field = Buffer.alloc(1 + layout.offSize);
       field[0] = K_OFFSET_POS_SET;
       let rest = at;
@@ -348,7 +518,7 @@ export async function writeDataOffsets(file: string, index: ArchiveIndex): Promi
         field[1 + i] = rest % 256;
         rest = Math.floor(rest / 256);
       }
-      await handle.write(field, 0, field.length, entry.flagAt);
+      await handle.write(field, 0, field.length, entries.flagAts[i]);
       patched++;
     }
     return { patched, data: withBuilds(layout, blockSizes(blocks, size)) };
@@ -402,11 +572,13 @@ async function dataSizes(file: string, walk: boolean, signal?: AbortSignal): Pro
 /** The data sizes from the TOC's positions, when it has every one. Throws {@link TruncatedArchive}. */
 function tocSizes(layout: Layout, fileSize: number): Map<number, number> | undefined {
   const starts = new Map<number, number>();
-  for (const entry of layout.entries) {
-    if (entry.flag === K_OFFSET_NO_DATA) continue;
-    if (entry.offset === undefined) return undefined;
-    if (entry.offset >= fileSize) throw new TruncatedArchive(entry.offset, fileSize);
-    starts.set(entry.dumpId, entry.offset);
+  const { dumpIds, flags, offsets, length } = layout.entries;
+  for (let i = 0; i < length; i++) {
+    if (flags[i] === K_OFFSET_NO_DATA) continue;
+    if (flags[i] !== K_OFFSET_POS_SET) return undefined;
+    const offset = offsets[i]!;
+    if (offset >= fileSize) throw new TruncatedArchive(offset, fileSize);
+    starts.set(dumpIds[i]!, offset);
   }
   return blockSizes(starts, fileSize);
 }
@@ -419,26 +591,27 @@ function tocSizes(layout: Layout, fileSize: number): Map<number, number> | undef
  */
 export const BUILD_COST = 0.5;
 
-/** The items that read a whole table when they are restored. */
-const BUILDS = new Set(['INDEX', 'CONSTRAINT', 'FK CONSTRAINT', 'INDEX ATTACH']);
-
 /** {@link DataSizes} of `layout`, with the cost of the builds that read each table with data. */
 function withBuilds(layout: Layout, sizes: Map<number, number>): DataSizes {
-  const tables = new Set(layout.entries.filter((e) => e.desc === 'TABLE').map((e) => e.dumpId));
+  const entries = layout.entries;
+  const { dumpIds, kinds, length } = entries;
+  const tables = new Set<number>();
+  for (let i = 0; i < length; i++) if (kinds[i] === TABLE) tables.add(dumpIds[i]!);
   // A table's data item depends on its table (among other things): the table's id names its data size.
   const tableBytes = new Map<number, number>();
-  for (const entry of layout.entries) {
-    const bytes = sizes.get(entry.dumpId);
-    if (bytes === undefined || entry.desc !== 'TABLE DATA') continue;
-    for (const dep of entry.deps) if (tables.has(dep)) tableBytes.set(dep, (tableBytes.get(dep) ?? 0) + bytes);
+  for (let i = 0; i < length; i++) {
+    const bytes = sizes.get(dumpIds[i]!);
+    if (bytes === undefined || kinds[i] !== TABLE_DATA) continue;
+    for (const dep of entries.deps(i)) if (tables.has(dep)) tableBytes.set(dep, (tableBytes.get(dep) ?? 0) + bytes);
   }
   const builds = new Map<number, number>();
-  for (const entry of layout.entries) {
-    if (!BUILDS.has(entry.desc)) continue;
+  for (let i = 0; i < length; i++) {
+    if (kinds[i] !== BUILD) continue;
     // An index reads its table; a foreign key its table and the referenced one's index (counted as that table).
     // Every build is listed, 0 on a table without data: a single-job restore is followed through them in TOC order.
-    const bytes = [...new Set(entry.deps)].reduce((sum, dep) => sum + (tableBytes.get(dep) ?? 0), 0);
-    builds.set(entry.dumpId, Math.round(bytes * BUILD_COST));
+    let bytes = 0;
+    for (const dep of entries.deps(i)) bytes += tableBytes.get(dep) ?? 0;
+    builds.set(dumpIds[i]!, Math.round(bytes * BUILD_COST));
   }
   return { sizes, compressed: layout.compressed, ...(builds.size > 0 ? { builds } : {}) };
 }
