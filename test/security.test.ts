@@ -4,9 +4,10 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PGCLONE_BIN, runCli, type CliResult } from './support/cli.js';
+import { KNEX_PGCLONE_BIN, PGCLONE_BIN, runCli, type CliResult } from './support/cli.js';
 import { databaseOid, databasesLike, descendants, dumpsUnder, filesUnder, removeDir, subdir, tempDir, userNames, usersDatabase, type ProcInfo } from './support/fixtures.js';
 import { cluster, databases, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
+import { PRISMA_PGCLONE_BIN } from './support/prisma.js';
 
 const root = tempDir('security');
 const token = `Zq9${randomBytes(4).toString('hex')}`;
@@ -279,6 +280,30 @@ describe('the password in usage errors', () => {
       expect(r.stderr.trim().split('\n'), args[0]).toHaveLength(1);
       expect(`${r.stdout}${r.stderr}`, args[0]).not.toContain(token);
       expect(`${r.stdout}${r.stderr}`, args[0]).not.toContain(encodeURIComponent(password).slice(0, 12));
+    }
+  });
+
+  it('is not echoed when a URL is passed as the knexfile, the Prisma schema or a config file', async () => {
+    // "knex-pgclone dump --knexfile postgresql://…" printed the password in the path the value resolved to: resolving
+    // merges the `//`, so what the error showed no longer looked like a URL to the masking of printed lines.
+    const cwd = subdir(root, 'project-url');
+    const databaseUrl = url(ownDb);
+    const runs: Array<[string, string[]]> = [
+      [KNEX_PGCLONE_BIN, ['--knexfile', databaseUrl]],
+      [KNEX_PGCLONE_BIN, ['--knexfile', `./${databaseUrl}`]],
+      [PRISMA_PGCLONE_BIN, ['--schema', databaseUrl]],
+      [PRISMA_PGCLONE_BIN, ['--config', databaseUrl]],
+      [PGCLONE_BIN, ['--config-file', databaseUrl]],
+    ];
+    for (const [bin, flags] of runs) {
+      const what = `${path.basename(bin)} ${flags[0]} ${flags[1]!.slice(0, 2)}`;
+      const r = await runCli(['dump', ...flags], { cwd, bin });
+      expect(r.code, what).not.toBe(0);
+      expect(r.stderr, what).toContain('does not exist');
+      expect(r.stderr, what).toContain(`${role}:***@`);
+      expect(r.stderr.trim().split('\n'), what).toHaveLength(1);
+      expectNoSecret(r, what);
+      expect(`${r.stdout}${r.stderr}`, what).not.toContain(encodeURIComponent(password).slice(0, 12));
     }
   });
 });
