@@ -18,7 +18,7 @@ export * from './storage.js';
 export * from './adapter.js';
 export * from './hooks.js';
 export { abortError, interruptible, whenAborted } from './interrupt.js';
-export { stopProcessTree } from './process-tree.js';
+export { stopProcessTree, stopTreeOnAbort } from './process-tree.js';
 export { lineSplitter } from './lines.js';
 export { configSchema, describeIssues, s3SettingsSchema, type S3Settings, type ConfigBundle, type Hook, type HookContext, type PgcloneConfig } from './config/schema.js';
 export { loadConfig, validateConfig, importModule, CONFIG_SEARCH_PLACES, type LoadedConfig } from './config/load.js';
