@@ -2,9 +2,11 @@ import path from 'node:path';
 import type { Adapter, AdapterFactory } from '../adapter.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { own, resolveOptions, type ResolvedOptions } from '../config/resolve.js';
+import type { Hook } from '../config/schema.js';
 import type { Connection, ConnectionInput } from '../connection.js';
 import { ConfigError, PgcloneError } from '../errors.js';
 import { Reporter, type Operation } from '../events.js';
+import { runHooks } from '../hooks.js';
 import type { AnyOptions } from '../options.js';
 import type { Storage, StorageFactory } from '../storage.js';
 import { Admin } from '../pg/admin.js';
@@ -63,6 +65,25 @@ export interface Prepared {
   reporter: Reporter;
   env: NodeJS.ProcessEnv;
   runtime: Runtime;
+}
+
+/** Runs `hooks` of `phase` on `connection` as the project's hooks run: in its directory and environment, with its ORM. */
+export function runProjectHooks(
+  prepared: Prepared,
+  phase: string,
+  connection: Connection,
+  hooks: readonly Hook[],
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  return runHooks(hooks, {
+    phase,
+    connection,
+    cwd: prepared.options.projectDir,
+    env: prepared.env,
+    ...(prepared.adapter ? { adapter: prepared.adapter } : {}),
+    reporter: prepared.reporter,
+    ...(signal ? { signal } : {}),
+  });
 }
 
 /** Loads the config, finds the ORM project and merges the options. Changes nothing. */
