@@ -171,16 +171,17 @@ async function openTestDatabase(options: TestDatabaseOptions, worker: string, on
   };
   const unregister = onClose(close);
   const handle = { database, url, template, run, resetWhen: settings.resetWhen, reset: () => reset(), close, [Symbol.asyncDispose]: close };
-  return maskedWhenPrinted(handle, displayUrl(conn));
+  const masked = displayUrl(conn);
+  return printedAs(handle, () => ({ ...handle, url: masked }));
 }
 
 /**
- * `handle`, printed (`console.log`, `util.inspect`, `JSON.stringify`) with `maskedUrl` as its `url`: a test that logs
- * its database would put the password in the CI log. The property itself stays the real URL, for the code that
- * connects, and the two views are not enumerable, so spreading the handle copies what it did before.
+ * `handle`, printed (`console.log`, `util.inspect`, `JSON.stringify`, a failing `expect`'s diff) as `printed()`
+ * says: with its URL masked, as a test that logs its database would otherwise put the password in the CI log. Its
+ * `url` property stays the real URL, for the code that connects, and the two views are not enumerable, so spreading
+ * the handle copies what it did before.
  */
-function maskedWhenPrinted<T extends { url: string }>(handle: T, maskedUrl: string): T {
-  const printed = () => ({ ...handle, url: maskedUrl });
+export function printedAs<T extends object>(handle: T, printed: () => object): T {
   return Object.defineProperties(handle, { toJSON: { value: printed }, [inspect.custom]: { value: printed } });
 }
 
