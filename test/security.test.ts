@@ -283,6 +283,26 @@ describe('the password in usage errors', () => {
     }
   });
 
+  it('is not echoed when a URL is passed as the Knex --cwd: a usage error names it, masked', async () => {
+    // "knex-pgclone dump --cwd postgresql://…" printed "No knexfile found in <the value resolved>": the `//` merged,
+    // the password no longer looked like one to the masking of printed lines.
+    const cwd = subdir(root, 'cwd-url');
+    const databaseUrl = url(ownDb);
+    for (const flags of [['--cwd', databaseUrl], ['--cwd', databaseUrl, '--knexfile', 'knexfile.js']]) {
+      const what = `--cwd URL ${flags.slice(2).join(' ')}`;
+      const r = await runCli(['dump', ...flags], { cwd, bin: KNEX_PGCLONE_BIN });
+      expect(r.code, what).toBe(2);
+      expect(r.stderr, what).toMatch(/^knex-pgclone: Invalid --cwd "postgresql:\/\/[^"]*": not a directory/);
+      expect(r.stderr, what).toContain(`${role}:***@`);
+      expect(r.stderr.trim().split('\n'), what).toHaveLength(1);
+      expectNoSecret(r, what);
+      expect(`${r.stdout}${r.stderr}`, what).not.toContain(encodeURIComponent(password).slice(0, 12));
+    }
+    // A --cwd that is a directory still works: relative to where knex-pgclone runs.
+    const listed = await runCli(['ls', '--cwd', '.', '--knexfile', 'missing.js'], { cwd, bin: KNEX_PGCLONE_BIN });
+    expect(listed.stderr).toContain('Knexfile "missing.js" does not exist');
+  });
+
   it('is not echoed when a URL is passed as the knexfile, the Prisma schema or a config file', async () => {
     // "knex-pgclone dump --knexfile postgresql://…" printed the password in the path the value resolved to: resolving
     // merges the `//`, so what the error showed no longer looked like a URL to the masking of printed lines.
