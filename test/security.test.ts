@@ -258,6 +258,9 @@ describe('the password in usage errors', () => {
       ['restore', () => pgclone.restore({ databaseUrl } as never)],
       ['copy', () => pgclone.copy(databaseUrl as never, databaseUrl as never)],
       ['testDatabase', () => pgclone.testDatabase(databaseUrl as never)],
+      // A URL as the directory to work from: accepted (ls listed nothing), or named resolved, its `//` merged.
+      ['ls in cwd', () => pgclone.ls(undefined, { cwd: databaseUrl })],
+      ['fromKnexfile cwd', async () => pgclone.ls(undefined, (await import('@pgclone/knex')).fromKnexfile({ cwd: databaseUrl }))],
     ];
     for (const [fn, call] of misuses) {
       const error = (await call().then(() => undefined, (e: unknown) => e)) as Error & { code?: string };

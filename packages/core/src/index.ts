@@ -24,7 +24,7 @@ export { configSchema, describeIssues, s3SettingsSchema, type S3Settings, type C
 export { loadConfig, validateConfig, importModule, CONFIG_SEARCH_PLACES, type LoadedConfig } from './config/load.js';
 export { transpileCacheDir } from './transpile-cache.js';
 export { importNative } from './native-import.js';
-export { inWorkingDir } from './work-dir.js';
+export { inWorkingDir, workingDirectory } from './work-dir.js';
 export { resolveOptions, DEFAULTS, type AdapterContribution, type ResolvedOptions } from './config/resolve.js';
 export { connectClient } from './pg/connect.js';
 export { Admin, pgMessage, ADMIN_APPLICATION_PREFIX, type DatabaseInfo, type RemainingSession, type AdminTimeouts, type LockHolder } from './pg/admin.js';

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type { Adapter, AdapterFactory } from '../adapter.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { own, resolveOptions, type ResolvedOptions } from '../config/resolve.js';
@@ -13,6 +12,7 @@ import { Admin } from '../pg/admin.js';
 import { assertDatabaseName, SYSTEM_DATABASES } from '../names.js';
 import { checkOptionTypes } from '../options-schema.js';
 import { applyService } from '../service-file.js';
+import { workingDirectory } from '../work-dir.js';
 
 /** What the operations need from outside core: storage backends and ORM adapters (wired by `pgclone`). */
 export interface Runtime {
@@ -90,7 +90,7 @@ export function runProjectHooks(
 export async function prepare(operation: Operation, options: AnyOptions, runtime: Runtime): Promise<Prepared> {
   checkOptionTypes(options);
   const env = options.env ?? process.env;
-  const cwd = path.resolve(options.cwd ?? process.cwd());
+  const cwd = options.cwd === undefined ? process.cwd() : workingDirectory(options.cwd, process.cwd(), 'cwd');
   const reporter = new Reporter(operation, options.onEvent);
   const { file, adapter, adapterConnection } = await (runtime.loadProject ?? loadProject)({
     cwd,
