@@ -306,6 +306,20 @@ describe('the password in usage errors', () => {
     expect(listed.stderr).toContain('Knexfile "missing.js" does not exist');
   });
 
+  it('is not echoed when a URL is passed as a storage directory, which messages name resolved', async () => {
+    // "pgclone pin KEY -s ./postgresql://…" said the dump "does not exist in <cwd>/postgresql:/user:password@…/".
+    const cwd = subdir(root, 'storage-url');
+    const key = 'dev/default/none/2026-01-01-00-00-00-000000.dump';
+    for (const location of [`./${url(ownDb)}`, `dumps/${url(ownDb)}/`]) {
+      const r = await runCli(['pin', key, '-s', location], { cwd });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`does not exist in ${cwd}/`);
+      expect(r.stderr).toContain(`${role}:***@`);
+      expectNoSecret(r, 'pin -s');
+      expect(`${r.stdout}${r.stderr}`).not.toContain(encodeURIComponent(password).slice(0, 12));
+    }
+  });
+
   it('is not echoed when a URL is passed as the knexfile, the Prisma schema or a config file', async () => {
     // "knex-pgclone dump --knexfile postgresql://…" printed the password in the path the value resolved to: resolving
     // merges the `//`, so what the error showed no longer looked like a URL to the masking of printed lines.
