@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
-import { runCli } from './support/cli.js';
+import { runCli, type CliResult } from './support/cli.js';
 import { databasesLike, keyAt, layDump, pgBin, plainDump, removeDir, subdir, tempDir, userNames, usersDatabase, writeFiles } from './support/fixtures.js';
 import { cluster, dbUrl, dropDatabases, sql, uniqueName } from './support/pg.js';
 
@@ -55,6 +55,29 @@ async function pidWritten(file: string): Promise<number> {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return Number(readFileSync(file, 'utf8'));
+}
+
+/**
+ * Starts `pgclone restore` of the project's dump and waits until its hook is running, for the test to stop it: until
+ * the hook has touched `hook-started`, or with `{ pid }`, until it has written a pid to that file (then returned).
+ */
+async function restoreInHook(
+  t: Awaited<ReturnType<typeof setup>>,
+  wait: { pid: string } | 'hook-started',
+): Promise<{ cli: ChildProcess; running: Promise<CliResult>; pid: number }> {
+  let cli: ChildProcess | undefined;
+  const running = runCli(['restore', keyAt('2026-01-01-00-00-00-000000')], { cwd: t.dir, env: t.env, onSpawn: (child) => (cli = child) });
+  let pid = 0;
+  if (wait === 'hook-started') {
+    const deadline = Date.now() + 60_000;
+    while (!existsSync(path.join(t.dir, 'hook-started'))) {
+      expect(Date.now(), 'the hook never started').toBeLessThan(deadline);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } else {
+    pid = await pidWritten(path.join(t.dir, wait.pid));
+  }
+  return { cli: cli!, running, pid };
 }
 
 /** Whether `pid` is a running process (a zombie has ended); kills it if so, not to leave it behind the test. */
@@ -199,14 +222,8 @@ describe('hooks', () => {
     // The shell's own child is not in the signal's way (`kill -INT <pid>`, not a terminal's Ctrl-C), and holds the
     // hook's output pipes: the CLI used to wait for it to end (30 s later, writing hook-ended as it does).
     const t = await setup('hk_int', { preSwapHooks: ["touch hook-started; sh -c 'sleep 30; touch hook-ended'; echo unreachable"] });
-    let cli: ChildProcess | undefined;
-    const running = runCli(['restore', keyAt('2026-01-01-00-00-00-000000')], { cwd: t.dir, env: t.env, onSpawn: (child) => (cli = child) });
-    const deadline = Date.now() + 60_000;
-    while (!existsSync(path.join(t.dir, 'hook-started'))) {
-      expect(Date.now(), 'the hook never started').toBeLessThan(deadline);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    cli!.kill('SIGINT');
+    const { cli, running } = await restoreInHook(t, 'hook-started');
+    cli.kill('SIGINT');
     const r = await running;
     expect(existsSync(path.join(t.dir, 'hook-ended')), 'the CLI waited for the hook’s child to end').toBe(false);
     expect(r.code).toBe(1);
@@ -220,10 +237,8 @@ describe('hooks', () => {
     // `sh -c 'sleep & wait'` (as `npm run x` runs node): only the hook's own shell used to be killed, and its children
     // ran on, writing to N__temp or holding it open.
     const t = await setup('hk_tree', { preSwapHooks: [`sh -c 'sleep 300 & echo $! > inner.pid; wait'`] });
-    let cli: ChildProcess | undefined;
-    const running = runCli(['restore', keyAt('2026-01-01-00-00-00-000000')], { cwd: t.dir, env: t.env, onSpawn: (child) => (cli = child) });
-    const inner = await pidWritten(path.join(t.dir, 'inner.pid'));
-    cli!.kill('SIGINT');
+    const { cli, running, pid: inner } = await restoreInHook(t, { pid: 'inner.pid' });
+    cli.kill('SIGINT');
     const r = await running;
     expect(r.code).toBe(1);
     expect(alive(inner), 'the hook’s background child is still running').toBe(false);
@@ -233,16 +248,14 @@ describe('hooks', () => {
 
   it('a second SIGINT exits at once (130) and kills the stopped hook’s processes that ignored SIGTERM', async () => {
     const t = await setup('hk_twice', { preSwapHooks: [`sh -c 'trap "" TERM; echo $$ > inner.pid; while :; do sleep 1; done'`] });
-    let cli: ChildProcess | undefined;
-    const running = runCli(['restore', keyAt('2026-01-01-00-00-00-000000')], { cwd: t.dir, env: t.env, onSpawn: (child) => (cli = child) });
-    const inner = await pidWritten(path.join(t.dir, 'inner.pid'));
+    const { cli, running, pid: inner } = await restoreInHook(t, { pid: 'inner.pid' });
     const warned = new Promise<void>((resolve) => {
       let text = '';
-      cli!.stderr!.on('data', (d: Buffer) => (text += d).includes('SIGINT received') && resolve());
+      cli.stderr!.on('data', (d: Buffer) => (text += d).includes('SIGINT received') && resolve());
     });
-    cli!.kill('SIGINT');
+    cli.kill('SIGINT');
     await warned;
-    cli!.kill('SIGINT');
+    cli.kill('SIGINT');
     const r = await running;
     expect(r.code).toBe(130);
     // SIGKILL was sent as pgclone exited; the kernel may take a moment to carry it out on a busy machine.
@@ -264,14 +277,8 @@ describe('hooks', () => {
     const config = `import { writeFileSync } from 'node:fs';
 export default { preSwapHooks: ["trap 'exit 0' TERM; touch hook-started; sleep 300 & wait", () => writeFileSync(new URL('second-ran', import.meta.url), '')] };`;
     const t = await setup('hk_next', config, 'pgclone.config.mjs');
-    let cli: ChildProcess | undefined;
-    const running = runCli(['restore', keyAt('2026-01-01-00-00-00-000000')], { cwd: t.dir, env: t.env, onSpawn: (child) => (cli = child) });
-    const deadline = Date.now() + 60_000;
-    while (!existsSync(path.join(t.dir, 'hook-started'))) {
-      expect(Date.now(), 'the hook never started').toBeLessThan(deadline);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    cli!.kill('SIGINT');
+    const { cli, running } = await restoreInHook(t, 'hook-started');
+    cli.kill('SIGINT');
     const r = await running;
     expect(r.code).toBe(1);
     expect(existsSync(path.join(t.dir, 'second-ran')), 'the next hook ran after SIGINT').toBe(false);

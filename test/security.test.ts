@@ -4,9 +4,10 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PGCLONE_BIN, runCli, type CliResult } from './support/cli.js';
+import { KNEX_PGCLONE_BIN, PGCLONE_BIN, runCli, type CliResult } from './support/cli.js';
 import { databaseOid, databasesLike, descendants, dumpsUnder, filesUnder, removeDir, subdir, tempDir, userNames, usersDatabase, type ProcInfo } from './support/fixtures.js';
 import { cluster, databases, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
+import { PRISMA_PGCLONE_BIN } from './support/prisma.js';
 
 const root = tempDir('security');
 const token = `Zq9${randomBytes(4).toString('hex')}`;
@@ -257,6 +258,9 @@ describe('the password in usage errors', () => {
       ['restore', () => pgclone.restore({ databaseUrl } as never)],
       ['copy', () => pgclone.copy(databaseUrl as never, databaseUrl as never)],
       ['testDatabase', () => pgclone.testDatabase(databaseUrl as never)],
+      // A URL as the directory to work from: accepted (ls listed nothing), or named resolved, its `//` merged.
+      ['ls in cwd', () => pgclone.ls(undefined, { cwd: databaseUrl })],
+      ['fromKnexfile cwd', async () => pgclone.ls(undefined, (await import('@pgclone/knex')).fromKnexfile({ cwd: databaseUrl }))],
     ];
     for (const [fn, call] of misuses) {
       const error = (await call().then(() => undefined, (e: unknown) => e)) as Error & { code?: string };
@@ -279,6 +283,64 @@ describe('the password in usage errors', () => {
       expect(r.stderr.trim().split('\n'), args[0]).toHaveLength(1);
       expect(`${r.stdout}${r.stderr}`, args[0]).not.toContain(token);
       expect(`${r.stdout}${r.stderr}`, args[0]).not.toContain(encodeURIComponent(password).slice(0, 12));
+    }
+  });
+
+  it('is not echoed when a URL is passed as the Knex --cwd: a usage error names it, masked', async () => {
+    // "knex-pgclone dump --cwd postgresql://…" printed "No knexfile found in <the value resolved>": the `//` merged,
+    // the password no longer looked like one to the masking of printed lines.
+    const cwd = subdir(root, 'cwd-url');
+    const databaseUrl = url(ownDb);
+    for (const flags of [['--cwd', databaseUrl], ['--cwd', databaseUrl, '--knexfile', 'knexfile.js']]) {
+      const what = `--cwd URL ${flags.slice(2).join(' ')}`;
+      const r = await runCli(['dump', ...flags], { cwd, bin: KNEX_PGCLONE_BIN });
+      expect(r.code, what).toBe(2);
+      expect(r.stderr, what).toMatch(/^knex-pgclone: Invalid --cwd "postgresql:\/\/[^"]*": not a directory/);
+      expect(r.stderr, what).toContain(`${role}:***@`);
+      expect(r.stderr.trim().split('\n'), what).toHaveLength(1);
+      expectNoSecret(r, what);
+      expect(`${r.stdout}${r.stderr}`, what).not.toContain(encodeURIComponent(password).slice(0, 12));
+    }
+    // A --cwd that is a directory still works: relative to where knex-pgclone runs.
+    const listed = await runCli(['ls', '--cwd', '.', '--knexfile', 'missing.js'], { cwd, bin: KNEX_PGCLONE_BIN });
+    expect(listed.stderr).toContain('Knexfile "missing.js" does not exist');
+  });
+
+  it('is not echoed when a URL is passed as a storage directory, which messages name resolved', async () => {
+    // "pgclone pin KEY -s ./postgresql://…" said the dump "does not exist in <cwd>/postgresql:/user:password@…/".
+    const cwd = subdir(root, 'storage-url');
+    const key = 'dev/default/none/2026-01-01-00-00-00-000000.dump';
+    for (const location of [`./${url(ownDb)}`, `dumps/${url(ownDb)}/`]) {
+      const r = await runCli(['pin', key, '-s', location], { cwd });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`does not exist in ${cwd}/`);
+      expect(r.stderr).toContain(`${role}:***@`);
+      expectNoSecret(r, 'pin -s');
+      expect(`${r.stdout}${r.stderr}`).not.toContain(encodeURIComponent(password).slice(0, 12));
+    }
+  });
+
+  it('is not echoed when a URL is passed as the knexfile, the Prisma schema or a config file', async () => {
+    // "knex-pgclone dump --knexfile postgresql://…" printed the password in the path the value resolved to: resolving
+    // merges the `//`, so what the error showed no longer looked like a URL to the masking of printed lines.
+    const cwd = subdir(root, 'project-url');
+    const databaseUrl = url(ownDb);
+    const runs: Array<[string, string[]]> = [
+      [KNEX_PGCLONE_BIN, ['--knexfile', databaseUrl]],
+      [KNEX_PGCLONE_BIN, ['--knexfile', `./${databaseUrl}`]],
+      [PRISMA_PGCLONE_BIN, ['--schema', databaseUrl]],
+      [PRISMA_PGCLONE_BIN, ['--config', databaseUrl]],
+      [PGCLONE_BIN, ['--config-file', databaseUrl]],
+    ];
+    for (const [bin, flags] of runs) {
+      const what = `${path.basename(bin)} ${flags[0]} ${flags[1]!.slice(0, 2)}`;
+      const r = await runCli(['dump', ...flags], { cwd, bin });
+      expect(r.code, what).not.toBe(0);
+      expect(r.stderr, what).toContain('does not exist');
+      expect(r.stderr, what).toContain(`${role}:***@`);
+      expect(r.stderr.trim().split('\n'), what).toHaveLength(1);
+      expectNoSecret(r, what);
+      expect(`${r.stdout}${r.stderr}`, what).not.toContain(encodeURIComponent(password).slice(0, 12));
     }
   });
 });

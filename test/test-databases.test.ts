@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { inspect } from 'node:util';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { close, ensureTemplate, startTestRun, testDatabase, type HookContext } from 'pgclone';
@@ -200,6 +201,35 @@ describe('test databases', () => {
     await db.reset(); // its next spare is being made in the background
     await close();
     expect((await databases()).filter((d) => d.startsWith(`${base}_test_${run.id}`))).toEqual([]);
+  });
+
+  it('shows its URL with the password masked when logged or serialized, and gives the real one to code', async () => {
+    // console.log(db) and JSON.stringify(db) printed the URL, password and all, into the test run's log.
+    const p = project();
+    const db = await testDatabase({ cwd: p.dir, env: { ...env }, files: ['migrations'], hooks: [p.migrate], worker: 1 });
+    try {
+      const password = encodeURIComponent(cluster().password);
+      expect(db.url).toContain(`:${password}@`);
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      try {
+        expect((await client.query('SELECT current_database() AS d')).rows).toEqual([{ d: db.database }]);
+      } finally {
+        await client.end();
+      }
+      const masked = db.url.replace(`:${password}@`, ':***@');
+      for (const printed of [inspect(db), inspect({ db }, { depth: 5 }), inspect(db, { showHidden: true })]) {
+        expect(printed).not.toContain(password);
+        expect(printed).toContain(masked);
+        expect(printed).toContain(db.database);
+      }
+      const json = JSON.parse(JSON.stringify(db)) as Record<string, unknown>;
+      expect(json).toEqual({ database: db.database, url: masked, template: db.template, run: db.run, resetWhen: db.resetWhen });
+      // The handle still spreads and destructures as a plain object does, real URL included.
+      expect({ ...db }.url).toBe(db.url);
+    } finally {
+      await db.close();
+    }
   });
 
   it('works from a plain script, which nothing else keeps alive while it awaits', async () => {

@@ -1,10 +1,11 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { inspect } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { close } from 'pgclone';
 import { useTestDatabase } from 'pgclone/vitest';
-import { databases, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
+import { cluster, databases, dbUrl, dropDatabases, ident, sql, uniqueName } from './support/pg.js';
 
 // pgclone/vitest's useTestDatabase inside a real Vitest file: beforeAll gives the database, beforeEach resets it.
 
@@ -44,5 +45,17 @@ describe('useTestDatabase', () => {
     const result = await db.reset();
     expect(result.database).toBe(db.database);
     expect(await sql(db.database, 'SELECT body FROM note')).toEqual([{ body: 'seed' }]);
+  });
+
+  it('shows its URL with the password masked when serialized or logged, and gives the real one to code', () => {
+    // JSON.stringify(db) (and a failing expect's diff, which calls toJSON) read the url getter: the password.
+    const password = encodeURIComponent(cluster().password);
+    expect(db.url).toContain(`:${password}@`);
+    const masked = db.url.replace(`:${password}@`, ':***@');
+    expect(JSON.parse(JSON.stringify(db))).toEqual({ database: db.database, url: masked });
+    for (const printed of [inspect(db), inspect({ db }), JSON.stringify({ db })]) {
+      expect(printed).not.toContain(password);
+      expect(printed).toContain(masked);
+    }
   });
 });

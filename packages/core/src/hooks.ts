@@ -3,10 +3,9 @@ import { RESERVED_HOOKS, type Adapter, type ReservedHook } from './adapter.js';
 import type { Hook } from './config/schema.js';
 import { connectionUrl, libpqEnv, mergeEnv, type Connection } from './connection.js';
 import { HookError, PgcloneError } from './errors.js';
-import { whenAborted } from './interrupt.js';
 import type { Reporter } from './events.js';
 import { lineSplitter } from './lines.js';
-import { stopProcessTree } from './process-tree.js';
+import { stopTreeOnAbort } from './process-tree.js';
 import { redact } from './redact.js';
 
 /** Where and against what a list of hooks runs. */
@@ -110,8 +109,7 @@ function runShell(
     const child = spawn(command, { shell: true, cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
     // Stopped, the hook's whole tree ends, not just its shell: what the shell started would otherwise run on, writing
     // to the database or holding it open.
-    let stopping: Promise<void> | undefined;
-    const forget = whenAborted(options.signal, () => (stopping ??= stopProcessTree(child)));
+    const closed = stopTreeOnAbort(child, options.signal);
     const out = lineSplitter((line) => options.reporter.output('hook', line));
     const err = lineSplitter((line) => options.reporter.output('hook', line));
     child.stdout.on('data', out.push);
@@ -126,10 +124,9 @@ function runShell(
     // The command is the user's own text, and may hold a password (a URL given to psql): masked for API callers too.
     child.on('error', (error) => reject(new HookError(redact(`Hook ${command} could not start: ${error.message}`))));
     child.on('close', async (code, signal) => {
-      forget();
       out.end();
       err.end();
-      await stopping;
+      await closed();
       if (code === 0) resolve();
       else
         reject(

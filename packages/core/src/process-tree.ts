@@ -1,5 +1,6 @@
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { whenAborted } from './interrupt.js';
 
 /** How long a stopped process tree gets to end on SIGTERM before it is killed. */
 const GRACE_MS = 5_000;
@@ -74,6 +75,24 @@ export async function stopProcessTree(child: ChildProcess, graceMs = GRACE_MS): 
   } finally {
     process.off('exit', onExit);
   }
+}
+
+/**
+ * Stops `child` and everything it started (see {@link stopProcessTree}) once `signal` aborts, so that a stopped hook,
+ * Knex task or Prisma command leaves nothing running that writes to the database or holds it open.
+ *
+ * @returns A function to call when the child has closed: it stops listening to `signal` and resolves, once the stop
+ *   (if any) is over, to whether the tree was stopped, i.e. the child ended because of the abort.
+ */
+export function stopTreeOnAbort(child: ChildProcess, signal: AbortSignal | undefined): () => Promise<boolean> {
+  let stopping: Promise<void> | undefined;
+  const forget = whenAborted(signal, () => (stopping ??= stopProcessTree(child)));
+  return async () => {
+    forget();
+    if (!stopping) return false;
+    await stopping;
+    return true;
+  };
 }
 
 /**

@@ -60,22 +60,24 @@ const USER_END = /[/\s:@]/;
 const PASSWORD_LIMIT = /[/\s]/;
 
 /**
- * Masks the password of `scheme://user:password@` in any URL-like text, whatever the scheme. The password runs to the
- * host part's last `@`, as a URL parser reads it: a password with an unencoded `@` is masked whole. This is what the
- * regular expression `/([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:)([^/\s]*)@/gi` replaces, found from each `://` instead,
- * because that expression, tried at every letter of a long run (a minified line, a hex or base64 blob in a hook's
- * output), took quadratic time: 14 s for one 64 KiB line.
+ * Masks the password of `scheme://user:password@` in any URL-like text, whatever the scheme; of `scheme:/user:password@`
+ * too, which is what path resolution makes of a URL passed where a path belongs (`--knexfile`, a storage directory),
+ * and what messages then name. The password runs to the host part's last `@`, as a URL parser reads it: a password
+ * with an unencoded `@` is masked whole. This is what the regular expression
+ * `/([a-z][a-z0-9+.-]*:\/\/?[^/\s:@]*:)([^/\s]*)@/gi` replaces, found from each `:/` instead, because that expression,
+ * tried at every letter of a long run (a minified line, a hex or base64 blob in a hook's output), took quadratic
+ * time: 14 s for one 64 KiB line.
  */
 function maskUrlPasswords(text: string): string {
   let out = '';
   let done = 0;
-  for (let at = text.indexOf('://'); at >= 0; at = text.indexOf('://', at + 1)) {
-    // The scheme: the run of scheme characters before `://`, from its first letter.
+  for (let at = text.indexOf(':/'); at >= 0; at = text.indexOf(':/', at + 1)) {
+    // The scheme: the run of scheme characters before `:/`, from its first letter.
     let start = at;
     while (start > done && SCHEME_CHAR.test(text[start - 1]!)) start--;
     while (start < at && !LETTER.test(text[start]!)) start++;
     if (start === at) continue;
-    let colon = at + 3;
+    let colon = text[at + 2] === '/' ? at + 3 : at + 2;
     while (colon < text.length && !USER_END.test(text[colon]!)) colon++;
     if (text[colon] !== ':') continue;
     // The password: up to the last `@` before the host part's end.

@@ -1,5 +1,25 @@
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
+import { UsageError } from './errors.js';
+import { redact } from './redact.js';
+
+/**
+ * `dir` (a `cwd` option) resolved against `base`; a {@link UsageError} naming `dir` as given when it is not a
+ * directory, before anything is read or changed. Named as given, masked: resolving merges the `//` of a URL passed by
+ * mistake, and its password would no longer look like one to the masking of printed lines.
+ */
+export function workingDirectory(dir: string, base: string, name: string): string {
+  const resolved = path.resolve(base, dir);
+  let isDirectory = false;
+  try {
+    isDirectory = !!statSync(resolved, { throwIfNoEntry: false })?.isDirectory();
+  } catch {
+    // Not a path at all (a NUL byte in it).
+  }
+  if (!isDirectory) throw new UsageError(redact(`${name} ${JSON.stringify(dir)} is not a directory`));
+  return resolved;
+}
 
 let queue: Promise<unknown> = Promise.resolve();
 

@@ -41,7 +41,9 @@ function isFile(file: string): boolean {
 export function locateKnexfile(options: { knexfile?: string | undefined; cwd: string }): string | undefined {
   if (options.knexfile === undefined) return findKnexfile(options.cwd);
   const file = path.resolve(options.cwd, options.knexfile);
-  if (!existsSync(file)) throw new AdapterError(`Knexfile ${JSON.stringify(options.knexfile)} does not exist (resolved to ${file})`);
+  // Named as given, with the directory it is relative to, not as resolved: resolving merges the `//` of a URL passed
+  // by mistake, and the password in it would no longer look like one to the masking of printed lines.
+  if (!existsSync(file)) throw new AdapterError(`Knexfile ${JSON.stringify(options.knexfile)} does not exist (in ${path.resolve(options.cwd)})`);
   return file;
 }
 

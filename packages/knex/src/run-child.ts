@@ -1,7 +1,7 @@
 import { fork } from 'node:child_process';
 import { createRequire } from 'node:module';
 import readline from 'node:readline';
-import { abortError, AdapterError, stopProcessTree, whenAborted, type Reporter, type ReservedHook } from '@pgclone/core';
+import { abortError, AdapterError, stopTreeOnAbort, type Reporter, type ReservedHook } from '@pgclone/core';
 import type { TaskTarget } from './run-task.js';
 
 /** What the parent sends the child. */
@@ -37,8 +37,7 @@ export function runInChild(
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     // Stopped, the task's process ends with whatever a migration or seed started.
-    let stopping: Promise<void> | undefined;
-    const forget = whenAborted(options.signal, () => (stopping ??= stopProcessTree(child)));
+    const closed = stopTreeOnAbort(child, options.signal);
     let failure: string | undefined;
     for (const stream of [child.stdout!, child.stderr!]) {
       readline.createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => reporter.output('knex', line));
@@ -50,9 +49,7 @@ export function runInChild(
     });
     child.on('error', (error) => reject(error));
     child.on('close', async (code, signal) => {
-      forget();
-      await stopping;
-      if (stopping) reject(abortError(options.signal!));
+      if (await closed()) reject(abortError(options.signal!));
       else if (failure !== undefined) reject(new AdapterError(failure));
       else if (code === 0) resolve();
       else reject(new AdapterError(`Knex ${job.task} process ${signal ? `was killed by ${signal}` : `exited with code ${code}`}`));

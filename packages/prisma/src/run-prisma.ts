@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { stripVTControlCharacters } from 'node:util';
-import { abortError, AdapterError, lineSplitter, stopProcessTree, whenAborted, type Reporter } from '@pgclone/core';
+import { abortError, AdapterError, lineSplitter, stopTreeOnAbort, type Reporter } from '@pgclone/core';
 import type { PrismaCli } from './prisma-cli.js';
 
 // Prisma prints the database it is about to work on before connecting:
@@ -31,8 +31,7 @@ export function runPrisma(
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     // Stopped, Prisma ends with what it started: its schema engine, the seed command it runs through a shell.
-    let stopping: Promise<void> | undefined;
-    const forget = whenAborted(options.signal, () => (stopping ??= stopProcessTree(child)));
+    const closed = stopTreeOnAbort(child, options.signal);
     const errors: string[] = [];
     let wrongDatabase: string | undefined;
     const onLine = (raw: string) => {
@@ -56,11 +55,9 @@ export function runPrisma(
       reject(new AdapterError(`Cannot run ${cli.bin}: ${error.message}`, { cause: error }));
     });
     child.on('close', async (code, signal) => {
-      forget();
       out.end();
       err.end();
-      await stopping;
-      if (stopping) reject(abortError(options.signal!));
+      if (await closed()) reject(abortError(options.signal!));
       else if (wrongDatabase !== undefined) {
         reject(
           new AdapterError(

@@ -6,7 +6,6 @@ import { resolvePerfOptions, type PerfOptions } from '../config/perf.js';
 import { excludeDataArgs } from '../pg/exclude-data.js';
 import { libpqEnv, mergeEnv, type Connection } from '../connection.js';
 import { DumpError, GuardError, PgcloneError } from '../errors.js';
-import { runHooks } from '../hooks.js';
 import { interruptible, whenAborted } from '../interrupt.js';
 import { formatDumpKey } from '../keys.js';
 import { assertDatabaseName } from '../names.js';
@@ -21,7 +20,7 @@ import { meterStream, ProgressMeter } from '../progress.js';
 import { redact } from '../redact.js';
 import type { PathWriter, Storage } from '../storage.js';
 import type { Reporter } from '../events.js';
-import { connectAdmin, openStorage, prepare, requireConnection, type Prepared, type Runtime } from './prepare.js';
+import { connectAdmin, openStorage, prepare, requireConnection, runProjectHooks, type Prepared, type Runtime } from './prepare.js';
 import { removeStaleWrites } from './leftover-files.js';
 
 /** What `dump` returns. */
@@ -163,15 +162,7 @@ async function dumpAttempt(job: DumpJob, attempt: DumpAttempt): Promise<DumpResu
   if (opts.preDumpHooks.length) {
     await confirm();
     reporter.step('pre-dump-hooks', `Running pre-dump hooks on ${conn.database}`, conn.database);
-    await runHooks(opts.preDumpHooks, {
-      phase: 'pre-dump',
-      connection: conn,
-      cwd: opts.projectDir,
-      env: prepared.env,
-      ...(prepared.adapter ? { adapter: prepared.adapter } : {}),
-      reporter,
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
+    await runProjectHooks(prepared, 'pre-dump', conn, opts.preDumpHooks, options.signal);
   }
 
   const key = formatDumpKey(

@@ -1,16 +1,18 @@
-import path from 'node:path';
 import type { Adapter, AdapterFactory } from '../adapter.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { own, resolveOptions, type ResolvedOptions } from '../config/resolve.js';
+import type { Hook } from '../config/schema.js';
 import type { Connection, ConnectionInput } from '../connection.js';
 import { ConfigError, PgcloneError } from '../errors.js';
 import { Reporter, type Operation } from '../events.js';
+import { runHooks } from '../hooks.js';
 import type { AnyOptions } from '../options.js';
 import type { Storage, StorageFactory } from '../storage.js';
 import { Admin } from '../pg/admin.js';
 import { assertDatabaseName, SYSTEM_DATABASES } from '../names.js';
 import { checkOptionTypes } from '../options-schema.js';
 import { applyService } from '../service-file.js';
+import { workingDirectory } from '../work-dir.js';
 
 /** What the operations need from outside core: storage backends and ORM adapters (wired by `pgclone`). */
 export interface Runtime {
@@ -65,11 +67,30 @@ export interface Prepared {
   runtime: Runtime;
 }
 
+/** Runs `hooks` of `phase` on `connection` as the project's hooks run: in its directory and environment, with its ORM. */
+export function runProjectHooks(
+  prepared: Prepared,
+  phase: string,
+  connection: Connection,
+  hooks: readonly Hook[],
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  return runHooks(hooks, {
+    phase,
+    connection,
+    cwd: prepared.options.projectDir,
+    env: prepared.env,
+    ...(prepared.adapter ? { adapter: prepared.adapter } : {}),
+    reporter: prepared.reporter,
+    ...(signal ? { signal } : {}),
+  });
+}
+
 /** Loads the config, finds the ORM project and merges the options. Changes nothing. */
 export async function prepare(operation: Operation, options: AnyOptions, runtime: Runtime): Promise<Prepared> {
   checkOptionTypes(options);
   const env = options.env ?? process.env;
-  const cwd = path.resolve(options.cwd ?? process.cwd());
+  const cwd = options.cwd === undefined ? process.cwd() : workingDirectory(options.cwd, process.cwd(), 'cwd');
   const reporter = new Reporter(operation, options.onEvent);
   const { file, adapter, adapterConnection } = await (runtime.loadProject ?? loadProject)({
     cwd,

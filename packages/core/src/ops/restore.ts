@@ -4,7 +4,7 @@ import { GuardError, KeyError, PgcloneError } from '../errors.js';
 import type { Reporter } from '../events.js';
 import { DumpVerifier } from '../dump-verifier.js';
 import { assertSafeKey } from '../keys.js';
-import { checkHooks, describeHook, runHooks } from '../hooks.js';
+import { checkHooks, describeHook } from '../hooks.js';
 import { interruptible } from '../interrupt.js';
 import { ownerOfDerivedName, reservedSuffixOf, restoreNames, SYSTEM_DATABASES } from '../names.js';
 import type { RestoreOptions } from '../options.js';
@@ -25,7 +25,7 @@ import { locateTool, type Tool } from '../pg/tools.js';
 import { executePlan } from '../plan/execute.js';
 import { describePlan, planRestore, readMark, selectRestoreHooks, type RestorePlan, type RestoreSource } from '../plan/restore.js';
 import type { Storage } from '../storage.js';
-import { connectAdmin, openStorage, prepare, requireConnection, targetDatabase, type Runtime } from './prepare.js';
+import { connectAdmin, openStorage, prepare, requireConnection, runProjectHooks, targetDatabase, type Runtime } from './prepare.js';
 import { removeStaleScratch } from './leftover-files.js';
 import { repairLeftovers } from './repair.js';
 import { localDatabaseOf, resolveDumpKey } from './resolve-key.js';
@@ -242,16 +242,7 @@ async function restoreNow(keyOrPrefix: string | undefined, options: RestoreOptio
         restored = true;
       },
       archiveDatabase: readDatabase,
-      runHooks: (phase, database, hooks) =>
-        runHooks(hooks, {
-          phase,
-          connection: withDatabase(conn, database),
-          cwd: opts.projectDir,
-          env: prepared.env,
-          ...(prepared.adapter ? { adapter: prepared.adapter } : {}),
-          reporter,
-          ...(options.signal ? { signal: options.signal } : {}),
-        }),
+      runHooks: (phase, database, hooks) => runProjectHooks(prepared, phase, withDatabase(conn, database), hooks, options.signal),
     });
     reporter.step('done', `Restored ${source.key} into ${target}`, target);
     return result(false);

@@ -1,4 +1,5 @@
-import { checkTestOptions, connectAdmin, connectionUrl, derivedName, interruptible, Reporter, resolvePerfOptions, withDatabase, type Admin } from '@pgclone/core';
+import { inspect } from 'node:util';
+import { checkTestOptions, connectAdmin, connectionUrl, derivedName, displayUrl, interruptible, Reporter, resolvePerfOptions, withDatabase, type Admin } from '@pgclone/core';
 import { fastRestoreResult, type ResetResult } from '../fast-restore.js';
 import { forgetResetter, onClose, resetThrough, settleResetter } from '../session.js';
 import { newRunId, runLockName, workerDatabaseName } from './names.js';
@@ -19,7 +20,10 @@ export interface TestDatabaseOptions extends TestTemplateOptions {
 export interface TestDatabase extends AsyncDisposable {
   /** Its name, `<base>_test_<run>_<worker>`. */
   readonly database: string;
-  /** Its connection URL (password included: keep it out of logs). */
+  /**
+   * Its connection URL, password included. `console.log`, `util.inspect` and `JSON.stringify` of the handle show it
+   * with the password masked; reading `url` gives the real one.
+   */
   readonly url: string;
   /** The template it is a copy of. */
   readonly template: string;
@@ -142,7 +146,8 @@ async function openTestDatabase(options: TestDatabaseOptions, worker: string, on
       }),
     );
   await reset(settings.signal);
-  const url = connectionUrl(withDatabase(settings.conn, database));
+  const conn = withDatabase(settings.conn, database);
+  const url = connectionUrl(conn);
   let closed = false;
   const close = async () => {
     if (closed) return;
@@ -165,7 +170,19 @@ async function openTestDatabase(options: TestDatabaseOptions, worker: string, on
     }
   };
   const unregister = onClose(close);
-  return { database, url, template, run, resetWhen: settings.resetWhen, reset: () => reset(), close, [Symbol.asyncDispose]: close };
+  const handle = { database, url, template, run, resetWhen: settings.resetWhen, reset: () => reset(), close, [Symbol.asyncDispose]: close };
+  const masked = displayUrl(conn);
+  return printedAs(handle, () => ({ ...handle, url: masked }));
+}
+
+/**
+ * `handle`, printed (`console.log`, `util.inspect`, `JSON.stringify`, a failing `expect`'s diff) as `printed()`
+ * says: with its URL masked, as a test that logs its database would otherwise put the password in the CI log. Its
+ * `url` property stays the real URL, for the code that connects, and the two views are not enumerable, so spreading
+ * the handle copies what it did before.
+ */
+export function printedAs<T extends object>(handle: T, printed: () => object): T {
+  return Object.defineProperties(handle, { toJSON: { value: printed }, [inspect.custom]: { value: printed } });
 }
 
 /** This process's own run (when no global setup started one): one per base, alive while the process is. */

@@ -14,9 +14,10 @@
  * @packageDocumentation
  */
 import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { redact } from '@pgclone/core';
 import { startTestRun, type TestTemplateOptions } from '../testing/index.js';
 export { createGlobalSetup } from './global-setup.js';
-import { testDatabase, type TestDatabase, type TestDatabaseOptions } from '../testing/database.js';
+import { printedAs, testDatabase, type TestDatabase, type TestDatabaseOptions } from '../testing/database.js';
 import type { ResetResult } from '../fast-restore.js';
 import { restoreEnv } from './env.js';
 
@@ -76,7 +77,7 @@ export function useTestDatabase(options: UseTestDatabaseOptions = {}): TestDatab
     // The next file run in this process (isolate: false) finds the server's URL there again, not this database's.
     if (envVar) restoreEnv(envVar, previous);
   });
-  return {
+  const ref = {
     get database() {
       return need().database;
     },
@@ -88,4 +89,6 @@ export function useTestDatabase(options: UseTestDatabaseOptions = {}): TestDatab
       return need().reset();
     },
   };
+  // Before beforeAll there is nothing to show (and nothing secret).
+  return printedAs(ref, () => (db ? { database: db.database, url: redact(db.url) } : {}));
 }
