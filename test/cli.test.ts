@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { cliEnv, collectOutput, PGCLONE_BIN, runCli, runScript } from './support/cli.js';
+import { cliEnv, collectOutput, KNEX_PGCLONE_BIN, PGCLONE_BIN, runCli, runScript } from './support/cli.js';
 import { filesUnder, keyAt, layDump, plainDump, removeDir, repoRoot, tempDir, userNames, usersDatabase } from './support/fixtures.js';
 import { cluster, dbUrl, dropDatabases, uniqueName } from './support/pg.js';
 
@@ -74,19 +74,19 @@ describe('help and exit codes', () => {
 
   it('a bad option value is one line that names it, exit 2, before anything runs', async () => {
     const cases: Array<[string[], string]> = [
-      [['restore', 'nothing/here', '--jobs', 'abc'], 'pgclone: Invalid --jobs "abc": expected a number (see "pgclone --help")'],
-      [['prune', '--keep', 'many'], 'pgclone: Invalid --keep "many": expected a number (see "pgclone --help")'],
-      [['restore', 'nothing/here', '--jobs'], 'pgclone: Not enough arguments following: jobs (see "pgclone --help")'],
+      [['restore', 'nothing/here', '--jobs', 'abc'], 'pgclone: error: Invalid --jobs "abc": expected a number (see "pgclone --help")'],
+      [['prune', '--keep', 'many'], 'pgclone: error: Invalid --keep "many": expected a number (see "pgclone --help")'],
+      [['restore', 'nothing/here', '--jobs'], 'pgclone: error: Not enough arguments following: jobs (see "pgclone --help")'],
       // An empty value (an unset variable, most likely): `-s ''` listed the default location, `-i ''` made instance `_`.
-      [['ls', '-s', ''], 'pgclone: Invalid --storage-location "": expected a value (see "pgclone --help")'],
-      [['dump', '--instance='], 'pgclone: Invalid --instance "": expected a value (see "pgclone --help")'],
+      [['ls', '-s', ''], 'pgclone: error: Invalid --storage-location "": expected a value (see "pgclone --help")'],
+      [['dump', '--instance='], 'pgclone: error: Invalid --instance "": expected a value (see "pgclone --help")'],
       // Checked before the dump connects: with an unreachable server it was the connection's error, exit 1.
       [['dump', '--compression', 'zstd:99'], 'pgclone: error: Invalid compression "zstd:99": expected auto, none, gzip[:1-9], zstd[:1-19] or lz4[:1-12]'],
       // A billion jobs ended in pg_restore's "out of memory", after the temporary database was made.
       [['restore', 'nothing/here', '-j', '1000000000'], 'pgclone: error: Invalid jobs 1000000000: expected a whole number from 1 to 1024'],
       [
         ['copy', ':snap', '--copy-strategy', 'bogus'],
-        'pgclone: Invalid values: Argument: copy-strategy, Given: "bogus", Choices: "auto", "wal_log", "file_copy", "clone" (see "pgclone --help")',
+        'pgclone: error: Invalid values: Argument: copy-strategy, Given: "bogus", Choices: "auto", "wal_log", "file_copy", "clone" (see "pgclone --help")',
       ],
     ];
     for (const [args, line] of cases) {
@@ -112,18 +112,33 @@ describe('help and exit codes', () => {
     expect(repeated.lines).toEqual([keyAt('2026-01-01-00-00-00-000000')]);
     // Silently ignored before: `--storage-location` alone listed the default location.
     const bare = await cli('ls', '--storage-location');
-    expect([bare.code, bare.stderr]).toEqual([2, 'pgclone: Not enough arguments following: storage-location (see "pgclone --help")\n']);
+    expect([bare.code, bare.stderr]).toEqual([2, 'pgclone: error: Not enough arguments following: storage-location (see "pgclone --help")\n']);
     const unknown = await cli('rn');
-    expect([unknown.code, unknown.stderr]).toEqual([2, 'pgclone: Unknown command "rn". Did you mean rm? (see "pgclone --help")\n']);
+    expect([unknown.code, unknown.stderr]).toEqual([2, 'pgclone: error: Unknown command "rn". Did you mean rm? (see "pgclone --help")\n']);
     // The unknown flag took "ls" as its value, and the error was "Give a command".
     const swallowed = await cli('--bogus', 'ls');
-    expect([swallowed.code, swallowed.stderr]).toEqual([2, 'pgclone: Unknown argument: bogus, before the command "ls" (a command\'s options go after it) (see "pgclone --help")\n']);
+    expect([swallowed.code, swallowed.stderr]).toEqual([2, 'pgclone: error: Unknown argument: bogus, before the command "ls" (a command\'s options go after it) (see "pgclone --help")\n']);
     // A command's own flag given before it: was 'Unknown command "rm". Did you mean ls?' (the flag took "rm").
     const early = await cli('--force', 'rm', ':x');
-    expect([early.code, early.stderr]).toEqual([2, 'pgclone: Unknown argument: force, before the command "rm" (a command\'s options go after it) (see "pgclone --help")\n']);
+    expect([early.code, early.stderr]).toEqual([2, 'pgclone: error: Unknown argument: force, before the command "rm" (a command\'s options go after it) (see "pgclone --help")\n']);
     // A flag that takes a value may take a command's name: a database alias "ls".
     const alias = await cli('-d', 'ls');
-    expect(alias.stderr).toMatch(/^pgclone: Give a command: ls, dump/);
+    expect(alias.stderr).toMatch(/^pgclone: error: Give a command: ls, dump/);
+  });
+
+  it('a usage error has the same "error:" line as any other error, in each of the three bins', async () => {
+    // Read "pgclone: Unknown arguments: …" and "pgclone: Invalid …", unlike every other error ("pgclone: error: …").
+    const prisma = path.join(repoRoot, 'packages/pgclone/bin/prisma-pgclone.js');
+    for (const [name, bin] of [['pgclone', PGCLONE_BIN], ['knex-pgclone', KNEX_PGCLONE_BIN], ['prisma-pgclone', prisma]] as const) {
+      for (const [args, message] of [
+        [['ls', '--bogus'], 'Unknown argument: bogus'],
+        [['restore', 'x', '-j', 'abc'], 'Invalid --jobs "abc": expected a number'],
+        [[], 'Give a command: ls, dump, restore, copy, prune, pin, unpin, rm or doctor'],
+      ] as const) {
+        const r = await runCli([...args], { cwd, env, bin });
+        expect([r.code, r.stderr], `${name} ${args.join(' ')}`).toEqual([2, `${name}: error: ${message} (see "${name} --help")\n`]);
+      }
+    }
   });
 
   it('a config file that does not parse is one line that says where and what', async () => {

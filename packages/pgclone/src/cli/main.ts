@@ -444,7 +444,8 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
       // With --json, the same error event as any other error (core's UsageError, without loading core for it).
       if (argv.includes('--json')) currentPrinter().error(Object.assign(new Error(message), { code: 'USAGE', exitCode: 2 }));
       // yargs quotes what it did not take: a URL given as an argument ("pgclone dump postgresql://…") holds a password.
-      else stderr.write(`${scriptName}: ${redact(message)} (see "${scriptName} --help")\n`);
+      // The same "error:" line as the printer's, so that one pattern finds every error of every bin.
+      else stderr.write(`${scriptName}: error: ${redact(message)} (see "${scriptName} --help")\n`);
       exitCode = 2;
     } else {
       exitCode = currentPrinter().error(error);
