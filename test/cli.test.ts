@@ -74,8 +74,17 @@ describe('help and exit codes', () => {
 
   it('a bad option value is one line that names it, exit 2, before anything runs', async () => {
     const cases: Array<[string[], string]> = [
-      [['restore', 'nothing/here', '--jobs', 'abc'], 'pgclone: error: Invalid --jobs "abc": expected a number (see "pgclone --help")'],
-      [['prune', '--keep', 'many'], 'pgclone: error: Invalid --keep "many": expected a number (see "pgclone --help")'],
+      [['restore', 'nothing/here', '--jobs', 'abc'], 'pgclone: error: Invalid --jobs "abc": expected a whole number from 1 to 1024 (see "pgclone --help")'],
+      [['prune', '--keep', 'many'], 'pgclone: error: Invalid --keep "many": expected a whole number of at least 1 (see "pgclone --help")'],
+      // yargs' number parsing took these for numbers (0x10 as 16 jobs), or named what it made of them (1e9 as 1000000000).
+      ...['0x10', ' 3', '1e9', '2.5', '+3', '-1', '0', '1025'].map((jobs): [string[], string] => [
+        ['restore', 'nothing/here', '-j', jobs],
+        `pgclone: error: Invalid --jobs ${JSON.stringify(jobs)}: expected a whole number from 1 to 1024 (see "pgclone --help")`,
+      ]),
+      ...['0x3', '1e0', '0', ' 2'].map((keep): [string[], string] => [
+        ['prune', '--keep', keep, '--older-than', '1d'],
+        `pgclone: error: Invalid --keep ${JSON.stringify(keep)}: expected a whole number of at least 1 (see "pgclone --help")`,
+      ]),
       [['restore', 'nothing/here', '--jobs'], 'pgclone: error: Not enough arguments following: jobs (see "pgclone --help")'],
       // An empty value (an unset variable, most likely): `-s ''` listed the default location, `-i ''` made instance `_`.
       [['ls', '-s', ''], 'pgclone: error: Invalid --storage-location "": expected a value (see "pgclone --help")'],
@@ -83,7 +92,7 @@ describe('help and exit codes', () => {
       // Checked before the dump connects: with an unreachable server it was the connection's error, exit 1.
       [['dump', '--compression', 'zstd:99'], 'pgclone: error: Invalid compression "zstd:99": expected auto, none, gzip[:1-9], zstd[:1-19] or lz4[:1-12]'],
       // A billion jobs ended in pg_restore's "out of memory", after the temporary database was made.
-      [['restore', 'nothing/here', '-j', '1000000000'], 'pgclone: error: Invalid jobs 1000000000: expected a whole number from 1 to 1024'],
+      [['restore', 'nothing/here', '-j', '1000000000'], 'pgclone: error: Invalid --jobs "1000000000": expected a whole number from 1 to 1024 (see "pgclone --help")'],
       [
         ['copy', ':snap', '--copy-strategy', 'bogus'],
         'pgclone: error: Invalid values: Argument: copy-strategy, Given: "bogus", Choices: "auto", "wal_log", "file_copy", "clone" (see "pgclone --help")',
@@ -95,10 +104,10 @@ describe('help and exit codes', () => {
       expect(r.stdout).toBe('');
       expect(r.stderr).toBe(`${line}\n`); // no "Resolving" step: nothing ran
     }
-    // A number still arrives as one: the range check of the operation names it.
-    const zero = await cli('restore', 'nothing/here', '-j', '0');
-    expect(zero.code).toBe(2);
-    expect(zero.stderr).toBe('pgclone: error: Invalid jobs 0: expected a whole number from 1 to 1024\n');
+    // Leading zeros are still a plain decimal number: 010 jobs are 10 (the restore then finds no such key).
+    const padded = await cli('restore', 'nothing/here', '-j', '010', '--json');
+    expect(padded.code).toBe(1);
+    expect(ndjson(padded.stderr).at(-1)).toMatchObject({ event: 'error', code: 'KEY_NOT_FOUND' });
   });
 
   it('a repeated flag keeps its last value, a flag without its value is a usage error, an unknown command is named', async () => {
@@ -132,7 +141,7 @@ describe('help and exit codes', () => {
     for (const [name, bin] of [['pgclone', PGCLONE_BIN], ['knex-pgclone', KNEX_PGCLONE_BIN], ['prisma-pgclone', prisma]] as const) {
       for (const [args, message] of [
         [['ls', '--bogus'], 'Unknown argument: bogus'],
-        [['restore', 'x', '-j', 'abc'], 'Invalid --jobs "abc": expected a number'],
+        [['restore', 'x', '-j', 'abc'], 'Invalid --jobs "abc": expected a whole number from 1 to 1024'],
         [[], 'Give a command: ls, dump, restore, copy, prune, pin, unpin, rm or doctor'],
       ] as const) {
         const r = await runCli([...args], { cwd, env, bin });

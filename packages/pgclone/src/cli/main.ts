@@ -3,9 +3,10 @@ import yargs, { type Argv } from 'yargs';
 import type { PgcloneEvent, Runtime } from '@pgclone/core';
 // Only the dependency-free part of core at start-up: `--help` must not load pg, zod or the AWS SDK.
 import { formatAge, formatBytes } from '@pgclone/core/format';
+import { MAX_JOBS } from '@pgclone/core/limits';
 import { redact } from '@pgclone/core/redact';
 import { createPrinter, type Printer } from './printer.js';
-import { numberOption, repeatableOption, stringOption } from './option-types.js';
+import { repeatableOption, stringOption, wholeNumberOption } from './option-types.js';
 import { captureStrayStdout } from './stray-stdout.js';
 import { routeProcessWarnings } from './process-warnings.js';
 
@@ -172,6 +173,8 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
   };
 
   let parser = yargs(argv)
+    // Numeric flags check what was typed (option-types.ts): yargs would take `0x10` or ` 3` for a number first.
+    .parserConfiguration({ 'parse-numbers': false })
     .scriptName(scriptName)
     .usage(`$0 <command> [options]\n\nDump, restore (reversibly) and copy PostgreSQL databases.`)
     .option('json', { type: 'boolean', describe: 'Results as JSON on stdout; events as NDJSON on stderr' })
@@ -269,7 +272,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
           .option('pre-swap-hook', repeatableOption('Command run on the restored copy before the swap (repeatable; "" disables the defaults)'))
           .option('post-swap-hook', repeatableOption('Command run after the swap (repeatable; "" disables the defaults)'))
           .option('dry-run', { type: 'boolean', describe: 'Print the plan and change nothing' })
-          .option('jobs', { alias: 'j', ...numberOption('jobs', 'Parallel pg_restore jobs (default: the number of cores, at most 8)') })
+          .option('jobs', { alias: 'j', ...wholeNumberOption('jobs', 'Parallel pg_restore jobs (default: the number of cores, at most 8)', { min: 1, max: MAX_JOBS }) })
           .option('spool-dir', stringOption('spool-dir', 'Directory for the temporary archive of a parallel restore (default: OS temp)'))
           .option('copy-strategy', copyStrategyOption)
           .option(common),
@@ -311,7 +314,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
       (y) =>
         y
           .positional('prefix', { type: 'string', describe: 'Only groups under this prefix (whole path segments)' })
-          .option('keep', numberOption('keep', 'Keep the newest N dumps of each group'))
+          .option('keep', wholeNumberOption('keep', 'Keep the newest N dumps of each group', { min: 1 }))
           .option('older-than', stringOption('older-than', 'Delete only dumps older than this (30d, 12h, 2w, 1d12h)'))
           .option('yes', { alias: 'y', type: 'boolean', describe: 'Delete for real (otherwise only show what would go)' })
           .option(common),

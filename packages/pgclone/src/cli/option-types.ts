@@ -30,17 +30,19 @@ export function stringOption<V extends string = string, const T extends Record<s
 }
 
 /**
- * A numeric flag. Declared without yargs' `number` type, which turns `abc` into NaN: the error would not name what
- * was given. Ranges are checked where the value is used (the API checks the same values).
+ * A flag that takes a whole number from `min` to `max`, written as plain decimal digits. The value arrives as typed
+ * (main turns yargs' `parse-numbers` off): yargs' own number parsing took `0x10`, ` 3` and `1e3` for numbers, and an
+ * error about them named what it had made of them (`1e9` as 1000000000), not what was typed.
  */
-export function numberOption(name: string, describe: string) {
+export function wholeNumberOption(name: string, describe: string, range: { min: number; max?: number }) {
+  const expected = range.max === undefined ? `a whole number of at least ${range.min}` : `a whole number from ${range.min} to ${range.max}`;
   return {
     describe,
     requiresArg: true,
     coerce: (given: unknown): number => {
       const value = lastValue(given);
-      const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
-      if (!Number.isFinite(n)) throw new Error(`Invalid --${name} ${JSON.stringify(value)}: expected a number`);
+      const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
+      if (!(n >= range.min && n <= (range.max ?? Infinity))) throw new Error(`Invalid --${name} ${JSON.stringify(value)}: expected ${expected}`);
       return n;
     },
   } as const;
