@@ -93,6 +93,11 @@ describe('help and exit codes', () => {
       [['dump', '--compression', 'zstd:99'], 'pgclone: error: Invalid compression "zstd:99": expected auto, none, gzip[:1-9], zstd[:1-19] or lz4[:1-12]'],
       // A billion jobs ended in pg_restore's "out of memory", after the temporary database was made.
       [['restore', 'nothing/here', '-j', '1000000000'], 'pgclone: error: Invalid --jobs "1000000000": expected a whole number from 1 to 1024 (see "pgclone --help")'],
+      // A boolean flag given another value was taken as false: --json=maybe printed plain text.
+      [['ls', '--json=maybe'], 'pgclone: error: Invalid --json "maybe": expected true or false (see "pgclone --help")'],
+      [['ls', '-q=yes'], 'pgclone: error: Invalid -q "yes": expected true or false (see "pgclone --help")'],
+      [['restore', 'nothing/here', '--dry-run=1'], 'pgclone: error: Invalid --dry-run "1": expected true or false (see "pgclone --help")'],
+      [['ls', '--long='], 'pgclone: error: Invalid --long "": expected true or false (see "pgclone --help")'],
       [
         ['copy', ':snap', '--copy-strategy', 'bogus'],
         'pgclone: error: Invalid values: Argument: copy-strategy, Given: "bogus", Choices: "auto", "wal_log", "file_copy", "clone" (see "pgclone --help")',
@@ -104,6 +109,11 @@ describe('help and exit codes', () => {
       expect(r.stdout).toBe('');
       expect(r.stderr).toBe(`${line}\n`); // no "Resolving" step: nothing ran
     }
+    // true and false are still a boolean flag's values.
+    const storage = tempDir('cli-bool');
+    const [yes, no] = [await cli('ls', '-s', storage, '--json=true'), await cli('ls', '-s', storage, '--json=false')];
+    removeDir(storage);
+    expect([yes.code, yes.stdout, no.code, no.stdout]).toEqual([0, '[]\n', 0, '']);
     // Leading zeros are still a plain decimal number: 010 jobs are 10 (the restore then finds no such key).
     const padded = await cli('restore', 'nothing/here', '-j', '010', '--json');
     expect(padded.code).toBe(1);

@@ -6,7 +6,7 @@ import { formatAge, formatBytes } from '@pgclone/core/format';
 import { MAX_JOBS } from '@pgclone/core/limits';
 import { redact } from '@pgclone/core/redact';
 import { createPrinter, type Printer } from './printer.js';
-import { repeatableOption, stringOption, wholeNumberOption } from './option-types.js';
+import { assertBooleanValues, repeatableOption, stringOption, wholeNumberOption } from './option-types.js';
 import { captureStrayStdout } from './stray-stdout.js';
 import { routeProcessWarnings } from './process-warnings.js';
 
@@ -407,6 +407,8 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
           if (report.remaining > 0) exitCode = 1;
         }),
     )
+    // Before yargs' own checks, with the command's flags known: a bad boolean value is named, not read as false.
+    .middleware(() => assertBooleanValues(argv, (parser as unknown as { getOptions(): { boolean: string[] } }).getOptions()), true)
     .demandCommand(1, `Give a command: ${COMMANDS.slice(0, -1).join(', ')} or ${COMMANDS.at(-1)}`)
     .recommendCommands()
     .strict()
