@@ -236,6 +236,35 @@ describe('connection', () => {
     expect(filesUnder(storage)).toEqual([]);
   });
 
+  it('a bad connect_timeout (in the URL or PGCONNECT_TIMEOUT) is one line naming it, before anything starts', async () => {
+    // pg_dump was the first to read it, once "Dumping" had started: exit 1, and its error printed twice.
+    const storage = path.join(cwd, 'bad-timeout');
+    const xdg = tempDir('cli-timeout-cache');
+    // A server whose version is remembered: the dump then starts pg_dump before its check answers.
+    const warm = await runCli(['dump', '-s', path.join(xdg, 'warm')], { cwd, env: { ...env, XDG_CACHE_HOME: xdg } });
+    expect(warm.code, warm.stderr).toBe(0);
+    const cases: Array<[Record<string, string>, string]> = [
+      [{ DATABASE_URL: `${dbUrl(db)}?connect_timeout=abc` }, 'The $DATABASE_URL has connect_timeout="abc": expected a whole number of seconds'],
+      [{ DATABASE_URL: `${dbUrl(db)}?connect_timeout=1.5` }, 'The $DATABASE_URL has connect_timeout="1.5": expected a whole number of seconds'],
+      [{ DATABASE_URL: `${dbUrl(db)}?connect_timeout=` }, 'The $DATABASE_URL has connect_timeout="": expected a whole number of seconds'],
+    ];
+    for (const [given, message] of cases) {
+      const r = await runCli(['dump', '-s', storage], { cwd, env: { ...given, XDG_CACHE_HOME: xdg } });
+      expect([r.code, r.stdout, r.stderr], message).toEqual([1, '', `pgclone: error: ${message}\n`]);
+    }
+    // Read as the connection is made, as PGSSLMODE is: pgclone's error, never pg_dump's.
+    const fromEnv = await runCli(['dump', '-s', storage], { cwd, env: { ...env, PGCONNECT_TIMEOUT: 'soon', XDG_CACHE_HOME: xdg } });
+    expect(fromEnv.code).toBe(1);
+    expect(fromEnv.stderr).not.toMatch(/Dumping|pg_dump:/);
+    expect(fromEnv.stderr.trim().split('\n').at(-1)).toMatch(/^pgclone: error: .*PGCONNECT_TIMEOUT "soon" is not a whole number of seconds$/);
+    removeDir(xdg);
+    expect(filesUnder(storage)).toEqual([]);
+    // A whole number still works, for pgclone's session and pg_dump alike.
+    const ok = await runCli(['dump', '-s', storage], { cwd, env: { DATABASE_URL: `${dbUrl(db)}?connect_timeout=10`, PGCONNECT_TIMEOUT: '10' } });
+    expect(ok.code, ok.stderr).toBe(0);
+    removeDir(storage);
+  });
+
   it('a connection service (pg_service.conf): read for pgclone and its tools alike, below the URL and above PG* variables', async () => {
     const c = cluster();
     const dir = tempDir('cli-service');
