@@ -432,6 +432,11 @@ describe('--json', () => {
     const r = await cli('ls', '--json', '--bogus');
     expect(r.code).toBe(2);
     expect(ndjson(r.stderr)).toEqual([{ event: 'error', code: 'USAGE', message: 'Unknown argument: bogus' }]);
+    // --json=true asks for JSON as --json does; it printed the plain line. The last value wins, as for the command.
+    const spelled = await cli('ls', '--json=true', '--bogus');
+    expect([spelled.code, ndjson(spelled.stderr)]).toEqual([2, [{ event: 'error', code: 'USAGE', message: 'Unknown argument: bogus' }]]);
+    const off = await cli('ls', '--json', '--json=false', '--bogus');
+    expect([off.code, off.stderr]).toEqual([2, 'pgclone: error: Unknown argument: bogus (see "pgclone --help")\n']);
   });
 });
 

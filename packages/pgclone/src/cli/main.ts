@@ -91,6 +91,19 @@ function valueFlags(parser: { getOptions(): object }, common: Record<string, obj
   return names;
 }
 
+/**
+ * Whether `argv` asks for `--json` (`--json=true` too; the last of them wins, as for the command), for what is printed
+ * before yargs has parsed it or when it could not. Not after `--`, where it is an argument.
+ */
+function jsonAsked(argv: readonly string[]): boolean {
+  let json = false;
+  for (const arg of argv.slice(0, argv.includes('--') ? argv.indexOf('--') : undefined)) {
+    if (arg === '--json' || arg === '--json=true') json = true;
+    else if (arg === '--json=false' || arg === '--no-json') json = false;
+  }
+  return json;
+}
+
 /** {@link common} with the named-config option under another long name (the `-c` alias stays). */
 function commonOptions(namedConfigOption: string): typeof common {
   if (namedConfigOption === 'config') return common;
@@ -129,7 +142,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
   let exitCode = 0;
   let printer: Printer | undefined;
   // Before a command has made its own (an error in parsing, a warning at start-up): `--json` as far as argv says.
-  const currentPrinter = () => (printer ??= createPrinter({ json: argv.includes('--json'), quiet: false, stdout, stderr, scriptName }));
+  const currentPrinter = () => (printer ??= createPrinter({ json: jsonAsked(argv), quiet: false, stdout, stderr, scriptName }));
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(130);
@@ -447,7 +460,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
       if (swallowed) message = `Unknown argument: ${swallowed.flag}, before the command "${swallowed.command}" (a command's options go after it)`;
       else if (message.startsWith('Did you mean') && command) message = `Unknown command ${JSON.stringify(command)}. ${message}`;
       // With --json, the same error event as any other error (core's UsageError, without loading core for it).
-      if (argv.includes('--json')) currentPrinter().error(Object.assign(new Error(message), { code: 'USAGE', exitCode: 2 }));
+      if (jsonAsked(argv)) currentPrinter().error(Object.assign(new Error(message), { code: 'USAGE', exitCode: 2 }));
       // yargs quotes what it did not take: a URL given as an argument ("pgclone dump postgresql://…") holds a password.
       // The same "error:" line as the printer's, so that one pattern finds every error of every bin.
       else stderr.write(`${scriptName}: error: ${redact(message)} (see "${scriptName} --help")\n`);
