@@ -160,6 +160,24 @@ describe('help and exit codes', () => {
     }
   });
 
+  it('an argument after "--" is a usage error naming it, not silently dropped', async () => {
+    // yargs binds no positional after "--": "ls -- zzz" listed every key, and "prune --yes -- dev" pruned every group.
+    const storage = tempDir('cli-dashdash');
+    writeFileSync(path.join(storage, 'source.dump'), 'not read');
+    const key = keyAt('2026-01-01-00-00-00-000000');
+    const older = keyAt('2025-01-01-00-00-00-000000');
+    layDump(storage, key, path.join(storage, 'source.dump'));
+    layDump(storage, older, path.join(storage, 'source.dump'));
+    const message = (arg: string) => `pgclone: error: Unexpected argument after "--": ${arg} (a key or prefix goes before "--") (see "pgclone --help")\n`;
+    const ls = await cli('ls', '-s', storage, '--', 'zzz');
+    const prune = await cli('prune', '-s', storage, '--keep', '1', '--yes', '--', 'nothing-here');
+    const after = filesUnder(storage);
+    removeDir(storage);
+    expect([ls.code, ls.stdout, ls.stderr]).toEqual([2, '', message('zzz')]);
+    expect([prune.code, prune.stdout, prune.stderr]).toEqual([2, '', message('nothing-here')]);
+    expect(after).toContain(older);
+  });
+
   it('a config file that does not parse is one line that says where and what', async () => {
     const dir = tempDir('cli-badjson');
     writeFileSync(path.join(dir, 'pgclone.config.json'), '{bad json');

@@ -421,7 +421,15 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
         }),
     )
     // Before yargs' own checks, with the command's flags known: a bad boolean value is named, not read as false.
-    .middleware(() => assertBooleanValues(argv, (parser as unknown as { getOptions(): { boolean: string[] } }).getOptions()), true)
+    .middleware((args) => {
+      assertBooleanValues(argv, (parser as unknown as { getOptions(): { boolean: string[] } }).getOptions());
+      // yargs binds no positional after "--" and strict mode lets it pass: "prune --yes -- dev" pruned every group.
+      // It holds them apart here (later it adds them to `_`, where a command's own words cannot be told from them).
+      const extra = (args as { '--'?: unknown[] })['--'] ?? [];
+      if (extra.length > 0) {
+        throw Object.assign(new Error(`Unexpected argument after "--": ${String(extra[0])} (a key or prefix goes before "--")`), { usage: true });
+      }
+    }, true)
     .demandCommand(1, `Give a command: ${COMMANDS.slice(0, -1).join(', ')} or ${COMMANDS.at(-1)}`)
     .recommendCommands()
     .strict()
