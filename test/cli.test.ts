@@ -100,7 +100,8 @@ describe('help and exit codes', () => {
       [['ls', '--long='], 'pgclone: error: Invalid --long "": expected true or false (see "pgclone --help")'],
       [
         ['copy', ':snap', '--copy-strategy', 'bogus'],
-        'pgclone: error: Invalid values: Argument: copy-strategy, Given: "bogus", Choices: "auto", "wal_log", "file_copy", "clone" (see "pgclone --help")',
+        // Was yargs' "Invalid values: Argument: copy-strategy, Given: "bogus", Choices: …", unlike every other bad value.
+        'pgclone: error: Invalid --copy-strategy "bogus": expected auto, wal_log, file_copy or clone (see "pgclone --help")',
       ],
     ];
     for (const [args, line] of cases) {

@@ -9,7 +9,10 @@ function lastValue(given: unknown): unknown {
   return Array.isArray(given) ? given.at(-1) : given;
 }
 
-/** A flag `--name` that takes a string, never an empty one (`V`: the values yargs' `choices` in `extra` allow). */
+/**
+ * A flag `--name` that takes a string, never an empty one (`V`: the values `choices` in `extra` allow, checked here so
+ * that the error reads like every other bad value's; yargs' own check wrote "Invalid values: Argument: …").
+ */
 export function stringOption<V extends string = string, const T extends Record<string, unknown> = Record<never, never>>(
   name: string,
   describe: string,
@@ -22,6 +25,10 @@ export function stringOption<V extends string = string, const T extends Record<s
       const value = lastValue(given);
       // `-s ''` listed the default location, `-i ''` made a key with instance `_`: an empty variable, most likely.
       if (value === '') throw new Error(`Invalid --${name} "": expected a value`);
+      const choices = (extra as { choices?: readonly string[] } | undefined)?.choices;
+      if (choices && !choices.includes(value as string)) {
+        throw new Error(`Invalid --${name} ${JSON.stringify(value)}: expected ${choices.slice(0, -1).join(', ')} or ${choices.at(-1)}`);
+      }
       return value as V;
     },
     describe,
