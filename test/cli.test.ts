@@ -96,6 +96,7 @@ describe('help and exit codes', () => {
       // A boolean flag given another value was taken as false: --json=maybe printed plain text.
       [['ls', '--json=maybe'], 'pgclone: error: Invalid --json "maybe": expected true or false (see "pgclone --help")'],
       [['ls', '-q=yes'], 'pgclone: error: Invalid -q "yes": expected true or false (see "pgclone --help")'],
+      [['ls', '-lq=yes'], 'pgclone: error: Invalid -q "yes": expected true or false (see "pgclone --help")'],
       [['restore', 'nothing/here', '--dry-run=1'], 'pgclone: error: Invalid --dry-run "1": expected true or false (see "pgclone --help")'],
       [['ls', '--long='], 'pgclone: error: Invalid --long "": expected true or false (see "pgclone --help")'],
       [

@@ -71,7 +71,7 @@ export function repeatableOption(describe: string, extra?: { alias?: string }) {
 }
 
 /**
- * Fails, as a usage error, on a boolean flag given a value other than true or false (`--json=maybe`, `-q=yes`,
+ * Fails, as a usage error, on a boolean flag given a value other than true or false (`--json=maybe`, `-lq=yes`,
  * `--no-long=x`): yargs reads any such value as false, which ran a command the user did not ask for. `options` are
  * yargs' own, read once the command's flags are known. Only the `=` form can carry a value: a word after a boolean
  * flag is the next argument.
@@ -79,9 +79,10 @@ export function repeatableOption(describe: string, extra?: { alias?: string }) {
 export function assertBooleanValues(argv: readonly string[], options: { boolean: readonly string[] }): void {
   const end = argv.includes('--') ? argv.indexOf('--') : argv.length;
   for (const arg of argv.slice(0, end)) {
-    const m = /^(--([^=]+)|-([^-=]))=(.*)$/s.exec(arg);
+    // `-lq=x` gives the value to the last letter, as yargs reads it.
+    const m = /^(--([^=]+)|-([^-=]+))=(.*)$/s.exec(arg);
     if (!m) continue;
-    const name = m[2] ?? m[3]!;
+    const name = m[2] ?? m[3]!.at(-1)!;
     const value = m[4]!;
     const boolean = options.boolean.includes(name) || (name.startsWith('no-') && options.boolean.includes(name.slice(3)));
     if (boolean && value !== 'true' && value !== 'false') {
