@@ -153,6 +153,8 @@ describe('help and exit codes', () => {
     for (const [name, bin] of [['pgclone', PGCLONE_BIN], ['knex-pgclone', KNEX_PGCLONE_BIN], ['prisma-pgclone', prisma]] as const) {
       for (const [args, message] of [
         [['ls', '--bogus'], 'Unknown argument: bogus'],
+        // Named twice before, as typed and camel-cased: "Unknown arguments: dry-runn, dryRunn".
+        [['restore', 'x', '--dry-runn', '--other-one'], 'Unknown arguments: dry-runn, other-one'],
         [['restore', 'x', '-j', 'abc'], 'Invalid --jobs "abc": expected a whole number from 1 to 1024'],
         [[], 'Give a command: ls, dump, restore, copy, prune, pin, unpin, rm or doctor'],
       ] as const) {

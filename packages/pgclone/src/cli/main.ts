@@ -463,6 +463,13 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
       const swallowed = /^(Give a command|Did you mean)/.test(message)
         ? flagBeforeCommand(argv, COMMANDS, valueFlags(parser as unknown as { getOptions(): object }, common))
         : undefined;
+      // yargs names a mistyped --dry-runn twice, as typed and camel-cased ("Unknown arguments: dry-runn, dryRunn").
+      const unknown = /^Unknown arguments?: (.*)$/.exec(message);
+      if (unknown) {
+        const names = unknown[1]!.split(', ');
+        const typed = names.filter((name) => !names.some((other) => other !== name && camelCase(other) === name));
+        message = `Unknown argument${typed.length > 1 ? 's' : ''}: ${typed.join(', ')}`;
+      }
       // yargs' suggestion alone ("Did you mean rm?") does not say what was wrong.
       const command = argv.find((arg) => !arg.startsWith('-'));
       if (swallowed) message = `Unknown argument: ${swallowed.flag}, before the command "${swallowed.command}" (a command's options go after it)`;
