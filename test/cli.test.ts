@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { cliEnv, collectOutput, PGCLONE_BIN, runCli, runScript } from './support/cli.js';
+import { cliEnv, collectOutput, KNEX_PGCLONE_BIN, PGCLONE_BIN, runCli, runScript } from './support/cli.js';
 import { filesUnder, keyAt, layDump, plainDump, removeDir, repoRoot, tempDir, userNames, usersDatabase } from './support/fixtures.js';
 import { cluster, dbUrl, dropDatabases, uniqueName } from './support/pg.js';
 
@@ -74,19 +74,35 @@ describe('help and exit codes', () => {
 
   it('a bad option value is one line that names it, exit 2, before anything runs', async () => {
     const cases: Array<[string[], string]> = [
-      [['restore', 'nothing/here', '--jobs', 'abc'], 'pgclone: Invalid --jobs "abc": expected a number (see "pgclone --help")'],
-      [['prune', '--keep', 'many'], 'pgclone: Invalid --keep "many": expected a number (see "pgclone --help")'],
-      [['restore', 'nothing/here', '--jobs'], 'pgclone: Not enough arguments following: jobs (see "pgclone --help")'],
+      [['restore', 'nothing/here', '--jobs', 'abc'], 'pgclone: error: Invalid --jobs "abc": expected a whole number from 1 to 1024 (see "pgclone --help")'],
+      [['prune', '--keep', 'many'], 'pgclone: error: Invalid --keep "many": expected a whole number of at least 1 (see "pgclone --help")'],
+      // yargs' number parsing took these for numbers (0x10 as 16 jobs), or named what it made of them (1e9 as 1000000000).
+      ...['0x10', ' 3', '1e9', '2.5', '+3', '-1', '0', '1025'].map((jobs): [string[], string] => [
+        ['restore', 'nothing/here', '-j', jobs],
+        `pgclone: error: Invalid --jobs ${JSON.stringify(jobs)}: expected a whole number from 1 to 1024 (see "pgclone --help")`,
+      ]),
+      ...['0x3', '1e0', '0', ' 2'].map((keep): [string[], string] => [
+        ['prune', '--keep', keep, '--older-than', '1d'],
+        `pgclone: error: Invalid --keep ${JSON.stringify(keep)}: expected a whole number of at least 1 (see "pgclone --help")`,
+      ]),
+      [['restore', 'nothing/here', '--jobs'], 'pgclone: error: Not enough arguments following: jobs (see "pgclone --help")'],
       // An empty value (an unset variable, most likely): `-s ''` listed the default location, `-i ''` made instance `_`.
-      [['ls', '-s', ''], 'pgclone: Invalid --storage-location "": expected a value (see "pgclone --help")'],
-      [['dump', '--instance='], 'pgclone: Invalid --instance "": expected a value (see "pgclone --help")'],
+      [['ls', '-s', ''], 'pgclone: error: Invalid --storage-location "": expected a value (see "pgclone --help")'],
+      [['dump', '--instance='], 'pgclone: error: Invalid --instance "": expected a value (see "pgclone --help")'],
       // Checked before the dump connects: with an unreachable server it was the connection's error, exit 1.
       [['dump', '--compression', 'zstd:99'], 'pgclone: error: Invalid compression "zstd:99": expected auto, none, gzip[:1-9], zstd[:1-19] or lz4[:1-12]'],
       // A billion jobs ended in pg_restore's "out of memory", after the temporary database was made.
-      [['restore', 'nothing/here', '-j', '1000000000'], 'pgclone: error: Invalid jobs 1000000000: expected a whole number from 1 to 1024'],
+      [['restore', 'nothing/here', '-j', '1000000000'], 'pgclone: error: Invalid --jobs "1000000000": expected a whole number from 1 to 1024 (see "pgclone --help")'],
+      // A boolean flag given another value was taken as false: --json=maybe printed plain text.
+      [['ls', '--json=maybe'], 'pgclone: error: Invalid --json "maybe": expected true or false (see "pgclone --help")'],
+      [['ls', '-q=yes'], 'pgclone: error: Invalid -q "yes": expected true or false (see "pgclone --help")'],
+      [['ls', '-lq=yes'], 'pgclone: error: Invalid -q "yes": expected true or false (see "pgclone --help")'],
+      [['restore', 'nothing/here', '--dry-run=1'], 'pgclone: error: Invalid --dry-run "1": expected true or false (see "pgclone --help")'],
+      [['ls', '--long='], 'pgclone: error: Invalid --long "": expected true or false (see "pgclone --help")'],
       [
         ['copy', ':snap', '--copy-strategy', 'bogus'],
-        'pgclone: Invalid values: Argument: copy-strategy, Given: "bogus", Choices: "auto", "wal_log", "file_copy", "clone" (see "pgclone --help")',
+        // Was yargs' "Invalid values: Argument: copy-strategy, Given: "bogus", Choices: …", unlike every other bad value.
+        'pgclone: error: Invalid --copy-strategy "bogus": expected auto, wal_log, file_copy or clone (see "pgclone --help")',
       ],
     ];
     for (const [args, line] of cases) {
@@ -95,10 +111,15 @@ describe('help and exit codes', () => {
       expect(r.stdout).toBe('');
       expect(r.stderr).toBe(`${line}\n`); // no "Resolving" step: nothing ran
     }
-    // A number still arrives as one: the range check of the operation names it.
-    const zero = await cli('restore', 'nothing/here', '-j', '0');
-    expect(zero.code).toBe(2);
-    expect(zero.stderr).toBe('pgclone: error: Invalid jobs 0: expected a whole number from 1 to 1024\n');
+    // true and false are still a boolean flag's values.
+    const storage = tempDir('cli-bool');
+    const [yes, no] = [await cli('ls', '-s', storage, '--json=true'), await cli('ls', '-s', storage, '--json=false')];
+    removeDir(storage);
+    expect([yes.code, yes.stdout, no.code, no.stdout]).toEqual([0, '[]\n', 0, '']);
+    // Leading zeros are still a plain decimal number: 010 jobs are 10 (the restore then finds no such key).
+    const padded = await cli('restore', 'nothing/here', '-j', '010', '--json');
+    expect(padded.code).toBe(1);
+    expect(ndjson(padded.stderr).at(-1)).toMatchObject({ event: 'error', code: 'KEY_NOT_FOUND' });
   });
 
   it('a repeated flag keeps its last value, a flag without its value is a usage error, an unknown command is named', async () => {
@@ -112,18 +133,53 @@ describe('help and exit codes', () => {
     expect(repeated.lines).toEqual([keyAt('2026-01-01-00-00-00-000000')]);
     // Silently ignored before: `--storage-location` alone listed the default location.
     const bare = await cli('ls', '--storage-location');
-    expect([bare.code, bare.stderr]).toEqual([2, 'pgclone: Not enough arguments following: storage-location (see "pgclone --help")\n']);
+    expect([bare.code, bare.stderr]).toEqual([2, 'pgclone: error: Not enough arguments following: storage-location (see "pgclone --help")\n']);
     const unknown = await cli('rn');
-    expect([unknown.code, unknown.stderr]).toEqual([2, 'pgclone: Unknown command "rn". Did you mean rm? (see "pgclone --help")\n']);
+    expect([unknown.code, unknown.stderr]).toEqual([2, 'pgclone: error: Unknown command "rn". Did you mean rm? (see "pgclone --help")\n']);
     // The unknown flag took "ls" as its value, and the error was "Give a command".
     const swallowed = await cli('--bogus', 'ls');
-    expect([swallowed.code, swallowed.stderr]).toEqual([2, 'pgclone: Unknown argument: bogus, before the command "ls" (a command\'s options go after it) (see "pgclone --help")\n']);
+    expect([swallowed.code, swallowed.stderr]).toEqual([2, 'pgclone: error: Unknown argument: bogus, before the command "ls" (a command\'s options go after it) (see "pgclone --help")\n']);
     // A command's own flag given before it: was 'Unknown command "rm". Did you mean ls?' (the flag took "rm").
     const early = await cli('--force', 'rm', ':x');
-    expect([early.code, early.stderr]).toEqual([2, 'pgclone: Unknown argument: force, before the command "rm" (a command\'s options go after it) (see "pgclone --help")\n']);
+    expect([early.code, early.stderr]).toEqual([2, 'pgclone: error: Unknown argument: force, before the command "rm" (a command\'s options go after it) (see "pgclone --help")\n']);
     // A flag that takes a value may take a command's name: a database alias "ls".
     const alias = await cli('-d', 'ls');
-    expect(alias.stderr).toMatch(/^pgclone: Give a command: ls, dump/);
+    expect(alias.stderr).toMatch(/^pgclone: error: Give a command: ls, dump/);
+  });
+
+  it('a usage error has the same "error:" line as any other error, in each of the three bins', async () => {
+    // Read "pgclone: Unknown arguments: …" and "pgclone: Invalid …", unlike every other error ("pgclone: error: …").
+    const prisma = path.join(repoRoot, 'packages/pgclone/bin/prisma-pgclone.js');
+    for (const [name, bin] of [['pgclone', PGCLONE_BIN], ['knex-pgclone', KNEX_PGCLONE_BIN], ['prisma-pgclone', prisma]] as const) {
+      for (const [args, message] of [
+        [['ls', '--bogus'], 'Unknown argument: bogus'],
+        // Named twice before, as typed and camel-cased: "Unknown arguments: dry-runn, dryRunn".
+        [['restore', 'x', '--dry-runn', '--other-one'], 'Unknown arguments: dry-runn, other-one'],
+        [['restore', 'x', '-j', 'abc'], 'Invalid --jobs "abc": expected a whole number from 1 to 1024'],
+        [[], 'Give a command: ls, dump, restore, copy, prune, pin, unpin, rm or doctor'],
+      ] as const) {
+        const r = await runCli([...args], { cwd, env, bin });
+        expect([r.code, r.stderr], `${name} ${args.join(' ')}`).toEqual([2, `${name}: error: ${message} (see "${name} --help")\n`]);
+      }
+    }
+  });
+
+  it('an argument after "--" is a usage error naming it, not silently dropped', async () => {
+    // yargs binds no positional after "--": "ls -- zzz" listed every key, and "prune --yes -- dev" pruned every group.
+    const storage = tempDir('cli-dashdash');
+    writeFileSync(path.join(storage, 'source.dump'), 'not read');
+    const key = keyAt('2026-01-01-00-00-00-000000');
+    const older = keyAt('2025-01-01-00-00-00-000000');
+    layDump(storage, key, path.join(storage, 'source.dump'));
+    layDump(storage, older, path.join(storage, 'source.dump'));
+    const message = (arg: string) => `pgclone: error: Unexpected argument after "--": ${arg} (a key or prefix goes before "--") (see "pgclone --help")\n`;
+    const ls = await cli('ls', '-s', storage, '--', 'zzz');
+    const prune = await cli('prune', '-s', storage, '--keep', '1', '--yes', '--', 'nothing-here');
+    const after = filesUnder(storage);
+    removeDir(storage);
+    expect([ls.code, ls.stdout, ls.stderr]).toEqual([2, '', message('zzz')]);
+    expect([prune.code, prune.stdout, prune.stderr]).toEqual([2, '', message('nothing-here')]);
+    expect(after).toContain(older);
   });
 
   it('a config file that does not parse is one line that says where and what', async () => {
@@ -200,6 +256,35 @@ describe('connection', () => {
     }
     // A dump that remembers the server's version starts pg_dump before its check answers: no file of it remains.
     expect(filesUnder(storage)).toEqual([]);
+  });
+
+  it('a bad connect_timeout (in the URL or PGCONNECT_TIMEOUT) is one line naming it, before anything starts', async () => {
+    // pg_dump was the first to read it, once "Dumping" had started: exit 1, and its error printed twice.
+    const storage = path.join(cwd, 'bad-timeout');
+    const xdg = tempDir('cli-timeout-cache');
+    // A server whose version is remembered: the dump then starts pg_dump before its check answers.
+    const warm = await runCli(['dump', '-s', path.join(xdg, 'warm')], { cwd, env: { ...env, XDG_CACHE_HOME: xdg } });
+    expect(warm.code, warm.stderr).toBe(0);
+    const cases: Array<[Record<string, string>, string]> = [
+      [{ DATABASE_URL: `${dbUrl(db)}?connect_timeout=abc` }, 'The $DATABASE_URL has connect_timeout="abc": expected a whole number of seconds'],
+      [{ DATABASE_URL: `${dbUrl(db)}?connect_timeout=1.5` }, 'The $DATABASE_URL has connect_timeout="1.5": expected a whole number of seconds'],
+      [{ DATABASE_URL: `${dbUrl(db)}?connect_timeout=` }, 'The $DATABASE_URL has connect_timeout="": expected a whole number of seconds'],
+    ];
+    for (const [given, message] of cases) {
+      const r = await runCli(['dump', '-s', storage], { cwd, env: { ...given, XDG_CACHE_HOME: xdg } });
+      expect([r.code, r.stdout, r.stderr], message).toEqual([1, '', `pgclone: error: ${message}\n`]);
+    }
+    // Read as the connection is made, as PGSSLMODE is: pgclone's error, never pg_dump's.
+    const fromEnv = await runCli(['dump', '-s', storage], { cwd, env: { ...env, PGCONNECT_TIMEOUT: 'soon', XDG_CACHE_HOME: xdg } });
+    expect(fromEnv.code).toBe(1);
+    expect(fromEnv.stderr).not.toMatch(/Dumping|pg_dump:/);
+    expect(fromEnv.stderr.trim().split('\n').at(-1)).toMatch(/^pgclone: error: .*PGCONNECT_TIMEOUT "soon" is not a whole number of seconds$/);
+    removeDir(xdg);
+    expect(filesUnder(storage)).toEqual([]);
+    // A whole number still works, for pgclone's session and pg_dump alike.
+    const ok = await runCli(['dump', '-s', storage], { cwd, env: { DATABASE_URL: `${dbUrl(db)}?connect_timeout=10`, PGCONNECT_TIMEOUT: '10' } });
+    expect(ok.code, ok.stderr).toBe(0);
+    removeDir(storage);
   });
 
   it('a connection service (pg_service.conf): read for pgclone and its tools alike, below the URL and above PG* variables', async () => {
@@ -369,6 +454,11 @@ describe('--json', () => {
     const r = await cli('ls', '--json', '--bogus');
     expect(r.code).toBe(2);
     expect(ndjson(r.stderr)).toEqual([{ event: 'error', code: 'USAGE', message: 'Unknown argument: bogus' }]);
+    // --json=true asks for JSON as --json does; it printed the plain line. The last value wins, as for the command.
+    const spelled = await cli('ls', '--json=true', '--bogus');
+    expect([spelled.code, ndjson(spelled.stderr)]).toEqual([2, [{ event: 'error', code: 'USAGE', message: 'Unknown argument: bogus' }]]);
+    const off = await cli('ls', '--json', '--json=false', '--bogus');
+    expect([off.code, off.stderr]).toEqual([2, 'pgclone: error: Unknown argument: bogus (see "pgclone --help")\n']);
   });
 });
 

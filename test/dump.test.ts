@@ -1,6 +1,6 @@
 // `pgclone dump`: the key on stdout, exclusions, key parts, and failed dumps that must leave no key behind.
 import { execFile, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -270,6 +270,12 @@ describe('pg_dump starts before the check answers where an earlier run saw the s
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`Database "${missing}" does not exist; nothing to dump`);
     expect(r.stderr).not.toContain('pg_dump: error');
-    expect(filesUnder(path.join(cwd, '.pgclone'))).toEqual([]);
+    // pg_dump had started: the folders made for its file (the location, <instance>/<database>/<config>/) were left.
+    expect(existsSync(path.join(cwd, '.pgclone'))).toBe(false);
+    // Only what the dump made goes: a folder that was there stays.
+    mkdirSync(path.join(cwd, '.pgclone', 'dev'), { recursive: true });
+    const again = await runCli(['dump'], { cwd, env: { DATABASE_URL: dbUrl(missing), XDG_CACHE_HOME: cache } });
+    expect(again.code).toBe(1);
+    expect(readdirSync(path.join(cwd, '.pgclone'), { recursive: true })).toEqual(['dev']);
   });
 });

@@ -278,7 +278,7 @@ describe('the password in usage errors', () => {
     for (const args of [['dump', databaseUrl], ['doctor', '--fix', databaseUrl], ['restore', 'x', '-j', databaseUrl]]) {
       const r = await runCli(args, { cwd, env: { DATABASE_URL: databaseUrl } });
       expect(r.code, args[0]).toBe(2);
-      expect(r.stderr, args[0]).toMatch(/^pgclone: (Unknown argument|Invalid --jobs)/);
+      expect(r.stderr, args[0]).toMatch(/^pgclone: error: (Unknown argument|Invalid --jobs)/);
       expect(r.stderr, args[0]).toContain(`${role}:***@`);
       expect(r.stderr.trim().split('\n'), args[0]).toHaveLength(1);
       expect(`${r.stdout}${r.stderr}`, args[0]).not.toContain(token);

@@ -67,6 +67,7 @@ export function parseConnection(input: ConnectionInput, what = 'database URL'): 
     };
     rememberSecret(conn.password);
     if (!conn.database) throw new PgcloneError('CONNECTION_MISSING', `The ${what} names no database`);
+    assertConnectTimeout(conn.params.connect_timeout, what);
     return conn;
   }
   if (!/^postgres(ql)?:\/\//i.test(input.trim())) {
@@ -91,6 +92,7 @@ export function parseConnection(input: ConnectionInput, what = 'database URL'): 
     if (name === 'hostaddr') throw new PgcloneError('CONNECTION_MISSING', `The ${what} sets hostaddr, which pgclone cannot follow; give the address as the URL's host`);
   }
   assertSslmode(params.sslmode, what);
+  assertConnectTimeout(params.connect_timeout, what);
   // node-pg reads a port that is no number as its default (5432): the error would name another server.
   if (parsed.port && !(/^\d+$/.test(parsed.port) && Number(parsed.port) >= 1 && Number(parsed.port) <= 65535)) {
     throw new PgcloneError('CONNECTION_MISSING', `The ${what} has port=${JSON.stringify(redact(String(parsed.port)))}: expected a port number (1-65535)`);
@@ -126,6 +128,20 @@ const SSLMODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-
 function assertSslmode(sslmode: string | undefined, what: string): void {
   if (sslmode !== undefined && !SSLMODES.includes(sslmode)) {
     throw new PgcloneError('CONNECTION_MISSING', `The ${what} has sslmode=${JSON.stringify(sslmode)}: expected one of ${SSLMODES.join(', ')}`);
+  }
+}
+
+/**
+ * libpq's `connect_timeout` is a whole number of seconds (zero or less: no limit). Anything else was first read by
+ * pg_dump, which failed once the dump had started, while pgclone's own session read it as no limit.
+ */
+function isConnectTimeout(value: string): boolean {
+  return /^-?\d+$/.test(value) && Math.abs(Number(value)) <= 2 ** 31 - 1;
+}
+
+function assertConnectTimeout(value: string | undefined, what: string): void {
+  if (value !== undefined && !isConnectTimeout(value)) {
+    throw new PgcloneError('CONNECTION_MISSING', `The ${what} has connect_timeout=${JSON.stringify(redact(value))}: expected a whole number of seconds`);
   }
 }
 
@@ -280,6 +296,9 @@ export function pgClientConfig(
   const user = conn.user ?? env.PGUSER;
   if (conn.params.sslmode === undefined && env.PGSSLMODE && !SSLMODES.includes(env.PGSSLMODE)) {
     throw new PgcloneError('CONNECTION_MISSING', `PGSSLMODE ${JSON.stringify(env.PGSSLMODE)} is not an sslmode: expected one of ${SSLMODES.join(', ')}`);
+  }
+  if (conn.params.connect_timeout === undefined && env.PGCONNECT_TIMEOUT !== undefined && !isConnectTimeout(env.PGCONNECT_TIMEOUT)) {
+    throw new PgcloneError('CONNECTION_MISSING', `PGCONNECT_TIMEOUT ${JSON.stringify(redact(env.PGCONNECT_TIMEOUT))} is not a whole number of seconds`);
   }
   const password = conn.password ?? env.PGPASSWORD;
   rememberSecret(password); // masked in every message, as a URL's password is

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, fdatasync, fstatSync } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -157,20 +157,27 @@ export class LocalStorage implements Storage {
   async #createPartial(key: string) {
     const final = this.pathOf(key);
     const dir = path.dirname(final);
-    try {
-      await makeDirectories(dir);
-    } catch (error) {
-      throw new StorageError(`Cannot create ${dir}: ${(error as Error).message}`, { cause: error });
-    }
     // `<pid>@<host>` lets a later run tell a dead writer's leftover from a dump still in progress.
     const partial = path.join(dir, `${PARTIAL_PREFIX}${ownerTag()}-${randomBytes(4).toString('hex')}-${path.basename(final)}`);
-    let handle: FileHandle;
-    try {
-      // Owner-only, whatever the umask: a dump holds the database's data (users, tokens), which the common umask 022
-      // would leave readable by every account on the machine. The rename keeps the mode.
-      handle = await open(partial, 'wx', 0o600);
-    } catch (error) {
-      throw new StorageError(`Cannot write ${partial}: ${(error as Error).message}`, { cause: error });
+    let handle: FileHandle | undefined;
+    // The folders this write made, removed again by an abort: a failed dump leaves the storage as it found it.
+    let created: string[] = [];
+    // Twice at most: another writer's abort may remove an empty folder between its making and the file's creation.
+    for (let attempt = 1; !handle; attempt++) {
+      try {
+        created = [...created, ...(await makeDirectories(dir))];
+      } catch (error) {
+        throw new StorageError(`Cannot create ${dir}: ${(error as Error).message}`, { cause: error });
+      }
+      try {
+        // Owner-only, whatever the umask: a dump holds the database's data (users, tokens), which the common umask 022
+        // would leave readable by every account on the machine. The rename keeps the mode.
+        handle = await open(partial, 'wx', 0o600);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT' && attempt < 2) continue;
+        await removeEmptyDirectories(created);
+        throw new StorageError(`Cannot write ${partial}: ${(error as Error).message}`, { cause: error });
+      }
     }
     let flusher: { stop(): void } | undefined;
     const state = {
@@ -199,6 +206,7 @@ export class LocalStorage implements Storage {
         state.settled = true;
         state.stopFlushing();
         await unlink(partial).catch(() => {});
+        await removeEmptyDirectories(created);
       },
     };
     return state;
@@ -255,9 +263,10 @@ export class LocalStorage implements Storage {
 
 /**
  * `mkdir -p`, one directory at a time from the deepest that exists: Node 20's own recursive `mkdir` never returns
- * where the kernel answers ENOENT for a directory whose parent exists (a storage location under `/proc`).
+ * where the kernel answers ENOENT for a directory whose parent exists (a storage location under `/proc`). Returns
+ * the directories it made, outermost first.
  */
-async function makeDirectories(dir: string): Promise<void> {
+async function makeDirectories(dir: string): Promise<string[]> {
   const missing: string[] = [];
   for (let at = dir; ; at = path.dirname(at)) {
     const found = await stat(at).catch((error: NodeJS.ErrnoException) => {
@@ -267,10 +276,27 @@ async function makeDirectories(dir: string): Promise<void> {
     if (found || path.dirname(at) === at) break;
     missing.unshift(at);
   }
+  const made: string[] = [];
   for (const at of missing) {
-    await mkdir(at).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EEXIST') throw error;
-    });
+    const ours = await mkdir(at).then(
+      () => true,
+      (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error;
+        return false; // another writer's: not ours to remove
+      },
+    );
+    if (ours) made.push(at);
+  }
+  return made;
+}
+
+/**
+ * Removes `dirs` (outermost first, as {@link makeDirectories} made them), innermost first, while they are empty: one
+ * that another writer has used since (a dump of its own) stays, and so do the folders around it.
+ */
+async function removeEmptyDirectories(dirs: readonly string[]): Promise<void> {
+  for (const dir of [...dirs].reverse()) {
+    if (!(await rmdir(dir).then(() => true, () => false))) return;
   }
 }
 

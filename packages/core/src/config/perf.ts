@@ -2,17 +2,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { COMPRESSION_HELP, parseCompression, type CompressionSpec } from '../compression-spec.js';
 import { UsageError } from '../errors.js';
+import { MAX_JOBS } from '../limits.js';
 import type { AnyOptions } from '../options.js';
 import type { CopyStrategyOption } from '../pg/copy-method.js';
 import type { ResolvedOptions } from './resolve.js';
 
 /** The default `jobs` is the number of cores, at most this many (each job is a server connection). */
 export const DEFAULT_MAX_JOBS = 8;
-/**
- * The most `jobs` may ask for: each is a server connection, and pg_restore sets up every job before the first one
- * connects (a billion jobs ended in pg_restore's "out of memory", after the temporary database was made).
- */
-export const MAX_JOBS = 1024;
+export { MAX_JOBS };
 
 /** The performance options of an operation, after flag > config > default. */
 export interface PerfOptions {

@@ -3,9 +3,10 @@ import yargs, { type Argv } from 'yargs';
 import type { PgcloneEvent, Runtime } from '@pgclone/core';
 // Only the dependency-free part of core at start-up: `--help` must not load pg, zod or the AWS SDK.
 import { formatAge, formatBytes } from '@pgclone/core/format';
+import { MAX_JOBS } from '@pgclone/core/limits';
 import { redact } from '@pgclone/core/redact';
 import { createPrinter, type Printer } from './printer.js';
-import { numberOption, repeatableOption, stringOption } from './option-types.js';
+import { assertBooleanValues, repeatableOption, stringOption, wholeNumberOption } from './option-types.js';
 import { captureStrayStdout } from './stray-stdout.js';
 import { routeProcessWarnings } from './process-warnings.js';
 
@@ -90,6 +91,19 @@ function valueFlags(parser: { getOptions(): object }, common: Record<string, obj
   return names;
 }
 
+/**
+ * Whether `argv` asks for `--json` (`--json=true` too; the last of them wins, as for the command), for what is printed
+ * before yargs has parsed it or when it could not. Not after `--`, where it is an argument.
+ */
+function jsonAsked(argv: readonly string[]): boolean {
+  let json = false;
+  for (const arg of argv.slice(0, argv.includes('--') ? argv.indexOf('--') : undefined)) {
+    if (arg === '--json' || arg === '--json=true') json = true;
+    else if (arg === '--json=false' || arg === '--no-json') json = false;
+  }
+  return json;
+}
+
 /** {@link common} with the named-config option under another long name (the `-c` alias stays). */
 function commonOptions(namedConfigOption: string): typeof common {
   if (namedConfigOption === 'config') return common;
@@ -128,7 +142,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
   let exitCode = 0;
   let printer: Printer | undefined;
   // Before a command has made its own (an error in parsing, a warning at start-up): `--json` as far as argv says.
-  const currentPrinter = () => (printer ??= createPrinter({ json: argv.includes('--json'), quiet: false, stdout, stderr, scriptName }));
+  const currentPrinter = () => (printer ??= createPrinter({ json: jsonAsked(argv), quiet: false, stdout, stderr, scriptName }));
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(130);
@@ -172,6 +186,8 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
   };
 
   let parser = yargs(argv)
+    // Numeric flags check what was typed (option-types.ts): yargs would take `0x10` or ` 3` for a number first.
+    .parserConfiguration({ 'parse-numbers': false })
     .scriptName(scriptName)
     .usage(`$0 <command> [options]\n\nDump, restore (reversibly) and copy PostgreSQL databases.`)
     .option('json', { type: 'boolean', describe: 'Results as JSON on stdout; events as NDJSON on stderr' })
@@ -269,7 +285,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
           .option('pre-swap-hook', repeatableOption('Command run on the restored copy before the swap (repeatable; "" disables the defaults)'))
           .option('post-swap-hook', repeatableOption('Command run after the swap (repeatable; "" disables the defaults)'))
           .option('dry-run', { type: 'boolean', describe: 'Print the plan and change nothing' })
-          .option('jobs', { alias: 'j', ...numberOption('jobs', 'Parallel pg_restore jobs (default: the number of cores, at most 8)') })
+          .option('jobs', { alias: 'j', ...wholeNumberOption('jobs', 'Parallel pg_restore jobs (default: the number of cores, at most 8)', { min: 1, max: MAX_JOBS }) })
           .option('spool-dir', stringOption('spool-dir', 'Directory for the temporary archive of a parallel restore (default: OS temp)'))
           .option('copy-strategy', copyStrategyOption)
           .option(common),
@@ -311,7 +327,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
       (y) =>
         y
           .positional('prefix', { type: 'string', describe: 'Only groups under this prefix (whole path segments)' })
-          .option('keep', numberOption('keep', 'Keep the newest N dumps of each group'))
+          .option('keep', wholeNumberOption('keep', 'Keep the newest N dumps of each group', { min: 1 }))
           .option('older-than', stringOption('older-than', 'Delete only dumps older than this (30d, 12h, 2w, 1d12h)'))
           .option('yes', { alias: 'y', type: 'boolean', describe: 'Delete for real (otherwise only show what would go)' })
           .option(common),
@@ -404,6 +420,16 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
           if (report.remaining > 0) exitCode = 1;
         }),
     )
+    // Before yargs' own checks, with the command's flags known: a bad boolean value is named, not read as false.
+    .middleware((args) => {
+      assertBooleanValues(argv, (parser as unknown as { getOptions(): { boolean: string[] } }).getOptions());
+      // yargs binds no positional after "--" and strict mode lets it pass: "prune --yes -- dev" pruned every group.
+      // It holds them apart here (later it adds them to `_`, where a command's own words cannot be told from them).
+      const extra = (args as { '--'?: unknown[] })['--'] ?? [];
+      if (extra.length > 0) {
+        throw Object.assign(new Error(`Unexpected argument after "--": ${String(extra[0])} (a key or prefix goes before "--")`), { usage: true });
+      }
+    }, true)
     .demandCommand(1, `Give a command: ${COMMANDS.slice(0, -1).join(', ')} or ${COMMANDS.at(-1)}`)
     .recommendCommands()
     .strict()
@@ -437,14 +463,22 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
       const swallowed = /^(Give a command|Did you mean)/.test(message)
         ? flagBeforeCommand(argv, COMMANDS, valueFlags(parser as unknown as { getOptions(): object }, common))
         : undefined;
+      // yargs names a mistyped --dry-runn twice, as typed and camel-cased ("Unknown arguments: dry-runn, dryRunn").
+      const unknown = /^Unknown arguments?: (.*)$/.exec(message);
+      if (unknown) {
+        const names = unknown[1]!.split(', ');
+        const typed = names.filter((name) => !names.some((other) => other !== name && camelCase(other) === name));
+        message = `Unknown argument${typed.length > 1 ? 's' : ''}: ${typed.join(', ')}`;
+      }
       // yargs' suggestion alone ("Did you mean rm?") does not say what was wrong.
       const command = argv.find((arg) => !arg.startsWith('-'));
       if (swallowed) message = `Unknown argument: ${swallowed.flag}, before the command "${swallowed.command}" (a command's options go after it)`;
       else if (message.startsWith('Did you mean') && command) message = `Unknown command ${JSON.stringify(command)}. ${message}`;
       // With --json, the same error event as any other error (core's UsageError, without loading core for it).
-      if (argv.includes('--json')) currentPrinter().error(Object.assign(new Error(message), { code: 'USAGE', exitCode: 2 }));
+      if (jsonAsked(argv)) currentPrinter().error(Object.assign(new Error(message), { code: 'USAGE', exitCode: 2 }));
       // yargs quotes what it did not take: a URL given as an argument ("pgclone dump postgresql://…") holds a password.
-      else stderr.write(`${scriptName}: ${redact(message)} (see "${scriptName} --help")\n`);
+      // The same "error:" line as the printer's, so that one pattern finds every error of every bin.
+      else stderr.write(`${scriptName}: error: ${redact(message)} (see "${scriptName} --help")\n`);
       exitCode = 2;
     } else {
       exitCode = currentPrinter().error(error);
