@@ -237,6 +237,26 @@ describe('the key and the config', () => {
     expect(await dump('-c', 'named', '-i', 'flag', '--pre-dump-hook', 'true')).toBe('flag/default/none');
   });
 
+  it('an instance, alias or config name starting with "-" is refused up front: no key could name its dumps', async () => {
+    // `pin`, `rm` and `restore` read a key starting with `-` as an option; such a dump could never be named again.
+    const dir = project('dash-names', {});
+    const withConfig = (name: string, config: unknown) => project(name, { '.pgclonerc.json': config });
+    for (const [args, cwd, extra, shown] of [
+      [['dump', '--instance=-x'], dir, {}, '"-x"'],
+      [['dump'], dir, { PGCLONE_INSTANCE: '-ci' }, '"-ci"'],
+      [['dump'], withConfig('dash-instance', { instance: '-top' }), {}, '"-top"'],
+      [['dump', '--config=-nightly'], withConfig('dash-config', { configs: { '-nightly': {} } }), {}, '"-nightly"'],
+      [['dump', '--database=-main'], withConfig('dash-alias', { databases: { '-main': { env: 'DATABASE_URL' } } }), {}, '"-main"'],
+    ] as const) {
+      const r = await runCli([...args], { cwd, env: { ...env, ...extra } });
+      expect(r.code, args.join(' ')).not.toBe(0);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n'), args.join(' ')).toEqual([expect.stringContaining(shown)]);
+      expect(r.stderr).toContain('"-"');
+      expect(dumpsUnder(path.join(cwd, '.pgclone'))).toEqual([]);
+    }
+  });
+
   it('an empty $PGCLONE_INSTANCE counts as unset: the instance is the host name', async () => {
     const dir = project('empty-instance', {});
     const r = await runCli(['dump'], { cwd: dir, env: { ...env, PGCLONE_INSTANCE: '' } });

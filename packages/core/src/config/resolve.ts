@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseConnection, type Connection, type ConnectionInput } from '../connection.js';
 import { ConfigError, PgcloneError } from '../errors.js';
+import { assertKeyName } from '../keys.js';
 import type { AnyOptions } from '../options.js';
 import type { LoadedConfig } from './load.js';
 import type { ConfigBundle, Hook, PgcloneConfig } from './schema.js';
@@ -93,6 +94,7 @@ export function resolveOptions(input: {
   // The user's own config is shared by every project: the project is where pgclone runs, not that folder.
   const projectFileDir = file?.user ? undefined : fileDir;
   const configName = options.config;
+  if (configName !== undefined) assertKeyName(configName, 'config name');
 
   const layers: Layer[] = [];
   if (configName !== undefined) {
@@ -129,6 +131,10 @@ export function resolveOptions(input: {
     options.exclude !== undefined || preDumpFlag !== undefined || preSwapFlag !== undefined || postSwapFlag !== undefined;
 
   const databaseAlias = options.database ?? pick('database').value ?? DEFAULTS.database;
+  assertKeyName(databaseAlias, 'database alias');
+  // An empty variable (`PGCLONE_INSTANCE=$UNSET_VAR` in CI) is unset, as in a shell: not an instance named `_`.
+  const instance = options.instance ?? pick('instance').value ?? (env.PGCLONE_INSTANCE || undefined) ?? input.hostname ?? os.hostname();
+  assertKeyName(instance, 'instance');
   const databases: Record<string, string | { env: string }> = {};
   for (const layer of [...layers].reverse()) Object.assign(databases, layer.bundle.databases ?? {});
 
@@ -155,8 +161,7 @@ export function resolveOptions(input: {
     ...(file ? { configFile: file.filepath } : {}),
     ...(configName !== undefined ? { configName } : {}),
     keyConfig: configName !== undefined && !explicit ? configName : 'none',
-    // An empty variable (`PGCLONE_INSTANCE=$UNSET_VAR` in CI) is unset, as in a shell: not an instance named `_`.
-    instance: options.instance ?? pick('instance').value ?? (env.PGCLONE_INSTANCE || undefined) ?? input.hostname ?? os.hostname(),
+    instance,
     databaseAlias,
     connection: resolveConnection({ alias: databaseAlias, databases, adapter, env, url: options.databaseUrl }),
     storageLocation,

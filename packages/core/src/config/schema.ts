@@ -26,6 +26,8 @@ export type Hook = string | ((context: HookContext) => unknown);
 z.config(en());
 
 const nonEmpty = () => z.string().check(z.minLength(1));
+// An instance, alias or config name becomes a part of dump keys, which must not start with `-` (keys.ts).
+const keyName = () => z.string().check(z.minLength(1), z.refine((v) => !v.startsWith('-'), 'cannot start with "-"'));
 /** Whether `pattern` compiles, as pg_restore's error lines are matched against it. */
 function isRegExp(pattern: string): boolean {
   try {
@@ -109,9 +111,9 @@ export const testShape = {
 
 /** Keys allowed both at the top level and inside each named config. */
 export const bundleShape = {
-  instance: nonEmpty(),
-  database: nonEmpty(),
-  databases: z.record(nonEmpty(), connection),
+  instance: keyName(),
+  database: keyName(),
+  databases: z.record(keyName(), connection),
   storageLocation: nonEmpty(),
   exclude: z.array(nonEmpty()),
   preDumpHooks: hooks,
@@ -140,7 +142,7 @@ const bundle = z.partial(z.strictObject(bundleShape));
 /** The schema of a whole config file. */
 export const configSchema = z.partial(
   z.extend(bundle, {
-    configs: z.record(z.string().check(z.regex(/^[A-Za-z0-9_-]+$/, 'config names use only [A-Za-z0-9_-]')), bundle),
+    configs: z.record(z.string().check(z.regex(/^[A-Za-z0-9_-]+$/, 'config names use only [A-Za-z0-9_-]'), z.refine((v) => !v.startsWith('-'), 'cannot start with "-"')), bundle),
   }),
 );
 
