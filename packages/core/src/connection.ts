@@ -291,15 +291,10 @@ export function pgClientConfig(
   // What the connection leaves out comes from `env`, as node-pg would take it from process.env (an API caller's
   // `env` option reaches the tools through libpqEnv, and must reach this session too); then node-pg's defaults, and
   // libpq's password file.
+  assertConnectionEnv(conn, env);
   const host = conn.host ?? env.PGHOST;
   const port = conn.port ?? (env.PGPORT ? envPort(env.PGPORT) : undefined);
   const user = conn.user ?? env.PGUSER;
-  if (conn.params.sslmode === undefined && env.PGSSLMODE && !SSLMODES.includes(env.PGSSLMODE)) {
-    throw new PgcloneError('CONNECTION_MISSING', `PGSSLMODE ${JSON.stringify(env.PGSSLMODE)} is not an sslmode: expected one of ${SSLMODES.join(', ')}`);
-  }
-  if (conn.params.connect_timeout === undefined && env.PGCONNECT_TIMEOUT !== undefined && !isConnectTimeout(env.PGCONNECT_TIMEOUT)) {
-    throw new PgcloneError('CONNECTION_MISSING', `PGCONNECT_TIMEOUT ${JSON.stringify(redact(env.PGCONNECT_TIMEOUT))} is not a whole number of seconds`);
-  }
   const password = conn.password ?? env.PGPASSWORD;
   rememberSecret(password); // masked in every message, as a URL's password is
   const config: ClientConfig = {
@@ -327,6 +322,21 @@ export function pgClientConfig(
   }
   if (conn.params.connect_timeout) config.connectionTimeoutMillis = Number(conn.params.connect_timeout) * 1000;
   return config;
+}
+
+/**
+ * Refuses the `PGPORT`, `PGSSLMODE` and `PGCONNECT_TIMEOUT` that `conn` would take from `env` when they are no port,
+ * sslmode or whole number of seconds. Called when the connection is resolved, as a bad URL parameter is refused by
+ * {@link parseConnection}: read only as the session connected, they failed after the first step had been printed.
+ */
+export function assertConnectionEnv(conn: Connection, env: NodeJS.ProcessEnv): void {
+  if (conn.port === undefined && env.PGPORT) envPort(env.PGPORT);
+  if (conn.params.sslmode === undefined && env.PGSSLMODE && !SSLMODES.includes(env.PGSSLMODE)) {
+    throw new PgcloneError('CONNECTION_MISSING', `PGSSLMODE ${JSON.stringify(env.PGSSLMODE)} is not an sslmode: expected one of ${SSLMODES.join(', ')}`);
+  }
+  if (conn.params.connect_timeout === undefined && env.PGCONNECT_TIMEOUT !== undefined && !isConnectTimeout(env.PGCONNECT_TIMEOUT)) {
+    throw new PgcloneError('CONNECTION_MISSING', `PGCONNECT_TIMEOUT ${JSON.stringify(redact(env.PGCONNECT_TIMEOUT))} is not a whole number of seconds`);
+  }
 }
 
 /**

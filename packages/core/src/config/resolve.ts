@@ -1,6 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
-import { parseConnection, type Connection, type ConnectionInput } from '../connection.js';
+import { assertConnectionEnv, parseConnection, type Connection, type ConnectionInput } from '../connection.js';
 import { ConfigError, PgcloneError } from '../errors.js';
 import { assertKeyName } from '../keys.js';
 import type { AnyOptions } from '../options.js';
@@ -163,7 +163,7 @@ export function resolveOptions(input: {
     keyConfig: configName !== undefined && !explicit ? configName : 'none',
     instance,
     databaseAlias,
-    connection: resolveConnection({ alias: databaseAlias, databases, adapter, env, url: options.databaseUrl }),
+    connection: checkedEnv(resolveConnection({ alias: databaseAlias, databases, adapter, env, url: options.databaseUrl }), env),
     storageLocation,
     // `-e ''` turns the configured exclusions off, as an empty hook flag does the hooks; '' is no table pattern.
     exclude: options.exclude?.filter((table) => table !== '') ?? pick('exclude').value ?? [],
@@ -199,6 +199,18 @@ function absoluteLocation(location: string, baseDir: string): string {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location) || /^s3:/i.test(location)) return location;
   const resolved = path.resolve(baseDir, location);
   return resolved.endsWith(path.sep) ? resolved : resolved + path.sep;
+}
+
+/** The connection, or the error for a bad PG* variable it would read: refused before anything starts, as a bad URL is. */
+function checkedEnv(conn: Connection | PgcloneError, env: NodeJS.ProcessEnv): Connection | PgcloneError {
+  if (conn instanceof PgcloneError) return conn;
+  try {
+    assertConnectionEnv(conn, env);
+    return conn;
+  } catch (error) {
+    if (error instanceof PgcloneError) return error;
+    throw error;
+  }
 }
 
 function resolveConnection(input: {
