@@ -155,6 +155,9 @@ describe('help and exit codes', () => {
         [['ls', '--bogus'], 'Unknown argument: bogus'],
         // Named twice before, as typed and camel-cased: "Unknown arguments: dry-runn, dryRunn".
         [['restore', 'x', '--dry-runn', '--other-one'], 'Unknown arguments: dry-runn, other-one'],
+        // yargs reads --no-X as X negated, and named "such", a word never typed.
+        [['restore', 'x', '--no-such'], 'Unknown argument: no-such'],
+        [['restore', 'x', '--no-dry-runn', '--bogus'], 'Unknown arguments: no-dry-runn, bogus'],
         [['restore', 'x', '-j', 'abc'], 'Invalid --jobs "abc": expected a whole number from 1 to 1024'],
         [[], 'Give a command: ls, dump, restore, copy, prune, pin, unpin, rm or doctor'],
       ] as const) {

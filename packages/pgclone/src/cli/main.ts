@@ -467,7 +467,7 @@ export async function main(argv: string[], context: CliContext = {}): Promise<nu
       const unknown = /^Unknown arguments?: (.*)$/.exec(message);
       if (unknown) {
         const names = unknown[1]!.split(', ');
-        const typed = names.filter((name) => !names.some((other) => other !== name && camelCase(other) === name));
+        const typed = names.filter((name) => !names.some((other) => other !== name && camelCase(other) === name)).map((name) => asTyped(name, argv));
         message = `Unknown argument${typed.length > 1 ? 's' : ''}: ${typed.join(', ')}`;
       }
       // yargs' suggestion alone ("Did you mean rm?") does not say what was wrong.
@@ -502,3 +502,11 @@ type BaseOptions = {
   signal: AbortSignal;
   runtime?: Partial<Runtime>;
 };
+
+/**
+ * An unknown flag's name as typed: yargs reads `--no-such` as `such` negated and names `such`, a word never given.
+ */
+function asTyped(name: string, argv: readonly string[]): string {
+  const given = (flag: string) => argv.some((arg) => arg === `--${flag}` || arg.startsWith(`--${flag}=`));
+  return !given(name) && given(`no-${name}`) ? `no-${name}` : name;
+}
