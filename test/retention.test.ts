@@ -55,6 +55,10 @@ describe('prune', () => {
     const repeated = await runCli(['prune', '--older-than', '1m1m'], { cwd, env });
     expect(repeated.code).toBe(2);
     expect(repeated.stderr).toContain('Invalid --older-than "1m1m"');
+    // Refused like -j ' 3': whitespace was trimmed here and taken as 1d.
+    const spaced = await runCli(['prune', '--older-than', ' 1d'], { cwd, env });
+    expect([spaced.code, spaced.stdout]).toEqual([2, '']);
+    expect(spaced.stderr).toContain('Invalid --older-than " 1d"');
   });
 
   it('is a dry run by default', async () => {
@@ -164,6 +168,7 @@ describe('pure parts', () => {
     for (const bad of ['', '10', 'd', '1y', '-1d', '1d 2x', '0d']) expect(() => parseDuration(bad), bad).toThrow(/Invalid --older-than/);
     // A repeated or out-of-order unit is a typo (1m1m meant 11m? 1h30m?), not a sum to guess at.
     for (const bad of ['1m1m', '12h1d', '1d2d', '30m1h']) expect(() => parseDuration(bad), bad).toThrow(`Invalid --older-than "${bad}"`);
+    for (const bad of [' 1d', '1d ', '1 d', '1d 12h', '\t30d', '1d\n']) expect(() => parseDuration(bad), JSON.stringify(bad)).toThrow(/Invalid --older-than/);
     expect(parseDuration('2w3d4h5m6s')).toBe(17 * DAY + 4 * 3_600_000 + 5 * 60_000 + 6_000);
   });
 
