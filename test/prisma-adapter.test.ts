@@ -1,6 +1,6 @@
 // End-to-end: pgclone in Prisma 7 and Prisma 6 projects, with the real Prisma CLIs, real migrations, a real cluster.
 import type { ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { close, ensureTemplate } from 'pgclone';
@@ -354,5 +354,22 @@ describe('a Prisma project with another provider', () => {
       expect(result.code).toBe(1);
       expect(result.stderr).toContain('uses provider "mysql"; pgclone works with PostgreSQL only');
     }
+  });
+});
+
+describe('a Prisma schema folder', () => {
+  it('skips a subfolder that cannot be found once listed, instead of failing with a raw ENOENT', async () => {
+    // A folder that vanished between its listing and its reading gave "error: ENOENT: no such file or directory,
+    // scandir …". A name that is no UTF-8 does the same, every time: Node lists it as another name, which is not there.
+    const dir = prismaProject({
+      major: 6,
+      files: { 'prisma/schema/main.prisma': schemaFiles('  provider = "postgresql"\n  url = env("DATABASE_URL")')['prisma/schema.prisma']! },
+    });
+    const schemaDir = path.join(dir, 'prisma/schema');
+    mkdirSync(Buffer.concat([Buffer.from(`${schemaDir}/`), Buffer.from([0x66, 0xff])]));
+    expect(readdirSync(schemaDir)).toHaveLength(2);
+    const storage = path.join(dir, 'dumps');
+    const result = await runCli(['ls', '--schema', 'prisma/schema', '-s', storage], { cwd: dir, bin: PRISMA_PGCLONE_BIN, env: { DATABASE_URL: dbUrl('postgres') } });
+    expect([result.code, result.stderr]).toEqual([0, '']);
   });
 });

@@ -97,14 +97,33 @@ function readSchemaFiles(schemaPath: string): Array<[string, string]> {
   if (statSync(schemaPath).isFile()) return [[schemaPath, readFileSync(schemaPath, 'utf8')]];
   const files: Array<[string, string]> = [];
   const walk = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    const entries = readOrSkip(dir, 'folder', () => readdirSync(dir, { withFileTypes: true }));
+    for (const entry of (entries ?? []).sort((a, b) => a.name.localeCompare(b.name))) {
       const full = path.join(dir, entry.name);
       if (entry.isDirectory()) walk(full);
-      else if (entry.isFile() && entry.name.endsWith('.prisma')) files.push([full, readFileSync(full, 'utf8')]);
+      else if (entry.isFile() && entry.name.endsWith('.prisma')) {
+        const text = readOrSkip(full, 'file', () => readFileSync(full, 'utf8'));
+        if (text !== undefined) files.push([full, text]);
+      }
     }
   };
   walk(schemaPath);
   return files;
+}
+
+/**
+ * `read()`, or `undefined` when `file` is gone since its folder was listed (deleted meanwhile, or a name that is no
+ * UTF-8, which Node lists as another name): not part of the schema, as for Prisma. Any other failure (EACCES) is an
+ * error naming the path, not a bare `ENOENT: … scandir`.
+ */
+function readOrSkip<T>(file: string, what: 'file' | 'folder', read: () => T): T | undefined {
+  try {
+    return read();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    throw new AdapterError(`Cannot read the Prisma schema ${what} ${file}: ${code ?? (error as Error).message}`, { cause: error });
+  }
 }
 
 function existing(file: string): boolean {
