@@ -257,6 +257,16 @@ describe('the key and the config', () => {
     }
   });
 
+  it('an instance, alias or config name too long for a key is refused up front, in one line', async () => {
+    const dir = project('long-names', {});
+    const r = await runCli(['dump', `--instance=${'a'.repeat(120)}`], { cwd: dir, env });
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toBe('');
+    // Before the check starts: no "Checking …" step, no pg_dump.
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining('is too long for a dump key')]);
+    expect(dumpsUnder(path.join(dir, '.pgclone'))).toEqual([]);
+  });
+
   it('an empty $PGCLONE_INSTANCE counts as unset: the instance is the host name', async () => {
     const dir = project('empty-instance', {});
     const r = await runCli(['dump'], { cwd: dir, env: { ...env, PGCLONE_INSTANCE: '' } });

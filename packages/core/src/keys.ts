@@ -44,22 +44,24 @@ export function formatKeyTimestamp(date: Date, microseconds = 0): string {
 export const MAX_KEY_PART_LENGTH = 100;
 
 /**
- * Refuses an instance, database alias or config name that starts with `-`: its dumps' keys would too, and `pin`,
- * `rm` and `restore` would read such a key as an option, so that no command could name them again.
+ * Refuses an instance, database alias or config name that no key can hold: one that starts with `-` (its dumps' keys
+ * would too, and `pin`, `rm` and `restore` would read such a key as an option, so that no command could name them
+ * again), or one longer than {@link MAX_KEY_PART_LENGTH}. Checked when the options are resolved, before anything
+ * starts, and again when a key is built.
  */
 export function assertKeyName(value: string, what: string): void {
   if (value.startsWith('-')) {
     throw new KeyError('NAME_INVALID', `Invalid ${what} ${JSON.stringify(value)}: it cannot start with "-" (a key starting with "-" reads as an option)`);
   }
+  if (sanitizeKeyPart(value).length > MAX_KEY_PART_LENGTH) {
+    throw new KeyError('NAME_TOO_LONG', `The ${what} ${JSON.stringify(value.slice(0, 40))}… is too long for a dump key (at most ${MAX_KEY_PART_LENGTH} characters)`);
+  }
 }
 
-/** Builds a dump key; throws `NAME_TOO_LONG` when a part would be longer than {@link MAX_KEY_PART_LENGTH}. */
+/** Builds a dump key; throws as {@link assertKeyName} does for a part no key can hold. */
 export function formatDumpKey(parts: Omit<DumpKeyParts, 'timestamp'>, date = new Date(), microseconds = 0): string {
   for (const [what, value] of [['instance', parts.instance], ['database alias', parts.database], ['config', parts.config]] as const) {
     assertKeyName(value, what);
-    if (sanitizeKeyPart(value).length > MAX_KEY_PART_LENGTH) {
-      throw new KeyError('NAME_TOO_LONG', `The ${what} ${JSON.stringify(value.slice(0, 40))}… is too long for a dump key (at most ${MAX_KEY_PART_LENGTH} characters)`);
-    }
   }
   return [
     sanitizeKeyPart(parts.instance),
