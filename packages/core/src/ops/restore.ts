@@ -20,6 +20,7 @@ import { readArchiveDatabase, readContents, restoresInOneTransaction, restoresIn
 import { usefulJobs } from '../pg/restore-jobs.js';
 import { restoreDefaults } from '../pg/restore-defaults.js';
 import { RestoreProgress } from '../pg/restore-progress.js';
+import type { TocLines } from '../pg/toc-listing.js';
 import { checkSpoolDir } from '../pg/spool.js';
 import { locateTool, type Tool } from '../pg/tools.js';
 import { executePlan } from '../plan/execute.js';
@@ -156,7 +157,7 @@ async function restoreNow(keyOrPrefix: string | undefined, options: RestoreOptio
     }
 
     const pgRestore = archive ? await pgRestoreFound : undefined;
-    let toc: string[] = [];
+    let toc: TocLines = [];
     let databaseEntries: string[] | undefined;
     if (archive && pgRestore) {
       reporter.step('verify', `Checking ${archive.key}`, target);
@@ -258,7 +259,7 @@ interface ArchiveRestore {
   archive: DumpInput;
   verifier: DumpVerifier;
   /** The archive's table of contents (`pg_restore -l`). */
-  toc: string[];
+  toc: TocLines;
   /** The jobs planned from the table of contents (the input may take fewer: see `DumpInput`). */
   jobs: number;
   /** The server's cores, when it runs on this machine. */
@@ -367,7 +368,7 @@ async function restoreArchive(r: ArchiveRestore): Promise<void> {
  * Refuses a dump that is missing, empty, not an archive (plain or wrapped in gzip/zstd/lz4), unreadable by this
  * pg_restore, or truncated in its TOC. Returns the table of contents.
  */
-async function verifyArchive(storage: Storage, input: DumpInput, pgRestore: Tool, env: NodeJS.ProcessEnv): Promise<{ toc: string[]; databaseEntries: string[] }> {
+async function verifyArchive(storage: Storage, input: DumpInput, pgRestore: Tool, env: NodeJS.ProcessEnv): Promise<{ toc: TocLines; databaseEntries: string[] }> {
   const key = input.key;
   const stat = await storage.stat(key);
   if (!stat) throw new KeyError('KEY_NOT_FOUND', `Dump ${key} does not exist in ${storage.display}`);

@@ -10,6 +10,7 @@ import { makeScratchDir } from '../scratch.js';
 import { databaseFromScript, type ArchiveDatabase } from './database-script.js';
 import { quoteConninfo } from './ident.js';
 import { isVerboseLine } from './restore-progress.js';
+import { TocListing, type TocLines } from './toc-listing.js';
 import { spawnTool, type Tool } from './tools.js';
 
 /**
@@ -44,7 +45,7 @@ interface ToolRun {
   signal?: AbortSignal | undefined;
 }
 
-async function runWithArchive(run: ToolRun): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string[]; stdout: string }> {
+async function runWithArchive(run: ToolRun): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string[]; stdout: Buffer }> {
   const fromFile = 'path' in run.source;
   const piped = 'pipe' in run.source ? await run.source.pipe() : undefined;
   const running = spawnTool(run.tool, fromFile ? [...run.args, (run.source as { path: string }).path] : run.args, {
@@ -69,8 +70,9 @@ async function runWithArchive(run: ToolRun): Promise<{ code: number | null; sign
     pipeFailure = error;
     running.child.kill('SIGTERM');
   });
-  let stdout = '';
-  running.child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  // Bytes, not a string grown chunk by chunk: a listing of many items is megabytes (see TocListing).
+  const stdout: Buffer[] = [];
+  running.child.stdout?.on('data', (d: Buffer) => stdout.push(d));
   let feed: Promise<void> = Promise.resolve();
   let input: Readable | undefined;
   if ('open' in run.source) {
@@ -107,7 +109,7 @@ async function runWithArchive(run: ToolRun): Promise<{ code: number | null; sign
       // pg_restore read a whole archive, yet the program failed at its end (a zstd frame checksum): still a failure.
       if (failure !== undefined && exit.code === 0) throw failure;
     }
-    return { ...exit, stdout };
+    return { ...exit, stdout: Buffer.concat(stdout) };
   } finally {
     stopListening();
   }
@@ -115,6 +117,10 @@ async function runWithArchive(run: ToolRun): Promise<{ code: number | null; sign
 
 /** The entries about the database itself, which `pg_restore -l` lists only with `--create`. */
 const DATABASE_ENTRY = /^\d+; \d+ \d+ (DATABASE|DATABASE PROPERTIES|COMMENT - DATABASE|ACL - DATABASE) /;
+/** The words a listing line starts with when it is one of {@link DATABASE_ENTRY}'s (its ids and type). */
+const ENTRY_HEAD = 64;
+/** The comment lines of a listing (its header) start with this. */
+const SEMICOLON = 0x3b;
 
 /**
  * The archive's table of contents (`pg_restore -l`, comments left out) and, from the same read, its entries about the
@@ -126,14 +132,21 @@ export async function readContents(
   source: ArchiveSource,
   env: NodeJS.ProcessEnv,
   key: string,
-): Promise<{ toc: string[]; databaseEntries: string[] }> {
+): Promise<{ toc: TocListing; databaseEntries: string[] }> {
   const exit = await runWithArchive({ tool, args: ['-l', '--create'], source, env, captureStdout: true, partialRead: true });
   if (exit.code !== 0) {
     const detail = exit.stderr.find((l) => /error/i.test(l)) ?? exit.stderr[0] ?? `exit code ${exit.code}`;
     throw new DumpError('DUMP_INVALID', `Dump ${key} is not a readable archive: ${detail.replace(/^pg_restore: (error: )?/, '')}`);
   }
-  const lines = exit.stdout.split('\n').filter((l) => l && !l.startsWith(';'));
-  return { toc: lines.filter((l) => !DATABASE_ENTRY.test(l)), databaseEntries: lines.filter((l) => DATABASE_ENTRY.test(l)) };
+  const databaseEntries: string[] = [];
+  const toc = TocListing.of(exit.stdout, (line) => {
+    if (line[0] === SEMICOLON) return false;
+    // Only a line's head decides, so that an item's line becomes no string here.
+    if (!DATABASE_ENTRY.test(line.toString('latin1', 0, ENTRY_HEAD))) return true;
+    databaseEntries.push(line.toString());
+    return false;
+  });
+  return { toc, databaseEntries };
 }
 
 /**
@@ -152,7 +165,7 @@ const ONE_TRANSACTION_MAX_ENTRIES = 256;
  * own restore of that table, 3 pairs of 4. Not with an allow list: the first error would undo everything, where the
  * allow list means to go on past it.
  */
-export function restoresInOneTransaction(toc: readonly string[], run: { parallel: boolean; allowList: readonly string[] }): boolean {
+export function restoresInOneTransaction(toc: TocLines, run: { parallel: boolean; allowList: readonly string[] }): boolean {
   return !run.parallel && run.allowList.length === 0 && toc.length <= ONE_TRANSACTION_MAX_ENTRIES;
 }
 
@@ -175,7 +188,7 @@ export async function readArchiveDatabase(
     if (!entries) {
       const toc = await runWithArchive({ tool, args: ['-l', '--create'], source, env, captureStdout: true, partialRead: true });
       if (toc.code !== 0) throw unreadable(key, toc.stderr, toc.code);
-      entries = toc.stdout.split('\n').filter((l) => DATABASE_ENTRY.test(l));
+      entries = toc.stdout.toString().split('\n').filter((l) => DATABASE_ENTRY.test(l));
     }
     const list = path.join(dir, 'database.list');
     await writeFile(list, entries.join('\n') + '\n');
@@ -188,7 +201,7 @@ export async function readArchiveDatabase(
       partialRead: true,
     });
     if (exit.code !== 0) throw unreadable(key, exit.stderr, exit.code);
-    return databaseFromScript(exit.stdout);
+    return databaseFromScript(exit.stdout.toString());
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -2,6 +2,7 @@
  * How many jobs pg_restore is worth running with: decided from the archive's table of contents first, then from how
  * its data is spread over its items (from the dump's manifest, or the data sizes of a file or spool). Pure.
  */
+import type { TocLines } from './toc-listing.js';
 
 // TOC entries that `pg_restore -j` runs side by side once the schema is in: the data items (table data, large objects,
 // materialized view data), which need nothing of each other, and the index and constraint builds after them, which
@@ -17,7 +18,7 @@ const BUILD_ENTRY = /^\d+; \d+ \d+ (INDEX(?! ATTACH)|CONSTRAINT|FK CONSTRAINT) /
  * dump 3.7–3.8 s with one job against 4.2–4.6 s spooled for `-j2`; a plain archive in place 3.5–3.7 s against
  * 4.0–4.2 s. With two more indexes on that table, one job and `-j2` took the same time (6.6–7.3 s, 6.8–7.6 s).
  */
-export function usefulJobs(toc: readonly string[], jobs: number): number {
+export function usefulJobs(toc: TocLines, jobs: number): number {
   let data = 0;
   let builds = 0;
   for (const line of toc) {

@@ -2,6 +2,7 @@ import type { Reporter } from '../events.js';
 import { ProgressMeter } from '../progress.js';
 import type { DataSizes } from './archive-offsets.js';
 import type { IndexBuildReading } from './index-progress.js';
+import type { TocLines } from './toc-listing.js';
 
 /**
  * Restore progress from `pg_restore --verbose`: one `creating …`, `processing data for table …` or `executing …`
@@ -46,7 +47,7 @@ export function isVerboseLine(line: string): boolean {
 /** Counts a running pg_restore's progress from its `--verbose` lines and emits `restore` progress events. */
 export class RestoreProgress {
   readonly #reporter: Reporter;
-  readonly #toc: readonly string[];
+  readonly #toc: TocLines;
   readonly #parallel: boolean;
   /** Set once the sizes are known (or known to be unknown); until then lines wait in `#early`. */
   #meter: ProgressMeter | undefined;
@@ -87,7 +88,7 @@ export class RestoreProgress {
    */
   constructor(
     reporter: Reporter,
-    toc: readonly string[],
+    toc: TocLines,
     data: DataSizes | Promise<DataSizes | undefined> | undefined,
     parallel: boolean,
   ) {
@@ -190,21 +191,37 @@ export class RestoreProgress {
 
   #start(data: DataSizes | undefined): void {
     if (this.#meter) return;
-    const ids = this.#toc.map((line) => Number(TOC_ID.exec(line)?.[1] ?? NaN));
-    const sizes = data && ids.every((id) => !Number.isNaN(id)) ? data.sizes : undefined;
+    // One pass over the listing, a line at a time: it may hold hundreds of thousands (see TocListing).
+    const builds = data?.builds ?? new Map<number, number>();
+    const dataOrder: number[] = [];
+    const buildOrder: number[] = [];
+    let numbered = data !== undefined;
+    if (data) {
+      for (const line of this.#toc) {
+        const id = Number(TOC_ID.exec(line)?.[1] ?? NaN);
+        if (Number.isNaN(id)) {
+          numbered = false;
+          break;
+        }
+        if (data.sizes.has(id)) dataOrder.push(id);
+        if (!builds.has(id)) continue;
+        buildOrder.push(id);
+        // `3211; 1259 16399 INDEX s2 b_v_idx postgres`: the name before the owner is the index's or the constraint's.
+        this.#names.set(id, line.trim().split(/\s+/).at(-2) ?? '');
+      }
+    }
+    const sizes = numbered ? data!.sizes : undefined;
     if (sizes) {
       this.#sizes = sizes;
       this.#compressed = data!.compressed;
-      this.#dataOrder = ids.filter((id) => sizes.has(id));
-      this.#builds = data!.builds ?? new Map();
-      // `3211; 1259 16399 INDEX s2 b_v_idx postgres`: the name before the owner is the index's or the constraint's.
-      for (const [i, id] of ids.entries()) if (this.#builds.has(id)) this.#names.set(id, this.#toc[i]!.trim().split(/\s+/).at(-2) ?? '');
-      this.#buildOrder = ids.filter((id) => this.#builds.has(id));
-      const builds = this.#buildOrder.reduce((sum, id) => sum + this.#builds.get(id)!, 0);
-      const total = this.#dataOrder.reduce((sum, id) => sum + sizes.get(id)!, 0) + builds;
+      this.#dataOrder = dataOrder;
+      this.#builds = builds;
+      this.#buildOrder = buildOrder;
+      const buildCost = this.#buildOrder.reduce((sum, id) => sum + this.#builds.get(id)!, 0);
+      const total = this.#dataOrder.reduce((sum, id) => sum + sizes.get(id)!, 0) + buildCost;
       this.#total = total;
       // With builds the total is an estimate: their cost is a guess from their tables' size.
-      this.#meter = new ProgressMeter(this.#reporter, 'restore', 'bytes', total, { estimated: builds > 0 });
+      this.#meter = new ProgressMeter(this.#reporter, 'restore', 'bytes', total, { estimated: buildCost > 0 });
       this.#meter.items = { done: 0, total: this.#toc.length };
     } else {
       this.#meter = new ProgressMeter(this.#reporter, 'restore', 'items', this.#toc.length);
