@@ -295,7 +295,7 @@ describe('the password in usage errors', () => {
       const what = `--cwd URL ${flags.slice(2).join(' ')}`;
       const r = await runCli(['dump', ...flags], { cwd, bin: KNEX_PGCLONE_BIN });
       expect(r.code, what).toBe(2);
-      expect(r.stderr, what).toMatch(/^knex-pgclone: Invalid --cwd "postgresql:\/\/[^"]*": not a directory/);
+      expect(r.stderr, what).toMatch(/^knex-pgclone: error: Invalid --cwd "postgresql:\/\/[^"]*": not a directory/);
       expect(r.stderr, what).toContain(`${role}:***@`);
       expect(r.stderr.trim().split('\n'), what).toHaveLength(1);
       expectNoSecret(r, what);

@@ -168,7 +168,7 @@ export async function down() {}
     expect(listed.lines).toEqual([key]);
     // An --env without its value fell back to the development environment.
     const bare = await knexPgclone(['ls', '--env'], { cwd: project });
-    expect([bare.code, bare.stderr]).toEqual([2, 'knex-pgclone: Not enough arguments following: env (see "knex-pgclone --help")\n']);
+    expect([bare.code, bare.stderr]).toEqual([2, 'knex-pgclone: error: Not enough arguments following: env (see "knex-pgclone --help")\n']);
   });
 
   it('runs seeds as the seed hook', async () => {
