@@ -454,6 +454,14 @@ describe('progress rendering', () => {
     unit: 'bytes',
     ...extra,
   });
+  /** A line renderer (stderr not a terminal) on a clock the test sets, and the lines it wrote. */
+  const lineRenderer = () => {
+    const clock = { now: 0 };
+    const written: string[] = [];
+    const stream = { write: (s: string) => written.push(s) } as unknown as NodeJS.WritableStream;
+    const renderer = createProgressRenderer({ stream, tty: false, scriptName: 'pgclone', now: () => clock.now, intervalMs: 5000 });
+    return { clock, written, renderer };
+  };
 
   it('describes bytes with rate and ETA, items without', () => {
     expect(describeProgress(event(50_000_000), 10_000_000)).toEqual({ amount: '50.0 MB of ~200 MB', percent: 25, rate: '10.0 MB/s', eta: '15 s' });
@@ -464,15 +472,12 @@ describe('progress rendering', () => {
   });
 
   it('prints a plain line per phase every interval when stderr is not a terminal, and a closing line', () => {
-    let now = 0;
-    const written: string[] = [];
-    const stream = { write: (s: string) => written.push(s) } as unknown as NodeJS.WritableStream;
-    const renderer = createProgressRenderer({ stream, tty: false, scriptName: 'pgclone', now: () => now, intervalMs: 5000 });
+    const { clock, written, renderer } = lineRenderer();
     for (let t = 0; t <= 12_000; t += 250) {
-      now = t;
+      clock.now = t;
       renderer.update(event(t * 10_000));
     }
-    now = 12_500;
+    clock.now = 12_500;
     renderer.update(event(125_000_000, { final: true, total: 125_000_000, estimated: false }));
     expect(written).toEqual([
       'pgclone: dump 50.0 MB of ~200 MB (25%), 10.0 MB/s, ETA 15 s\n',
@@ -482,13 +487,10 @@ describe('progress rendering', () => {
   });
 
   it('measures the rate from when the count started to move: a restore reaches its table data after a stretch of schema items', () => {
-    let now = 0;
-    const written: string[] = [];
-    const stream = { write: (s: string) => written.push(s) } as unknown as NodeJS.WritableStream;
-    const renderer = createProgressRenderer({ stream, tty: false, scriptName: 'pgclone', now: () => now, intervalMs: 5000 });
+    const { clock, written, renderer } = lineRenderer();
     // 19.8 s without a byte (the schema), then 10 MB/s; the line at 20 s comes 0.2 s into the data.
     for (let t = 0; t <= 20_000; t += 250) {
-      now = t;
+      clock.now = t;
       renderer.update(event(Math.max(0, t - 19_800) * 10_000, { phase: 'restore', estimated: false }));
     }
     // The rate over the last 0.25 s (8 MB/s: the data began between two readings), not over the whole window with
@@ -497,12 +499,9 @@ describe('progress rendering', () => {
   });
 
   it('prints nothing for a phase shorter than the interval', () => {
-    let now = 0;
-    const written: string[] = [];
-    const stream = { write: (s: string) => written.push(s) } as unknown as NodeJS.WritableStream;
-    const renderer = createProgressRenderer({ stream, tty: false, scriptName: 'pgclone', now: () => now });
+    const { clock, written, renderer } = lineRenderer();
     renderer.update(event(1));
-    now = 1000;
+    clock.now = 1000;
     renderer.update(event(2, { final: true }));
     expect(written).toEqual([]);
   });
